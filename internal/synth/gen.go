@@ -1,0 +1,511 @@
+// Package synth generates synthetic tool-calling rows {"query","tools","answers"} for
+// training and evaluating Needle: hand-built tool families with several naming and
+// description styles, procedurally composed tools of every JSON type, typed and spoken
+// phrasings, near-miss distractors, several calls and no call. A held-out split by tool
+// family and template measures transfer to unseen tools and wordings.
+package synth
+
+import (
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"unicode"
+
+	"github.com/brianvoe/gofakeit/v7"
+
+	"github.com/needle-router/needle/internal/toolspec"
+)
+
+// Split selects rows for training or for held-out validation.
+type Split int
+
+const (
+	Train Split = iota
+	HeldOut
+)
+
+// Config controls generation. The zero value gives training rows with the default mix.
+type Config struct {
+	Seed  uint64
+	Split Split
+	// MaxTools caps the tools offered per row (default 10). Lower it early in training:
+	// short inputs teach copying fastest.
+	MaxTools int
+	// NoCall, Multi are the fractions of rows with no call and with several calls
+	// (defaults 0.15 and 0.30); the rest have one call.
+	NoCall, Multi float64
+	// Spoken is the fraction of rows phrased as raw speech transcripts (default 0.35).
+	Spoken float64
+	// Composed is the fraction of rows whose target is a procedurally composed tool
+	// (default 0.3).
+	Composed float64
+}
+
+func (c *Config) ensureDefaults() {
+	if c.MaxTools <= 0 {
+		c.MaxTools = 10
+	}
+	if c.NoCall == 0 {
+		c.NoCall = 0.15
+	}
+	if c.Multi == 0 {
+		c.Multi = 0.30
+	}
+	if c.Spoken == 0 {
+		c.Spoken = 0.35
+	}
+	if c.Composed == 0 {
+		c.Composed = 0.3
+	}
+}
+
+// Row is one training example in the NEEDLE-SPEC.md JSONL format.
+type Row struct {
+	Query   string          `json:"query"`
+	Tools   json.RawMessage `json:"tools"`
+	Answers []Answer        `json:"answers"`
+}
+
+// Answer is one expected call; Arguments keep the tool's parameter order.
+type Answer struct {
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+type gen struct {
+	r      *rand.Rand
+	f      *gofakeit.Faker
+	spoken bool
+	cfg    *Config
+}
+
+// instance is a tool drawn from a family or composed, with what is needed to fill queries.
+type instance struct {
+	tool   toolspec.Tool
+	fam    *family     // nil for composed tools
+	alts   map[string]int // param key -> chosen alt (hand-built)
+	keys   []string       // param keys in tool param order
+	comp   *composed
+	domain string
+}
+
+// Generator produces rows deterministically from Config.Seed: row i depends only on the seed,
+// the split and i, so rows can be made in parallel and any row can be regenerated.
+type Generator struct{ cfg Config }
+
+// New returns a generator.
+func New(cfg Config) *Generator {
+	cfg.ensureDefaults()
+	return &Generator{cfg: cfg}
+}
+
+// Row generates row i.
+func (gn *Generator) Row(i uint64) Row {
+	src := rand.NewPCG(gn.cfg.Seed^uint64(gn.cfg.Split)<<56, i)
+	g := &gen{r: rand.New(src), cfg: &gn.cfg}
+	g.f = gofakeit.NewFaker(rand.NewPCG(i, gn.cfg.Seed+17), false)
+	return g.row()
+}
+
+var toolCountWeights = []int{8, 10, 14, 14, 14, 12, 10, 8, 5, 5}
+
+func (g *gen) toolCount(min int) int {
+	max := g.cfg.MaxTools
+	if max > len(toolCountWeights) {
+		max = len(toolCountWeights)
+	}
+	if min > max {
+		return min
+	}
+	tot := 0
+	for i := min - 1; i < max; i++ {
+		tot += toolCountWeights[i]
+	}
+	x := g.r.IntN(tot)
+	for i := min - 1; i < max; i++ {
+		x -= toolCountWeights[i]
+		if x < 0 {
+			return i + 1
+		}
+	}
+	return max
+}
+
+func (g *gen) drawFamily(exclude map[string]bool, domain string) *family {
+	for tries := 0; tries < 64; tries++ {
+		f := &families[g.r.IntN(len(families))]
+		if exclude[f.key] || (domain != "" && f.domain != domain && tries < 32) {
+			continue
+		}
+		if g.cfg.Split == Train && heldOutFamilies[f.key] {
+			continue
+		}
+		return f
+	}
+	return nil
+}
+
+func (g *gen) row() Row {
+	g.spoken = g.r.Float64() < g.cfg.Spoken
+	kind := g.r.Float64()
+	nCalls := 1
+	switch {
+	case kind < g.cfg.NoCall:
+		nCalls = 0
+	case kind < g.cfg.NoCall+g.cfg.Multi:
+		nCalls = 2 + g.r.IntN(2)*g.r.IntN(2)
+	}
+	var targets []*instance
+	used := map[string]bool{}
+	for c := 0; c < nCalls; c++ {
+		var in *instance
+		if g.r.Float64() < g.cfg.Composed {
+			in = g.composeTool()
+		} else {
+			f := g.drawFamily(used, "")
+			if g.cfg.Split == HeldOut && c == 0 && g.r.IntN(2) == 0 {
+				f = g.heldOutFamily()
+			}
+			if f == nil {
+				continue
+			}
+			in = g.instantiate(f)
+		}
+		used[in.key()] = true
+		targets = append(targets, in)
+	}
+	n := g.toolCount(max(1, len(targets)))
+	offered := append([]*instance(nil), targets...)
+	for len(offered) < n {
+		var in *instance
+		if len(targets) > 0 && g.r.IntN(2) == 0 && targets[0].fam != nil {
+			// Near miss: another tool from the same domain.
+			if f := g.drawFamily(used, targets[0].domain); f != nil {
+				in = g.instantiate(f)
+			}
+		}
+		if in == nil {
+			if g.r.IntN(3) == 0 {
+				in = g.composeTool()
+			} else if f := g.drawFamily(used, ""); f != nil {
+				in = g.instantiate(f)
+			}
+		}
+		if in == nil || used[in.key()] || hasName(offered, in.tool.Name) {
+			continue
+		}
+		used[in.key()] = true
+		offered = append(offered, in)
+	}
+	g.r.Shuffle(len(offered), func(i, j int) { offered[i], offered[j] = offered[j], offered[i] })
+
+	var parts []string
+	var answers []Answer
+	for _, t := range targets {
+		q, args := g.fill(t)
+		parts = append(parts, q)
+		answers = append(answers, Answer{Name: t.tool.Name, Arguments: args})
+	}
+	var query string
+	if len(targets) == 0 {
+		query = g.unrelated(used)
+	} else {
+		query = parts[0]
+		for _, p := range parts[1:] {
+			query += pick(g, " and ", " and then ", ", then ", " then ", ", also ", ". Also ", " and also ", ", and ") + p
+		}
+	}
+	query = g.dress(query)
+	tools := make([]toolspec.Tool, len(offered))
+	for i, o := range offered {
+		tools[i] = o.tool
+	}
+	if answers == nil {
+		answers = []Answer{}
+	}
+	return Row{Query: query, Tools: toolspec.AppendJSON(nil, tools), Answers: answers}
+}
+
+func hasName(in []*instance, name string) bool {
+	for _, x := range in {
+		if x.tool.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func (in *instance) key() string {
+	if in.fam != nil {
+		return in.fam.key
+	}
+	return "composed:" + in.tool.Name
+}
+
+func (g *gen) heldOutFamily() *family {
+	var keys []int
+	for i := range families {
+		if heldOutFamilies[families[i].key] {
+			keys = append(keys, i)
+		}
+	}
+	return &families[keys[g.r.IntN(len(keys))]]
+}
+
+// unrelated produces a request that none of the offered tools serves.
+func (g *gen) unrelated(used map[string]bool) string {
+	if g.r.IntN(2) == 0 {
+		return chatter[g.r.IntN(len(chatter))]
+	}
+	f := g.drawFamily(used, "")
+	if f == nil {
+		return chatter[0]
+	}
+	q, _ := g.fill(g.instantiate(f))
+	return q
+}
+
+// style renders a snake_case identifier in one of the naming conventions tools use.
+func style(s string, k int) string {
+	switch k {
+	case 1: // camelCase
+		parts := strings.FieldsFunc(s, func(r rune) bool { return r == '_' })
+		for i := 1; i < len(parts); i++ {
+			parts[i] = strings.ToUpper(parts[i][:1]) + parts[i][1:]
+		}
+		return strings.Join(parts, "")
+	}
+	return s
+}
+
+func (g *gen) instantiate(f *family) *instance {
+	nameStyle := 0
+	if g.r.IntN(4) == 0 {
+		nameStyle = 1
+	}
+	name := style(f.names[g.r.IntN(len(f.names))], nameStyle)
+	if g.r.IntN(8) == 0 && !strings.Contains(name, ".") {
+		name = f.domain + "." + name
+	}
+	in := &instance{fam: f, alts: map[string]int{}, domain: f.domain}
+	in.tool = toolspec.Tool{Name: name, Description: f.descs[g.r.IntN(len(f.descs))]}
+	for _, p := range f.params {
+		ai := g.r.IntN(len(p.alts))
+		a := p.alts[ai]
+		in.alts[p.key] = ai
+		tp := toolspec.Param{Name: style(a.names[g.r.IntN(len(a.names))], nameStyle), Type: a.typ,
+			Description: a.descs[g.r.IntN(len(a.descs))], Required: p.req, Enum: a.enum}
+		if a.items != "" {
+			tp.Items = &toolspec.Param{Type: a.items}
+		}
+		in.tool.Params = append(in.tool.Params, tp)
+		in.keys = append(in.keys, p.key)
+	}
+	g.shuffleParams(in)
+	g.mask(in)
+	return in
+}
+
+func (g *gen) shuffleParams(in *instance) {
+	if g.r.IntN(3) != 0 {
+		return
+	}
+	ps, ks := in.tool.Params, in.keys
+	g.r.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i]; ks[i], ks[j] = ks[j], ks[i] })
+}
+
+// mask replaces names with meaningless ones now and then ("function masking"), so the model
+// must read descriptions rather than memorise names.
+func (g *gen) mask(in *instance) {
+	if g.r.Float64() > 0.06 {
+		return
+	}
+	in.tool.Name = "fn_" + g.f.LetterN(uint(3+g.r.IntN(4)))
+	for i := range in.tool.Params {
+		in.tool.Params[i].Name = "arg_" + g.f.LetterN(uint(2+g.r.IntN(3)))
+	}
+}
+
+// fill picks a template of the instance and fills it; it returns the query part and the
+// arguments JSON in the tool's parameter order.
+func (g *gen) fill(in *instance) (string, json.RawMessage) {
+	if in.comp != nil {
+		return g.fillComposed(in)
+	}
+	f := in.fam
+	tpls := f.tpls
+	// The last template of each family is held out: the training split never sees it.
+	if g.cfg.Split == Train {
+		tpls = tpls[:len(tpls)-1]
+	} else if !heldOutFamilies[f.key] && g.r.IntN(2) == 0 {
+		tpls = tpls[len(tpls)-1:]
+	}
+	tpl := expandAlternatives(g, tpls[g.r.IntN(len(tpls))])
+	vals := map[string]val{}
+	var sb strings.Builder
+	for len(tpl) > 0 {
+		i := strings.IndexByte(tpl, '{')
+		if i < 0 {
+			sb.WriteString(g.speak(tpl))
+			break
+		}
+		j := strings.IndexByte(tpl[i:], '}') + i
+		sb.WriteString(g.speak(tpl[:i]))
+		key := tpl[i+1 : j]
+		p := f.paramByKey(key)
+		a := p.alts[in.alts[key]]
+		v := slots[a.slot](g)
+		for try := 0; try < 5 && sameValue(vals, v); try++ {
+			v = slots[a.slot](g) // two slots of one call never say the same thing
+		}
+		if g.spoken {
+			v.surf = spokenText(v.surf)
+			if v.verbatim {
+				v.v = spokenValue(v.v)
+			}
+		}
+		vals[key] = v
+		sb.WriteString(v.surf)
+		tpl = tpl[j+1:]
+	}
+	b := []byte{'{'}
+	n := 0
+	for i, k := range in.keys {
+		v, ok := vals[k]
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = toolspec.AppendString(b, in.tool.Params[i].Name)
+		b = append(b, ':')
+		b = toolspec.AppendValue(b, v.v)
+	}
+	b = append(b, '}')
+	return collapseSpaces(sb.String()), b
+}
+
+func (f *family) paramByKey(k string) *param {
+	for i := range f.params {
+		if f.params[i].key == k {
+			return &f.params[i]
+		}
+	}
+	panic(fmt.Sprintf("synth: family %s has no param %s", f.key, k))
+}
+
+func expandAlternatives(g *gen, s string) string {
+	for {
+		i := strings.IndexByte(s, '(')
+		if i < 0 {
+			return s
+		}
+		j := strings.IndexByte(s[i:], ')') + i
+		opts := strings.Split(s[i+1:j], "|")
+		s = s[:i] + opts[g.r.IntN(len(opts))] + s[j+1:]
+	}
+}
+
+// speak rewrites template text in spoken style, sometimes inserting a filler.
+func (g *gen) speak(s string) string {
+	if !g.spoken {
+		return s
+	}
+	s = spokenText(s)
+	if g.r.IntN(6) == 0 {
+		if k := strings.IndexByte(s, ' '); k > 0 {
+			s = s[:k] + " " + pick(g, "um", "uh", "like", "er", "you know") + s[k:]
+		}
+	}
+	return s
+}
+
+// spokenText is what a speech recogniser would print: lower case, no punctuation marks.
+// It maps character by character, so a value copied from the query stays a substring.
+func spokenText(s string) string {
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case ',', '.', '?', '!', ';', ':', '"':
+			return -1
+		}
+		return unicode.ToLower(r)
+	}, s)
+}
+
+var prefixes = []string{"", "", "", "", "please ", "can you ", "could you ", "hey, ", "I'd like you to ", "would you ", "okay ", "hey needle, "}
+var suffixes = []string{"", "", "", "", " please", " thanks", " thank you", " for me", " right now", " asap"}
+
+// dress adds politeness, case and punctuation (typed style) or strips them (spoken).
+func (g *gen) dress(q string) string {
+	if !isQuestion(q) {
+		q = prefixes[g.r.IntN(len(prefixes))] + q
+	}
+	q += suffixes[g.r.IntN(len(suffixes))]
+	if g.spoken {
+		if g.r.IntN(5) == 0 {
+			q = pick(g, "um ", "uh ", "so ", "okay so ") + q
+		}
+		return collapseSpaces(spokenText(q))
+	}
+	q = collapseSpaces(q)
+	if g.r.IntN(2) == 0 && q != "" {
+		q = strings.ToUpper(q[:1]) + q[1:]
+	}
+	if g.r.IntN(3) == 0 {
+		q += pick(g, ".", "?", "!")
+	}
+	return q
+}
+
+func collapseSpaces(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+func spokenValue(v any) any {
+	switch x := v.(type) {
+	case string:
+		return spokenText(x)
+	case []any:
+		out := make([]any, len(x))
+		for i, e := range x {
+			out[i] = spokenValue(e)
+		}
+		return out
+	}
+	return v
+}
+
+func isQuestion(q string) bool {
+	for _, w := range []string{"what", "how", "is ", "where", "when", "who", "any ", "tell ", "thank", "never", "good", "sing", "explain", "recommend", "i'm", "I'm"} {
+		if strings.HasPrefix(q, w) {
+			return true
+		}
+	}
+	return false
+}
+
+func sameValue(vals map[string]val, v val) bool {
+	for _, x := range vals {
+		if fmt.Sprint(x.v) == fmt.Sprint(v.v) {
+			return true
+		}
+	}
+	return false
+}
+
+// words turns an identifier (snake_case or camelCase) into the words a person would say.
+func words(id string) string {
+	var sb strings.Builder
+	for i, r := range id {
+		if r == '_' || r == '.' {
+			sb.WriteByte(' ')
+			continue
+		}
+		if unicode.IsUpper(r) && i > 0 {
+			sb.WriteByte(' ')
+		}
+		sb.WriteRune(unicode.ToLower(r))
+	}
+	return sb.String()
+}

@@ -1,0 +1,361 @@
+// Package toolspec holds Needle's flat tool form (NEEDLE-SPEC.md) and its compact JSON
+// rendering, byte-identical to Python's json.dumps(tools, separators=(",", ":")) with the
+// default ensure_ascii, which is what the model was trained on.
+package toolspec
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+)
+
+// Tool is one function in the flat form.
+type Tool struct {
+	Name        string
+	Description string
+	Params      []Param // in the order they are rendered
+}
+
+// Param is one argument. Type is one of string, integer, number, boolean, array, object, any.
+type Param struct {
+	Name        string
+	Type        string
+	Description string
+	Required    bool
+	Enum        []any  // allowed values (string, json.Number, bool), nil when unrestricted
+	Items       *Param // element type of an array, nil when unrestricted
+}
+
+// Call is one tool call as the model writes it.
+type Call struct {
+	Name      string          `json:"name"`
+	Arguments json.RawMessage `json:"arguments"`
+}
+
+// Param returns the parameter named name, or nil.
+func (t *Tool) Param(name string) *Param {
+	for i := range t.Params {
+		if t.Params[i].Name == name {
+			return &t.Params[i]
+		}
+	}
+	return nil
+}
+
+// AppendJSON appends the compact flat JSON of tools:
+// [{"name":..,"description":..,"parameters":{"p":{"type":..,"description":..,"enum":[..],"items":{..},"required":true}}}]
+func AppendJSON(b []byte, tools []Tool) []byte {
+	b = append(b, '[')
+	for i := range tools {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = tools[i].AppendJSON(b)
+	}
+	return append(b, ']')
+}
+
+// AppendJSON appends the compact flat JSON of one tool.
+func (t *Tool) AppendJSON(b []byte) []byte {
+	b = append(b, `{"name":`...)
+	b = AppendString(b, t.Name)
+	b = append(b, `,"description":`...)
+	b = AppendString(b, t.Description)
+	b = append(b, `,"parameters":{`...)
+	for i := range t.Params {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = AppendString(b, t.Params[i].Name)
+		b = append(b, ':')
+		b = t.Params[i].appendBody(b)
+	}
+	return append(b, "}}"...)
+}
+
+func (p *Param) appendBody(b []byte) []byte {
+	b = append(b, `{"type":`...)
+	b = AppendString(b, p.Type)
+	if p.Description != "" {
+		b = append(b, `,"description":`...)
+		b = AppendString(b, p.Description)
+	}
+	if p.Enum != nil {
+		b = append(b, `,"enum":[`...)
+		for i, v := range p.Enum {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendValue(b, v)
+		}
+		b = append(b, ']')
+	}
+	if p.Items != nil {
+		b = append(b, `,"items":`...)
+		b = p.Items.appendBody(b)
+	}
+	if p.Required {
+		b = append(b, `,"required":true`...)
+	}
+	return append(b, '}')
+}
+
+// AppendString appends s as a JSON string the way Python's json.dumps does with
+// ensure_ascii: everything outside printable ASCII is escaped, astral characters as
+// surrogate pairs, and invalid UTF-8 as U+FFFD.
+func AppendString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			b = append(b, c)
+			i++
+			continue
+		}
+		switch c {
+		case '"':
+			b = append(b, '\\', '"')
+		case '\\':
+			b = append(b, '\\', '\\')
+		case '\n':
+			b = append(b, '\\', 'n')
+		case '\r':
+			b = append(b, '\\', 'r')
+		case '\t':
+			b = append(b, '\\', 't')
+		case '\b':
+			b = append(b, '\\', 'b')
+		case '\f':
+			b = append(b, '\\', 'f')
+		default:
+			if c < 0x80 {
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
+				i++
+				continue
+			}
+			r, n := utf8.DecodeRuneInString(s[i:])
+			i += n
+			u := []rune{r}
+			if r > 0xffff {
+				r1, r2 := utf16.EncodeRune(r)
+				u = []rune{r1, r2}
+			}
+			for _, x := range u {
+				b = append(b, '\\', 'u', hex[x>>12&15], hex[x>>8&15], hex[x>>4&15], hex[x&15])
+			}
+			continue
+		}
+		i++
+	}
+	return append(b, '"')
+}
+
+// AppendValue appends a decoded JSON value (as from a decoder with UseNumber) the way
+// Python would dump it: floats in repr form (1.0, 1e-05), integers as written.
+func AppendValue(b []byte, v any) []byte {
+	switch x := v.(type) {
+	case nil:
+		return append(b, "null"...)
+	case bool:
+		return strconv.AppendBool(b, x)
+	case string:
+		return AppendString(b, x)
+	case json.Number:
+		return appendNumber(b, string(x))
+	case float64:
+		return appendPyFloat(b, x)
+	case int:
+		return strconv.AppendInt(b, int64(x), 10)
+	case int64:
+		return strconv.AppendInt(b, x, 10)
+	case []any:
+		b = append(b, '[')
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendValue(b, e)
+		}
+		return append(b, ']')
+	case map[string]any:
+		// Go maps lose order; callers that need key order use ordered forms. Sorted keys
+		// at least make this deterministic.
+		keys := make([]string, 0, len(x))
+		for k := range x {
+			keys = append(keys, k)
+		}
+		sortStrings(keys)
+		b = append(b, '{')
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, k)
+			b = append(b, ':')
+			b = AppendValue(b, x[k])
+		}
+		return append(b, '}')
+	}
+	raw, _ := json.Marshal(v)
+	return append(b, raw...)
+}
+
+func appendNumber(b []byte, s string) []byte {
+	if !strings.ContainsAny(s, ".eE") {
+		return append(b, s...) // Python ints keep every digit
+	}
+	f, err := strconv.ParseFloat(s, 64)
+	if err != nil {
+		return append(b, s...)
+	}
+	return appendPyFloat(b, f)
+}
+
+// appendPyFloat formats f as Python's repr(float): shortest round-trip digits, fixed
+// notation for exponents in [-4, 16), scientific with a two-digit exponent otherwise.
+func appendPyFloat(b []byte, f float64) []byte {
+	switch {
+	case math.IsNaN(f):
+		return append(b, "NaN"...)
+	case math.IsInf(f, 1):
+		return append(b, "Infinity"...)
+	case math.IsInf(f, -1):
+		return append(b, "-Infinity"...)
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64) // d.ddde±XX
+	mant, expS, _ := strings.Cut(e, "e")
+	exp, _ := strconv.Atoi(expS)
+	if exp >= -4 && exp < 16 {
+		s := strconv.FormatFloat(f, 'f', -1, 64)
+		if !strings.Contains(s, ".") {
+			s += ".0"
+		}
+		return append(b, s...)
+	}
+	sign := "+"
+	if exp < 0 {
+		sign, exp = "-", -exp
+	}
+	return append(b, fmt.Sprintf("%se%s%02d", mant, sign, exp)...)
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+// ParseFlat parses tools in the flat form (a JSON array, or one object).
+func ParseFlat(data []byte) ([]Tool, error) {
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '{' {
+		data = append(append([]byte{'['}, data...), ']')
+	}
+	var raw []json.RawMessage
+	if err := json.Unmarshal(data, &raw); err != nil {
+		return nil, err
+	}
+	out := make([]Tool, 0, len(raw))
+	for i, r := range raw {
+		t, err := parseFlatTool(r)
+		if err != nil {
+			return nil, fmt.Errorf("tools[%d]: %w", i, err)
+		}
+		out = append(out, t)
+	}
+	return out, nil
+}
+
+func parseFlatTool(r json.RawMessage) (Tool, error) {
+	var t Tool
+	var obj struct {
+		Name        string          `json:"name"`
+		Description string          `json:"description"`
+		Parameters  json.RawMessage `json:"parameters"`
+	}
+	if err := json.Unmarshal(r, &obj); err != nil {
+		return t, err
+	}
+	t.Name, t.Description = obj.Name, obj.Description
+	keys, vals, err := OrderedObject(obj.Parameters)
+	if err != nil {
+		return t, fmt.Errorf("parameters: %w", err)
+	}
+	for i, k := range keys {
+		p, err := parseFlatParam(vals[i])
+		if err != nil {
+			return t, fmt.Errorf("parameters.%s: %w", k, err)
+		}
+		p.Name = k
+		t.Params = append(t.Params, p)
+	}
+	return t, nil
+}
+
+func parseFlatParam(r json.RawMessage) (Param, error) {
+	var p struct {
+		Type        string          `json:"type"`
+		Description string          `json:"description"`
+		Required    bool            `json:"required"`
+		Enum        json.RawMessage `json:"enum"`
+		Items       json.RawMessage `json:"items"`
+	}
+	if err := json.Unmarshal(r, &p); err != nil {
+		return Param{}, err
+	}
+	out := Param{Type: p.Type, Description: p.Description, Required: p.Required}
+	if len(p.Enum) > 0 && string(p.Enum) != "null" {
+		d := json.NewDecoder(bytes.NewReader(p.Enum))
+		d.UseNumber()
+		if err := d.Decode(&out.Enum); err != nil {
+			return out, fmt.Errorf("enum: %w", err)
+		}
+	}
+	if len(p.Items) > 0 && string(p.Items) != "null" {
+		it, err := parseFlatParam(p.Items)
+		if err != nil {
+			return out, fmt.Errorf("items: %w", err)
+		}
+		out.Items = &it
+	}
+	return out, nil
+}
+
+// OrderedObject splits a JSON object into its keys and raw values in document order
+// (encoding/json maps lose the order, and parameter order is part of the rendered tool).
+func OrderedObject(data json.RawMessage) ([]string, []json.RawMessage, error) {
+	if len(bytes.TrimSpace(data)) == 0 || string(bytes.TrimSpace(data)) == "null" {
+		return nil, nil, nil
+	}
+	d := json.NewDecoder(bytes.NewReader(data))
+	tok, err := d.Token()
+	if err != nil {
+		return nil, nil, err
+	}
+	if tok != json.Delim('{') {
+		return nil, nil, fmt.Errorf("want an object")
+	}
+	var keys []string
+	var vals []json.RawMessage
+	for d.More() {
+		kt, err := d.Token()
+		if err != nil {
+			return nil, nil, err
+		}
+		var v json.RawMessage
+		if err := d.Decode(&v); err != nil {
+			return nil, nil, err
+		}
+		keys = append(keys, kt.(string))
+		vals = append(vals, v)
+	}
+	return keys, vals, nil
+}
