@@ -123,7 +123,8 @@ class Attention(nn.Module):
         rep = self.h // self.kv
         k = k.repeat_interleave(rep, dim=1)
         v = v.repeat_interleave(rep, dim=1)
-        att = torch.matmul(q.float(), k.float().transpose(-1, -2)) / math.sqrt(self.hd)
+        # Scale q rather than the T x S scores: the same math, a fraction of the work.
+        att = torch.matmul(q.float() * (1.0 / math.sqrt(self.hd)), k.float().transpose(-1, -2))
         if mask is not None:
             att = att.masked_fill(~mask, float("-inf"))
         att = att.softmax(-1).to(v.dtype)

@@ -164,3 +164,41 @@ func Exp(x float32) float32 {
 	p = p*r*r + r + 1
 	return p * math.Float32frombits(uint32(int32(n)+127)<<23)
 }
+
+// Attention computes, for each query row i < tq and head h, softmax(scale * q[i,h] . K[g]^T) V[g]
+// into dst[i, h*headDim:], where g = h / (nHeads/nKV) is the key/value head that query head
+// shares (GQA). q is tq x nHeads*headDim; k and v are tk x nKV*headDim. With causal >= 0,
+// row i sees keys j <= i + causal only. scores is scratch of at least nHeads*tk floats.
+// Heads run in parallel on the worker pool.
+func Attention(dst, q, k, v, scores []float32, tq, tk, nHeads, nKV, headDim int, scale float32, causal int) {
+	qd, kvd := nHeads*headDim, nKV*headDim
+	rep := nHeads / nKV
+	_ = scores[nHeads*tk-1]
+	body := func(h0, h1 int) {
+		for h := h0; h < h1; h++ {
+			g := h / rep
+			sc := scores[h*tk : h*tk+tk]
+			for i := 0; i < tq; i++ {
+				qi := q[i*qd+h*headDim : i*qd+h*headDim+headDim]
+				n := tk
+				if causal >= 0 {
+					n = min(tk, i+causal+1)
+				}
+				for j := 0; j < n; j++ {
+					sc[j] = Dot(qi, k[j*kvd+g*headDim:j*kvd+g*headDim+headDim]) * scale
+				}
+				Softmax(sc[:n])
+				out := dst[i*qd+h*headDim : i*qd+h*headDim+headDim]
+				clear(out)
+				for j := 0; j < n; j++ {
+					Axpy(out, sc[j], v[j*kvd+g*headDim:j*kvd+g*headDim+headDim])
+				}
+			}
+		}
+	}
+	if tq*tk*headDim < parallelMinWork/4 {
+		body(0, nHeads)
+		return
+	}
+	Parallel(nHeads, body)
+}

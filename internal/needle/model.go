@@ -1,0 +1,242 @@
+package needle
+
+import (
+	"fmt"
+	"io/fs"
+	"math"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/needle-router/needle/internal/kernels"
+)
+
+// Model is a loaded Needle model. Weights are shared read-only; each request takes a
+// scratch from a pool, so a Model is safe for concurrent use.
+type Model struct {
+	Cfg      Config
+	W        Weights
+	Tok      *Tokenizer
+	Meta     map[string]string // safetensors metadata written by the trainer
+	cos, sin []float32
+	vocab    *vocabIndex
+	pool     sync.Pool
+}
+
+// Load reads config.json, model.safetensors and tokenizer.model from dir.
+func Load(dir string) (*Model, error) { return LoadFS(os.DirFS(dir), ".") }
+
+// LoadFS loads a model from a file system (a directory or the embedded models/).
+func LoadFS(fsys fs.FS, dir string) (*Model, error) {
+	read := func(name string) ([]byte, error) { return fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, name))) }
+	cb, err := read("config.json")
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := ParseConfig(cb)
+	if err != nil {
+		return nil, err
+	}
+	wb, err := read("model.safetensors")
+	if err != nil {
+		return nil, err
+	}
+	tb, err := read("tokenizer.model")
+	if err != nil {
+		return nil, err
+	}
+	tok, err := ParseTokenizer(tb)
+	if err != nil {
+		return nil, err
+	}
+	return New(cfg, wb, tok)
+}
+
+// New builds a model from a config, safetensors bytes and a tokenizer (nil for tests that
+// drive token ids directly).
+func New(cfg Config, weights []byte, tok *Tokenizer) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	st, err := parseSafetensors(weights)
+	if err != nil {
+		return nil, err
+	}
+	m := &Model{Cfg: cfg, Tok: tok, Meta: st.meta}
+	if err := bindWeights(&m.W, st, cfg); err != nil {
+		return nil, err
+	}
+	if tok != nil && tok.VocabSize() != cfg.VocabSize {
+		return nil, fmt.Errorf("%w: tokenizer has %d pieces, config says %d", ErrConfig, tok.VocabSize(), cfg.VocabSize)
+	}
+	maxPos := max(cfg.MaxEncLen, cfg.MaxDecLen)
+	half := cfg.HeadDim / 2
+	m.cos = make([]float32, maxPos*half)
+	m.sin = make([]float32, maxPos*half)
+	kernels.RoPETables(m.cos, m.sin, maxPos, cfg.HeadDim, cfg.RopeTheta)
+	if tok != nil {
+		m.vocab = newVocabIndex(tok)
+	}
+	m.pool.New = func() any { return m.newScratch() }
+	return m, nil
+}
+
+// scratch is one request's working memory, reused through the pool.
+type scratch struct {
+	x, h, q, k, v, att, o []float32 // encoder rows, maxEnc x dims
+	scores                []float32
+	enc                   []float32   // final encoder output, maxEnc x d
+	crossK, crossV        [][]float32 // per decoder layer, maxEnc x kvDim
+	selfK, selfV          [][]float32 // per decoder layer, maxDec x kvDim
+	logits                []float32
+	ids                   []int32
+	out                   []byte
+	pooled, hid           []float32
+}
+
+func (m *Model) newScratch() *scratch {
+	c := m.Cfg
+	n, d := c.MaxEncLen, c.DModel
+	s := &scratch{
+		x: make([]float32, n*d), h: make([]float32, n*d), q: make([]float32, n*c.qDim()),
+		k: make([]float32, n*c.kvDim()), v: make([]float32, n*c.kvDim()), att: make([]float32, n*c.qDim()),
+		o: make([]float32, n*d), enc: make([]float32, n*d),
+		scores: make([]float32, c.NHeads*max(c.MaxEncLen, c.MaxDecLen)),
+		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n),
+		pooled: make([]float32, d), hid: make([]float32, c.HeadDimContrastive),
+	}
+	for i := 0; i < c.DecLayers; i++ {
+		s.crossK = append(s.crossK, make([]float32, n*c.kvDim()))
+		s.crossV = append(s.crossV, make([]float32, n*c.kvDim()))
+		s.selfK = append(s.selfK, make([]float32, c.MaxDecLen*c.kvDim()))
+		s.selfV = append(s.selfV, make([]float32, c.MaxDecLen*c.kvDim()))
+	}
+	return s
+}
+
+func (m *Model) getScratch() *scratch  { return m.pool.Get().(*scratch) }
+func (m *Model) putScratch(s *scratch) { m.pool.Put(s) }
+
+func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))) }
+
+// embedRows writes embed[id]*sqrt(d) for each id.
+func (m *Model) embedRows(dst []float32, ids []int32) {
+	d := m.Cfg.DModel
+	sc := float32(math.Sqrt(float64(d)))
+	for i, id := range ids {
+		row := m.W.Embed[int(id)*d : int(id)*d+d]
+		out := dst[i*d : i*d+d]
+		for j, v := range row {
+			out[j] = v * sc
+		}
+	}
+}
+
+// encode runs the encoder over ids; the final-normed output lands in s.enc[:len(ids)*d].
+func (m *Model) encode(s *scratch, ids []int32) {
+	c := m.Cfg
+	n, d, qd, kvd := len(ids), c.DModel, c.qDim(), c.kvDim()
+	x := s.x[:n*d]
+	m.embedRows(x, ids)
+	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
+	for l := range m.W.Enc {
+		L := &m.W.Enc[l]
+		h := s.h[:n*d]
+		kernels.ZCRMSNorm(h, x, L.Norm, c.NormEps)
+		q, k, v := s.q[:n*qd], s.k[:n*kvd], s.v[:n*kvd]
+		kernels.MatMulT(q, h, L.Attn.Q, n, d, qd)
+		kernels.MatMulT(k, h, L.Attn.K, n, d, kvd)
+		kernels.MatMulT(v, h, L.Attn.V, n, d, kvd)
+		kernels.ZCRMSNorm(q, q, L.Attn.QNorm, c.NormEps)
+		kernels.ZCRMSNorm(k, k, L.Attn.KNorm, c.NormEps)
+		kernels.RoPE(q, c.NHeads, c.HeadDim, 0, m.cos, m.sin)
+		kernels.RoPE(k, c.NKVHeads, c.HeadDim, 0, m.cos, m.sin)
+		att := s.att[:n*qd]
+		kernels.Attention(att, q, k, v, s.scores, n, n, c.NHeads, c.NKVHeads, c.HeadDim, scale, -1)
+		o := s.o[:n*d]
+		kernels.MatMulT(o, att, L.Attn.O, n, qd, d)
+		kernels.Axpy(x, sigmoid(L.Gate[0]), o)
+	}
+	kernels.ZCRMSNorm(s.enc[:n*d], x, m.W.EncNorm, c.NormEps)
+}
+
+// prepareCross computes every decoder layer's cross-attention K/V from the encoder output,
+// once per request.
+func (m *Model) prepareCross(s *scratch, n int) {
+	c := m.Cfg
+	d, kvd := c.DModel, c.kvDim()
+	enc := s.enc[:n*d]
+	for l := range m.W.Dec {
+		A := &m.W.Dec[l].Cross
+		k, v := s.crossK[l][:n*kvd], s.crossV[l][:n*kvd]
+		kernels.MatMulT(k, enc, A.K, n, d, kvd)
+		kernels.MatMulT(v, enc, A.V, n, d, kvd)
+		kernels.ZCRMSNorm(k, k, A.KNorm, c.NormEps)
+	}
+}
+
+// decodeStep feeds token at position pos (0 = the start token) with the encoder output of
+// length n, extends the self-attention KV cache and writes the logits to s.logits.
+func (m *Model) decodeStep(s *scratch, token int32, pos, n int) {
+	c := m.Cfg
+	d, qd, kvd := c.DModel, c.qDim(), c.kvDim()
+	x := s.x[:d]
+	m.embedRows(x, []int32{token})
+	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
+	h, q, att, o := s.h[:d], s.q[:qd], s.att[:qd], s.o[:d]
+	for l := range m.W.Dec {
+		L := &m.W.Dec[l]
+		kernels.ZCRMSNorm(h, x, L.SelfNorm, c.NormEps)
+		k := s.selfK[l][pos*kvd : pos*kvd+kvd]
+		v := s.selfV[l][pos*kvd : pos*kvd+kvd]
+		kernels.MatMulT(q, h, L.Self.Q, 1, d, qd)
+		kernels.MatMulT(k, h, L.Self.K, 1, d, kvd)
+		kernels.MatMulT(v, h, L.Self.V, 1, d, kvd)
+		kernels.ZCRMSNorm(q, q, L.Self.QNorm, c.NormEps)
+		kernels.ZCRMSNorm(k, k, L.Self.KNorm, c.NormEps)
+		kernels.RoPE(q, c.NHeads, c.HeadDim, pos, m.cos, m.sin)
+		kernels.RoPE(k, c.NKVHeads, c.HeadDim, pos, m.cos, m.sin)
+		kernels.Attention(att, q, s.selfK[l][:(pos+1)*kvd], s.selfV[l][:(pos+1)*kvd], s.scores, 1, pos+1, c.NHeads, c.NKVHeads, c.HeadDim, scale, -1)
+		kernels.MatMulT(o, att, L.Self.O, 1, qd, d)
+		kernels.Axpy(x, sigmoid(L.SelfGate[0]), o)
+
+		kernels.ZCRMSNorm(h, x, L.CrossNorm, c.NormEps)
+		kernels.MatMulT(q, h, L.Cross.Q, 1, d, qd)
+		kernels.ZCRMSNorm(q, q, L.Cross.QNorm, c.NormEps)
+		kernels.Attention(att, q, s.crossK[l][:n*kvd], s.crossV[l][:n*kvd], s.scores, 1, n, c.NHeads, c.NKVHeads, c.HeadDim, scale, -1)
+		kernels.MatMulT(o, att, L.Cross.O, 1, qd, d)
+		kernels.Axpy(x, sigmoid(L.CrossGate[0]), o)
+	}
+	kernels.ZCRMSNorm(h, x, m.W.DecNorm, c.NormEps)
+	kernels.MatMulT(s.logits, h, m.W.Embed, 1, d, c.VocabSize)
+}
+
+// embedIDs computes the contrastive embedding of ids (L2-normalised) into dst.
+func (m *Model) embedIDs(s *scratch, dst []float32, ids []int32) {
+	c := m.Cfg
+	d, n := c.DModel, len(ids)
+	m.encode(s, ids)
+	p := s.pooled
+	clear(p)
+	for i := 0; i < n; i++ {
+		kernels.Axpy(p, 1, s.enc[i*d:i*d+d])
+	}
+	inv := 1 / float32(max(n, 1))
+	for i := range p {
+		p[i] *= inv
+	}
+	hd := c.HeadDimContrastive
+	kernels.MatMulT(s.hid, p, m.W.Head.FC1W, 1, d, hd)
+	for i := range s.hid {
+		s.hid[i] = max(0, s.hid[i]+m.W.Head.FC1B[i])
+	}
+	kernels.MatMulT(dst[:hd], s.hid, m.W.Head.FC2W, 1, hd, hd)
+	var ss float64
+	for _, v := range dst[:hd] {
+		ss += float64(v) * float64(v)
+	}
+	nrm := float32(1 / max(math.Sqrt(ss), 1e-12))
+	for i := range dst[:hd] {
+		dst[i] *= nrm
+	}
+}
