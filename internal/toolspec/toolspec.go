@@ -359,3 +359,34 @@ func OrderedObject(data json.RawMessage) ([]string, []json.RawMessage, error) {
 	}
 	return keys, vals, nil
 }
+
+// Schema returns the JSON Schema (draft 2020-12) of the tool's arguments object: the flat
+// form's per-parameter "required" turned back into a "required" list.
+func (t *Tool) Schema() map[string]any {
+	props := map[string]any{}
+	req := []any{}
+	for i := range t.Params {
+		p := &t.Params[i]
+		props[p.Name] = p.schema()
+		if p.Required {
+			req = append(req, p.Name)
+		}
+	}
+	return map[string]any{"type": "object", "properties": props, "required": req, "additionalProperties": false}
+}
+
+func (p *Param) schema() map[string]any {
+	s := map[string]any{}
+	switch p.Type {
+	case "", "any":
+	default:
+		s["type"] = p.Type
+	}
+	if p.Enum != nil {
+		s["enum"] = p.Enum
+	}
+	if p.Items != nil && p.Type == "array" {
+		s["items"] = p.Items.schema()
+	}
+	return s
+}

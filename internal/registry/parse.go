@@ -1,0 +1,437 @@
+// Package registry is the tool catalogue: it parses tools in OpenAI function form, bare
+// JSON Schema functions, BFCL's dialect and Needle's flat form, normalises them to
+// toolspec.Tool, validates definitions with messages that name the tool and field,
+// validates call arguments against each tool's JSON Schema, persists named toolsets and
+// caches tool embeddings for retrieval.
+package registry
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/needle-router/needle/internal/toolspec"
+)
+
+// ErrInvalid marks bad tool definitions or arguments; it is always a *ValidationError.
+var ErrInvalid = errors.New("registry: invalid")
+
+// Violation is one problem with a named field, e.g. "tools[1].parameters.properties.unit".
+type Violation struct {
+	Field       string
+	Description string
+}
+
+// ValidationError lists every violation found.
+type ValidationError struct{ Violations []Violation }
+
+func (e *ValidationError) Error() string {
+	var parts []string
+	for _, v := range e.Violations {
+		parts = append(parts, v.Field+": "+v.Description)
+	}
+	return "registry: invalid: " + strings.Join(parts, "; ")
+}
+
+func (e *ValidationError) Unwrap() error { return ErrInvalid }
+
+func (e *ValidationError) add(field, format string, args ...any) {
+	e.Violations = append(e.Violations, Violation{Field: field, Description: fmt.Sprintf(format, args...)})
+}
+
+func (e *ValidationError) err() error {
+	if len(e.Violations) == 0 {
+		return nil
+	}
+	return e
+}
+
+// Limits bound what a toolset may contain. Zero fields take the defaults.
+type Limits struct {
+	MaxTools       int // tools per set (default 128)
+	MaxParams      int // parameters per tool (default 64, the decoder's limit)
+	MaxDescription int // characters in any description (default 1024)
+	MaxDepth       int // nesting depth of a parameter schema (default 6)
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.MaxTools <= 0 {
+		l.MaxTools = 128
+	}
+	if l.MaxParams <= 0 {
+		l.MaxParams = 64
+	}
+	if l.MaxDescription <= 0 {
+		l.MaxDescription = 1024
+	}
+	if l.MaxDepth <= 0 {
+		l.MaxDepth = 6
+	}
+	return l
+}
+
+// Tool is a normalised, validated tool with its compiled argument schema.
+type Tool struct {
+	Spec   toolspec.Tool
+	schema *jsonschema.Schema
+}
+
+var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$`)
+
+// Parse reads tools (a JSON array or a single object) in any accepted form and validates
+// them against lim. Field paths in errors are prefixed with prefix (e.g. "tools").
+func Parse(data []byte, lim Limits, prefix string) ([]Tool, error) {
+	lim = lim.withDefaults()
+	verr := &ValidationError{}
+	data = bytes.TrimSpace(data)
+	if len(data) > 0 && data[0] == '{' {
+		data = append(append([]byte{'['}, data...), ']')
+	}
+	var raws []json.RawMessage
+	if err := json.Unmarshal(data, &raws); err != nil {
+		verr.add(prefix, "not a JSON array of tools: %v", err)
+		return nil, verr
+	}
+	if len(raws) > lim.MaxTools {
+		verr.add(prefix, "%d tools, at most %d allowed", len(raws), lim.MaxTools)
+		return nil, verr
+	}
+	var out []Tool
+	seen := map[string]int{}
+	for i, r := range raws {
+		field := fmt.Sprintf("%s[%d]", prefix, i)
+		t, ok := parseOne(r, lim, field, verr)
+		if !ok {
+			continue
+		}
+		if j, dup := seen[t.Spec.Name]; dup {
+			verr.add(field+".name", "duplicate tool name %q (also %s[%d])", t.Spec.Name, prefix, j)
+			continue
+		}
+		seen[t.Spec.Name] = i
+		out = append(out, t)
+	}
+	return out, verr.err()
+}
+
+func decodeAny(b []byte) (any, error) {
+	d := json.NewDecoder(bytes.NewReader(b))
+	d.UseNumber()
+	var v any
+	err := d.Decode(&v)
+	return v, err
+}
+
+func parseOne(raw json.RawMessage, lim Limits, field string, verr *ValidationError) (Tool, bool) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		verr.add(field, "not a JSON object: %v", err)
+		return Tool{}, false
+	}
+	if fn, ok := obj["function"]; ok { // OpenAI: {"type":"function","function":{...}}
+		var typ string
+		_ = json.Unmarshal(obj["type"], &typ)
+		if typ != "" && typ != "function" {
+			verr.add(field+".type", "tool type %q is not supported (only \"function\")", typ)
+			return Tool{}, false
+		}
+		field += ".function"
+		obj = nil
+		if err := json.Unmarshal(fn, &obj); err != nil {
+			verr.add(field, "not a JSON object: %v", err)
+			return Tool{}, false
+		}
+	}
+	var t Tool
+	n0 := len(verr.Violations)
+	_ = json.Unmarshal(obj["name"], &t.Spec.Name)
+	_ = json.Unmarshal(obj["description"], &t.Spec.Description)
+	if !nameRE.MatchString(t.Spec.Name) {
+		verr.add(field+".name", "tool name %q must match %s", t.Spec.Name, nameRE)
+	}
+	if len(t.Spec.Description) > lim.MaxDescription {
+		verr.add(field+".description", "description of %s is %d characters, at most %d allowed", t.Spec.Name, len(t.Spec.Description), lim.MaxDescription)
+	}
+	params := obj["parameters"]
+	if params == nil {
+		params = obj["input_schema"] // Anthropic-style, same JSON Schema
+	}
+	pv, err := decodeAny(params)
+	if len(params) > 0 && err != nil {
+		verr.add(field+".parameters", "not JSON: %v", err)
+		return t, false
+	}
+	pm, _ := pv.(map[string]any)
+	if pv != nil && pm == nil {
+		verr.add(field+".parameters", "must be an object")
+		return t, false
+	}
+	var schema map[string]any
+	if isJSONSchema(pm) {
+		schema = normaliseSchema(pm, field+".parameters", 0, lim, verr, t.Spec.Name).(map[string]any)
+		if schema["type"] == nil {
+			schema["type"] = "object"
+		}
+		t.Spec.Params = paramsFromSchema(schema, propertyOrder(params))
+	} else { // flat form
+		flat, err := toolspec.ParseFlat(append(append([]byte{'['}, raw...), ']'))
+		if err != nil {
+			verr.add(field+".parameters", "neither JSON Schema nor Needle's flat form: %v", err)
+			return t, false
+		}
+		t.Spec.Params = flat[0].Params
+		for i := range t.Spec.Params {
+			t.Spec.Params[i].Type = normaliseType(t.Spec.Params[i].Type)
+			checkFlatParam(&t.Spec.Params[i], field+".parameters."+t.Spec.Params[i].Name, 1, lim, verr, t.Spec.Name)
+		}
+		schema = t.Spec.Schema()
+	}
+	if len(t.Spec.Params) > lim.MaxParams {
+		verr.add(field+".parameters", "tool %s has %d parameters, at most %d allowed", t.Spec.Name, len(t.Spec.Params), lim.MaxParams)
+	}
+	if len(verr.Violations) > n0 {
+		return t, false
+	}
+	sch, err := compile(schema)
+	if err != nil {
+		verr.add(field+".parameters", "tool %s: schema does not compile: %v", t.Spec.Name, err)
+		return t, false
+	}
+	t.schema = sch
+	return t, true
+}
+
+func isJSONSchema(pm map[string]any) bool {
+	if pm == nil {
+		return true // no parameters
+	}
+	if _, ok := pm["properties"]; ok {
+		return true
+	}
+	switch pm["type"] {
+	case "object", "dict":
+		return true
+	}
+	return false
+}
+
+// normaliseType maps BFCL's and Python's type names to JSON Schema's.
+func normaliseType(t string) string {
+	switch t {
+	case "dict":
+		return "object"
+	case "float":
+		return "number"
+	case "int":
+		return "integer"
+	case "bool":
+		return "boolean"
+	case "str":
+		return "string"
+	case "tuple", "list":
+		return "array"
+	}
+	return t
+}
+
+var knownTypes = map[string]bool{"string": true, "integer": true, "number": true, "boolean": true, "array": true, "object": true, "null": true, "any": true}
+
+// normaliseSchema copies a JSON Schema, turning BFCL's dialect into standard JSON Schema
+// (dict, float, tuple, any) and checking types and depth.
+func normaliseSchema(v any, field string, depth int, lim Limits, verr *ValidationError, tool string) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	if depth > lim.MaxDepth {
+		verr.add(field, "tool %s: schema nested deeper than %d", tool, lim.MaxDepth)
+		return m
+	}
+	out := make(map[string]any, len(m))
+	for k, x := range m {
+		out[k] = x
+	}
+	if t, ok := m["type"].(string); ok {
+		nt := normaliseType(t)
+		if !knownTypes[nt] {
+			verr.add(field+".type", "tool %s: unknown type %q", tool, t)
+		}
+		if nt == "any" {
+			delete(out, "type")
+		} else {
+			out["type"] = nt
+		}
+	}
+	if d, ok := m["description"].(string); ok && len(d) > lim.MaxDescription {
+		verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", tool, len(d), lim.MaxDescription)
+	}
+	if props, ok := m["properties"].(map[string]any); ok {
+		np := make(map[string]any, len(props))
+		for k, p := range props {
+			np[k] = normaliseSchema(p, field+".properties."+k, depth+1, lim, verr, tool)
+		}
+		out["properties"] = np
+	} else if _, has := m["properties"]; has {
+		verr.add(field+".properties", "tool %s: properties must be an object", tool)
+	}
+	if it, ok := m["items"]; ok {
+		out["items"] = normaliseSchema(it, field+".items", depth+1, lim, verr, tool)
+	}
+	if req, ok := m["required"].([]any); ok && depth == 0 { // a mistake worth naming at the top level
+		props, _ := out["properties"].(map[string]any)
+		for _, r := range req {
+			if s, ok := r.(string); !ok || props[s] == nil {
+				verr.add(field+".required", "tool %s: required parameter %v is not in properties", tool, r)
+			}
+		}
+	}
+	// BFCL writes "optional" defaults that JSON Schema validators reject in strict mode;
+	// keep them as annotations only.
+	return out
+}
+
+func checkFlatParam(p *toolspec.Param, field string, depth int, lim Limits, verr *ValidationError, tool string) {
+	if depth > lim.MaxDepth {
+		verr.add(field, "tool %s: schema nested deeper than %d", tool, lim.MaxDepth)
+	}
+	if p.Type == "" {
+		p.Type = "any"
+	}
+	if !knownTypes[p.Type] {
+		verr.add(field+".type", "tool %s: unknown type %q", tool, p.Type)
+	}
+	if len(p.Description) > lim.MaxDescription {
+		verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", tool, len(p.Description), lim.MaxDescription)
+	}
+	if p.Items != nil {
+		p.Items.Type = normaliseType(p.Items.Type)
+		checkFlatParam(p.Items, field+".items", depth+1, lim, verr, tool)
+	}
+}
+
+// paramsFromSchema flattens a normalised object schema into the model's parameter list,
+// in the schema's property order where the source kept one (sorted otherwise).
+func paramsFromSchema(s map[string]any, order []string) []toolspec.Param {
+	props, _ := s["properties"].(map[string]any)
+	req := map[string]bool{}
+	if r, ok := s["required"].([]any); ok {
+		for _, x := range r {
+			if n, ok := x.(string); ok {
+				req[n] = true
+			}
+		}
+	}
+	names := order
+	if len(names) != len(props) {
+		names = make([]string, 0, len(props))
+		for k := range props {
+			names = append(names, k)
+		}
+		sortStrings(names)
+	}
+	var out []toolspec.Param
+	for _, n := range names {
+		p := paramFromSchema(props[n])
+		p.Name = n
+		p.Required = req[n]
+		out = append(out, p)
+	}
+	return out
+}
+
+// propertyOrder returns the keys of params.properties in document order.
+func propertyOrder(params json.RawMessage) []string {
+	var obj struct {
+		Properties json.RawMessage `json:"properties"`
+	}
+	if json.Unmarshal(params, &obj) != nil {
+		return nil
+	}
+	keys, _, err := toolspec.OrderedObject(obj.Properties)
+	if err != nil {
+		return nil
+	}
+	return keys
+}
+
+func paramFromSchema(v any) toolspec.Param {
+	m, _ := v.(map[string]any)
+	var p toolspec.Param
+	switch t := m["type"].(type) {
+	case string:
+		p.Type = t
+	case []any: // ["string","null"]: the first non-null type
+		for _, x := range t {
+			if s, ok := x.(string); ok && s != "null" {
+				p.Type = s
+				break
+			}
+		}
+	}
+	if p.Type == "" {
+		p.Type = "any"
+	}
+	p.Description, _ = m["description"].(string)
+	if e, ok := m["enum"].([]any); ok {
+		p.Enum = e
+	}
+	if it, ok := m["items"].(map[string]any); ok {
+		ip := paramFromSchema(it)
+		p.Items = &ip
+	}
+	return p
+}
+
+func sortStrings(s []string) {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+}
+
+func compile(schema map[string]any) (*jsonschema.Schema, error) {
+	// Round-trip through jsonschema's own decoder so numbers are json.Number as it expects.
+	b, err := json.Marshal(schema)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	if err := c.AddResource("tool.json", doc); err != nil {
+		return nil, err
+	}
+	return c.Compile("tool.json")
+}
+
+// ValidateArgs checks call arguments (a JSON object) against the tool's schema.
+func (t *Tool) ValidateArgs(args []byte) error {
+	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
+	if err != nil {
+		return &ValidationError{Violations: []Violation{{Field: t.Spec.Name + ".arguments", Description: "not JSON: " + err.Error()}}}
+	}
+	if _, ok := v.(map[string]any); !ok {
+		return &ValidationError{Violations: []Violation{{Field: t.Spec.Name + ".arguments", Description: "must be a JSON object"}}}
+	}
+	if err := t.schema.Validate(v); err != nil {
+		return &ValidationError{Violations: []Violation{{Field: t.Spec.Name + ".arguments", Description: err.Error()}}}
+	}
+	return nil
+}
+
+// Specs returns the tools' model-facing forms.
+func Specs(tools []Tool) []toolspec.Tool {
+	out := make([]toolspec.Tool, len(tools))
+	for i := range tools {
+		out[i] = tools[i].Spec
+	}
+	return out
+}

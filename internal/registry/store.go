@@ -1,0 +1,211 @@
+package registry
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/needle-router/needle/internal/toolspec"
+)
+
+// ErrNotFound marks an unknown toolset.
+var ErrNotFound = errors.New("registry: toolset not found")
+
+// Toolset is a named, validated set of tools.
+type Toolset struct {
+	Name      string
+	Tools     []Tool
+	Raw       json.RawMessage // the definitions as given, re-parsed on load
+	UpdatedAt time.Time
+}
+
+// Embedder turns text into a unit vector (the model's contrastive head).
+type Embedder interface {
+	Embed(ctx context.Context, text string) ([]float32, error)
+}
+
+// Config configures a Registry. The zero value is an in-memory registry with default limits.
+type Config struct {
+	// DataDir holds the embedded store (toolsets.db); empty keeps toolsets in memory only.
+	DataDir string
+	// ToolsDir is read at start: every *.json file becomes a toolset named after the file.
+	ToolsDir string
+	Limits   Limits
+}
+
+// Registry holds toolsets and caches tool embeddings. It is safe for concurrent use.
+type Registry struct {
+	cfg Config
+	db  *bolt.DB
+
+	mu   sync.RWMutex
+	sets map[string]*Toolset
+
+	embMu sync.Mutex
+	emb   map[[32]byte][]float32
+}
+
+var bucket = []byte("toolsets")
+
+// Open opens (or creates) the store, loads persisted toolsets and the tools directory.
+func Open(cfg Config) (*Registry, error) {
+	r := &Registry{cfg: cfg, sets: map[string]*Toolset{}, emb: map[[32]byte][]float32{}}
+	if cfg.DataDir != "" {
+		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
+			return nil, err
+		}
+		db, err := bolt.Open(filepath.Join(cfg.DataDir, "toolsets.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+		if err != nil {
+			return nil, fmt.Errorf("registry: open store: %w", err)
+		}
+		r.db = db
+		err = db.Update(func(tx *bolt.Tx) error {
+			b, err := tx.CreateBucketIfNotExists(bucket)
+			if err != nil {
+				return err
+			}
+			return b.ForEach(func(k, v []byte) error {
+				var rec struct {
+					Raw       json.RawMessage `json:"raw"`
+					UpdatedAt time.Time       `json:"updated_at"`
+				}
+				if err := json.Unmarshal(v, &rec); err != nil {
+					return fmt.Errorf("registry: stored toolset %s: %w", k, err)
+				}
+				tools, err := Parse(rec.Raw, cfg.Limits, "tools")
+				if err != nil {
+					return fmt.Errorf("registry: stored toolset %s: %w", k, err)
+				}
+				r.sets[string(k)] = &Toolset{Name: string(k), Tools: tools, Raw: rec.Raw, UpdatedAt: rec.UpdatedAt}
+				return nil
+			})
+		})
+		if err != nil {
+			db.Close()
+			return nil, err
+		}
+	}
+	if cfg.ToolsDir != "" {
+		files, err := filepath.Glob(filepath.Join(cfg.ToolsDir, "*.json"))
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range files {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				return nil, err
+			}
+			name := strings.TrimSuffix(filepath.Base(f), ".json")
+			tools, err := Parse(b, cfg.Limits, "tools")
+			if err != nil {
+				return nil, fmt.Errorf("registry: %s: %w", f, err)
+			}
+			r.sets[name] = &Toolset{Name: name, Tools: tools, Raw: b, UpdatedAt: time.Now()}
+		}
+	}
+	return r, nil
+}
+
+// Close closes the store.
+func (r *Registry) Close() error {
+	if r.db != nil {
+		return r.db.Close()
+	}
+	return nil
+}
+
+var setNameRE = nameRE
+
+// Put validates and stores a toolset, replacing one of the same name.
+func (r *Registry) Put(name string, raw []byte, now time.Time) (*Toolset, error) {
+	if !setNameRE.MatchString(name) {
+		return nil, &ValidationError{Violations: []Violation{{Field: "name", Description: fmt.Sprintf("toolset name %q must match %s", name, setNameRE)}}}
+	}
+	tools, err := Parse(raw, r.cfg.Limits, "tools")
+	if err != nil {
+		return nil, err
+	}
+	if len(tools) == 0 {
+		return nil, &ValidationError{Violations: []Violation{{Field: "tools", Description: "a toolset needs at least one tool"}}}
+	}
+	ts := &Toolset{Name: name, Tools: tools, Raw: append(json.RawMessage(nil), raw...), UpdatedAt: now}
+	if r.db != nil {
+		rec, _ := json.Marshal(map[string]any{"raw": ts.Raw, "updated_at": now})
+		if err := r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Put([]byte(name), rec) }); err != nil {
+			return nil, fmt.Errorf("registry: store: %w", err)
+		}
+	}
+	r.mu.Lock()
+	r.sets[name] = ts
+	r.mu.Unlock()
+	return ts, nil
+}
+
+// Get returns a toolset by name.
+func (r *Registry) Get(name string) (*Toolset, error) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	ts, ok := r.sets[name]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	return ts, nil
+}
+
+// List returns all toolsets sorted by name.
+func (r *Registry) List() []*Toolset {
+	r.mu.RLock()
+	out := make([]*Toolset, 0, len(r.sets))
+	for _, ts := range r.sets {
+		out = append(out, ts)
+	}
+	r.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Delete removes a toolset.
+func (r *Registry) Delete(name string) error {
+	r.mu.Lock()
+	_, ok := r.sets[name]
+	delete(r.sets, name)
+	r.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNotFound, name)
+	}
+	if r.db != nil {
+		return r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(name)) })
+	}
+	return nil
+}
+
+// Embedding returns the cached embedding of a tool's compact flat JSON (what the contrastive
+// head was trained on), computing it once.
+func (r *Registry) Embedding(ctx context.Context, e Embedder, t *toolspec.Tool) ([]float32, error) {
+	text := string(t.AppendJSON(nil))
+	key := sha256.Sum256([]byte(text))
+	r.embMu.Lock()
+	v, ok := r.emb[key]
+	r.embMu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := e.Embed(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	r.embMu.Lock()
+	r.emb[key] = v
+	r.embMu.Unlock()
+	return v, nil
+}
