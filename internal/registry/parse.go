@@ -77,7 +77,9 @@ func (l Limits) withDefaults() Limits {
 
 // Tool is a normalised, validated tool with its compiled argument schema.
 type Tool struct {
-	Spec   toolspec.Tool
+	Spec toolspec.Tool
+	// Schema is the normalised JSON Schema of the arguments (sent to the cloud model).
+	Schema map[string]any
 	schema *jsonschema.Schema
 }
 
@@ -203,6 +205,7 @@ func parseOne(raw json.RawMessage, lim Limits, field string, verr *ValidationErr
 		return t, false
 	}
 	t.schema = sch
+	t.Schema = schema
 	return t, true
 }
 
