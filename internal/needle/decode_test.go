@@ -193,17 +193,17 @@ func TestGrammarAcceptsAndRejects(t *testing.T) {
 		{`[{"name":"edge.case","arguments":{"n":-12,"flag":true,"unit":"kelvin"}}]`, true, true},
 		{`[{"name":"edge.case","arguments":{"unit":"c","flag":false,"n":0,"x":-1.5e+3,"level":100,"tags":[1,2.5],"meta":{"a":[null,{"b":"\u00e9"}]},"anything":"ok","nested":[[true],[]],"s":"日本"}}]`, true, true},
 		{`[{"name":"no_args","arguments":{}},{"name":"no_args","arguments":{}}]`, true, true},
-		{`[{"name":"edge.case","arguments":{"n":1.5`, false, false},                  // integer with a fraction
-		{`[{"name":"edge.case","arguments":{"n":1,"n":2`, false, false},              // duplicate key
-		{`[{"name":"edge.case","arguments":{"n":1}}`, false, false},                  // required flag and unit missing
-		{`[{"name":"other","arguments":{}}]`, false, false},                         // unoffered tool
-		{`[{"name":"edge.case","arguments":{"unit":"k"}`, false, false},              // not an enum value
-		{`[{"name":"edge.case","arguments":{"level":5`, false, false},                // not an enum value
-		{`[{"name":"edge.case","arguments":{"level":10,"flag":tru}`, false, false},   // bad literal
-		{`[{"name":"edge.case","arguments":{"bogus":1}}]`, false, false},             // unknown key
-		{`[{"name":"edge.case","arguments":{"s":"a` + "\n", false, false},            // raw control character
-		{`[{"name":"edge.case","arguments":{"tags":["x"]}}]`, false, false},          // wrong item type
-		{` []`, false, false},                                                        // whitespace
+		{`[{"name":"edge.case","arguments":{"n":1.5`, false, false},                // integer with a fraction
+		{`[{"name":"edge.case","arguments":{"n":1,"n":2`, false, false},            // duplicate key
+		{`[{"name":"edge.case","arguments":{"n":1}}`, false, false},                // required flag and unit missing
+		{`[{"name":"other","arguments":{}}]`, false, false},                        // unoffered tool
+		{`[{"name":"edge.case","arguments":{"unit":"k"}`, false, false},            // not an enum value
+		{`[{"name":"edge.case","arguments":{"level":5`, false, false},              // not an enum value
+		{`[{"name":"edge.case","arguments":{"level":10,"flag":tru}`, false, false}, // bad literal
+		{`[{"name":"edge.case","arguments":{"bogus":1}}]`, false, false},           // unknown key
+		{`[{"name":"edge.case","arguments":{"s":"a` + "\n", false, false},          // raw control character
+		{`[{"name":"edge.case","arguments":{"tags":["x"]}}]`, false, false},        // wrong item type
+		{` []`, false, false}, // whitespace
 	}
 	for _, tc := range cases {
 		var s gstate

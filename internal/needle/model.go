@@ -1,6 +1,7 @@
 package needle
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"math"
@@ -28,7 +29,9 @@ func Load(dir string) (*Model, error) { return LoadFS(os.DirFS(dir), ".") }
 
 // LoadFS loads a model from a file system (a directory or the embedded models/).
 func LoadFS(fsys fs.FS, dir string) (*Model, error) {
-	read := func(name string) ([]byte, error) { return fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, name))) }
+	read := func(name string) ([]byte, error) {
+		return fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, name)))
+	}
 	cb, err := read("config.json")
 	if err != nil {
 		return nil, err
@@ -239,4 +242,23 @@ func (m *Model) embedIDs(s *scratch, dst []float32, ids []int32) {
 	for i := range dst[:hd] {
 		dst[i] *= nrm
 	}
+}
+
+// ErrNoModel means the directory has a tokenizer but no trained weights yet.
+var ErrNoModel = errors.New("needle: no trained model is present (config.json and model.safetensors missing)")
+
+// LoadDefault loads the model embedded in models/ (the shipped one).
+func LoadDefault(fsys fs.FS) (*Model, error) {
+	if _, err := fs.Stat(fsys, "model.safetensors"); err != nil {
+		return nil, ErrNoModel
+	}
+	return LoadFS(fsys, ".")
+}
+
+// ID names the model: its config name plus training steps where the trainer recorded them.
+func (m *Model) ID() string {
+	if s := m.Meta["steps"]; s != "" {
+		return m.Cfg.Name + "@" + s
+	}
+	return m.Cfg.Name
 }

@@ -107,8 +107,8 @@ func TestParseBFCLFunctions(t *testing.T) {
 				continue
 			}
 			var row struct {
-				ID       string         `json:"id"`
-				Function []any          `json:"function"`
+				ID       string `json:"id"`
+				Function []any  `json:"function"`
 			}
 			if err := jsonUnmarshal(line, &row); err != nil {
 				t.Fatal(err)

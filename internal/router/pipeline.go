@@ -289,7 +289,7 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 	out.Timings.Encode, out.Timings.Decode = res.Timings.Tokenize+res.Timings.Encode, res.Timings.Decode
 	out.PromptTokens, out.OutputTokens, out.Confidence = res.PromptTokens, res.OutputTokens, res.Confidence
 	if p.cfg.Metrics != nil {
-		p.cfg.Metrics.tokens(res)
+		p.cfg.Metrics.countTokens(res)
 	}
 
 	tc := p.cfg.Now()

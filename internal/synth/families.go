@@ -32,10 +32,12 @@ func split(s string) []string { return strings.Split(s, "|") }
 func F(key, domain, names, descs string, params []param, tpls ...string) family {
 	return family{key: key, domain: domain, names: split(names), descs: split(descs), params: params, tpls: tpls}
 }
-func Ps(p ...param) []param                 { return p }
-func R(key string, alts ...alt) param       { return param{key: key, req: true, alts: alts} }
-func O(key string, alts ...alt) param       { return param{key: key, alts: alts} }
-func A(typ, names, descs, slot string) alt  { return alt{typ: typ, names: split(names), descs: split(descs), slot: slot} }
+func Ps(p ...param) []param           { return p }
+func R(key string, alts ...alt) param { return param{key: key, req: true, alts: alts} }
+func O(key string, alts ...alt) param { return param{key: key, alts: alts} }
+func A(typ, names, descs, slot string) alt {
+	return alt{typ: typ, names: split(names), descs: split(descs), slot: slot}
+}
 func E(names, descs, slot string, enum ...string) alt {
 	vals := make([]any, len(enum))
 	for i, e := range enum {

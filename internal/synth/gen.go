@@ -83,7 +83,7 @@ type gen struct {
 // instance is a tool drawn from a family or composed, with what is needed to fill queries.
 type instance struct {
 	tool   toolspec.Tool
-	fam    *family     // nil for composed tools
+	fam    *family        // nil for composed tools
 	alts   map[string]int // param key -> chosen alt (hand-built)
 	keys   []string       // param keys in tool param order
 	comp   *composed

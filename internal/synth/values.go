@@ -288,12 +288,21 @@ var slots = map[string]slotFn{
 		s := strings.ToLower(pick(g, "red", "blue", "warm white", "green", "purple", "orange", "pink", "cool white", "yellow"))
 		return val{surf: s, v: s, verbatim: true}
 	},
-	"song":     func(g *gen) val { s := g.f.SongName(); return val{surf: s, v: s, verbatim: true} },
-	"artist":   func(g *gen) val { s := g.f.SongArtist(); return val{surf: s, v: s, verbatim: true} },
-	"genre":    func(g *gen) val { s := strings.ToLower(g.f.SongGenre()); return val{surf: s, v: s, verbatim: true} },
-	"podcast":  func(g *gen) val { s := pick(g, "The Daily", "Hardcore History", g.f.Company()+" Weekly", "Science Friday", "Planet Money", g.f.FirstName()+"'s Kitchen"); return val{surf: s, v: s, verbatim: true} },
-	"workout":  func(g *gen) val { s := pick(g, "running", "cycling", "swimming", "yoga", "strength", "walking", "hiking", "rowing", "hiit"); return val{surf: s, v: s} },
-	"distance": func(g *gen) val { n := g.intIn(1, 21); return val{surf: g.num(n) + " " + plural(n, "kilometer"), v: float64(n)} },
+	"song":   func(g *gen) val { s := g.f.SongName(); return val{surf: s, v: s, verbatim: true} },
+	"artist": func(g *gen) val { s := g.f.SongArtist(); return val{surf: s, v: s, verbatim: true} },
+	"genre":  func(g *gen) val { s := strings.ToLower(g.f.SongGenre()); return val{surf: s, v: s, verbatim: true} },
+	"podcast": func(g *gen) val {
+		s := pick(g, "The Daily", "Hardcore History", g.f.Company()+" Weekly", "Science Friday", "Planet Money", g.f.FirstName()+"'s Kitchen")
+		return val{surf: s, v: s, verbatim: true}
+	},
+	"workout": func(g *gen) val {
+		s := pick(g, "running", "cycling", "swimming", "yoga", "strength", "walking", "hiking", "rowing", "hiit")
+		return val{surf: s, v: s}
+	},
+	"distance": func(g *gen) val {
+		n := g.intIn(1, 21)
+		return val{surf: g.num(n) + " " + plural(n, "kilometer"), v: float64(n)}
+	},
 	"metric": func(g *gen) val {
 		m := [][2]string{{"heart rate", "heart_rate"}, {"blood oxygen", "spo2"}, {"steps", "steps"}, {"sleep", "sleep"}, {"blood pressure", "blood_pressure"}, {"stress level", "stress"}}
 		x := m[g.r.IntN(len(m))]
@@ -304,7 +313,10 @@ var slots = map[string]slotFn{
 		x := m[g.r.IntN(len(m))]
 		return val{surf: x[0], v: x[1]}
 	},
-	"glasses_ml": func(g *gen) val { n := g.intIn(1, 4); return val{surf: g.num(n) + " " + plural(n, "glass") + " of water", v: n * 250} },
+	"glasses_ml": func(g *gen) val {
+		n := g.intIn(1, 4)
+		return val{surf: g.num(n) + " " + plural(n, "glass") + " of water", v: n * 250}
+	},
 	"camera_mode": func(g *gen) val {
 		x := pick(g, "photo", "video", "portrait", "panorama", "night")
 		return val{surf: x, v: x}
@@ -314,7 +326,10 @@ var slots = map[string]slotFn{
 			"buy "+strings.ToLower(g.f.Fruit())+" and "+strings.ToLower(g.f.Vegetable()), g.f.FirstName()+" likes "+strings.ToLower(g.f.Dessert()), "gate code is "+strconv.Itoa(g.intIn(1000, 9999)))
 		return val{surf: s, v: s, verbatim: true}
 	},
-	"list_name": func(g *gen) val { s := pick(g, "groceries", "shopping", "to do", "packing", "hardware store", "party"); return val{surf: s, v: s, verbatim: true} },
+	"list_name": func(g *gen) val {
+		s := pick(g, "groceries", "shopping", "to do", "packing", "hardware store", "party")
+		return val{surf: s, v: s, verbatim: true}
+	},
 	"items": func(g *gen) val {
 		n := g.intIn(1, 4)
 		var items []any
@@ -347,7 +362,10 @@ var slots = map[string]slotFn{
 		}
 		return val{surf: c.spoken, v: c.code}
 	},
-	"lang_name": func(g *gen) val { l := languages[g.r.IntN(len(languages))]; return val{surf: l.name, v: l.name, verbatim: true} },
+	"lang_name": func(g *gen) val {
+		l := languages[g.r.IntN(len(languages))]
+		return val{surf: l.name, v: l.name, verbatim: true}
+	},
 	"lang_code": func(g *gen) val { l := languages[g.r.IntN(len(languages))]; return val{surf: l.name, v: l.code} },
 	"phrase": func(g *gen) val {
 		s := pick(g, "where is the train station", "how much does this cost", "thank you very much", "I am allergic to nuts",
@@ -358,19 +376,28 @@ var slots = map[string]slotFn{
 		s := pick(g, "UA", "BA", "LH", "AF", "DL", "AA", "KL", "NH") + strconv.Itoa(g.intIn(10, 2999))
 		return val{surf: s, v: s}
 	},
-	"cuisine": func(g *gen) val { s := pick(g, "italian", "thai", "sushi", "mexican", "indian", "vegan", "korean", "french", "pizza", "burger"); return val{surf: s, v: s, verbatim: true} },
-	"party":   func(g *gen) val { n := g.intIn(1, 8); return val{surf: g.num(n), v: n} },
+	"cuisine": func(g *gen) val {
+		s := pick(g, "italian", "thai", "sushi", "mexican", "indian", "vegan", "korean", "french", "pizza", "burger")
+		return val{surf: s, v: s, verbatim: true}
+	},
+	"party": func(g *gen) val { n := g.intIn(1, 8); return val{surf: g.num(n), v: n} },
 	"tracking": func(g *gen) val {
 		s := fmt.Sprintf("1Z%03d%05d%04d", g.r.IntN(1000), g.r.IntN(100000), g.r.IntN(10000))
 		return val{surf: s, v: s}
 	},
-	"carrier": func(g *gen) val { s := pick(g, "ups", "fedex", "usps", "dhl"); return val{surf: strings.ToUpper(s), v: s} },
+	"carrier": func(g *gen) val {
+		s := pick(g, "ups", "fedex", "usps", "dhl")
+		return val{surf: strings.ToUpper(s), v: s}
+	},
 	"setting": func(g *gen) val {
 		x := [][2]string{{"wifi", "wifi"}, {"bluetooth", "bluetooth"}, {"airplane mode", "airplane_mode"}, {"do not disturb", "do_not_disturb"}, {"dark mode", "dark_mode"}, {"battery saver", "battery_saver"}, {"location", "location"}}
 		v := x[g.r.IntN(len(x))]
 		return val{surf: v[0], v: v[1]}
 	},
-	"text_size": func(g *gen) val { x := pick(g, "small", "medium", "large", "extra_large"); return val{surf: strings.ReplaceAll(x, "_", " "), v: x} },
+	"text_size": func(g *gen) val {
+		x := pick(g, "small", "medium", "large", "extra_large")
+		return val{surf: strings.ReplaceAll(x, "_", " "), v: x}
+	},
 	"emergency_type": func(g *gen) val {
 		x := [][2]string{{"ambulance", "medical"}, {"a doctor", "medical"}, {"the police", "police"}, {"the fire department", "fire"}}
 		v := x[g.r.IntN(len(x))]
@@ -385,9 +412,15 @@ var slots = map[string]slotFn{
 		}
 		return val{surf: v[0], v: v[1]}
 	},
-	"news_topic": func(g *gen) val { s := pick(g, "technology", "sports", "business", "science", "politics", "health", "world"); return val{surf: s, v: s} },
-	"recipe":     func(g *gen) val { s := strings.ToLower(pick(g, g.f.Dinner(), g.f.Lunch(), g.f.Breakfast(), g.f.Dessert())); return val{surf: s, v: s, verbatim: true} },
-	"zone":       func(g *gen) val { n := g.intIn(1, 8); return val{surf: g.num(n), v: n} },
+	"news_topic": func(g *gen) val {
+		s := pick(g, "technology", "sports", "business", "science", "politics", "health", "world")
+		return val{surf: s, v: s}
+	},
+	"recipe": func(g *gen) val {
+		s := strings.ToLower(pick(g, g.f.Dinner(), g.f.Lunch(), g.f.Breakfast(), g.f.Dessert()))
+		return val{surf: s, v: s, verbatim: true}
+	},
+	"zone": func(g *gen) val { n := g.intIn(1, 8); return val{surf: g.num(n), v: n} },
 	"bool_repeat": func(g *gen) val {
 		if g.r.IntN(2) == 0 {
 			return val{surf: pick(g, "every day", "daily", "on repeat"), v: true}

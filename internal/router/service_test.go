@@ -1,0 +1,324 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+	"google.golang.org/grpc/test/bufconn"
+	"google.golang.org/protobuf/proto"
+
+	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/toolspec"
+)
+
+// fakeModel is a stub with one function field per method, as grpc-go's stubserver does.
+type fakeModel struct {
+	RouteF func(ctx context.Context, req needle.Request) (*needle.Result, error)
+}
+
+func (f *fakeModel) Route(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	return f.RouteF(ctx, req)
+}
+
+// Embed hashes words into a vector: deterministic and good enough to rank by word overlap.
+func (f *fakeModel) Embed(ctx context.Context, text string) ([]float32, error) {
+	v := make([]float32, 16)
+	for _, w := range strings.FieldsFunc(strings.ToLower(text), func(r rune) bool { return r < 'a' || r > 'z' }) {
+		h := fnv.New32a()
+		h.Write([]byte(w))
+		v[h.Sum32()%16]++
+	}
+	return v, nil
+}
+
+func answer(conf float64, calls ...toolspec.Call) func(context.Context, needle.Request) (*needle.Result, error) {
+	return func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		return &needle.Result{Calls: calls, Confidence: conf, PromptTokens: 10, OutputTokens: 5}, nil
+	}
+}
+
+var weatherCall = toolspec.Call{Name: "get_weather", Arguments: []byte(`{"city":"Paris","days":3}`)}
+
+const toolsJSON = `[{"type":"function","function":{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city"]}}},
+{"name":"set_timer","description":"Timer","parameters":{"minutes":{"type":"integer","required":true}}}]`
+
+func cloudServer(t *testing.T, status int) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if status != 200 {
+			w.WriteHeader(status)
+			fmt.Fprint(w, `{"error":{"message":"down"}}`)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"set_timer","arguments":"{\"minutes\":5}"}}]}}]}`)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func newClient(t *testing.T, model LocalModel, cloudURL string) routerv1.RouterServiceClient {
+	t.Helper()
+	reg, err := registry.Open(registry.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	cloud := escalate.New(escalate.Config{BaseURL: cloudURL, MaxRetries: -1, Timeout: time.Second})
+	p := New(Config{Threshold: 0.5, ModelID: "fake"}, model, cloud, reg)
+	lis := bufconn.Listen(1 << 20)
+	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(Recover(nil)))
+	routerv1.RegisterRouterServiceServer(gs, NewService(p, reg, nil))
+	go gs.Serve(lis)
+	t.Cleanup(gs.Stop)
+	conn, err := grpc.NewClient("passthrough:///bufnet", grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {
+		return lis.DialContext(ctx)
+	}), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return routerv1.NewRouterServiceClient(conn)
+}
+
+func route(c routerv1.RouterServiceClient, req *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return c.Route(ctx, req)
+}
+
+func inline(transcript string) *routerv1.RouteRequest {
+	return &routerv1.RouteRequest{Transcript: transcript, ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: toolsJSON}}
+}
+
+func TestRouteDecisions(t *testing.T) {
+	cases := []struct {
+		name     string
+		conf     float64
+		calls    []toolspec.Call
+		nilModel bool
+		cloud    int // 0: not configured
+		history  bool
+		decision routerv1.Decision
+		reason   routerv1.EscalationReason
+		tool     string
+	}{
+		{"local", 0.9, []toolspec.Call{weatherCall}, false, 0, false, routerv1.Decision_DECISION_LOCAL, 0, "get_weather"},
+		{"no call", 0.9, nil, false, 0, false, routerv1.Decision_DECISION_NO_CALL, 0, ""},
+		{"low confidence escalates", 0.1, []toolspec.Call{weatherCall}, false, 200, false, routerv1.Decision_DECISION_ESCALATED, routerv1.EscalationReason_ESCALATION_REASON_LOW_CONFIDENCE, "set_timer"},
+		{"low confidence, no cloud", 0.1, []toolspec.Call{weatherCall}, false, 0, false, routerv1.Decision_DECISION_LOCAL_FALLBACK, routerv1.EscalationReason_ESCALATION_REASON_LOW_CONFIDENCE, "get_weather"},
+		{"low confidence, cloud down", 0.1, []toolspec.Call{weatherCall}, false, 503, false, routerv1.Decision_DECISION_LOCAL_FALLBACK, routerv1.EscalationReason_ESCALATION_REASON_LOW_CONFIDENCE, "get_weather"},
+		{"invalid local call escalates", 0.9, []toolspec.Call{{Name: "get_weather", Arguments: []byte(`{"days":2}`)}}, false, 200, false, routerv1.Decision_DECISION_ESCALATED, routerv1.EscalationReason_ESCALATION_REASON_INVALID_LOCAL_CALL, "set_timer"},
+		{"multi-turn", 0.9, []toolspec.Call{weatherCall}, false, 200, true, routerv1.Decision_DECISION_ESCALATED, routerv1.EscalationReason_ESCALATION_REASON_MULTI_TURN, "set_timer"},
+		{"multi-turn, cloud down", 0.9, []toolspec.Call{weatherCall}, false, 500, true, routerv1.Decision_DECISION_LOCAL_FALLBACK, routerv1.EscalationReason_ESCALATION_REASON_MULTI_TURN, "get_weather"},
+		{"no local model", 0, nil, true, 200, false, routerv1.Decision_DECISION_ESCALATED, routerv1.EscalationReason_ESCALATION_REASON_NO_LOCAL_MODEL, "set_timer"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			var model LocalModel = &fakeModel{RouteF: answer(tc.conf, tc.calls...)}
+			if tc.nilModel {
+				model = nil
+			}
+			url := ""
+			if tc.cloud != 0 {
+				url = cloudServer(t, tc.cloud)
+			}
+			req := inline("weather in Paris")
+			if tc.history {
+				req.History = []*routerv1.Turn{{Role: "user", Content: "hi"}, {Role: "assistant", Content: "hello"}}
+			}
+			resp, err := route(newClient(t, model, url), req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Decision != tc.decision || resp.EscalationReason != tc.reason {
+				t.Fatalf("decision %v reason %v, want %v %v", resp.Decision, resp.EscalationReason, tc.decision, tc.reason)
+			}
+			if tc.tool == "" {
+				if len(resp.Calls) != 0 {
+					t.Fatalf("calls %v, want none", resp.Calls)
+				}
+				return
+			}
+			if len(resp.Calls) != 1 || resp.Calls[0].Name != tc.tool {
+				t.Fatalf("calls %v, want %s", resp.Calls, tc.tool)
+			}
+			if tc.tool == "get_weather" && (resp.Calls[0].Arguments.Fields["city"].GetStringValue() != "Paris" || resp.Calls[0].ArgumentsJson != `{"city":"Paris","days":3}`) {
+				t.Fatalf("arguments %v / %s", resp.Calls[0].Arguments, resp.Calls[0].ArgumentsJson)
+			}
+		})
+	}
+}
+
+func TestUnavailableWhenOnlyTheCloudCouldAnswer(t *testing.T) {
+	for _, url := range []string{"", "down"} {
+		if url == "down" {
+			url = cloudServer(t, 503)
+		}
+		_, err := route(newClient(t, nil, url), inline("weather in Paris"))
+		if status.Code(err) != codes.Unavailable {
+			t.Fatalf("cloud %q: %v, want Unavailable", url, err)
+		}
+	}
+}
+
+func fieldViolations(t *testing.T, err error) []string {
+	t.Helper()
+	st := status.Convert(err)
+	if st.Code() != codes.InvalidArgument {
+		t.Fatalf("code %v (%v), want InvalidArgument", st.Code(), err)
+	}
+	var out []string
+	for _, d := range st.Details() {
+		if br, ok := d.(*errdetails.BadRequest); ok {
+			for _, v := range br.FieldViolations {
+				out = append(out, v.Field)
+			}
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no BadRequest field violations in %v", err)
+	}
+	return out
+}
+
+func TestInvalidArgument(t *testing.T) {
+	c := newClient(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "")
+	cases := []struct {
+		req   *routerv1.RouteRequest
+		field string
+	}{
+		{inline(""), "transcript"},
+		{inline(strings.Repeat("a", 5000)), "transcript"},
+		{&routerv1.RouteRequest{Transcript: "x"}, "tools_source"},
+		{&routerv1.RouteRequest{Transcript: "x", ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: `[{"name":"a","parameters":{"type":"object","properties":{"p":{"type":"nope"}}}}]`}}, "tools_json[0].parameters.properties.p.type"},
+		{&routerv1.RouteRequest{Transcript: "x", ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: `[{"name":"a"},{"name":"a"}]`}}, "tools_json[1].name"},
+		{&routerv1.RouteRequest{Transcript: "x", ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: `{`}}, "tools_json"},
+		{func() *routerv1.RouteRequest {
+			r := inline("x")
+			r.History = []*routerv1.Turn{{Role: "robot", Content: "?"}}
+			return r
+		}(), "history[0].role"},
+		{func() *routerv1.RouteRequest {
+			r := inline("x")
+			v := float32(2)
+			r.Options = &routerv1.RouteOptions{MinConfidence: &v}
+			return r
+		}(), "options.min_confidence"},
+	}
+	for _, tc := range cases {
+		_, err := route(c, tc.req)
+		if f := fieldViolations(t, err); f[0] != tc.field {
+			t.Errorf("violations %v, want %s", f, tc.field)
+		}
+	}
+	ctx := context.Background()
+	_, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "bad name!", ToolsJson: toolsJSON})
+	if f := fieldViolations(t, err); f[0] != "name" {
+		t.Errorf("PutToolset violations %v", f)
+	}
+}
+
+func TestToolsetLifecycle(t *testing.T) {
+	c := newClient(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "")
+	ctx := context.Background()
+	put, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: toolsJSON})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(put.Toolset.ToolNames, ",") != "get_weather,set_timer" {
+		t.Fatalf("tool names %v", put.Toolset.ToolNames)
+	}
+	got, err := c.GetToolset(ctx, &routerv1.GetToolsetRequest{Name: "home"})
+	if err != nil || !proto.Equal(got.Toolset, put.Toolset) {
+		t.Fatalf("get %v %v", got, err)
+	}
+	list, err := c.ListToolsets(ctx, &routerv1.ListToolsetsRequest{})
+	if err != nil || len(list.Toolsets) != 1 {
+		t.Fatalf("list %v %v", list, err)
+	}
+	resp, err := route(c, &routerv1.RouteRequest{Transcript: "weather in Paris", ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "home"}})
+	if err != nil || resp.Decision != routerv1.Decision_DECISION_LOCAL {
+		t.Fatalf("route by toolset: %v %v", resp, err)
+	}
+	if _, err := c.DeleteToolset(ctx, &routerv1.DeleteToolsetRequest{Name: "home"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, err := range []error{
+		func() error { _, err := c.GetToolset(ctx, &routerv1.GetToolsetRequest{Name: "home"}); return err }(),
+		func() error { _, err := c.DeleteToolset(ctx, &routerv1.DeleteToolsetRequest{Name: "home"}); return err }(),
+		func() error {
+			_, err := route(c, &routerv1.RouteRequest{Transcript: "x", ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "home"}})
+			return err
+		}(),
+	} {
+		if status.Code(err) != codes.NotFound {
+			t.Errorf("after delete: %v, want NotFound", err)
+		}
+	}
+}
+
+func TestRetrievalAboveTopK(t *testing.T) {
+	var offered []string
+	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		for _, t := range req.Tools {
+			offered = append(offered, t.Name)
+		}
+		return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.9}, nil
+	}}
+	c := newClient(t, m, "")
+	var tools []string
+	for i := 0; i < 12; i++ {
+		tools = append(tools, fmt.Sprintf(`{"name":"tool_%d","description":"does thing %d","parameters":{}}`, i, i))
+	}
+	tools = append(tools, `{"name":"water_plants","description":"water the garden plants","parameters":{}}`)
+	req := &routerv1.RouteRequest{Transcript: "water the garden plants", ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: "[" + strings.Join(tools, ",") + "]"},
+		Options: &routerv1.RouteOptions{TopK: 3}}
+	resp, err := route(c, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(offered) != 3 || len(resp.RetrievedTools) != 3 || resp.RetrievedTools[0].Name != "water_plants" {
+		t.Fatalf("offered %v, retrieved %v", offered, resp.RetrievedTools)
+	}
+}
+
+func TestDeadlineAndPanic(t *testing.T) {
+	block := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		<-ctx.Done()
+		return nil, ctx.Err()
+	}}
+	c := newClient(t, block, "")
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := c.Route(ctx, inline("x")); status.Code(err) != codes.DeadlineExceeded {
+		t.Fatalf("%v, want DeadlineExceeded", err)
+	}
+	boom := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) { panic("boom") }}
+	_, err := route(newClient(t, boom, ""), inline("x"))
+	if status.Code(err) != codes.Internal || strings.Contains(err.Error(), "boom") {
+		t.Fatalf("panic surfaced as %v", err)
+	}
+	fail := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		return nil, errors.New("secret detail")
+	}}
+	_, err = route(newClient(t, fail, ""), inline("x"))
+	if status.Code(err) != codes.Internal || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("internal error leaked: %v", err)
+	}
+}

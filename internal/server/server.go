@@ -1,0 +1,264 @@
+// Package server wires the router process: model, registry, cloud client, telemetry, the
+// gRPC server (health, reflection, keepalive, logging and recovery middleware, OpenTelemetry
+// stats handler) and the HTTP server (/metrics, /healthz). cmd/router only parses flags.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/logging"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/reflection"
+	"google.golang.org/grpc/status"
+
+	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/router"
+	"github.com/needle-router/needle/models"
+)
+
+// Config is everything the router process takes. Defaults are in the flag definitions of
+// cmd/router and repeated in the README.
+type Config struct {
+	GRPCAddr     string // default :50051
+	HTTPAddr     string // default :8080
+	ModelDir     string // empty: the model embedded from models/
+	NoModel      bool   // run without a local model (everything escalates)
+	ToolsDir     string
+	DataDir      string
+	Threshold    float64
+	TopK         int
+	Cloud        escalate.Config
+	MaxMsgBytes  int           // default 4 MiB
+	DrainTimeout time.Duration // graceful-stop budget on shutdown (default 20s)
+	// Ready, when set, receives the bound addresses once the servers are up (tests use it).
+	Ready func(grpcAddr, httpAddr string)
+}
+
+const serviceName = "needle.router.v1.RouterService"
+
+// Run serves until ctx is done, then drains in-flight requests and returns.
+func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	if cfg.MaxMsgBytes <= 0 {
+		cfg.MaxMsgBytes = 4 << 20
+	}
+	if cfg.DrainTimeout <= 0 {
+		cfg.DrainTimeout = 20 * time.Second
+	}
+	tp, err := tracerProvider(ctx)
+	if err != nil {
+		return err
+	}
+	defer tp.Shutdown(context.Background())
+
+	promReg := prometheus.NewRegistry()
+	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	hs := health.NewServer()
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
+	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_NOT_SERVING)
+	var svc atomic.Pointer[router.Service]
+
+	gs := grpc.NewServer(
+		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp),
+			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))),
+		grpc.ChainUnaryInterceptor(
+			logging.UnaryServerInterceptor(slogLogger(log), logging.WithLogOnEvents(logging.FinishCall)),
+			router.Recover(log),
+		),
+		grpc.MaxRecvMsgSize(cfg.MaxMsgBytes),
+		grpc.MaxSendMsgSize(cfg.MaxMsgBytes),
+		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
+		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
+	)
+	healthpb.RegisterHealthServer(gs, hs)
+	routerv1.RegisterRouterServiceServer(gs, &lazy{svc: &svc})
+	reflection.Register(gs)
+
+	gl, err := net.Listen("tcp", cfg.GRPCAddr)
+	if err != nil {
+		return err
+	}
+	hl, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		gl.Close()
+		return err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		if svc.Load() == nil {
+			http.Error(w, "loading", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	hsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	errc := make(chan error, 2)
+	go func() { errc <- gs.Serve(gl) }()
+	go func() {
+		if err := hsrv.Serve(hl); !errors.Is(err, http.ErrServerClosed) {
+			errc <- err
+		}
+	}()
+	log.Info("listening", "grpc", gl.Addr().String(), "http", hl.Addr().String())
+	if cfg.Ready != nil {
+		cfg.Ready(gl.Addr().String(), hl.Addr().String())
+	}
+
+	// Load after listening, so health checks see NOT_SERVING rather than a refused port.
+	p, reg, err := build(cfg, log, tp, promReg)
+	if err != nil {
+		gs.Stop()
+		hsrv.Close()
+		return err
+	}
+	defer reg.Close()
+	svc.Store(router.NewService(p, reg, log))
+	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
+	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_SERVING)
+	log.Info("serving")
+
+	select {
+	case <-ctx.Done():
+	case err := <-errc:
+		return err
+	}
+	log.Info("shutting down: draining in-flight requests")
+	hs.Shutdown()
+	done := make(chan struct{})
+	go func() { gs.GracefulStop(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(cfg.DrainTimeout):
+		log.Warn("drain timeout: stopping")
+		gs.Stop()
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return hsrv.Shutdown(sctx)
+}
+
+func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, promReg *prometheus.Registry) (*router.Pipeline, *registry.Registry, error) {
+	var model router.LocalModel
+	modelID := "none"
+	if !cfg.NoModel {
+		var m *needle.Model
+		var err error
+		if cfg.ModelDir != "" {
+			m, err = needle.Load(cfg.ModelDir)
+		} else {
+			m, err = needle.LoadDefault(models.FS)
+		}
+		switch {
+		case errors.Is(err, needle.ErrNoModel):
+			log.Warn("no trained model is present in models/: every request escalates to the cloud model")
+		case err != nil:
+			return nil, nil, fmt.Errorf("load model: %w", err)
+		default:
+			model, modelID = m, m.ID()
+			log.Info("model loaded", "model", modelID, "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers)
+		}
+	}
+	reg, err := registry.Open(registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir})
+	if err != nil {
+		return nil, nil, err
+	}
+	cloud := escalate.New(cfg.Cloud)
+	if !cloud.Configured() {
+		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
+	}
+	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, ModelID: modelID,
+		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Metrics: router.NewMetrics(promReg)}, model, cloud, reg)
+	return p, reg, nil
+}
+
+// tracerProvider exports spans over OTLP when the standard OTEL_* variables ask for it;
+// otherwise spans are still made (responses carry trace ids) but not exported.
+func tracerProvider(ctx context.Context) (*sdktrace.TracerProvider, error) {
+	res := resource.NewSchemaless(semconv.ServiceName(envOr("OTEL_SERVICE_NAME", "needle-router")))
+	opts := []sdktrace.TracerProviderOption{sdktrace.WithResource(res)}
+	if os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != "" || os.Getenv("OTEL_TRACES_EXPORTER") == "otlp" {
+		exp, err := otlptracegrpc.New(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("otlp exporter: %w", err)
+		}
+		opts = append(opts, sdktrace.WithBatcher(exp))
+	}
+	return sdktrace.NewTracerProvider(opts...), nil
+}
+
+func envOr(k, d string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return d
+}
+
+func slogLogger(l *slog.Logger) logging.Logger {
+	return logging.LoggerFunc(func(ctx context.Context, lvl logging.Level, msg string, fields ...any) {
+		l.Log(ctx, slog.Level(lvl), msg, fields...)
+	})
+}
+
+// lazy answers Unavailable until the real service is ready.
+type lazy struct {
+	routerv1.UnimplementedRouterServiceServer
+	svc *atomic.Pointer[router.Service]
+}
+
+var errLoading = status.Error(codes.Unavailable, "router is loading")
+
+func (l *lazy) Route(ctx context.Context, r *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
+	if s := l.svc.Load(); s != nil {
+		return s.Route(ctx, r)
+	}
+	return nil, errLoading
+}
+func (l *lazy) PutToolset(ctx context.Context, r *routerv1.PutToolsetRequest) (*routerv1.PutToolsetResponse, error) {
+	if s := l.svc.Load(); s != nil {
+		return s.PutToolset(ctx, r)
+	}
+	return nil, errLoading
+}
+func (l *lazy) GetToolset(ctx context.Context, r *routerv1.GetToolsetRequest) (*routerv1.GetToolsetResponse, error) {
+	if s := l.svc.Load(); s != nil {
+		return s.GetToolset(ctx, r)
+	}
+	return nil, errLoading
+}
+func (l *lazy) ListToolsets(ctx context.Context, r *routerv1.ListToolsetsRequest) (*routerv1.ListToolsetsResponse, error) {
+	if s := l.svc.Load(); s != nil {
+		return s.ListToolsets(ctx, r)
+	}
+	return nil, errLoading
+}
+func (l *lazy) DeleteToolset(ctx context.Context, r *routerv1.DeleteToolsetRequest) (*routerv1.DeleteToolsetResponse, error) {
+	if s := l.svc.Load(); s != nil {
+		return s.DeleteToolset(ctx, r)
+	}
+	return nil, errLoading
+}
