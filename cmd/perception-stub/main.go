@@ -1,0 +1,246 @@
+// Command perception-stub plays the perception tier: it reads transcripts (one per line
+// from stdin or a file, or a JSONL scenario with tools), calls Route with trace context
+// propagated, and prints each decision, call and latency. With --concurrency and
+// --duration it runs a bounded load and prints p50/p95/p99 and the decision mix.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
+	"go.opentelemetry.io/otel/propagation"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Stdin, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "perception-stub:", err)
+		os.Exit(1)
+	}
+}
+
+type item struct {
+	Transcript string          `json:"transcript"`
+	Tools      json.RawMessage `json:"tools,omitempty"`
+	Toolset    string          `json:"toolset,omitempty"`
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) error {
+	fs := flag.NewFlagSet("perception-stub", flag.ContinueOnError)
+	addr := fs.String("addr", "localhost:50051", "router address HOST:PORT")
+	in := fs.String("in", "-", "transcripts: a text file (one per line), a .jsonl scenario ({\"transcript\",\"tools\"|\"toolset\"}), or - for stdin")
+	toolsFile := fs.String("tools", "", "tools file in any accepted form, used for every transcript without its own")
+	toolset := fs.String("toolset", "", "stored toolset name, used when no tools are given")
+	asJSON := fs.Bool("json", false, "print one JSON object per response")
+	conc := fs.Int("concurrency", 0, "load mode: concurrent callers (needs --duration)")
+	dur := fs.Duration("duration", 0, "load mode: how long to run")
+	timeout := fs.Duration("timeout", 10*time.Second, "per-request deadline")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var defTools string
+	if *toolsFile != "" {
+		b, err := os.ReadFile(*toolsFile)
+		if err != nil {
+			return err
+		}
+		defTools = string(b)
+	}
+	items, err := readItems(*in, stdin)
+	if err != nil {
+		return err
+	}
+	if len(items) == 0 {
+		return errors.New("no transcripts")
+	}
+	tp := sdktrace.NewTracerProvider()
+	defer tp.Shutdown(context.Background())
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithStatsHandler(otelgrpc.NewClientHandler(otelgrpc.WithTracerProvider(tp), otelgrpc.WithPropagators(propagation.TraceContext{}))))
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	client := routerv1.NewRouterServiceClient(conn)
+	request := func(it item) *routerv1.RouteRequest {
+		r := &routerv1.RouteRequest{Transcript: it.Transcript}
+		switch {
+		case len(it.Tools) > 0:
+			r.ToolsSource = &routerv1.RouteRequest_ToolsJson{ToolsJson: string(it.Tools)}
+		case it.Toolset != "":
+			r.ToolsSource = &routerv1.RouteRequest_Toolset{Toolset: it.Toolset}
+		case defTools != "":
+			r.ToolsSource = &routerv1.RouteRequest_ToolsJson{ToolsJson: defTools}
+		case *toolset != "":
+			r.ToolsSource = &routerv1.RouteRequest_Toolset{Toolset: *toolset}
+		}
+		return r
+	}
+	call := func(it item) (*routerv1.RouteResponse, time.Duration, error) {
+		cctx, cancel := context.WithTimeout(ctx, *timeout)
+		defer cancel()
+		// A span per request, so the router's spans join the caller's trace.
+		cctx, span := tp.Tracer("perception-stub").Start(cctx, "perception.transcript")
+		defer span.End()
+		t0 := time.Now()
+		resp, err := client.Route(cctx, request(it))
+		return resp, time.Since(t0), err
+	}
+	if *conc > 0 {
+		if *dur <= 0 {
+			return errors.New("--concurrency needs --duration")
+		}
+		return load(ctx, items, *conc, *dur, call, stdout)
+	}
+	failed := 0
+	for _, it := range items {
+		resp, lat, err := call(it)
+		printOne(stdout, *asJSON, it, resp, lat, err)
+		if err != nil {
+			failed++
+		}
+	}
+	if failed > 0 {
+		return fmt.Errorf("%d of %d requests failed", failed, len(items))
+	}
+	return nil
+}
+
+func readItems(path string, stdin io.Reader) ([]item, error) {
+	var r io.Reader = stdin
+	if path != "-" {
+		f, err := os.Open(path)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		r = f
+	}
+	var out []item
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		if strings.HasPrefix(line, "{") {
+			var it item
+			if err := json.Unmarshal([]byte(line), &it); err != nil {
+				return nil, fmt.Errorf("scenario line %q: %w", line, err)
+			}
+			out = append(out, it)
+			continue
+		}
+		out = append(out, item{Transcript: line})
+	}
+	return out, sc.Err()
+}
+
+func printOne(w io.Writer, asJSON bool, it item, resp *routerv1.RouteResponse, lat time.Duration, err error) {
+	if asJSON {
+		obj := map[string]any{"transcript": it.Transcript, "latency_ms": float64(lat.Microseconds()) / 1000}
+		if err != nil {
+			st := status.Convert(err)
+			obj["error"] = map[string]any{"code": st.Code().String(), "message": st.Message()}
+		} else {
+			var calls []map[string]any
+			for _, c := range resp.Calls {
+				var args any
+				_ = json.Unmarshal([]byte(c.ArgumentsJson), &args)
+				calls = append(calls, map[string]any{"name": c.Name, "arguments": args})
+			}
+			obj["decision"] = resp.Decision.String()
+			obj["escalation_reason"] = resp.EscalationReason.String()
+			obj["confidence"] = resp.Confidence
+			obj["calls"] = calls
+			obj["trace_id"] = resp.TraceId
+		}
+		b, _ := json.Marshal(obj)
+		fmt.Fprintln(w, string(b))
+		return
+	}
+	if err != nil {
+		fmt.Fprintf(w, "%q -> error %v (%.1f ms)\n", it.Transcript, err, float64(lat.Microseconds())/1000)
+		return
+	}
+	fmt.Fprintf(w, "%q -> %s", it.Transcript, strings.TrimPrefix(resp.Decision.String(), "DECISION_"))
+	if resp.EscalationReason != 0 {
+		fmt.Fprintf(w, " (%s)", strings.TrimPrefix(resp.EscalationReason.String(), "ESCALATION_REASON_"))
+	}
+	fmt.Fprintf(w, " conf=%.2f %.1f ms\n", resp.Confidence, float64(lat.Microseconds())/1000)
+	for _, c := range resp.Calls {
+		fmt.Fprintf(w, "    %s(%s)\n", c.Name, c.ArgumentsJson)
+	}
+}
+
+func load(ctx context.Context, items []item, conc int, dur time.Duration, call func(item) (*routerv1.RouteResponse, time.Duration, error), w io.Writer) error {
+	ctx, cancel := context.WithTimeout(ctx, dur)
+	defer cancel()
+	var mu sync.Mutex
+	var lats []time.Duration
+	mix := map[string]int{}
+	var wg sync.WaitGroup
+	for g := 0; g < conc; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := g; ctx.Err() == nil; i += conc {
+				resp, lat, err := call(items[i%len(items)])
+				key := ""
+				if err != nil {
+					if ctx.Err() != nil && status.Code(err).String() == "Canceled" {
+						return // the run ended mid-request; not a result
+					}
+					key = "error:" + status.Code(err).String()
+				} else {
+					key = strings.TrimPrefix(resp.Decision.String(), "DECISION_")
+				}
+				mu.Lock()
+				lats = append(lats, lat)
+				mix[key]++
+				mu.Unlock()
+			}
+		}(g)
+	}
+	wg.Wait()
+	if len(lats) == 0 {
+		return errors.New("no requests completed")
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	q := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) / 1000 }
+	fmt.Fprintf(w, "requests %d in %v (%.1f/s), concurrency %d\n", len(lats), dur, float64(len(lats))/dur.Seconds(), conc)
+	fmt.Fprintf(w, "latency ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n", q(0.5), q(0.95), q(0.99), q(1))
+	keys := make([]string, 0, len(mix))
+	for k := range mix {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		fmt.Fprintf(w, "  %-28s %6d (%.1f%%)\n", k, mix[k], 100*float64(mix[k])/float64(len(lats)))
+	}
+	if mix["error:Unavailable"]+mix["error:Internal"] > 0 {
+		return fmt.Errorf("%d requests failed", mix["error:Unavailable"]+mix["error:Internal"])
+	}
+	return nil
+}
