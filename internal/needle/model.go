@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/needle-router/needle/internal/kernels"
 )
@@ -261,4 +262,68 @@ func (m *Model) ID() string {
 		return m.Cfg.Name + "@" + s
 	}
 	return m.Cfg.Name
+}
+
+// BenchPrefill runs the encoder (and cross-attention K/V) over n synthetic tokens and
+// returns the time taken; for benchmarks.
+func (m *Model) BenchPrefill(n int) time.Duration {
+	s := m.getScratch()
+	defer m.putScratch(s)
+	n = min(n, m.Cfg.MaxEncLen)
+	ids := s.ids[:0]
+	for i := 0; i < n; i++ {
+		ids = append(ids, int32(6+(i*7919)%(m.Cfg.VocabSize-6)))
+	}
+	t0 := time.Now()
+	m.encode(s, ids)
+	m.prepareCross(s, n)
+	return time.Since(t0)
+}
+
+// BenchDecode runs steps decoder steps against an encoder output of encLen tokens and
+// returns the mean time per step (logits over the whole vocabulary included).
+func (m *Model) BenchDecode(encLen, steps int) time.Duration {
+	s := m.getScratch()
+	defer m.putScratch(s)
+	encLen = min(encLen, m.Cfg.MaxEncLen)
+	steps = min(steps, m.Cfg.MaxDecLen)
+	clear(s.enc[:encLen*m.Cfg.DModel])
+	m.prepareCross(s, encLen)
+	t0 := time.Now()
+	tok := int32(TokEOS)
+	for p := 0; p < steps; p++ {
+		m.decodeStep(s, tok, p, encLen)
+		tok = int32(6 + p)
+	}
+	return time.Since(t0) / time.Duration(steps)
+}
+
+// WeightBytes is the memory held by the float32 weights.
+func (m *Model) WeightBytes() int64 {
+	var n int64
+	add := func(x []float32) { n += int64(4 * len(x)) }
+	add(m.W.Embed)
+	add(m.W.EncNorm)
+	add(m.W.DecNorm)
+	attn := func(a *Attention) {
+		add(a.Q)
+		add(a.K)
+		add(a.V)
+		add(a.O)
+		add(a.QNorm)
+		add(a.KNorm)
+	}
+	for i := range m.W.Enc {
+		attn(&m.W.Enc[i].Attn)
+		add(m.W.Enc[i].Norm)
+	}
+	for i := range m.W.Dec {
+		attn(&m.W.Dec[i].Self)
+		attn(&m.W.Dec[i].Cross)
+		add(m.W.Dec[i].SelfNorm)
+		add(m.W.Dec[i].CrossNorm)
+	}
+	add(m.W.Head.FC1W)
+	add(m.W.Head.FC2W)
+	return n
 }

@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/needle-router/needle/internal/kernels"
+	"github.com/needle-router/needle/internal/router"
+)
+
+const benchTools = `[{"name":"set_timer","description":"Start a countdown timer.","parameters":{"minutes":{"type":"integer","description":"Timer length in minutes.","required":true},"label":{"type":"string","description":"Optional label."}}},
+{"name":"send_message","description":"Send a text message to a contact.","parameters":{"recipient":{"type":"string","description":"Who receives it.","required":true},"message":{"type":"string","description":"The text.","required":true}}},
+{"name":"get_weather","description":"Get the weather for a city.","parameters":{"location":{"type":"string","description":"City name.","required":true},"unit":{"type":"string","enum":["celsius","fahrenheit"]}}},
+{"name":"set_lights","description":"Turn lights on or off in a room.","parameters":{"room":{"type":"string","required":true},"on":{"type":"boolean","required":true}}},
+{"name":"play_music","description":"Play a song or artist.","parameters":{"query":{"type":"string","description":"What to play.","required":true}}}]`
+
+func cmdBench(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	model := fs.String("model", "", "model directory (default: the shipped model)")
+	runs := fs.Int("n", 30, "end-to-end runs")
+	asJSON := fs.Bool("json", false, "print one JSON object")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	m, err := loadModel(*model)
+	if err != nil {
+		return err
+	}
+	p, err := localPipeline(m, 5)
+	if err != nil {
+		return err
+	}
+	best := func(f func() time.Duration, reps int) time.Duration {
+		b := time.Duration(1 << 62)
+		for i := 0; i < reps; i++ {
+			b = min(b, f())
+		}
+		return b
+	}
+	prefill := map[string]float64{}
+	tokps := map[string]float64{}
+	for _, n := range []int{100, 300, 1000} {
+		n2 := min(n, m.Cfg.MaxEncLen)
+		d := best(func() time.Duration { return m.BenchPrefill(n2) }, 3)
+		prefill[strconv.Itoa(n)] = float64(d.Microseconds()) / 1000
+		tokps[strconv.Itoa(n)] = float64(n2) / d.Seconds()
+	}
+	dec := best(func() time.Duration { return m.BenchDecode(300, 32) }, 3)
+	var lats []time.Duration
+	for i := 0; i < *runs; i++ {
+		t0 := time.Now()
+		if _, err := p.Route(ctx, router.Input{Transcript: "set a timer for ten minutes called pasta", ToolsJSON: benchTools, AllowEscalate: &noEscalation}); err != nil {
+			return err
+		}
+		lats = append(lats, time.Since(t0))
+	}
+	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+	q := func(f float64) float64 { return float64(lats[int(f*float64(len(lats)-1))].Microseconds()) / 1000 }
+	rss := peakRSS()
+	res := map[string]any{
+		"model": m.ID(), "prefill_ms": prefill, "prefill_tokens_per_s": tokps,
+		"decode_ms_per_token": float64(dec.Microseconds()) / 1000,
+		"route_p50_ms":        q(0.5), "route_p99_ms": q(0.99), "runs": *runs,
+		"weights_bytes": m.WeightBytes(), "peak_rss_bytes": rss,
+		"kernels": kernels.Variant, "threads": kernels.Threads(),
+	}
+	if *asJSON {
+		return json.NewEncoder(os.Stdout).Encode(res)
+	}
+	fmt.Printf("model %s, kernels %s, threads %d\n", m.ID(), kernels.Variant, kernels.Threads())
+	for _, n := range []string{"100", "300", "1000"} {
+		fmt.Printf("prefill %5s tokens: %8.2f ms (%.0f tokens/s)\n", n, prefill[n], tokps[n])
+	}
+	fmt.Printf("decode: %.3f ms/token\nroute (5 tools, %d runs): p50 %.2f ms, p99 %.2f ms\nweights %.1f MB, peak RSS %.1f MB\n",
+		float64(dec.Microseconds())/1000, *runs, q(0.5), q(0.99), float64(m.WeightBytes())/1e6, float64(rss)/1e6)
+	return nil
+}
+
+// peakRSS reads VmHWM from /proc/self/status (Linux); 0 elsewhere.
+func peakRSS() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if len(f) >= 2 {
+				kb, _ := strconv.ParseInt(f[1], 10, 64)
+				return kb * 1024
+			}
+		}
+	}
+	return 0
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/needle-router/needle/internal/eval"
+	"github.com/needle-router/needle/internal/router"
+)
+
+func cmdEval(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New(`eval needs "bfcl" or "synth"`)
+	}
+	switch args[0] {
+	case "bfcl":
+		return evalBFCL(ctx, args[1:])
+	case "synth":
+		return evalSynth(ctx, args[1:])
+	}
+	return fmt.Errorf("unknown eval %q", args[0])
+}
+
+func evalBFCL(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("eval bfcl", flag.ContinueOnError)
+	dir := fs.String("data", "", "directory laid out like BFCL: BFCL_v4_<category>.json and possible_answer/")
+	cats := fs.String("categories", "", "comma-separated categories (default: every file in --data)")
+	model := fs.String("model", "", "model directory (default: the shipped model)")
+	preds := fs.String("predictions", "", "score a JSONL file of {\"id\",\"calls\"} instead of running the model")
+	out := fs.String("json", "", "write the report as JSON to this file")
+	topK := fs.Int("top-k", 5, "tools kept by retrieval")
+	limit := fs.Int("limit", 0, "at most this many items per category (0: all)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *dir == "" {
+		return errors.New("eval bfcl needs --data DIR")
+	}
+	var cl []string
+	if *cats != "" {
+		cl = strings.Split(*cats, ",")
+	}
+	data, err := eval.LoadBFCL(*dir, cl)
+	if err != nil {
+		return err
+	}
+	if *limit > 0 {
+		for c, es := range data {
+			if len(es) > *limit {
+				data[c] = es[:*limit]
+			}
+		}
+	}
+	var predict eval.Predict
+	name := "predictions:" + *preds
+	if *preds != "" {
+		byID, err := readPredictions(*preds)
+		if err != nil {
+			return err
+		}
+		predict = func(ctx context.Context, e *eval.Entry) ([]eval.Call, error) {
+			c, ok := byID[e.ID]
+			if !ok {
+				return nil, fmt.Errorf("no prediction for %s", e.ID)
+			}
+			return c, nil
+		}
+	} else {
+		m, err := loadModel(*model)
+		if err != nil {
+			return err
+		}
+		name = m.ID()
+		p, err := localPipeline(m, *topK)
+		if err != nil {
+			return err
+		}
+		predict = func(ctx context.Context, e *eval.Entry) ([]eval.Call, error) {
+			o, err := p.Route(ctx, router.Input{Transcript: e.Question, ToolsJSON: string(e.Functions), AllowEscalate: &noEscalation})
+			if err != nil {
+				return nil, err
+			}
+			var calls []eval.Call
+			for _, c := range o.Calls {
+				v, err := eval.Decode(c.Arguments)
+				if err != nil {
+					return nil, err
+				}
+				m, _ := v.(map[string]any)
+				calls = append(calls, eval.Call{Name: c.Name, Args: m})
+			}
+			return calls, nil
+		}
+	}
+	rep, err := eval.RunBFCL(ctx, name, data, predict, progressBar())
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	rep.WriteTable(os.Stdout)
+	if *out != "" {
+		b, _ := json.MarshalIndent(rep, "", "  ")
+		return os.WriteFile(*out, append(b, '\n'), 0o644)
+	}
+	return nil
+}
+
+func readPredictions(path string) (map[string][]eval.Call, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string][]eval.Call{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<24)
+	for n := 1; sc.Scan(); n++ {
+		if strings.TrimSpace(sc.Text()) == "" {
+			continue
+		}
+		v, err := eval.Decode(sc.Bytes())
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, n, err)
+		}
+		m, _ := v.(map[string]any)
+		id, _ := m["id"].(string)
+		calls, err := eval.ParseCalls(m["calls"])
+		if err != nil || id == "" {
+			return nil, fmt.Errorf("%s:%d: want {\"id\":..., \"calls\":[...]}", path, n)
+		}
+		out[id] = calls
+	}
+	return out, sc.Err()
+}
+
+// progressBar draws on stderr only when it is a terminal-like stream worth updating.
+func progressBar() func(done, total int, cat string) {
+	last := -1
+	return func(done, total int, cat string) {
+		pct := done * 100 / max(total, 1)
+		if pct == last && done != total {
+			return
+		}
+		last = pct
+		w := 30
+		fill := done * w / max(total, 1)
+		fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d %-24s", strings.Repeat("=", fill), strings.Repeat(" ", w-fill), done, total, cat)
+	}
+}

@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/router"
+	"github.com/needle-router/needle/models"
+)
+
+// loadModel loads --model DIR, or the shipped model embedded from models/.
+func loadModel(dir string) (*needle.Model, error) {
+	if dir != "" {
+		return needle.Load(dir)
+	}
+	m, err := needle.LoadDefault(models.FS)
+	if errors.Is(err, needle.ErrNoModel) {
+		return nil, fmt.Errorf("no trained model is present in models/ (train one with train/train.py, or pass --model DIR)")
+	}
+	return m, err
+}
+
+// localPipeline is the router's own pipeline with the cloud switched off: evaluation runs the
+// path requests take (tool conversion, retrieval above k, constrained decoding, schema check).
+func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
+	reg, err := registry.Open(registry.Config{})
+	if err != nil {
+		return nil, err
+	}
+	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(),
+		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, m, escalate.New(escalate.Config{}), reg), nil
+}
+
+var noEscalation = false
+
+func cmdTokenize(args []string) error {
+	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
+	model := fs.String("model", "", "model directory (default: the shipped tokenizer)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var tok *needle.Tokenizer
+	var err error
+	if *model != "" {
+		tok, err = needle.LoadTokenizer(*model + "/tokenizer.model")
+	} else {
+		var b []byte
+		if b, err = models.FS.ReadFile("tokenizer.model"); err == nil {
+			tok, err = needle.ParseTokenizer(b)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	for _, text := range fs.Args() {
+		ids := tok.Encode(text)
+		fmt.Println(ids)
+		for _, id := range ids {
+			fmt.Printf("%q ", tok.Piece(int(id)))
+		}
+		fmt.Println()
+	}
+	return nil
+}
+
+var _ = context.Background
+var _ = os.Stderr
