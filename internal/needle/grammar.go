@@ -542,7 +542,11 @@ func (g *grammar) feedFrame(s *gstate, c byte) feedResult {
 		return consumed
 	case fNumber:
 		integer := g.specs[f.spec].kind == vkInteger
-		if f.pos >= maxNumLen && (isDigit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+		limit := uint16(maxNumLen)
+		if integer {
+			limit = 18 // stays inside int64 for every client
+		}
+		if f.pos >= limit && (isDigit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
 			return reject
 		}
 		next := uint8(255)

@@ -1,0 +1,69 @@
+# Needle Router. `make help` lists the targets.
+SHELL := /bin/bash
+GO    ?= go
+TOOLS := $(CURDIR)/.tools/bin
+PY    ?= /usr/bin/python3
+export PATH := $(TOOLS):$(PATH)
+
+# Pinned tool versions.
+PROTOC_GEN_GO_VERSION      := v1.36.12
+PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
+BUF_VERSION                := v1.75.0
+GRPCURL_VERSION            := v1.9.3
+
+.PHONY: help build test test-go test-noasm test-python lint proto check-proto run tools bench data train-smoke docker
+
+help: ## list targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+build: ## build bin/router, bin/perception-stub, bin/needle
+	$(GO) build -o bin/ ./cmd/...
+
+run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
+	./bin/router --tools-dir examples/toolsets --data-dir .data
+
+test: tools test-go test-noasm test-python ## all tests: Go (with -race and invariants), noasm kernels, PyTorch parity and training smoke test
+
+test-go: $(TOOLS)/grpcurl
+	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl $(GO) test -race -count=1 ./...
+
+test-noasm: ## kernels and engine with the pure-Go twins
+	$(GO) test -count=1 -tags noasm ./internal/kernels/... ./internal/needle/...
+
+test-python: ## golden fixtures are current; tokenizer cases; tiny training run loads in Go
+	$(PY) train/golden.py --out internal/needle/testdata/golden --check
+	bash train/smoke.sh
+
+lint: $(TOOLS)/buf ## go vet + buf lint + gofmt
+	$(GO) vet ./...
+	$(TOOLS)/buf lint
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
+
+proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate gen/ from proto/
+	$(TOOLS)/buf generate
+
+check-proto: proto ## fail when the committed generated code is stale
+	git diff --exit-code -- gen/
+
+bench: build ## engine and kernel benchmarks
+	./bin/needle bench
+	$(GO) test -run '^$$' -bench . -benchtime 20x ./internal/kernels/
+
+data: build ## 100k training rows and 1k held-out rows under data/
+	mkdir -p data
+	./bin/needle data -n 100000 -seed 11 -o data/train.jsonl
+	./bin/needle data -n 1000 -seed 12 -split heldout -o data/heldout.jsonl
+
+tools: $(TOOLS)/grpcurl ## install pinned Go tools into .tools/bin
+
+$(TOOLS)/protoc-gen-go:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
+$(TOOLS)/protoc-gen-go-grpc:
+	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(TOOLS)/buf:
+	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(TOOLS)/grpcurl:
+	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
+
+docker: ## build the router image
+	docker build -t needle-router .
