@@ -70,6 +70,7 @@ func New(cfg Config, weights []byte, tok *Tokenizer) (*Model, error) {
 	if err := bindWeights(&m.W, st, cfg); err != nil {
 		return nil, err
 	}
+	m.W.pack(cfg)
 	if tok != nil && tok.VocabSize() != cfg.VocabSize {
 		return nil, fmt.Errorf("%w: tokenizer has %d pieces, config says %d", ErrConfig, tok.VocabSize(), cfg.VocabSize)
 	}
@@ -148,9 +149,9 @@ func (m *Model) encode(s *scratch, ids []int32) {
 		h := s.h[:n*d]
 		kernels.ZCRMSNorm(h, x, L.Norm, c.NormEps)
 		q, k, v := s.q[:n*qd], s.k[:n*kvd], s.v[:n*kvd]
-		kernels.MatMulT(q, h, L.Attn.Q, n, d, qd)
-		kernels.MatMulT(k, h, L.Attn.K, n, d, kvd)
-		kernels.MatMulT(v, h, L.Attn.V, n, d, kvd)
+		kernels.MatMulPacked(q, h, L.Attn.Qp, n)
+		kernels.MatMulPacked(k, h, L.Attn.Kp, n)
+		kernels.MatMulPacked(v, h, L.Attn.Vp, n)
 		kernels.ZCRMSNorm(q, q, L.Attn.QNorm, c.NormEps)
 		kernels.ZCRMSNorm(k, k, L.Attn.KNorm, c.NormEps)
 		kernels.RoPE(q, c.NHeads, c.HeadDim, 0, m.cos, m.sin)
@@ -158,7 +159,7 @@ func (m *Model) encode(s *scratch, ids []int32) {
 		att := s.att[:n*qd]
 		kernels.Attention(att, q, k, v, s.scores, n, n, c.NHeads, c.NKVHeads, c.HeadDim, scale, -1)
 		o := s.o[:n*d]
-		kernels.MatMulT(o, att, L.Attn.O, n, qd, d)
+		kernels.MatMulPacked(o, att, L.Attn.Op, n)
 		kernels.Axpy(x, sigmoid(L.Gate[0]), o)
 	}
 	kernels.ZCRMSNorm(s.enc[:n*d], x, m.W.EncNorm, c.NormEps)
@@ -173,8 +174,8 @@ func (m *Model) prepareCross(s *scratch, n int) {
 	for l := range m.W.Dec {
 		A := &m.W.Dec[l].Cross
 		k, v := s.crossK[l][:n*kvd], s.crossV[l][:n*kvd]
-		kernels.MatMulT(k, enc, A.K, n, d, kvd)
-		kernels.MatMulT(v, enc, A.V, n, d, kvd)
+		kernels.MatMulPacked(k, enc, A.Kp, n)
+		kernels.MatMulPacked(v, enc, A.Vp, n)
 		kernels.ZCRMSNorm(k, k, A.KNorm, c.NormEps)
 	}
 }
@@ -193,26 +194,26 @@ func (m *Model) decodeStep(s *scratch, token int32, pos, n int) {
 		kernels.ZCRMSNorm(h, x, L.SelfNorm, c.NormEps)
 		k := s.selfK[l][pos*kvd : pos*kvd+kvd]
 		v := s.selfV[l][pos*kvd : pos*kvd+kvd]
-		kernels.MatMulT(q, h, L.Self.Q, 1, d, qd)
-		kernels.MatMulT(k, h, L.Self.K, 1, d, kvd)
-		kernels.MatMulT(v, h, L.Self.V, 1, d, kvd)
+		kernels.MatMulPacked(q, h, L.Self.Qp, 1)
+		kernels.MatMulPacked(k, h, L.Self.Kp, 1)
+		kernels.MatMulPacked(v, h, L.Self.Vp, 1)
 		kernels.ZCRMSNorm(q, q, L.Self.QNorm, c.NormEps)
 		kernels.ZCRMSNorm(k, k, L.Self.KNorm, c.NormEps)
 		kernels.RoPE(q, c.NHeads, c.HeadDim, pos, m.cos, m.sin)
 		kernels.RoPE(k, c.NKVHeads, c.HeadDim, pos, m.cos, m.sin)
 		kernels.Attention(att, q, s.selfK[l][:(pos+1)*kvd], s.selfV[l][:(pos+1)*kvd], s.scores, 1, pos+1, c.NHeads, c.NKVHeads, c.HeadDim, scale, -1)
-		kernels.MatMulT(o, att, L.Self.O, 1, qd, d)
+		kernels.MatMulPacked(o, att, L.Self.Op, 1)
 		kernels.Axpy(x, sigmoid(L.SelfGate[0]), o)
 
 		kernels.ZCRMSNorm(h, x, L.CrossNorm, c.NormEps)
-		kernels.MatMulT(q, h, L.Cross.Q, 1, d, qd)
+		kernels.MatMulPacked(q, h, L.Cross.Qp, 1)
 		kernels.ZCRMSNorm(q, q, L.Cross.QNorm, c.NormEps)
 		kernels.Attention(att, q, s.crossK[l][:n*kvd], s.crossV[l][:n*kvd], s.scores, 1, n, c.NHeads, c.NKVHeads, c.HeadDim, scale, -1)
-		kernels.MatMulT(o, att, L.Cross.O, 1, qd, d)
+		kernels.MatMulPacked(o, att, L.Cross.Op, 1)
 		kernels.Axpy(x, sigmoid(L.CrossGate[0]), o)
 	}
 	kernels.ZCRMSNorm(h, x, m.W.DecNorm, c.NormEps)
-	kernels.MatMulT(s.logits, h, m.W.Embed, 1, d, c.VocabSize)
+	kernels.MatMulPacked(s.logits, h, m.W.EmbedP, 1)
 }
 
 // embedIDs computes the contrastive embedding of ids (L2-normalised) into dst.

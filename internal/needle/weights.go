@@ -2,6 +2,7 @@ package needle
 
 import (
 	"fmt"
+	"github.com/needle-router/needle/internal/kernels"
 	"reflect"
 	"slices"
 	"strconv"
@@ -31,6 +32,16 @@ type Attention struct {
 	O     []float32 `needle:"o" shape:"d,q"`
 	QNorm []float32 `needle:"q_norm" shape:"hd"`
 	KNorm []float32 `needle:"k_norm" shape:"hd"`
+
+	// Packed copies for the register-tiled GEMM, made once at load.
+	Qp, Kp, Vp, Op *kernels.Packed
+}
+
+func (a *Attention) pack(c Config) {
+	a.Qp = kernels.Pack(a.Q, c.qDim(), c.DModel)
+	a.Kp = kernels.Pack(a.K, c.kvDim(), c.DModel)
+	a.Vp = kernels.Pack(a.V, c.kvDim(), c.DModel)
+	a.Op = kernels.Pack(a.O, c.DModel, c.qDim())
 }
 
 // EncoderLayer is a bidirectional self-attention block.
@@ -66,6 +77,20 @@ type Weights struct {
 	Dec     []DecoderLayer `needle:"dec"`
 	DecNorm []float32      `needle:"dec.norm" shape:"d"`
 	Head    Head           `needle:"head"`
+
+	EmbedP *kernels.Packed // the tied output projection, packed
+}
+
+// pack prepares the packed copies of every projection.
+func (w *Weights) pack(c Config) {
+	for i := range w.Enc {
+		w.Enc[i].Attn.pack(c)
+	}
+	for i := range w.Dec {
+		w.Dec[i].Self.pack(c)
+		w.Dec[i].Cross.pack(c)
+	}
+	w.EmbedP = kernels.Pack(w.Embed, c.VocabSize, c.DModel)
 }
 
 // bindWeights fills w from st. Every tensor must be used exactly once and have the shape
@@ -82,6 +107,9 @@ func bindWeights(w *Weights, st *safetensors, c Config) error {
 		t := v.Type()
 		for i := 0; i < t.NumField(); i++ {
 			f := t.Field(i)
+			if f.Tag.Get("needle") == "" {
+				continue // derived at load (packed copies), not stored
+			}
 			name := prefix + f.Tag.Get("needle")
 			fv := v.Field(i)
 			switch {

@@ -1,0 +1,82 @@
+package kernels
+
+// Packed weights for the register-tiled GEMM.
+//
+// Layout: a weight matrix W of n x k (PyTorch Linear: out x in) is stored as ceil(n/16)
+// panels; panel q holds rows 16q..16q+15 of W interleaved along k:
+//
+//	Data[q*k*16 + p*16 + j] = W[16q+j][p]     (zero where 16q+j >= n)
+//
+// so the micro-kernel streams 16 consecutive floats (two YMM loads) per step of k and keeps
+// a 6x16 tile of the output in 12 registers. The same layout serves decode (m = 1): one
+// broadcast of x[p] per step, the weights read once, sequentially. Packing happens once at
+// model load.
+type Packed struct {
+	N, K int
+	Data []float32
+}
+
+// Pack lays out w (n x k, row-major) in panels of 16 rows.
+func Pack(w []float32, n, k int) *Packed {
+	panels := (n + 15) / 16
+	p := &Packed{N: n, K: k, Data: make([]float32, panels*k*16)}
+	for q := 0; q < panels; q++ {
+		base := p.Data[q*k*16 : (q+1)*k*16]
+		for j := 0; j < 16 && 16*q+j < n; j++ {
+			row := w[(16*q+j)*k : (16*q+j+1)*k]
+			for pp, v := range row {
+				base[pp*16+j] = v
+			}
+		}
+	}
+	return p
+}
+
+// gemmMicroGeneric is the oracle of the micro-kernels: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j]
+// for i < mr, j < 16.
+func gemmMicroGeneric(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int) {
+	for i := 0; i < mr; i++ {
+		var acc [16]float32
+		ai := a[i*lda : i*lda+k]
+		for p, x := range ai {
+			bp := b[p*16 : p*16+16]
+			for j := range acc {
+				acc[j] += x * bp[j]
+			}
+		}
+		copy(c[i*ldc:i*ldc+16], acc[:])
+	}
+}
+
+// MatMulPacked computes dst (m x N) = a (m x K) times W^T for packed W. Panels of 16 output
+// columns are split across the worker pool; each panel stays in cache while 6-row blocks of
+// a stream past it.
+func MatMulPacked(dst, a []float32, w *Packed, m int) {
+	panels := (w.N + 15) / 16
+	if m*w.N*w.K < parallelMinWork || Threads() == 1 {
+		matMulPackedRange(dst, a, w, m, 0, panels)
+		return
+	}
+	Parallel(panels, func(lo, hi int) { matMulPackedRange(dst, a, w, m, lo, hi) })
+}
+
+func matMulPackedRange(dst, a []float32, w *Packed, m, q0, q1 int) {
+	k, n := w.K, w.N
+	var tile [6 * 16]float32
+	for q := q0; q < q1; q++ {
+		b := w.Data[q*k*16 : (q+1)*k*16]
+		j0 := q * 16
+		full := j0+16 <= n
+		for i0 := 0; i0 < m; i0 += 6 {
+			mr := min(6, m-i0)
+			if full {
+				gemmMicro(mr, k, a[i0*k:], k, b, dst[i0*n+j0:], n)
+				continue
+			}
+			gemmMicro(mr, k, a[i0*k:], k, b, tile[:], 16)
+			for i := 0; i < mr; i++ {
+				copy(dst[(i0+i)*n+j0:(i0+i)*n+n], tile[i*16:i*16+n-j0])
+			}
+		}
+	}
+}
