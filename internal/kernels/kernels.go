@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"math"
+	"sync"
 )
 
 // Dot returns sum(a[i]*b[i]) for i < len(a); len(b) >= len(a).
@@ -23,7 +24,7 @@ func MatMulT(dst, a, b []float32, m, k, n int) {
 	}
 	// Split along n (output features): each worker reads a disjoint slice of the weights,
 	// which is what keeps two cores from fighting over memory bandwidth at m == 1.
-	Parallel(n, func(lo, hi int) { matMulTRange(dst, a, b, m, k, n, lo, hi) })
+	Parallel(n, func(lo, hi int) { matMulTRange(dst, a, b, m, k, n, lo, hi) }) // load-time and test path only
 }
 
 func matMulTRange(dst, a, b []float32, m, k, n, lo, hi int) {
@@ -171,34 +172,48 @@ func Exp(x float32) float32 {
 // row i sees keys j <= i + causal only. scores is scratch of at least nHeads*tk floats.
 // Heads run in parallel on the worker pool.
 func Attention(dst, q, k, v, scores []float32, tq, tk, nHeads, nKV, headDim int, scale float32, causal int) {
-	qd, kvd := nHeads*headDim, nKV*headDim
-	rep := nHeads / nKV
 	_ = scores[nHeads*tk-1]
-	body := func(h0, h1 int) {
-		for h := h0; h < h1; h++ {
-			g := h / rep
-			sc := scores[h*tk : h*tk+tk]
-			for i := 0; i < tq; i++ {
-				qi := q[i*qd+h*headDim : i*qd+h*headDim+headDim]
-				n := tk
-				if causal >= 0 {
-					n = min(tk, i+causal+1)
-				}
-				for j := 0; j < n; j++ {
-					sc[j] = Dot(qi, k[j*kvd+g*headDim:j*kvd+g*headDim+headDim]) * scale
-				}
-				Softmax(sc[:n])
-				out := dst[i*qd+h*headDim : i*qd+h*headDim+headDim]
-				clear(out)
-				for j := 0; j < n; j++ {
-					Axpy(out, sc[j], v[j*kvd+g*headDim:j*kvd+g*headDim+headDim])
-				}
+	j := attnJobs.Get().(*attnJob)
+	*j = attnJob{dst: dst, q: q, k: k, v: v, scores: scores, tq: tq, tk: tk, nHeads: nHeads, nKV: nKV, headDim: headDim, scale: scale, causal: causal}
+	if tq*tk*headDim < parallelMinWork/4 {
+		j.run(0, nHeads)
+	} else {
+		parallelRun(nHeads, j)
+	}
+	*j = attnJob{}
+	attnJobs.Put(j)
+}
+
+type attnJob struct {
+	dst, q, k, v, scores                 []float32
+	tq, tk, nHeads, nKV, headDim, causal int
+	scale                                float32
+}
+
+var attnJobs = sync.Pool{New: func() any { return new(attnJob) }}
+
+func (j *attnJob) run(h0, h1 int) {
+	qd, kvd := j.nHeads*j.headDim, j.nKV*j.headDim
+	rep := j.nHeads / j.nKV
+	hd, tk := j.headDim, j.tk
+	for h := h0; h < h1; h++ {
+		g := h / rep
+		sc := j.scores[h*tk : h*tk+tk]
+		for i := 0; i < j.tq; i++ {
+			qi := j.q[i*qd+h*hd : i*qd+h*hd+hd]
+			n := tk
+			if j.causal >= 0 {
+				n = min(tk, i+j.causal+1)
+			}
+			for t := 0; t < n; t++ {
+				sc[t] = Dot(qi, j.k[t*kvd+g*hd:t*kvd+g*hd+hd]) * j.scale
+			}
+			Softmax(sc[:n])
+			out := j.dst[i*qd+h*hd : i*qd+h*hd+hd]
+			clear(out)
+			for t := 0; t < n; t++ {
+				Axpy(out, sc[t], j.v[t*kvd+g*hd:t*kvd+g*hd+hd])
 			}
 		}
 	}
-	if tq*tk*headDim < parallelMinWork/4 {
-		body(0, nHeads)
-		return
-	}
-	Parallel(nHeads, body)
 }

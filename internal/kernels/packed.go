@@ -1,5 +1,7 @@
 package kernels
 
+import "sync"
+
 // Packed weights for the register-tiled GEMM.
 //
 // Layout: a weight matrix W of n x k (PyTorch Linear: out x in) is stored as ceil(n/16)
@@ -57,12 +59,26 @@ func MatMulPacked(dst, a []float32, w *Packed, m int) {
 		matMulPackedRange(dst, a, w, m, 0, panels)
 		return
 	}
-	Parallel(panels, func(lo, hi int) { matMulPackedRange(dst, a, w, m, lo, hi) })
+	j := matJobs.Get().(*matJob)
+	*j = matJob{dst: dst, a: a, w: w, m: m}
+	parallelRun(panels, j)
+	*j = matJob{}
+	matJobs.Put(j)
 }
+
+type matJob struct {
+	dst, a []float32
+	w      *Packed
+	m      int
+}
+
+func (j *matJob) run(lo, hi int) { matMulPackedRange(j.dst, j.a, j.w, j.m, lo, hi) }
+
+var matJobs = sync.Pool{New: func() any { return new(matJob) }}
 
 func matMulPackedRange(dst, a []float32, w *Packed, m, q0, q1 int) {
 	k, n := w.K, w.N
-	var tile [6 * 16]float32
+	var tile []float32 // only for a last, partial panel (n not a multiple of 16)
 	for q := q0; q < q1; q++ {
 		b := w.Data[q*k*16 : (q+1)*k*16]
 		j0 := q * 16
@@ -73,7 +89,10 @@ func matMulPackedRange(dst, a []float32, w *Packed, m, q0, q1 int) {
 				gemmMicro(mr, k, a[i0*k:], k, b, dst[i0*n+j0:], n)
 				continue
 			}
-			gemmMicro(mr, k, a[i0*k:], k, b, tile[:], 16)
+			if tile == nil {
+				tile = make([]float32, 6*16)
+			}
+			gemmMicro(mr, k, a[i0*k:], k, b, tile, 16)
 			for i := 0; i < mr; i++ {
 				copy(dst[(i0+i)*n+j0:(i0+i)*n+n], tile[i*16:i*16+n-j0])
 			}

@@ -10,8 +10,16 @@ import (
 // The worker pool: persistent goroutines that take slices of a range, so a kernel call costs a
 // channel send per worker rather than a goroutine per operation.
 
+// runner is a unit of parallel work; kernels pass pooled job structs (pointer-shaped, so no
+// allocation per call) rather than closures.
+type runner interface{ run(lo, hi int) }
+
+type funcRunner func(lo, hi int)
+
+func (f funcRunner) run(lo, hi int) { f(lo, hi) }
+
 type task struct {
-	fn     func(lo, hi int)
+	r      runner
 	lo, hi int
 	wg     *sync.WaitGroup
 }
@@ -40,7 +48,7 @@ func startPool() {
 	for i := 1; i < poolN; i++ {
 		go func() {
 			for t := range poolCh {
-				t.fn(t.lo, t.hi)
+				t.r.run(t.lo, t.hi)
 				t.wg.Done()
 			}
 		}()
@@ -49,10 +57,12 @@ func startPool() {
 
 // Parallel splits [0, n) into Threads() contiguous chunks and runs fn on each, the calling
 // goroutine taking the first. It returns when all chunks are done.
-func Parallel(n int, fn func(lo, hi int)) {
+func Parallel(n int, fn func(lo, hi int)) { parallelRun(n, funcRunner(fn)) }
+
+func parallelRun(n int, r runner) {
 	t := Threads()
 	if t <= 1 || n < 2 {
-		fn(0, n)
+		r.run(0, n)
 		return
 	}
 	if t > n {
@@ -66,9 +76,9 @@ func Parallel(n int, fn func(lo, hi int)) {
 			break
 		}
 		wg.Add(1)
-		poolCh <- task{fn: fn, lo: lo, hi: min(lo+chunk, n), wg: wg}
+		poolCh <- task{r: r, lo: lo, hi: min(lo+chunk, n), wg: wg}
 	}
-	fn(0, min(chunk, n))
+	r.run(0, min(chunk, n))
 	wg.Wait()
 	wgPool.Put(wg)
 }

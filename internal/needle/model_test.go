@@ -189,3 +189,22 @@ func TestLoaderNamesBadTensors(t *testing.T) {
 		})
 	}
 }
+
+// A decode step allocates nothing: weights are shared, scratch is reused, kernels take
+// pooled jobs rather than closures.
+func TestDecodeStepDoesNotAllocate(t *testing.T) {
+	m, exp := loadGolden(t)
+	ids := mustI32(t, exp, "enc_ids")
+	s := m.getScratch()
+	m.encode(s, ids)
+	m.prepareCross(s, len(ids))
+	m.decodeStep(s, TokEOS, 0, len(ids))
+	pos := 1
+	allocs := testing.AllocsPerRun(20, func() {
+		m.decodeStep(s, 7, pos, len(ids))
+		pos++
+	})
+	if allocs != 0 {
+		t.Fatalf("decodeStep allocates %.1f times per token", allocs)
+	}
+}
