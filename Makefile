@@ -11,7 +11,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 BUF_VERSION                := v1.75.0
 GRPCURL_VERSION            := v1.9.3
 
-.PHONY: help build test test-go test-noasm test-python lint proto check-proto run tools bench data train-smoke docker
+.PHONY: deps help build test test-go test-noasm test-python lint proto check-proto run tools bench data train-smoke docker
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,7 +22,12 @@ build: ## build bin/router, bin/perception-stub, bin/needle
 run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
 	./bin/router --tools-dir examples/toolsets --data-dir .data
 
-test: tools test-go test-noasm test-python ## all tests: Go (with -race and invariants), noasm kernels, PyTorch parity and training smoke test
+test: deps tools test-go test-noasm test-python ## all tests: Go (with -race and invariants), noasm kernels, PyTorch parity and training smoke test
+
+deps: ## install the Debian packages the Python side needs, when missing (needs root)
+	@$(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null || { \
+	  echo "installing python3-torch, python3-numpy, python3-sentencepiece, libopenblas0-pthread"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread >/dev/null; }
 
 test-go: $(TOOLS)/grpcurl
 	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl $(GO) test -race -count=1 ./...

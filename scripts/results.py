@@ -1,0 +1,96 @@
+#!/usr/bin/env python3
+"""Regenerate the README's results section from the JSON reports in reports/.
+
+  python3 scripts/results.py        (rewrites README.md between the results markers)
+
+Inputs: reports/bfcl.json (needle eval bfcl --json), reports/synth.json (needle eval synth
+--json), reports/bench.json (needle bench --json), reports/peers.json (train/bench_peers.py).
+"""
+import json
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+R = lambda f: os.path.join(ROOT, "reports", f)
+
+PUBLISHED = [  # BFCL v4: simple_python / multiple / irrelevance / live_simple / live_multiple
+    ("FunctionGemma-270m (model card)", [61.6, 63.5, 73.7, 36.2, 25.7]),
+    ("Granite-4.0-350m (leaderboard)", [83.0, 84.5, 76.7, 61.2, 42.4]),
+    ("Qwen3-0.6B (leaderboard)", [86.5, 86.0, 82.5, 61.2, 56.1]),
+]
+COLS = ["simple_python", "multiple", "irrelevance", "live_simple", "live_multiple"]
+
+
+def load(f):
+    try:
+        return json.load(open(R(f)))
+    except FileNotFoundError:
+        return None
+
+
+def section():
+    out = []
+    b = load("bfcl.json")
+    if b:
+        cats = b["categories"]
+        out.append(f"BFCL v4 (AST checker in Go, `needle eval bfcl`), model `{b['model']}`:\n")
+        out.append("| model | " + " | ".join(COLS) + " |")
+        out.append("|---|" + "---|" * len(COLS))
+        ours = [f"{100 * cats[c]['accuracy']:.1f}" if c in cats else "-" for c in COLS]
+        out.append(f"| **Needle (ours, shipped)** | " + " | ".join(ours) + " |")
+        for name, vals in PUBLISHED:
+            out.append(f"| {name} | " + " | ".join(f"{v:.1f}" for v in vals) + " |")
+        rest = [c for c in sorted(cats) if c not in COLS]
+        if rest:
+            out.append("\nOther categories: " + ", ".join(f"{c} {100 * cats[c]['accuracy']:.1f}% ({cats[c]['correct']}/{cats[c]['total']})" for c in rest) + ".")
+        out.append("")
+    s = load("synth.json")
+    if s:
+        r = s["synth"]
+        out.append(f"Held-out synthetic split (unseen tool families and templates, `needle eval synth`, {r['n']} rows):\n")
+        out.append("| exact match | tool name | call F1 | arguments | parse | no-call |")
+        out.append("|---|---|---|---|---|---|")
+        out.append(f"| {100 * r['exact_match']:.1f}% | {100 * r['tool_name_accuracy']:.1f}% | {100 * r['call_f1']:.1f}% | {100 * r['argument_accuracy']:.1f}% | {100 * r['parse_rate']:.1f}% | {100 * r['no_call_accuracy']:.1f}% |")
+        if r.get("retrieval"):
+            t = r["retrieval"]
+            out.append(f"\nRetrieval over a catalogue of {t['catalogue']} tools ({t['queries']} queries): Recall@1 {100 * t['recall_at_1']:.1f}%, Recall@5 {100 * t['recall_at_5']:.1f}%, MRR {t['mrr']:.3f}.")
+        out.append("\nCalibration (risk-coverage of the confidence score; plot: `reports/calibration.png`):\n")
+        out.append("| coverage | threshold | precision |")
+        out.append("|---|---|---|")
+        for p in r["calibration"]:
+            if round(p["coverage"] * 10) in (5, 8, 9, 10):
+                out.append(f"| {100 * p['coverage']:.0f}% | {p['threshold']:.3f} | {100 * p['precision']:.1f}% |")
+        if r["threshold_at_98_precision"] >= 0:
+            out.append(f"\nThreshold for >= 98% local precision: {r['threshold_at_98_precision']:.3f} (covers {100 * r['coverage_at_98_precision']:.1f}% of requests).")
+        else:
+            out.append("\nNo threshold reaches 98% local precision with this model.")
+        out.append("")
+    be = load("bench.json")
+    if be:
+        out.append(f"Speed (`needle bench`, model `{be['model']}`, kernels `{be['kernels']}`, {be['threads']} threads):\n")
+        out.append("| prefill 100 | prefill 300 | prefill 1000 | decode | route p50 / p99 (5 tools) | weights | peak RSS |")
+        out.append("|---|---|---|---|---|---|---|")
+        p = be["prefill_ms"]
+        out.append(f"| {p['100']:.1f} ms | {p['300']:.1f} ms | {p['1000']:.1f} ms | {be['decode_ms_per_token']:.3f} ms/token | {be['route_p50_ms']:.1f} / {be['route_p99_ms']:.1f} ms | {be['weights_bytes'] / 1e6:.1f} MB | {be['peak_rss_bytes'] / 1e6:.1f} MB |")
+        out.append("")
+    pe = load("peers.json")
+    if pe:
+        out.append(f"Peers, same weights, {pe['threads']} threads (`train/bench_peers.py`):\n")
+        out.append("| engine | prefill-300 ms | decode ms/token | ratio to ours (prefill / decode) |")
+        out.append("|---|---|---|---|")
+        base = pe["rows"][0]
+        for r in pe["rows"]:
+            out.append(f"| {r['engine']} | {r['prefill_300_ms']:.1f} | {r['decode_ms_per_token']:.3f} | {r['prefill_300_ms'] / base['prefill_300_ms']:.2f}x / {r['decode_ms_per_token'] / base['decode_ms_per_token']:.2f}x |")
+        out.append(f"\n({pe['torch_decode_note']}. ONNX Runtime is not measured yet.)")
+    return "\n".join(out)
+
+
+def main():
+    p = os.path.join(ROOT, "README.md")
+    s = open(p).read()
+    new = re.sub(r"(<!-- results:begin -->\n).*?(<!-- results:end -->)", lambda m: m.group(1) + section() + "\n" + m.group(2), s, flags=re.S)
+    open(p, "w").write(new)
+
+
+if __name__ == "__main__":
+    main()
