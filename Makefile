@@ -22,7 +22,7 @@ build: ## build bin/router, bin/perception-stub, bin/needle
 run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
 	./bin/router --tools-dir examples/toolsets --data-dir .data
 
-test: deps tools test-go test-noasm test-python ## all tests: Go (with -race and invariants), noasm kernels, PyTorch parity and training smoke test
+test: deps tools test-go test-noasm test-python ## all tests: Go with -race, noasm kernels, fixtures rechecked against PyTorch/SentencePiece, training smoke test
 
 deps: ## install the Debian packages the Python side needs, when missing (needs root)
 	@$(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null || { \
@@ -35,8 +35,12 @@ test-go: $(TOOLS)/grpcurl
 test-noasm: ## kernels and engine with the pure-Go twins
 	$(GO) test -count=1 -tags noasm ./internal/kernels/... ./internal/needle/...
 
-test-python: ## golden fixtures are current; tokenizer cases; tiny training run loads in Go
+test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePiece produce; tiny training run loads in Go
 	$(PY) train/golden.py --out internal/needle/testdata/golden --check
+	@for m in models/tokenizer.model:needle ../shared/fixtures/sentencepiece/san_needle_lm_8k.model:san_needle_lm_8k; do \
+	  f=$${m%%:*}; n=$${m##*:}; [ -f $$f ] || continue; \
+	  $(PY) train/tokcases.py $$f /tmp/tokcases.$$n.jsonl.gz && \
+	  cmp <(zcat /tmp/tokcases.$$n.jsonl.gz) <(zcat internal/needle/testdata/tokenize/$$n.jsonl.gz) && echo "tokenizer cases for $$n are current" || exit 1; done
 	bash train/smoke.sh
 
 lint: $(TOOLS)/buf ## go vet + buf lint + gofmt
