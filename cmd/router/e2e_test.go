@@ -39,7 +39,14 @@ type proc struct {
 	cmd       *exec.Cmd
 	grpc, web string
 	done      chan error
-	stderr    *strings.Builder
+	mu        sync.Mutex
+	stderr    strings.Builder
+}
+
+func (p *proc) log() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stderr.String()
 }
 
 // startRouter builds and starts the real binary on free ports.
@@ -49,7 +56,7 @@ func startRouter(t *testing.T, extra ...string) *proc {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
-	p := &proc{grpc: freePort(t), web: freePort(t), done: make(chan error, 1), stderr: &strings.Builder{}}
+	p := &proc{grpc: freePort(t), web: freePort(t), done: make(chan error, 1)}
 	args := append([]string{"--grpc-addr", p.grpc, "--http-addr", p.web, "--tools-dir", "../../examples/toolsets", "--data-dir", t.TempDir()}, extra...)
 	p.cmd = exec.Command(bin, args...)
 	p.cmd.Env = append(os.Environ(), "NEEDLE_CLOUD_BASE_URL=")
@@ -57,22 +64,19 @@ func startRouter(t *testing.T, extra ...string) *proc {
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var mu sync.Mutex
 	go func() {
 		sc := bufio.NewScanner(pr)
 		for sc.Scan() {
-			mu.Lock()
+			p.mu.Lock()
 			p.stderr.WriteString(sc.Text() + "\n")
-			mu.Unlock()
+			p.mu.Unlock()
 		}
 		p.done <- p.cmd.Wait()
 	}()
 	t.Cleanup(func() {
 		p.cmd.Process.Kill()
 		if t.Failed() {
-			mu.Lock()
-			t.Logf("router stderr:\n%s", p.stderr.String())
-			mu.Unlock()
+			t.Logf("router stderr:\n%s", p.log())
 		}
 	})
 	return p
@@ -127,7 +131,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	case codes.Unavailable: // no shipped model and no cloud: the documented answer
-		if !strings.Contains(p.stderr.String(), "no trained model") {
+		if !strings.Contains(p.log(), "no trained model") {
 			t.Fatalf("Unavailable with a model loaded: %v", err)
 		}
 	default:

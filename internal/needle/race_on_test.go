@@ -1,0 +1,5 @@
+//go:build race
+
+package needle
+
+const raceEnabled = true
