@@ -125,7 +125,7 @@ var families = []family{
 			R("on", A("boolean", "on|power|state|turn_on", "True to switch on, false to switch off.|Whether the lights should be on.", "on_off")),
 			O("bright", A("integer", "brightness|level|dim_level", "Brightness 0-100.|Brightness percent.", "percent")),
 			O("color", A("string", "color|colour", "Light color.|Color name.", "color"))),
-		"{on} the (lights|lamps) in the {room}", "{room} lights {on}", "{on} the {room} lights and set them to {bright}", "set the {room} lights to {color}",
+		"{on} the (lights|lamps) in the {room}", "{room} lights {on}", "{on} the {room} lights and set them to {bright}", "{on} the {room} lights and make them {color}",
 		"(can you|please) {on} the {room} light", "{room} lights {on} at {bright}"),
 	F("thermostat", "home", "set_thermostat|set_temperature|thermostat.set|climate_set|adjust_heating",
 		"Set the thermostat temperature.|Change the home temperature.|Sets the target temperature of the heating or cooling.",

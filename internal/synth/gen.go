@@ -172,6 +172,9 @@ func (g *gen) row() Row {
 			}
 			in = g.instantiate(f)
 		}
+		if used[in.key()] || hasName(targets, in.tool.Name) {
+			continue // two calls of one row never share a tool name
+		}
 		used[in.key()] = true
 		targets = append(targets, in)
 	}
