@@ -37,6 +37,7 @@ test-noasm: ## kernels and engine with the pure-Go twins
 
 test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePiece produce; tiny training run loads in Go
 	$(PY) train/golden.py --out internal/needle/testdata/golden --check
+	$(PY) train/tools_render.py internal/toolspec/testdata/tools.json | cmp - internal/toolspec/testdata/tools.golden
 	@for m in models/tokenizer.model:needle ../shared/fixtures/sentencepiece/san_needle_lm_8k.model:san_needle_lm_8k; do \
 	  f=$${m%%:*}; n=$${m##*:}; [ -f $$f ] || continue; \
 	  $(PY) train/tokcases.py $$f /tmp/tokcases.$$n.jsonl.gz && \

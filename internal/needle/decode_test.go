@@ -230,3 +230,55 @@ func ExampleModel_Route() {
 	fmt.Println("see cmd/needle run")
 	// Output: see cmd/needle run
 }
+
+// Concurrent requests on one model give the answers sequential ones do (run with -race).
+func TestConcurrentRoutes(t *testing.T) {
+	m := randomModel(t, 21)
+	gen := synth.New(synth.Config{Seed: 8})
+	type job struct {
+		req  Request
+		want string
+	}
+	var jobs []job
+	for i := 0; i < 12; i++ {
+		row := gen.Row(uint64(i))
+		tools, err := toolspec.ParseFlat(row.Tools)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req := Request{Query: row.Query, Tools: tools, MaxNewTokens: 48}
+		res, err := m.Route(context.Background(), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		jobs = append(jobs, job{req, res.Raw})
+	}
+	errs := make(chan error, 4*len(jobs))
+	for w := 0; w < 4; w++ {
+		go func() {
+			for _, j := range jobs {
+				res, err := m.Route(context.Background(), j.req)
+				if err == nil && res.Raw != j.want {
+					err = fmt.Errorf("concurrent answer %s, sequential %s", res.Raw, j.want)
+				}
+				errs <- err
+			}
+		}()
+	}
+	for i := 0; i < 4*len(jobs); i++ {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Route stops between decode steps when its context is cancelled.
+func TestRouteHonoursCancellation(t *testing.T) {
+	m := randomModel(t, 22)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	tools := mustTools(t, edgeTools)
+	if _, err := m.Route(ctx, Request{Query: "x", Tools: tools}); err != context.Canceled {
+		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}

@@ -81,7 +81,7 @@ func (t *Tool) AppendJSON(b []byte) []byte {
 func (p *Param) appendBody(b []byte) []byte {
 	b = append(b, `{"type":`...)
 	b = AppendString(b, p.Type)
-	if p.Description != "" {
+	if p.Description != "" { // canonical form: an empty parameter description is left out
 		b = append(b, `,"description":`...)
 		b = AppendString(b, p.Description)
 	}
