@@ -33,7 +33,9 @@ def section():
     b = load("bfcl.json")
     if b:
         cats = b["categories"]
-        out.append(f"BFCL v4 (AST checker in Go, `needle eval bfcl`), model `{b['model']}`:\n")
+        n = sum(c["total"] for c in cats.values())
+        out.append(f"BFCL v4 (AST checker in Go, `needle eval bfcl`), model `{b['model']}`, {n} items "
+                   f"(at most the first 150 of each category; per-category totals in reports/bfcl.json):\n")
         out.append("| model | " + " | ".join(COLS) + " |")
         out.append("|---|" + "---|" * len(COLS))
         ours = [f"{100 * cats[c]['accuracy']:.1f}" if c in cats else "-" for c in COLS]

@@ -176,6 +176,22 @@ func mustTools(t *testing.T, s string) []toolspec.Tool {
 	return tools
 }
 
+// With no tools offered, the only answer is [] (and nothing panics on the way).
+func TestNoToolsGivesNoCall(t *testing.T) {
+	m := randomModel(t, 5)
+	for i := 0; i < 20; i++ {
+		res, err := m.Route(context.Background(), Request{Query: fmt.Sprintf("query %d", i), Tools: nil, MaxNewTokens: 8 + i})
+		if err != nil || res.Raw != "[]" {
+			t.Fatalf("no tools: %v %+v", err, res)
+		}
+	}
+	g, _ := newGrammar(nil)
+	var s gstate
+	if !g.feed(&s, '[') || g.feed(&s, '{') {
+		t.Fatal("grammar without tools accepts a call")
+	}
+}
+
 // TestGrammarAcceptsAndRejects runs fixed byte strings through the grammar.
 func TestGrammarAcceptsAndRejects(t *testing.T) {
 	tools := mustTools(t, edgeTools)

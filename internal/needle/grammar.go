@@ -261,7 +261,7 @@ func (g *grammar) feedOuter(s *gstate, c byte) bool {
 			s.phase = phDone
 			return true
 		}
-		if c == '{' {
+		if c == '{' && len(g.tools) > 0 { // with no tools offered, [] is the only answer
 			s.phase, s.pos = phCallHead, 1
 			return true
 		}
