@@ -2,6 +2,7 @@ package needle
 
 import (
 	"bytes"
+	"strings"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -174,6 +175,46 @@ func mustTools(t *testing.T, s string) []toolspec.Tool {
 		t.Fatal(err)
 	}
 	return tools
+}
+
+// At the number and array length limits the closer can still finish the answer.
+func TestCloserAtLimits(t *testing.T) {
+	g, err := newGrammar(mustTools(t, edgeTools))
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("1", maxNumLen-1)
+	items := strings.TrimSuffix(strings.Repeat("1,", maxArrayLen), ",")
+	for _, prefix := range []string{
+		`[{"name":"edge.case","arguments":{"x":` + long + `.`,
+		`[{"name":"edge.case","arguments":{"x":` + long + `e`,
+		`[{"name":"edge.case","arguments":{"x":-` + long,
+		`[{"name":"edge.case","arguments":{"n":` + strings.Repeat("9", 18),
+		`[{"name":"edge.case","arguments":{"tags":[` + items,
+		`[{"name":"edge.case","arguments":{"meta":{"a":[[[[[[`,
+	} {
+		var s gstate
+		for i := 0; i < len(prefix); i++ {
+			if !g.feed(&s, prefix[i]) {
+				t.Fatalf("%s: byte %d %q rejected", prefix, i, prefix[i])
+			}
+		}
+		out := []byte(prefix)
+		for n := 0; ; n++ {
+			c, ok := g.closeChar(s)
+			if !ok {
+				break
+			}
+			if !g.feed(&s, c) || n > 500 {
+				t.Fatalf("%s: closer stuck at %q after %s", prefix, c, out)
+			}
+			out = append(out, c)
+		}
+		var v any
+		if err := json.Unmarshal(out, &v); err != nil {
+			t.Fatalf("closed answer is not JSON: %s", out)
+		}
+	}
 }
 
 // With no tools offered, the only answer is [] (and nothing panics on the way).

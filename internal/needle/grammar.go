@@ -546,7 +546,10 @@ func (g *grammar) feedFrame(s *gstate, c byte) feedResult {
 		if integer {
 			limit = 18 // stays inside int64 for every client
 		}
-		if f.pos >= limit && (isDigit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
+		// At the length limit only the digit an incomplete number still needs is allowed, so
+		// the closer can always finish it.
+		incomplete := f.sub == 1 || f.sub == 4 || f.sub == 6 || f.sub == 7
+		if f.pos >= limit && !(incomplete && isDigit(c)) && (isDigit(c) || c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
 			return reject
 		}
 		next := uint8(255)
@@ -627,7 +630,7 @@ func (g *grammar) feedFrame(s *gstate, c byte) feedResult {
 			}
 			return reject
 		case 1:
-			if c == ',' {
+			if c == ',' && f.pos < maxArrayLen {
 				f.sub = 2
 				return consumed
 			}
@@ -804,7 +807,9 @@ func (g *grammar) closeLen(s gstate, limit int) int {
 			return n
 		}
 		if !g.feed(&s, c) {
-			panic(fmt.Sprintf("needle: grammar closer produced a rejected byte %q in phase %d", c, s.phase))
+			// A closer bug: report "does not fit" rather than crash the request; the
+			// decoder then fails with an error. TestCloserAtLimits guards the closer.
+			return limit + 1
 		}
 		n++
 	}
