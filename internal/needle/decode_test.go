@@ -2,12 +2,12 @@ package needle
 
 import (
 	"bytes"
-	"strings"
 	"context"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
