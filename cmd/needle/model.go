@@ -1,11 +1,9 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"os"
 
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/needle"
@@ -68,6 +66,3 @@ func cmdTokenize(args []string) error {
 	}
 	return nil
 }
-
-var _ = context.Background
-var _ = os.Stderr

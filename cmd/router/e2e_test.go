@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -244,5 +243,4 @@ func TestSigtermDrains(t *testing.T) {
 	if ok.Load() == 0 {
 		t.Fatal("no request completed")
 	}
-	_ = fmt.Sprint
 }
