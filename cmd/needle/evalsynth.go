@@ -80,7 +80,7 @@ func evalSynth(ctx context.Context, args []string) error {
 			}
 		}
 	}
-	if r, err := retrieval(ctx, p, m, cat, queries); err == nil {
+	if r, err := retrieval(ctx, m, cat, queries); err == nil {
 		rep.Retrieval = r
 	} else {
 		return err
@@ -104,7 +104,7 @@ type embedder interface {
 
 type query struct{ query, name string }
 
-func retrieval(ctx context.Context, _ *router.Pipeline, m embedder, cat map[string]toolspec.Tool, queries []query) (*eval.Retrieval, error) {
+func retrieval(ctx context.Context, m embedder, cat map[string]toolspec.Tool, queries []query) (*eval.Retrieval, error) {
 	names := make([]string, 0, len(cat))
 	for k := range cat {
 		names = append(names, k)

@@ -459,16 +459,15 @@ func (g *grammar) startLit(s *gstate, lits int16, c byte) bool {
 		return false
 	}
 	if done {
-		g.valueDoneAt(s)
+		g.valueDone(s)
 		return true
 	}
 	return g.push(s, f)
 }
 
-// valueDone is called after a frame pops: the parent moves past the value.
-func (g *grammar) valueDone(s *gstate) { g.valueDoneAt(s) }
-
-func (g *grammar) valueDoneAt(s *gstate) {
+// valueDone is called after a value completes (its frame popped, or a one-byte literal):
+// the parent moves past it.
+func (g *grammar) valueDone(s *gstate) {
 	if s.depth == 0 {
 		s.phase = phAfterValue
 		return
@@ -732,7 +731,7 @@ func (g *grammar) closeChar(s gstate) (byte, bool) {
 		}
 		// A complete number or literal: the parent's next byte ends it.
 		s.depth--
-		g.valueDoneAt(&s)
+		g.valueDone(&s)
 	}
 	switch s.phase {
 	case phStart:

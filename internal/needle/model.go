@@ -299,18 +299,21 @@ func (m *Model) BenchDecode(encLen, steps int) time.Duration {
 	return time.Since(t0) / time.Duration(steps)
 }
 
-// WeightBytes is the memory held by the float32 weights.
+// WeightBytes is the memory held by the weights after load (projections packed, the
+// embedding both row-major for input lookups and packed for the output projection).
 func (m *Model) WeightBytes() int64 {
 	var n int64
 	add := func(x []float32) { n += int64(4 * len(x)) }
+	addP := func(p *kernels.Packed) { add(p.Data) }
 	add(m.W.Embed)
+	addP(m.W.EmbedP)
 	add(m.W.EncNorm)
 	add(m.W.DecNorm)
 	attn := func(a *Attention) {
-		add(a.Q)
-		add(a.K)
-		add(a.V)
-		add(a.O)
+		addP(a.Qp)
+		addP(a.Kp)
+		addP(a.Vp)
+		addP(a.Op)
 		add(a.QNorm)
 		add(a.KNorm)
 	}

@@ -42,6 +42,9 @@ func (a *Attention) pack(c Config) {
 	a.Kp = kernels.Pack(a.K, c.kvDim(), c.DModel)
 	a.Vp = kernels.Pack(a.V, c.kvDim(), c.DModel)
 	a.Op = kernels.Pack(a.O, c.DModel, c.qDim())
+	// The row-major copies were only the source of the packing; holding both would double
+	// the memory of every projection.
+	a.Q, a.K, a.V, a.O = nil, nil, nil, nil
 }
 
 // EncoderLayer is a bidirectional self-attention block.

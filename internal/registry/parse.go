@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -335,7 +336,7 @@ func paramsFromSchema(s map[string]any, order []string) []toolspec.Param {
 		for k := range props {
 			names = append(names, k)
 		}
-		sortStrings(names)
+		sort.Strings(names)
 	}
 	var out []toolspec.Param
 	for _, n := range names {
@@ -388,14 +389,6 @@ func paramFromSchema(v any) toolspec.Param {
 		p.Items = &ip
 	}
 	return p
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 func compile(schema map[string]any) (*jsonschema.Schema, error) {

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"bufio"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -110,10 +111,10 @@ func TestParseBFCLFunctions(t *testing.T) {
 				ID       string `json:"id"`
 				Function []any  `json:"function"`
 			}
-			if err := jsonUnmarshal(line, &row); err != nil {
+			if err := json.Unmarshal(line, &row); err != nil {
 				t.Fatal(err)
 			}
-			raw, _ := jsonMarshal(row.Function)
+			raw, _ := json.Marshal(row.Function)
 			if _, err := Parse(raw, Limits{MaxDescription: 1 << 16, MaxDepth: 16}, "function"); err != nil {
 				t.Errorf("%s: %v", row.ID, err)
 			}

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"sort"
 	"strconv"
 	"strings"
 	"unicode/utf16"
@@ -190,7 +191,7 @@ func AppendValue(b []byte, v any) []byte {
 		for k := range x {
 			keys = append(keys, k)
 		}
-		sortStrings(keys)
+		sort.Strings(keys)
 		b = append(b, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -243,14 +244,6 @@ func appendPyFloat(b []byte, f float64) []byte {
 		sign, exp = "-", -exp
 	}
 	return append(b, fmt.Sprintf("%se%s%02d", mant, sign, exp)...)
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
 }
 
 // ParseFlat parses tools in the flat form (a JSON array, or one object).

@@ -1,8 +1,0 @@
-package registry
-
-import "encoding/json"
-
-var (
-	jsonUnmarshal = json.Unmarshal
-	jsonMarshal   = json.Marshal
-)
