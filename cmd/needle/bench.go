@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -24,12 +25,25 @@ const benchTools = `[{"name":"set_timer","description":"Start a countdown timer.
 func cmdBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	model := fs.String("model", "", "model directory (default: the shipped model)")
+	weights := weightsFlag(fs)
 	runs := fs.Int("n", 30, "end-to-end runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	m, err := loadModel(*model)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+	m, err := loadModel(*model, *weights)
 	if err != nil {
 		return err
 	}
@@ -69,12 +83,12 @@ func cmdBench(ctx context.Context, args []string) error {
 		"decode_ms_per_token": float64(dec.Microseconds()) / 1000,
 		"route_p50_ms":        q(0.5), "route_p99_ms": q(0.99), "runs": *runs,
 		"weights_bytes": m.WeightBytes(), "peak_rss_bytes": rss,
-		"kernels": kernels.Variant, "threads": kernels.Threads(),
+		"kernels": kernels.Variant, "threads": kernels.Threads(), "weights": m.WeightsFormat(),
 	}
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
-	fmt.Printf("model %s, kernels %s, threads %d\n", m.ID(), kernels.Variant, kernels.Threads())
+	fmt.Printf("model %s, weights %s, kernels %s, threads %d\n", m.ID(), m.WeightsFormat(), kernels.Variant, kernels.Threads())
 	for _, n := range []string{"100", "300", "1000"} {
 		fmt.Printf("prefill %5s tokens: %8.2f ms (%.0f tokens/s)\n", n, prefill[n], tokps[n])
 	}

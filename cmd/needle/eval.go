@@ -32,6 +32,7 @@ func evalBFCL(ctx context.Context, args []string) error {
 	dir := fs.String("data", "", "directory laid out like BFCL: BFCL_v4_<category>.json and possible_answer/")
 	cats := fs.String("categories", "", "comma-separated categories (default: every file in --data)")
 	model := fs.String("model", "", "model directory (default: the shipped model)")
+	weights := weightsFlag(fs)
 	preds := fs.String("predictions", "", "score a JSONL file of {\"id\",\"calls\"} instead of running the model")
 	out := fs.String("json", "", "write the report as JSON to this file")
 	topK := fs.Int("top-k", 5, "tools kept by retrieval")
@@ -72,7 +73,7 @@ func evalBFCL(ctx context.Context, args []string) error {
 			return c, nil
 		}
 	} else {
-		m, err := loadModel(*model)
+		m, err := loadModel(*model, *weights)
 		if err != nil {
 			return err
 		}

@@ -18,6 +18,7 @@ import (
 func evalSynth(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("eval synth", flag.ContinueOnError)
 	model := fs.String("model", "", "model directory (default: the shipped model)")
+	weights := weightsFlag(fs)
 	n := fs.Int("n", 400, "held-out rows")
 	seed := fs.Uint64("seed", 424242, "generator seed (training used other seeds; the split differs anyway)")
 	maxTools := fs.Int("max-tools", 10, "most tools offered per row")
@@ -27,7 +28,7 @@ func evalSynth(ctx context.Context, args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	m, err := loadModel(*model)
+	m, err := loadModel(*model, *weights)
 	if err != nil {
 		return err
 	}

@@ -12,12 +12,18 @@ import (
 	"github.com/needle-router/needle/models"
 )
 
+// weightsFlag registers --weights, the in-memory weight format, on a subcommand.
+func weightsFlag(fs *flag.FlagSet) *string {
+	return fs.String("weights", "", "in-memory weight format: empty keeps the file's, or f32, int8, int4")
+}
+
 // loadModel loads --model DIR, or the shipped model embedded from models/.
-func loadModel(dir string) (*needle.Model, error) {
+func loadModel(dir, weights string) (*needle.Model, error) {
+	opt := needle.Options{Weights: weights}
 	if dir != "" {
-		return needle.Load(dir)
+		return needle.Load(dir, opt)
 	}
-	m, err := needle.LoadDefault(models.FS)
+	m, err := needle.LoadDefault(models.FS, opt)
 	if errors.Is(err, needle.ErrNoModel) {
 		return nil, fmt.Errorf("no trained model is present in models/ (train one with train/train.py, or pass --model DIR)")
 	}

@@ -16,6 +16,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	query := fs.String("query", "", "what the user said")
 	toolsFile := fs.String("tools", "", "tools JSON file in any accepted form (OpenAI, JSON Schema, BFCL, flat)")
 	model := fs.String("model", "", "model directory (default: the shipped model)")
+	weights := weightsFlag(fs)
 	topK := fs.Int("top-k", 5, "tools kept by retrieval")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	if err := fs.Parse(args); err != nil {
@@ -28,7 +29,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	m, err := loadModel(*model)
+	m, err := loadModel(*model, *weights)
 	if err != nil {
 		return err
 	}

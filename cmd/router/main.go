@@ -36,6 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	var cfg server.Config
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", env("NEEDLE_GRPC_ADDR", ":50051"), "gRPC listen address (env NEEDLE_GRPC_ADDR)")
 	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("NEEDLE_HTTP_ADDR", ":8080"), "HTTP address for /metrics and /healthz (env NEEDLE_HTTP_ADDR)")
+	fs.StringVar(&cfg.Weights, "weights", env("NEEDLE_WEIGHTS", ""), "in-memory weight format: empty keeps the file's (int8 for the shipped model), or f32, int8, int4 (env NEEDLE_WEIGHTS)")
 	fs.StringVar(&cfg.ModelDir, "model", env("NEEDLE_MODEL", ""), "model directory (config.json, model.safetensors, tokenizer.model); empty: the embedded shipped model (env NEEDLE_MODEL)")
 	fs.BoolVar(&cfg.NoModel, "no-model", false, "run without a local model: every request escalates")
 	fs.StringVar(&cfg.ToolsDir, "tools-dir", env("NEEDLE_TOOLS_DIR", ""), "directory of *.json toolsets loaded at start (env NEEDLE_TOOLS_DIR)")

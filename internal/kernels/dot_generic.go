@@ -8,5 +8,16 @@ func gemmMicro(mr, k int, a []float32, lda int, b []float32, c []float32, ldc in
 	gemmMicroGeneric(mr, k, a, lda, b, c, ldc)
 }
 
+func gemvQ(bits, k int, x []float32, q []byte, s []float32, c []float32) {
+	gemvQGeneric(bits, k, x, q, s, c)
+}
+func dequantQ(bits, k int, q []byte, s []float32, dst []float32) {
+	dequantQGeneric(bits, k, q, s, dst)
+}
+
+func expSum(x []float32, shift, scale float32) float32 { return expSumGeneric(x, shift, scale) }
+func vecMax(x []float32) float32                       { return maxGeneric(x) }
+func scal(x []float32, a float32)                      { scalGeneric(x, a) }
+
 // Variant names the kernel implementation compiled in.
 var Variant = "generic"

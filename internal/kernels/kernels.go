@@ -100,37 +100,22 @@ func RoPETables(cos, sin []float32, maxPos, headDim int, theta float64) {
 
 // Softmax replaces x with softmax(x) in place and returns the log of its normaliser
 // (logsumexp), which callers use for log-probabilities.
-func Softmax(x []float32) float32 {
+func Softmax(x []float32) float32 { return softmaxScaled(x, 1) }
+
+// softmaxScaled replaces x with softmax(scale*x), scale > 0, and returns logsumexp(scale*x).
+func softmaxScaled(x []float32, scale float32) float32 {
 	if len(x) == 0 {
 		return 0
 	}
-	mx := x[0]
-	for _, v := range x[1:] {
-		if v > mx {
-			mx = v
-		}
-	}
-	var sum float32
-	for i, v := range x {
-		e := Exp(v - mx)
-		x[i] = e
-		sum += e
-	}
-	inv := 1 / sum
-	for i := range x {
-		x[i] *= inv
-	}
-	return mx + float32(math.Log(float64(sum)))
+	mx := vecMax(x)
+	sum := expSum(x, mx, scale)
+	scal(x, 1/sum)
+	return mx*scale + float32(math.Log(float64(sum)))
 }
 
 // LogSumExp returns log(sum(exp(x))) without modifying x.
 func LogSumExp(x []float32) float32 {
-	mx := x[0]
-	for _, v := range x[1:] {
-		if v > mx {
-			mx = v
-		}
-	}
+	mx := vecMax(x)
 	var sum float32
 	for _, v := range x {
 		sum += Exp(v - mx)
@@ -169,14 +154,24 @@ func Exp(x float32) float32 {
 // Attention computes, for each query row i < tq and head h, softmax(scale * q[i,h] . K[g]^T) V[g]
 // into dst[i, h*headDim:], where g = h / (nHeads/nKV) is the key/value head that query head
 // shares (GQA). q is tq x nHeads*headDim; k and v are tk x nKV*headDim. With causal >= 0,
-// row i sees keys j <= i + causal only. scores is scratch of at least nHeads*tk floats.
-// Heads run in parallel on the worker pool.
-func Attention(dst, q, k, v, scores []float32, tq, tk, nHeads, nKV, headDim int, scale float32, causal int) {
-	_ = scores[nHeads*tk-1]
+// row i sees keys j <= i + causal only. scratch holds at least AttentionScratch(...) floats.
+//
+// When headDim is a multiple of 16, K and V are laid out as GEMM panels (KVPanels) in the
+// scratch and both products run on the register-tiled micro-kernel (AttendPanels); other
+// head dims take a dot/axpy loop per row.
+func Attention(dst, q, k, v, scratch []float32, tq, tk, nHeads, nKV, headDim int, scale float32, causal int) {
+	_ = scratch[AttentionScratch(tq, tk, nHeads, nKV, headDim)-1]
+	if headDim%16 == 0 {
+		size := KVPanelsSize(nKV, headDim, tk)
+		kv := KVPanels{Data: scratch[:size], NKV: nKV, HeadDim: headDim, Cap: tk}
+		kv.Set(k, v, 0, tk)
+		AttendPanels(dst, q, &kv, scratch[size:], tq, tk, nHeads, scale, causal)
+		return
+	}
 	j := attnJobs.Get().(*attnJob)
-	*j = attnJob{dst: dst, q: q, k: k, v: v, scores: scores, tq: tq, tk: tk, nHeads: nHeads, nKV: nKV, headDim: headDim, scale: scale, causal: causal}
+	*j = attnJob{dst: dst, q: q, k: k, v: v, scratch: scratch, tq: tq, tk: tk, nHeads: nHeads, nKV: nKV, headDim: headDim, scale: scale, causal: causal}
 	if tq*tk*headDim < parallelMinWork/4 {
-		j.run(0, nHeads)
+		j.run(0, 0, nHeads)
 	} else {
 		parallelRun(nHeads, j)
 	}
@@ -184,21 +179,184 @@ func Attention(dst, q, k, v, scores []float32, tq, tk, nHeads, nKV, headDim int,
 	attnJobs.Put(j)
 }
 
+// AttentionScratch is the number of scratch floats Attention needs for these shapes.
+func AttentionScratch(tq, tk, nHeads, nKV, headDim int) int {
+	if headDim%16 != 0 {
+		return max(1, nHeads*tk)
+	}
+	return KVPanelsSize(nKV, headDim, tk) + AttendScratch(tq, tk, nHeads, nKV)
+}
+
+// KVPanels holds the keys and values of one attention block for up to Cap positions, laid
+// out for the GEMM micro-kernel: per kv head g, keys in panels of 16 positions
+// (K_g[t][p] at panel t/16, offset p*16 + t%16) so scores are a product against "weights"
+// K_g; values in panels of 16 head dims (V_g[t][16c+j] at panel c, offset t*16 + j) so the
+// output is a product against V_g^T. A decode step appends one position with Set; the
+// products then read only the first tk positions.
+type KVPanels struct {
+	Data         []float32 // KVPanelsSize(NKV, HeadDim, Cap) floats: keys, then values
+	NKV, HeadDim int
+	Cap          int
+}
+
+// KVPanelsSize is the floats a KVPanels of this shape holds.
+func KVPanelsSize(nKV, headDim, capT int) int { return 2 * nKV * ((capT + 15) &^ 15) * headDim }
+
+// Set writes positions t0..t0+n-1 from row-major k and v (n x NKV*HeadDim).
+func (p *KVPanels) Set(k, v []float32, t0, n int) {
+	hd, kvd, capP := p.HeadDim, p.NKV*p.HeadDim, (p.Cap+15)&^15
+	vbase := p.NKV * capP * hd
+	for g := 0; g < p.NKV; g++ {
+		kp := p.Data[g*capP*hd : (g+1)*capP*hd]
+		for t := t0; t < t0+n; t++ {
+			row := k[(t-t0)*kvd+g*hd : (t-t0)*kvd+g*hd+hd]
+			base := kp[(t/16)*hd*16+t%16:]
+			for c, x := range row {
+				base[c*16] = x
+			}
+		}
+		for t := t0; t < t0+n; t++ {
+			row := v[(t-t0)*kvd+g*hd : (t-t0)*kvd+g*hd+hd]
+			for c := 0; c < hd/16; c++ {
+				off := vbase + (g*(hd/16)+c)*capP*16 + t*16
+				copy(p.Data[off:off+16], row[c*16:c*16+16])
+			}
+		}
+	}
+}
+
+func (p *KVPanels) keys(g int) []float32 {
+	capP := (p.Cap + 15) &^ 15
+	return p.Data[g*capP*p.HeadDim : (g+1)*capP*p.HeadDim]
+}
+
+// values returns panel c of kv head g's values.
+func (p *KVPanels) values(g, c int) []float32 {
+	capP := (p.Cap + 15) &^ 15
+	off := p.NKV*capP*p.HeadDim + (g*(p.HeadDim/16)+c)*capP*16
+	return p.Data[off : off+capP*16]
+}
+
+// attnBlock is the number of query rows per unit of work: a multiple of the micro-kernel's
+// 6 rows, small enough that a block's scores (attnBlock x tk) stay in L2.
+const attnBlock = 48
+
+// AttendScratch is the scratch AttendPanels needs: one block of scores per worker.
+func AttendScratch(tq, tk, nHeads, nKV int) int {
+	rows := attnBlock
+	if tq < 6 {
+		rows = tq * nHeads / nKV
+	}
+	return Threads() * max(rows, 1) * ((tk + 15) &^ 15)
+}
+
+// AttendPanels is Attention over keys and values already in panels (the first tk
+// positions of kv). Many query rows are split into blocks of attnBlock rows per head; a
+// few (a decode step) are processed a kv head at a time, the query heads that share it
+// forming the rows of one micro-kernel call. Units run on the worker pool.
+func AttendPanels(dst, q []float32, kv *KVPanels, scratch []float32, tq, tk, nHeads int, scale float32, causal int) {
+	_ = scratch[AttendScratch(tq, tk, nHeads, kv.NKV)-1]
+	j := attnJobs.Get().(*attnJob)
+	*j = attnJob{dst: dst, q: q, kv: kv, scratch: scratch, tq: tq, tk: tk, nHeads: nHeads, nKV: kv.NKV, headDim: kv.HeadDim,
+		scale: scale, causal: causal, tkp: (tk + 15) &^ 15}
+	units := kv.NKV
+	if tq >= 6 {
+		j.blocks = (tq + attnBlock - 1) / attnBlock
+		units = nHeads * j.blocks
+	}
+	if tq*tk*nHeads*kv.HeadDim < parallelMinWork {
+		j.run(0, 0, units)
+	} else {
+		parallelRun(units, j)
+	}
+	*j = attnJob{}
+	attnJobs.Put(j)
+}
+
 type attnJob struct {
-	dst, q, k, v, scores                 []float32
+	dst, q, k, v, scratch                []float32
+	kv                                   *KVPanels
 	tq, tk, nHeads, nKV, headDim, causal int
+	tkp, blocks                          int
 	scale                                float32
 }
 
 var attnJobs = sync.Pool{New: func() any { return new(attnJob) }}
 
-func (j *attnJob) run(h0, h1 int) {
+func (j *attnJob) run(slot, lo, hi int) {
+	switch {
+	case j.kv == nil:
+		j.runRows(lo, hi)
+	case j.blocks > 0:
+		for u := lo; u < hi; u++ {
+			rep := j.nHeads / j.nKV
+			h := u / j.blocks
+			i0 := (u % j.blocks) * attnBlock
+			j.tile(slot, h/rep, h, 1, i0, min(i0+attnBlock, j.tq))
+		}
+	default:
+		for g := lo; g < hi; g++ {
+			rep := j.nHeads / j.nKV
+			for i := 0; i < j.tq; i++ {
+				j.tile(slot, g, g*rep, rep, i, i+1)
+			}
+		}
+	}
+}
+
+// tile computes rows i0..i1 of query heads h0..h0+nh-1, all of kv head g. Either one head
+// and a block of rows (the query rows are qd apart) or one row and the nh heads sharing g
+// (adjacent, headDim apart): both are a matrix of rows for the micro-kernel.
+func (j *attnJob) tile(slot, g, h0, nh, i0, i1 int) {
+	hd, tk, tkp := j.headDim, j.tk, j.tkp
+	qd := j.nHeads * hd
+	nrows, lda, first := i1-i0, qd, i0*qd+h0*hd
+	if nh > 1 {
+		nrows, lda = nh, hd
+	}
+	per := attnBlock // rows of scores per worker slot, as AttendScratch sized them
+	if j.blocks == 0 {
+		per = max(j.tq*j.nHeads/j.nKV, 1)
+	}
+	sc := j.scratch[slot*per*tkp : (slot+1)*per*tkp]
+	kp := j.kv.keys(g)
+	for r0 := 0; r0 < nrows; r0 += 6 {
+		mr := min(6, nrows-r0)
+		a := j.q[first+r0*lda:]
+		for pq := 0; pq < tkp/16; pq++ {
+			gemmMicro(mr, hd, a, lda, kp[pq*hd*16:], sc[r0*tkp+pq*16:], tkp)
+		}
+	}
+	for r := 0; r < nrows; r++ {
+		i := i0 + r
+		if nh > 1 {
+			i = i0
+		}
+		row := sc[r*tkp : r*tkp+tk]
+		n := tk
+		if j.causal >= 0 {
+			n = min(tk, i+j.causal+1)
+		}
+		softmaxScaled(row[:n], j.scale)
+		clear(row[n:])
+	}
+	for r0 := 0; r0 < nrows; r0 += 6 {
+		mr := min(6, nrows-r0)
+		for c := 0; c < hd/16; c++ {
+			gemmMicro(mr, tk, sc[r0*tkp:], tkp, j.kv.values(g, c), j.dst[first+r0*lda+c*16:], lda)
+		}
+	}
+}
+
+// runRows is the path for head dims the panels do not fit: heads h0..h1, one query row at
+// a time, dot/axpy per key.
+func (j *attnJob) runRows(h0, h1 int) {
 	qd, kvd := j.nHeads*j.headDim, j.nKV*j.headDim
 	rep := j.nHeads / j.nKV
 	hd, tk := j.headDim, j.tk
 	for h := h0; h < h1; h++ {
 		g := h / rep
-		sc := j.scores[h*tk : h*tk+tk]
+		sc := j.scratch[h*tk : h*tk+tk]
 		for i := 0; i < j.tq; i++ {
 			qi := j.q[i*qd+h*hd : i*qd+h*hd+hd]
 			n := tk
@@ -206,9 +364,9 @@ func (j *attnJob) run(h0, h1 int) {
 				n = min(tk, i+j.causal+1)
 			}
 			for t := 0; t < n; t++ {
-				sc[t] = Dot(qi, j.k[t*kvd+g*hd:t*kvd+g*hd+hd]) * j.scale
+				sc[t] = Dot(qi, j.k[t*kvd+g*hd:t*kvd+g*hd+hd])
 			}
-			Softmax(sc[:n])
+			softmaxScaled(sc[:n], j.scale)
 			out := j.dst[i*qd+h*hd : i*qd+h*hd+hd]
 			clear(out)
 			for t := 0; t < n; t++ {

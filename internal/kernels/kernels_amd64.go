@@ -53,3 +53,65 @@ func gemmMicro(mr, k int, a []float32, lda int, b []float32, c []float32, ldc in
 		gemm6x16(k, &a[0], lda, &b[0], &c[0], ldc)
 	}
 }
+
+func gemvQ(bits, k int, x []float32, q []byte, s []float32, c []float32) {
+	if !useAsm {
+		gemvQGeneric(bits, k, x, q, s, c)
+		return
+	}
+	_ = x[k-1]
+	_ = q[k*bits*2-1]
+	_ = s[(k/GroupSize)*16-1]
+	_ = c[15]
+	if bits == 8 {
+		gemvQ8x16(k, &x[0], &q[0], &s[0], &c[0])
+	} else {
+		gemvQ4x16(k, &x[0], &q[0], &s[0], &c[0])
+	}
+}
+
+func dequantQ(bits, k int, q []byte, s []float32, dst []float32) {
+	if !useAsm {
+		dequantQGeneric(bits, k, q, s, dst)
+		return
+	}
+	_ = q[k*bits*2-1]
+	_ = s[(k/GroupSize)*16-1]
+	_ = dst[k*16-1]
+	if bits == 8 {
+		dequantQ8x16(k, &q[0], &s[0], &dst[0])
+	} else {
+		dequantQ4x16(k, &q[0], &s[0], &dst[0])
+	}
+}
+
+// The vector kernels below cover len/8*8 elements; the tail goes through the twin.
+
+func expSum(x []float32, shift, scale float32) float32 {
+	if !useAsm || len(x) < 8 {
+		return expSumGeneric(x, shift, scale)
+	}
+	n := len(x) &^ 7
+	return expSumAVX2(x, shift, scale) + expSumGeneric(x[n:], shift, scale)
+}
+
+func vecMax(x []float32) float32 {
+	if !useAsm || len(x) < 8 {
+		return maxGeneric(x)
+	}
+	n := len(x) &^ 7
+	if n == len(x) {
+		return maxAVX2(x)
+	}
+	return max(maxAVX2(x), maxGeneric(x[n:]))
+}
+
+func scal(x []float32, a float32) {
+	if !useAsm || len(x) < 8 {
+		scalGeneric(x, a)
+		return
+	}
+	n := len(x) &^ 7
+	scalAVX2(x, a)
+	scalGeneric(x[n:], a)
+}

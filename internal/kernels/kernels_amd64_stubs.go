@@ -27,3 +27,24 @@ func gemm5x16(k int, a *float32, lda int, b *float32, c *float32, ldc int)
 
 // gemm6x16 computes a 6x16 tile: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
 func gemm6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemvQ8x16 computes one 16-row panel of a quantised GEMV: c[j] = sum_p x[p]*w[j][p], k a multiple of 32.
+func gemvQ8x16(k int, x *float32, q *byte, s *float32, c *float32)
+
+// gemvQ4x16 computes one 16-row panel of a quantised GEMV: c[j] = sum_p x[p]*w[j][p], k a multiple of 32.
+func gemvQ4x16(k int, x *float32, q *byte, s *float32, c *float32)
+
+// dequantQ8x16 expands one quantised 16-row panel of k steps (k a multiple of 32) to fp32.
+func dequantQ8x16(k int, q *byte, s *float32, dst *float32)
+
+// dequantQ4x16 expands one quantised 16-row panel of k steps (k a multiple of 32) to fp32.
+func dequantQ4x16(k int, q *byte, s *float32, dst *float32)
+
+// expSumAVX2 replaces x[i] with exp((x[i]-shift)*scale) for i < len(x)/8*8 and returns their sum.
+func expSumAVX2(x []float32, shift float32, scale float32) float32
+
+// maxAVX2 returns the maximum of x[i] for i < len(x)/8*8; len(x) >= 8.
+func maxAVX2(x []float32) float32
+
+// scalAVX2 multiplies x[i] by a for i < len(x)/8*8.
+func scalAVX2(x []float32, a float32)

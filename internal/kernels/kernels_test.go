@@ -126,3 +126,106 @@ func TestExpSoftmax(t *testing.T) {
 		t.Fatalf("softmax %v lse %g", v, lse)
 	}
 }
+
+func TestSoftmaxConformance(t *testing.T) {
+	r := rand.New(rand.NewPCG(13, 14))
+	for _, n := range sizes[1:] {
+		for _, scale := range []float32{1, 0.125} {
+			x := randVec(r, n)
+			for i := range x {
+				x[i] *= 30 // spread wide enough that some exps underflow to zero
+			}
+			if n > 3 {
+				x[n/2] = float32(math.Inf(-1)) // a masked score
+			}
+			full, got := guarded(n)
+			copy(got, x)
+			lse := softmaxScaled(got, scale)
+			checkGuards(t, full, n, fmt.Sprintf("softmax n=%d", n))
+			// Oracle in float64 math.Exp.
+			mx := math.Inf(-1)
+			for _, v := range x {
+				mx = math.Max(mx, float64(v*scale))
+			}
+			var sum float64
+			for _, v := range x {
+				sum += math.Exp(float64(v*scale) - mx)
+			}
+			if want := mx + math.Log(sum); math.Abs(float64(lse)-want) > 1e-4*(1+math.Abs(want)) {
+				t.Fatalf("n=%d scale=%g: logsumexp %g, want %g", n, scale, lse, want)
+			}
+			for i, v := range x {
+				want := math.Exp(float64(v*scale)-mx) / sum
+				if math.Abs(float64(got[i])-want) > 2e-6+1e-5*want {
+					t.Fatalf("n=%d scale=%g [%d]: %g, want %g", n, scale, i, got[i], want)
+				}
+			}
+		}
+	}
+	// The vector exp against the scalar one over the whole non-positive range.
+	x := make([]float32, 0, 1024)
+	for v := float32(-100); v <= 0; v += 0.0977 {
+		x = append(x, v)
+	}
+	want := append([]float32(nil), x...)
+	expSum(x, 0, 1)
+	expSumGeneric(want, 0, 1)
+	for i := range x {
+		if !close32(x[i], want[i], 4e-7) {
+			t.Fatalf("exp(%g): %g, want %g", float32(-100)+float32(i)*0.0977, x[i], want[i])
+		}
+	}
+}
+
+// TestAttentionConformance covers the per-row path (tq < 6) and the tiled one (blocks of 48
+// rows, keys padded to 16), GQA, causal masks, and head dims the tiles do not fit.
+func TestAttentionConformance(t *testing.T) {
+	r := rand.New(rand.NewPCG(15, 16))
+	for _, sh := range []struct{ h, kv, hd int }{{4, 2, 16}, {8, 4, 64}, {2, 1, 32}, {2, 2, 8}} {
+		for _, tq := range []int{1, 5, 6, 7, 48, 49, 100} {
+			for _, tk := range []int{1, 15, 17, 100} {
+				for _, causal := range []int{-1, 0, 3} {
+					qd, kvd := sh.h*sh.hd, sh.kv*sh.hd
+					q, k, v := randVec(r, tq*qd), randVec(r, tk*kvd), randVec(r, tk*kvd)
+					want := make([]float32, tq*qd)
+					AttentionGeneric(want, q, k, v, tq, tk, sh.h, sh.kv, sh.hd, 0.3, causal)
+					full, got := guarded(tq * qd)
+					scratch := randVec(r, AttentionScratch(tq, tk, sh.h, sh.kv, sh.hd)) // stale data must not leak
+					Attention(got, q, k, v, scratch, tq, tk, sh.h, sh.kv, sh.hd, 0.3, causal)
+					what := fmt.Sprintf("attention h=%d kv=%d hd=%d tq=%d tk=%d causal=%d", sh.h, sh.kv, sh.hd, tq, tk, causal)
+					checkGuards(t, full, tq*qd, what)
+					for i := range want {
+						if !close32(got[i], want[i], 2e-5) {
+							t.Fatalf("%s [%d]: %g, want %g", what, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKVPanelsIncremental is the decode path: positions appended one at a time into panels
+// with spare capacity (holding stale values), attention over the prefix at each step.
+func TestKVPanelsIncremental(t *testing.T) {
+	r := rand.New(rand.NewPCG(19, 20))
+	h, kvh, hd, capT := 8, 4, 64, 37
+	kvd, qd := kvh*hd, h*hd
+	kv := KVPanels{Data: randVec(r, KVPanelsSize(kvh, hd, capT)), NKV: kvh, HeadDim: hd, Cap: capT}
+	k, v := randVec(r, capT*kvd), randVec(r, capT*kvd)
+	scratch := make([]float32, AttendScratch(1, capT, h, kvh))
+	for pos := 0; pos < capT; pos++ {
+		kv.Set(k[pos*kvd:(pos+1)*kvd], v[pos*kvd:(pos+1)*kvd], pos, 1)
+		q := randVec(r, qd)
+		want := make([]float32, qd)
+		AttentionGeneric(want, q, k, v, 1, pos+1, h, kvh, hd, 0.125, -1)
+		full, got := guarded(qd)
+		AttendPanels(got, q, &kv, scratch, 1, pos+1, h, 0.125, -1)
+		checkGuards(t, full, qd, fmt.Sprintf("pos %d", pos))
+		for i := range want {
+			if !close32(got[i], want[i], 2e-5) {
+				t.Fatalf("pos %d [%d]: %g, want %g", pos, i, got[i], want[i])
+			}
+		}
+	}
+}

@@ -13,15 +13,32 @@ import "sync"
 // a 6x16 tile of the output in 12 registers. The same layout serves decode (m = 1): one
 // broadcast of x[p] per step, the weights read once, sequentially. Packing happens once at
 // model load.
+//
+// Quantised weights (Bits 8 or 4) keep the same panel order with one float32 scale per row
+// per 32 inputs (symmetric, as train/train.py exports them):
+//
+//	Q (int8):  Q[q*k*16 + p*16 + j]            = W[16q+j][p] / scale
+//	Q (int4):  Q[q*k*8 + p*8 + i]              = (W[16q+i][p]/scale + 8) | (W[16q+i+8][p]/scale + 8) << 4
+//	S:         S[q*(k/32)*16 + (p/32)*16 + j]  = scale of W[16q+j][32*(p/32) ...]
+//
+// Decode (m = 1) reads them directly (gemvQ8x16/gemvQ4x16: a quarter or an eighth of the
+// fp32 bytes); prefill expands one panel at a time to fp32 in a small buffer and runs the
+// fp32 micro-kernel over it, so the expansion is paid once per panel, not per row.
 type Packed struct {
 	N, K int
-	Data []float32
+	Bits int       // 32 (Data), 8 or 4 (Q and S)
+	Data []float32 // fp32 panels
+	Q    []byte    // quantised panels
+	S    []float32 // scales, per panel, per group of 32 inputs, per row
 }
+
+// Bytes is the memory the packed weights hold.
+func (p *Packed) Bytes() int64 { return int64(4*len(p.Data) + len(p.Q) + 4*len(p.S)) }
 
 // Pack lays out w (n x k, row-major) in panels of 16 rows.
 func Pack(w []float32, n, k int) *Packed {
 	panels := (n + 15) / 16
-	p := &Packed{N: n, K: k, Data: make([]float32, panels*k*16)}
+	p := &Packed{N: n, K: k, Bits: 32, Data: make([]float32, panels*k*16)}
 	for q := 0; q < panels; q++ {
 		base := p.Data[q*k*16 : (q+1)*k*16]
 		for j := 0; j < 16 && 16*q+j < n; j++ {
@@ -54,6 +71,8 @@ func gemmMicroGeneric(mr, k int, a []float32, lda int, b []float32, c []float32,
 // columns are split across the worker pool; each panel stays in cache while 6-row blocks of
 // a stream past it.
 func MatMulPacked(dst, a []float32, w *Packed, m int) {
+	_ = dst[m*w.N-1]
+	_ = a[m*w.K-1]
 	panels := (w.N + 15) / 16
 	if m*w.N*w.K < parallelMinWork || Threads() == 1 {
 		matMulPackedRange(dst, a, w, m, 0, panels)
@@ -72,11 +91,15 @@ type matJob struct {
 	m      int
 }
 
-func (j *matJob) run(lo, hi int) { matMulPackedRange(j.dst, j.a, j.w, j.m, lo, hi) }
+func (j *matJob) run(_, lo, hi int) { matMulPackedRange(j.dst, j.a, j.w, j.m, lo, hi) }
 
 var matJobs = sync.Pool{New: func() any { return new(matJob) }}
 
 func matMulPackedRange(dst, a []float32, w *Packed, m, q0, q1 int) {
+	if w.Bits != 32 {
+		matMulQuantRange(dst, a, w, m, q0, q1)
+		return
+	}
 	k, n := w.K, w.N
 	var tile []float32 // only for a last, partial panel (n not a multiple of 16)
 	for q := q0; q < q1; q++ {

@@ -11,17 +11,18 @@ import (
 // channel send per worker rather than a goroutine per operation.
 
 // runner is a unit of parallel work; kernels pass pooled job structs (pointer-shaped, so no
-// allocation per call) rather than closures.
-type runner interface{ run(lo, hi int) }
+// allocation per call) rather than closures. slot < Threads() numbers the chunk, so a job
+// can give each chunk its own scratch.
+type runner interface{ run(slot, lo, hi int) }
 
 type funcRunner func(lo, hi int)
 
-func (f funcRunner) run(lo, hi int) { f(lo, hi) }
+func (f funcRunner) run(_, lo, hi int) { f(lo, hi) }
 
 type task struct {
-	r      runner
-	lo, hi int
-	wg     *sync.WaitGroup
+	r            runner
+	slot, lo, hi int
+	wg           *sync.WaitGroup
 }
 
 var (
@@ -48,7 +49,7 @@ func startPool() {
 	for i := 1; i < poolN; i++ {
 		go func() {
 			for t := range poolCh {
-				t.r.run(t.lo, t.hi)
+				t.r.run(t.slot, t.lo, t.hi)
 				t.wg.Done()
 			}
 		}()
@@ -62,7 +63,7 @@ func Parallel(n int, fn func(lo, hi int)) { parallelRun(n, funcRunner(fn)) }
 func parallelRun(n int, r runner) {
 	t := Threads()
 	if t <= 1 || n < 2 {
-		r.run(0, n)
+		r.run(0, 0, n)
 		return
 	}
 	if t > n {
@@ -76,9 +77,9 @@ func parallelRun(n int, r runner) {
 			break
 		}
 		wg.Add(1)
-		poolCh <- task{r: r, lo: lo, hi: min(lo+chunk, n), wg: wg}
+		poolCh <- task{r: r, slot: w, lo: lo, hi: min(lo+chunk, n), wg: wg}
 	}
-	r.run(0, min(chunk, n))
+	r.run(0, 0, min(chunk, n))
 	wg.Wait()
 	wgPool.Put(wg)
 }

@@ -67,8 +67,9 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: sizes must be positive (vocab %d, d %d, layers %d+%d)", ErrConfig, c.VocabSize, c.DModel, c.EncLayers, c.DecLayers)
 	case c.NHeads <= 0 || c.NKVHeads <= 0 || c.NHeads%c.NKVHeads != 0:
 		return fmt.Errorf("%w: %d query heads do not divide into %d kv heads", ErrConfig, c.NHeads, c.NKVHeads)
-	case c.HeadDim <= 0 || c.HeadDim%2 != 0:
-		return fmt.Errorf("%w: head_dim %d must be even", ErrConfig, c.HeadDim)
+	case c.HeadDim <= 0 || c.HeadDim%16 != 0:
+		// The attention kernels lay keys and values out in 16-wide GEMM panels.
+		return fmt.Errorf("%w: head_dim %d must be a positive multiple of 16", ErrConfig, c.HeadDim)
 	case c.MaxEncLen <= 0 || c.MaxDecLen <= 2:
 		return fmt.Errorf("%w: max lengths %d/%d", ErrConfig, c.MaxEncLen, c.MaxDecLen)
 	case c.HeadDimContrastive <= 0:

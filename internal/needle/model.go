@@ -26,10 +26,10 @@ type Model struct {
 }
 
 // Load reads config.json, model.safetensors and tokenizer.model from dir.
-func Load(dir string) (*Model, error) { return LoadFS(os.DirFS(dir), ".") }
+func Load(dir string, opt Options) (*Model, error) { return LoadFS(os.DirFS(dir), ".", opt) }
 
 // LoadFS loads a model from a file system (a directory or the embedded models/).
-func LoadFS(fsys fs.FS, dir string) (*Model, error) {
+func LoadFS(fsys fs.FS, dir string, opt Options) (*Model, error) {
 	read := func(name string) ([]byte, error) {
 		return fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, name)))
 	}
@@ -53,13 +53,21 @@ func LoadFS(fsys fs.FS, dir string) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(cfg, wb, tok)
+	return NewWithOptions(cfg, wb, tok, opt)
 }
 
 // New builds a model from a config, safetensors bytes and a tokenizer (nil for tests that
-// drive token ids directly).
+// drive token ids directly), holding the weights as the file stores them.
 func New(cfg Config, weights []byte, tok *Tokenizer) (*Model, error) {
+	return NewWithOptions(cfg, weights, tok, Options{})
+}
+
+// NewWithOptions is New with a choice of in-memory weight format.
+func NewWithOptions(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := opt.validate(); err != nil {
 		return nil, err
 	}
 	st, err := parseSafetensors(weights)
@@ -70,7 +78,9 @@ func New(cfg Config, weights []byte, tok *Tokenizer) (*Model, error) {
 	if err := bindWeights(&m.W, st, cfg); err != nil {
 		return nil, err
 	}
-	m.W.pack(cfg)
+	if err := m.W.pack(cfg, st, opt); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrCorruptWeights, err)
+	}
 	if tok != nil && tok.VocabSize() != cfg.VocabSize {
 		return nil, fmt.Errorf("%w: tokenizer has %d pieces, config says %d", ErrConfig, tok.VocabSize(), cfg.VocabSize)
 	}
@@ -90,9 +100,8 @@ func New(cfg Config, weights []byte, tok *Tokenizer) (*Model, error) {
 type scratch struct {
 	x, h, q, k, v, att, o []float32 // encoder rows, maxEnc x dims
 	scores                []float32
-	enc                   []float32   // final encoder output, maxEnc x d
-	crossK, crossV        [][]float32 // per decoder layer, maxEnc x kvDim
-	selfK, selfV          [][]float32 // per decoder layer, maxDec x kvDim
+	enc                   []float32          // final encoder output, maxEnc x d
+	cross, self           []kernels.KVPanels // per decoder layer: keys/values in GEMM panels
 	logits                []float32
 	ids                   []int32
 	out                   []byte
@@ -106,15 +115,16 @@ func (m *Model) newScratch() *scratch {
 		x: make([]float32, n*d), h: make([]float32, n*d), q: make([]float32, n*c.qDim()),
 		k: make([]float32, n*c.kvDim()), v: make([]float32, n*c.kvDim()), att: make([]float32, n*c.qDim()),
 		o: make([]float32, n*d), enc: make([]float32, n*d),
-		scores: make([]float32, c.NHeads*max(c.MaxEncLen, c.MaxDecLen)),
+		scores: make([]float32, max(kernels.AttentionScratch(n, n, c.NHeads, c.NKVHeads, c.HeadDim),
+			kernels.AttendScratch(1, max(c.MaxEncLen, c.MaxDecLen), c.NHeads, c.NKVHeads))),
 		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n),
 		pooled: make([]float32, d), hid: make([]float32, c.HeadDimContrastive),
 	}
 	for i := 0; i < c.DecLayers; i++ {
-		s.crossK = append(s.crossK, make([]float32, n*c.kvDim()))
-		s.crossV = append(s.crossV, make([]float32, n*c.kvDim()))
-		s.selfK = append(s.selfK, make([]float32, c.MaxDecLen*c.kvDim()))
-		s.selfV = append(s.selfV, make([]float32, c.MaxDecLen*c.kvDim()))
+		s.cross = append(s.cross, kernels.KVPanels{Data: make([]float32, kernels.KVPanelsSize(c.NKVHeads, c.HeadDim, n)),
+			NKV: c.NKVHeads, HeadDim: c.HeadDim, Cap: n})
+		s.self = append(s.self, kernels.KVPanels{Data: make([]float32, kernels.KVPanelsSize(c.NKVHeads, c.HeadDim, c.MaxDecLen)),
+			NKV: c.NKVHeads, HeadDim: c.HeadDim, Cap: c.MaxDecLen})
 	}
 	return s
 }
@@ -129,10 +139,10 @@ func (m *Model) embedRows(dst []float32, ids []int32) {
 	d := m.Cfg.DModel
 	sc := float32(math.Sqrt(float64(d)))
 	for i, id := range ids {
-		row := m.W.Embed[int(id)*d : int(id)*d+d]
 		out := dst[i*d : i*d+d]
-		for j, v := range row {
-			out[j] = v * sc
+		m.W.EmbedP.Row(out, int(id))
+		for j := range out {
+			out[j] *= sc
 		}
 	}
 }
@@ -173,10 +183,11 @@ func (m *Model) prepareCross(s *scratch, n int) {
 	enc := s.enc[:n*d]
 	for l := range m.W.Dec {
 		A := &m.W.Dec[l].Cross
-		k, v := s.crossK[l][:n*kvd], s.crossV[l][:n*kvd]
+		k, v := s.k[:n*kvd], s.v[:n*kvd]
 		kernels.MatMulPacked(k, enc, A.Kp, n)
 		kernels.MatMulPacked(v, enc, A.Vp, n)
 		kernels.ZCRMSNorm(k, k, A.KNorm, c.NormEps)
+		s.cross[l].Set(k, v, 0, n)
 	}
 }
 
@@ -192,8 +203,7 @@ func (m *Model) decodeStep(s *scratch, token int32, pos, n int) {
 	for l := range m.W.Dec {
 		L := &m.W.Dec[l]
 		kernels.ZCRMSNorm(h, x, L.SelfNorm, c.NormEps)
-		k := s.selfK[l][pos*kvd : pos*kvd+kvd]
-		v := s.selfV[l][pos*kvd : pos*kvd+kvd]
+		k, v := s.k[:kvd], s.v[:kvd]
 		kernels.MatMulPacked(q, h, L.Self.Qp, 1)
 		kernels.MatMulPacked(k, h, L.Self.Kp, 1)
 		kernels.MatMulPacked(v, h, L.Self.Vp, 1)
@@ -201,14 +211,15 @@ func (m *Model) decodeStep(s *scratch, token int32, pos, n int) {
 		kernels.ZCRMSNorm(k, k, L.Self.KNorm, c.NormEps)
 		kernels.RoPE(q, c.NHeads, c.HeadDim, pos, m.cos, m.sin)
 		kernels.RoPE(k, c.NKVHeads, c.HeadDim, pos, m.cos, m.sin)
-		kernels.Attention(att, q, s.selfK[l][:(pos+1)*kvd], s.selfV[l][:(pos+1)*kvd], s.scores, 1, pos+1, c.NHeads, c.NKVHeads, c.HeadDim, scale, -1)
+		s.self[l].Set(k, v, pos, 1)
+		kernels.AttendPanels(att, q, &s.self[l], s.scores, 1, pos+1, c.NHeads, scale, -1)
 		kernels.MatMulPacked(o, att, L.Self.Op, 1)
 		kernels.Axpy(x, sigmoid(L.SelfGate[0]), o)
 
 		kernels.ZCRMSNorm(h, x, L.CrossNorm, c.NormEps)
 		kernels.MatMulPacked(q, h, L.Cross.Qp, 1)
 		kernels.ZCRMSNorm(q, q, L.Cross.QNorm, c.NormEps)
-		kernels.Attention(att, q, s.crossK[l][:n*kvd], s.crossV[l][:n*kvd], s.scores, 1, n, c.NHeads, c.NKVHeads, c.HeadDim, scale, -1)
+		kernels.AttendPanels(att, q, &s.cross[l], s.scores, 1, n, c.NHeads, scale, -1)
 		kernels.MatMulPacked(o, att, L.Cross.Op, 1)
 		kernels.Axpy(x, sigmoid(L.CrossGate[0]), o)
 	}
@@ -250,11 +261,11 @@ func (m *Model) embedIDs(s *scratch, dst []float32, ids []int32) {
 var ErrNoModel = errors.New("needle: no trained model is present (config.json and model.safetensors missing)")
 
 // LoadDefault loads the model embedded in models/ (the shipped one).
-func LoadDefault(fsys fs.FS) (*Model, error) {
+func LoadDefault(fsys fs.FS, opt Options) (*Model, error) {
 	if _, err := fs.Stat(fsys, "model.safetensors"); err != nil {
 		return nil, ErrNoModel
 	}
-	return LoadFS(fsys, ".")
+	return LoadFS(fsys, ".", opt)
 }
 
 // ID names the model: its config name plus training steps where the trainer recorded them.
@@ -299,35 +310,62 @@ func (m *Model) BenchDecode(encLen, steps int) time.Duration {
 	return time.Since(t0) / time.Duration(steps)
 }
 
-// WeightBytes is the memory held by the weights after load (projections packed, the
-// embedding both row-major for input lookups and packed for the output projection).
+// WeightBytes is the memory held by the weights after load (projections and the tied
+// embedding packed, norms and the retrieval head as stored).
 func (m *Model) WeightBytes() int64 {
 	var n int64
+	m.eachPacked(func(p *kernels.Packed) { n += p.Bytes() })
 	add := func(x []float32) { n += int64(4 * len(x)) }
-	addP := func(p *kernels.Packed) { add(p.Data) }
-	add(m.W.Embed)
-	addP(m.W.EmbedP)
 	add(m.W.EncNorm)
 	add(m.W.DecNorm)
-	attn := func(a *Attention) {
-		addP(a.Qp)
-		addP(a.Kp)
-		addP(a.Vp)
-		addP(a.Op)
-		add(a.QNorm)
-		add(a.KNorm)
-	}
 	for i := range m.W.Enc {
-		attn(&m.W.Enc[i].Attn)
 		add(m.W.Enc[i].Norm)
+		add(m.W.Enc[i].Attn.QNorm)
+		add(m.W.Enc[i].Attn.KNorm)
 	}
 	for i := range m.W.Dec {
-		attn(&m.W.Dec[i].Self)
-		attn(&m.W.Dec[i].Cross)
+		for _, a := range []*Attention{&m.W.Dec[i].Self, &m.W.Dec[i].Cross} {
+			add(a.QNorm)
+			add(a.KNorm)
+		}
 		add(m.W.Dec[i].SelfNorm)
 		add(m.W.Dec[i].CrossNorm)
 	}
 	add(m.W.Head.FC1W)
 	add(m.W.Head.FC2W)
 	return n
+}
+
+func (m *Model) eachPacked(f func(*kernels.Packed)) {
+	attn := func(a *Attention) { f(a.Qp); f(a.Kp); f(a.Vp); f(a.Op) }
+	for i := range m.W.Enc {
+		attn(&m.W.Enc[i].Attn)
+	}
+	for i := range m.W.Dec {
+		attn(&m.W.Dec[i].Self)
+		attn(&m.W.Dec[i].Cross)
+	}
+	f(m.W.EmbedP)
+}
+
+// WeightsFormat describes how the projections and the embedding are held, e.g. "int8",
+// "int4 (embedding int8)", "f32".
+func (m *Model) WeightsFormat() string {
+	name := map[int]string{32: "f32", 8: "int8", 4: "int4"}
+	proj := map[int]bool{}
+	m.eachPacked(func(p *kernels.Packed) {
+		if p != m.W.EmbedP {
+			proj[p.Bits] = true
+		}
+	})
+	if len(proj) != 1 {
+		return "mixed"
+	}
+	for b := range proj {
+		if b == m.W.EmbedP.Bits {
+			return name[b]
+		}
+		return name[b] + " (embedding " + name[m.W.EmbedP.Bits] + ")"
+	}
+	return ""
 }

@@ -115,14 +115,10 @@ func (st *safetensors) float32s(name string) ([]float32, []int, error) {
 			out[i] = halfToFloat(binary.LittleEndian.Uint16(raw[2*i:]))
 		}
 	case "I8":
-		sc, ok := st.tensors[name+".scale"]
-		if !ok || len(ti.Shape) != 2 {
-			return nil, nil, fmt.Errorf("%w: int8 tensor %s has no %s.scale", ErrCorruptWeights, name, name)
+		if err := st.checkInt8(name); err != nil {
+			return nil, nil, err
 		}
-		rows, cols := ti.Shape[0], ti.Shape[1]
-		if cols%32 != 0 || len(sc.Shape) != 2 || sc.Shape[0] != rows || sc.Shape[1] != cols/32 || sc.DType != "F32" {
-			return nil, nil, fmt.Errorf("%w: %s.scale has shape %v %s, want [%d %d] F32", ErrCorruptWeights, name, sc.Shape, sc.DType, rows, cols/32)
-		}
+		sc := st.tensors[name+".scale"]
 		sraw := st.data[sc.Offsets[0]:sc.Offsets[1]]
 		for i := range out {
 			s := math.Float32frombits(binary.LittleEndian.Uint32(sraw[4*(i/32):]))
@@ -132,6 +128,40 @@ func (st *safetensors) float32s(name string) ([]float32, []int, error) {
 		return nil, nil, fmt.Errorf("%w: tensor %s: dtype %s is not a float weight", ErrCorruptWeights, name, ti.DType)
 	}
 	return out, ti.Shape, nil
+}
+
+// checkInt8 validates an I8 tensor's companion scale: [rows, cols/32] F32.
+func (st *safetensors) checkInt8(name string) error {
+	ti := st.tensors[name]
+	sc, ok := st.tensors[name+".scale"]
+	if !ok || len(ti.Shape) != 2 {
+		return fmt.Errorf("%w: int8 tensor %s has no %s.scale", ErrCorruptWeights, name, name)
+	}
+	rows, cols := ti.Shape[0], ti.Shape[1]
+	if cols%32 != 0 || len(sc.Shape) != 2 || sc.Shape[0] != rows || sc.Shape[1] != cols/32 || sc.DType != "F32" {
+		return fmt.Errorf("%w: %s.scale has shape %v %s, want [%d %d] F32", ErrCorruptWeights, name, sc.Shape, sc.DType, rows, cols/32)
+	}
+	return nil
+}
+
+// int8s returns an I8 tensor's integers and its per-32-input scales as stored.
+func (st *safetensors) int8s(name string) ([]int8, []float32, bool) {
+	ti, ok := st.tensors[name]
+	if !ok || ti.DType != "I8" || st.checkInt8(name) != nil {
+		return nil, nil, false
+	}
+	sc := st.tensors[name+".scale"]
+	raw := st.data[ti.Offsets[0]:ti.Offsets[1]]
+	q := make([]int8, len(raw))
+	for i, b := range raw {
+		q[i] = int8(b)
+	}
+	sraw := st.data[sc.Offsets[0]:sc.Offsets[1]]
+	s := make([]float32, len(sraw)/4)
+	for i := range s {
+		s[i] = math.Float32frombits(binary.LittleEndian.Uint32(sraw[4*i:]))
+	}
+	return q, s, true
 }
 
 func (st *safetensors) int32s(name string) ([]int32, error) {

@@ -37,14 +37,24 @@ type Attention struct {
 	Qp, Kp, Vp, Op *kernels.Packed
 }
 
-func (a *Attention) pack(c Config) {
-	a.Qp = kernels.Pack(a.Q, c.qDim(), c.DModel)
-	a.Kp = kernels.Pack(a.K, c.kvDim(), c.DModel)
-	a.Vp = kernels.Pack(a.V, c.kvDim(), c.DModel)
-	a.Op = kernels.Pack(a.O, c.DModel, c.qDim())
+func (a *Attention) pack(pk *packer, prefix string, c Config) error {
+	var err error
+	if a.Qp, err = pk.pack(prefix+"q", a.Q, c.qDim(), c.DModel); err != nil {
+		return err
+	}
+	if a.Kp, err = pk.pack(prefix+"k", a.K, c.kvDim(), c.DModel); err != nil {
+		return err
+	}
+	if a.Vp, err = pk.pack(prefix+"v", a.V, c.kvDim(), c.DModel); err != nil {
+		return err
+	}
+	if a.Op, err = pk.pack(prefix+"o", a.O, c.DModel, c.qDim()); err != nil {
+		return err
+	}
 	// The row-major copies were only the source of the packing; holding both would double
 	// the memory of every projection.
 	a.Q, a.K, a.V, a.O = nil, nil, nil, nil
+	return nil
 }
 
 // EncoderLayer is a bidirectional self-attention block.
@@ -81,19 +91,94 @@ type Weights struct {
 	DecNorm []float32      `needle:"dec.norm" shape:"d"`
 	Head    Head           `needle:"head"`
 
-	EmbedP *kernels.Packed // the tied output projection, packed
+	// The tied embedding, packed: the output projection multiplies by it and the input
+	// lookup reads rows back out of it (Packed.Row), so one copy serves both.
+	EmbedP *kernels.Packed
 }
 
-// pack prepares the packed copies of every projection.
-func (w *Weights) pack(c Config) {
+// Options choose how the weights are held in memory.
+type Options struct {
+	// Weights is the format of the weight matrices:
+	//   ""     as the file stores them (the default): int8 tensors stay int8 (decode reads
+	//          them with the int8 GEMV), fp32 tensors stay fp32;
+	//   "f32"  everything expanded to fp32;
+	//   "int8" fp32 tensors quantised to int8 too (one scale per 32 inputs);
+	//   "int4" projections requantised to int4 (what int4 QAT trains for; lossless for a QAT
+	//          export), the embedding kept at int8 because QAT does not cover it.
+	Weights string
+}
+
+func (o Options) validate() error {
+	switch o.Weights {
+	case "", "f32", "int8", "int4":
+		return nil
+	}
+	return fmt.Errorf("%w: weights format %q (want f32, int8 or int4)", ErrConfig, o.Weights)
+}
+
+// packer turns bound matrices into the packed form the options ask for.
+type packer struct {
+	st  *safetensors
+	opt Options
+}
+
+func (pk *packer) pack(name string, w []float32, n, k int) (*kernels.Packed, error) {
+	bits := 32
+	q, s, stored8 := pk.st.int8s(name)
+	if w == nil && !stored8 {
+		return nil, fmt.Errorf("tensor %s was not bound", name)
+	}
+	switch pk.opt.Weights {
+	case "":
+		if stored8 {
+			bits = 8
+		}
+	case "int8":
+		bits = 8
+	case "int4":
+		bits = 4
+		if name == "embed" {
+			bits = 8
+		}
+	}
+	if k%kernels.GroupSize != 0 {
+		bits = 32 // quantisation groups need whole groups of inputs
+	}
+	switch {
+	case bits == 8 && stored8:
+		return kernels.PackQ8(q, s, n, k)
+	case stored8:
+		var err error
+		if w, _, err = pk.st.float32s(name); err != nil {
+			return nil, err
+		}
+	}
+	if bits == 32 {
+		return kernels.Pack(w, n, k), nil
+	}
+	return kernels.Quantize(w, n, k, bits)
+}
+
+// pack prepares the packed form of every projection and drops the row-major copies.
+func (w *Weights) pack(c Config, st *safetensors, opt Options) error {
+	pk := &packer{st: st, opt: opt}
 	for i := range w.Enc {
-		w.Enc[i].Attn.pack(c)
+		if err := w.Enc[i].Attn.pack(pk, fmt.Sprintf("enc.%d.attn.", i), c); err != nil {
+			return err
+		}
 	}
 	for i := range w.Dec {
-		w.Dec[i].Self.pack(c)
-		w.Dec[i].Cross.pack(c)
+		if err := w.Dec[i].Self.pack(pk, fmt.Sprintf("dec.%d.self.", i), c); err != nil {
+			return err
+		}
+		if err := w.Dec[i].Cross.pack(pk, fmt.Sprintf("dec.%d.cross.", i), c); err != nil {
+			return err
+		}
 	}
-	w.EmbedP = kernels.Pack(w.Embed, c.VocabSize, c.DModel)
+	var err error
+	w.EmbedP, err = pk.pack("embed", w.Embed, c.VocabSize, c.DModel)
+	w.Embed = nil
+	return err
 }
 
 // bindWeights fills w from st. Every tensor must be used exactly once and have the shape
@@ -132,16 +217,22 @@ func bindWeights(w *Weights, st *safetensors, c Config) error {
 					continue
 				}
 				used[name] = true
-				data, shape, err := st.float32s(name)
-				if err != nil {
-					problems = append(problems, err.Error())
+				if shape := st.tensors[name].Shape; !slices.Equal(shape, want) {
+					problems = append(problems, fmt.Sprintf("tensor %s has shape %v, want %v", name, shape, want))
 					continue
 				}
 				if st.tensors[name].DType == "I8" {
+					// Held as int8 by default: the packer reads the integers directly and
+					// expands to fp32 only when asked to, so loading never holds both.
 					used[name+".scale"] = true
+					if err := st.checkInt8(name); err != nil {
+						problems = append(problems, err.Error())
+					}
+					continue
 				}
-				if !slices.Equal(shape, want) {
-					problems = append(problems, fmt.Sprintf("tensor %s has shape %v, want %v", name, shape, want))
+				data, _, err := st.float32s(name)
+				if err != nil {
+					problems = append(problems, err.Error())
 					continue
 				}
 				fv.Set(reflect.ValueOf(data))

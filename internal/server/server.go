@@ -46,6 +46,7 @@ type Config struct {
 	GRPCAddr     string // default :50051
 	HTTPAddr     string // default :8080
 	ModelDir     string // empty: the model embedded from models/
+	Weights      string // in-memory weight format: "" as stored (default), f32, int8, int4
 	NoModel      bool   // run without a local model (everything escalates)
 	ToolsDir     string
 	DataDir      string
@@ -169,9 +170,9 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, promReg *p
 		var m *needle.Model
 		var err error
 		if cfg.ModelDir != "" {
-			m, err = needle.Load(cfg.ModelDir)
+			m, err = needle.Load(cfg.ModelDir, needle.Options{Weights: cfg.Weights})
 		} else {
-			m, err = needle.LoadDefault(models.FS)
+			m, err = needle.LoadDefault(models.FS, needle.Options{Weights: cfg.Weights})
 		}
 		switch {
 		case errors.Is(err, needle.ErrNoModel):
@@ -180,7 +181,7 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, promReg *p
 			return nil, nil, fmt.Errorf("load model: %w", err)
 		default:
 			model, modelID = m, m.ID()
-			log.Info("model loaded", "model", modelID, "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers)
+			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers)
 		}
 	}
 	reg, err := registry.Open(registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir})

@@ -23,6 +23,13 @@ func main() {
 	for mr := 1; mr <= 6; mr++ {
 		gemm(mr)
 	}
+	gemvQ8()
+	gemvQ4()
+	dequantQ8()
+	dequantQ4()
+	expSum()
+	vmax()
+	scal()
 	Generate()
 }
 
@@ -193,6 +200,290 @@ func gemm(mr int) {
 			ADDQ(ldc, pc)
 		}
 	}
+	VZEROUPPER()
+	RET()
+}
+
+// Quantised panels (see packed.go): 16 output rows interleaved along k, one float32 scale
+// per row per 32 inputs. int8 rows take 16 bytes per step of k; int4 rows 8 bytes, byte i
+// holding row i in its low nibble and row i+8 in its high nibble, each stored as w+8.
+
+// gemvQ8x16: c[j] = sum_g s[g*16+j] * sum_{p<32} x[32g+p]*q[(32g+p)*16+j]. Within a group
+// the products accumulate in 8 chains (4 steps of k in flight, two halves of 16 rows), then
+// the group sum is scaled into the row accumulators with one FMA.
+func gemvQ8() {
+	gemvQ("gemvQ8x16", 16, func(pq GPVirtual, p int) (VecVirtual, VecVirtual) {
+		t0, t1 := YMM(), YMM()
+		VPMOVSXBD(Mem{Base: pq, Disp: p * 16}, t0)
+		VPMOVSXBD(Mem{Base: pq, Disp: p*16 + 8}, t1)
+		return t0, t1
+	}, nil)
+}
+
+// gemvQ4x16: as gemvQ8x16 over int4 panels.
+func gemvQ4() {
+	var mask, eight VecVirtual
+	gemvQ("gemvQ4x16", 8, func(pq GPVirtual, p int) (VecVirtual, VecVirtual) {
+		return unpackQ4(pq, p, mask, eight)
+	}, func() { mask, eight = q4Consts() })
+}
+
+func q4Consts() (mask, eight VecVirtual) {
+	mask, eight = YMM(), YMM()
+	VPBROADCASTD(constU32("q4mask", 15), mask)
+	VPBROADCASTD(constU32("q4eight", 8), eight)
+	return
+}
+
+var consts = map[string]Mem{}
+
+// constU32 declares a 4-byte constant once, however many functions use it.
+func constU32(name string, v uint32) Mem {
+	if m, ok := consts[name]; ok {
+		return m
+	}
+	consts[name] = ConstData(name, U32(v))
+	return consts[name]
+}
+
+// unpackQ4 loads step p of an int4 panel as two vectors of 8 int32 in [-8, 7].
+func unpackQ4(pq GPVirtual, p int, mask, eight VecVirtual) (VecVirtual, VecVirtual) {
+	t, t0, t1 := YMM(), YMM(), YMM()
+	VPMOVZXBD(Mem{Base: pq, Disp: p * 8}, t)
+	VPAND(mask, t, t0)
+	VPSRLD(Imm(4), t, t1)
+	VPSUBD(eight, t0, t0)
+	VPSUBD(eight, t1, t1)
+	return t0, t1
+}
+
+func gemvQ(name string, stepBytes int, load func(pq GPVirtual, p int) (VecVirtual, VecVirtual), setup func()) {
+	TEXT(name, NOSPLIT, "func(k int, x *float32, q *byte, s *float32, c *float32)")
+	Doc(name + " computes one 16-row panel of a quantised GEMV: c[j] = sum_p x[p]*w[j][p], k a multiple of 32.")
+	k, px, pq, ps := GP64(), GP64(), GP64(), GP64()
+	Load(Param("k"), k)
+	Load(Param("x"), px)
+	Load(Param("q"), pq)
+	Load(Param("s"), ps)
+	if setup != nil {
+		setup()
+	}
+	acc0, acc1 := YMM(), YMM()
+	VXORPS(acc0, acc0, acc0)
+	VXORPS(acc1, acc1, acc1)
+	Label(name + "loop")
+	CMPQ(k, Imm(0))
+	JE(LabelRef(name + "store"))
+	var g [4][2]VecVirtual
+	for p := 0; p < 32; p++ {
+		u := p % 4
+		t0, t1 := load(pq, p)
+		VCVTDQ2PS(t0, t0)
+		VCVTDQ2PS(t1, t1)
+		xb := YMM()
+		VBROADCASTSS(Mem{Base: px, Disp: 4 * p}, xb)
+		if p < 4 {
+			g[u] = [2]VecVirtual{YMM(), YMM()}
+			VMULPS(t0, xb, g[u][0])
+			VMULPS(t1, xb, g[u][1])
+		} else {
+			VFMADD231PS(t0, xb, g[u][0])
+			VFMADD231PS(t1, xb, g[u][1])
+		}
+	}
+	for h := 0; h < 2; h++ {
+		VADDPS(g[1][h], g[0][h], g[0][h])
+		VADDPS(g[3][h], g[2][h], g[2][h])
+		VADDPS(g[2][h], g[0][h], g[0][h])
+	}
+	VFMADD231PS(Mem{Base: ps}, g[0][0], acc0)
+	VFMADD231PS(Mem{Base: ps, Disp: 32}, g[0][1], acc1)
+	ADDQ(U32(32*stepBytes), pq)
+	ADDQ(Imm(128), px)
+	ADDQ(Imm(64), ps)
+	SUBQ(Imm(32), k)
+	JMP(LabelRef(name + "loop"))
+	Label(name + "store")
+	pc := Load(Param("c"), GP64())
+	VMOVUPS(acc0, Mem{Base: pc})
+	VMOVUPS(acc1, Mem{Base: pc, Disp: 32})
+	VZEROUPPER()
+	RET()
+}
+
+// dequantQ8x16 / dequantQ4x16 expand one quantised panel to the fp32 panel layout
+// (dst[p*16+j] = w[j][p]), so prefill runs the fp32 micro-kernel over it.
+func dequantQ8() {
+	dequantQ("dequantQ8x16", 16, func(pq GPVirtual, p int) (VecVirtual, VecVirtual) {
+		t0, t1 := YMM(), YMM()
+		VPMOVSXBD(Mem{Base: pq, Disp: p * 16}, t0)
+		VPMOVSXBD(Mem{Base: pq, Disp: p*16 + 8}, t1)
+		return t0, t1
+	}, nil)
+}
+
+func dequantQ4() {
+	var mask, eight VecVirtual
+	dequantQ("dequantQ4x16", 8, func(pq GPVirtual, p int) (VecVirtual, VecVirtual) {
+		return unpackQ4(pq, p, mask, eight)
+	}, func() { mask, eight = q4Consts() })
+}
+
+func dequantQ(name string, stepBytes int, load func(pq GPVirtual, p int) (VecVirtual, VecVirtual), setup func()) {
+	TEXT(name, NOSPLIT, "func(k int, q *byte, s *float32, dst *float32)")
+	Doc(name + " expands one quantised 16-row panel of k steps (k a multiple of 32) to fp32.")
+	k, pq, ps, pd := GP64(), GP64(), GP64(), GP64()
+	Load(Param("k"), k)
+	Load(Param("q"), pq)
+	Load(Param("s"), ps)
+	Load(Param("dst"), pd)
+	if setup != nil {
+		setup()
+	}
+	Label(name + "loop")
+	CMPQ(k, Imm(0))
+	JE(LabelRef(name + "done"))
+	s0, s1 := YMM(), YMM()
+	VMOVUPS(Mem{Base: ps}, s0)
+	VMOVUPS(Mem{Base: ps, Disp: 32}, s1)
+	for p := 0; p < 32; p++ {
+		t0, t1 := load(pq, p)
+		VCVTDQ2PS(t0, t0)
+		VCVTDQ2PS(t1, t1)
+		VMULPS(s0, t0, t0)
+		VMULPS(s1, t1, t1)
+		VMOVUPS(t0, Mem{Base: pd, Disp: 64 * p})
+		VMOVUPS(t1, Mem{Base: pd, Disp: 64*p + 32})
+	}
+	ADDQ(U32(32*stepBytes), pq)
+	ADDQ(Imm(64), ps)
+	ADDQ(U32(2048), pd)
+	SUBQ(Imm(32), k)
+	JMP(LabelRef(name + "loop"))
+	Label(name + "done")
+	VZEROUPPER()
+	RET()
+}
+
+// expSum: x[i] = exp((x[i]-shift)*scale) for the first len(x)/8*8 elements, returning their
+// sum. Same reduction and polynomial as the scalar Exp, with FMAs; arguments below -87.3
+// give 0, and the caller guarantees arguments <= 0 (softmax subtracts the maximum).
+func expSum() {
+	TEXT("expSumAVX2", NOSPLIT, "func(x []float32, shift, scale float32) float32")
+	Doc("expSumAVX2 replaces x[i] with exp((x[i]-shift)*scale) for i < len(x)/8*8 and returns their sum.")
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	bc := func(name string, v float32) VecVirtual {
+		r := YMM()
+		VBROADCASTSS(ConstData(name, F32(v)), r)
+		return r
+	}
+	shift, scale := YMM(), YMM()
+	VBROADCASTSS(NewParamAddr("shift", 24), shift)
+	VBROADCASTSS(NewParamAddr("scale", 28), scale)
+	lo := bc("explo", -87.3)
+	sum := YMM()
+	VXORPS(sum, sum, sum)
+	Label("expsum8")
+	CMPQ(n, Imm(8))
+	JL(LabelRef("expsumdone"))
+	v := YMM()
+	VMOVUPS(Mem{Base: px}, v)
+	VSUBPS(shift, v, v)
+	VMULPS(scale, v, v)
+	keep := YMM()
+	VCMPPS(Imm(13), lo, v, keep) // v >= -87.3 (GE_OS)
+	VMAXPS(lo, v, v)
+	t := bc("exphalf", 0.5)
+	VFMADD231PS(bc("explog2e", 1.44269504088896341), v, t) // t = v*log2e + 0.5
+	nn := YMM()
+	VROUNDPS(Imm(9), t, nn)                             // floor, no precision exception
+	VFNMADD231PS(bc("expln2hi", 0.693359375), nn, v)    // v -= n*ln2hi
+	VFNMADD231PS(bc("expln2lo", -2.12194440e-4), nn, v) // v -= n*ln2lo
+	p := bc("expc0", 1.9875691500e-4)
+	for i, c := range []float32{1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1, 5.0000001201e-1} {
+		VFMADD213PS(bc(fmt.Sprintf("expc%d", i+1), c), v, p) // p = p*r + c
+	}
+	rr := YMM()
+	VMULPS(v, v, rr)
+	VFMADD213PS(v, rr, p) // p = p*r*r + r
+	VADDPS(bc("expone", 1), p, p)
+	ni := YMM()
+	VCVTPS2DQ(nn, ni)
+	b127 := YMM()
+	VPBROADCASTD(ConstData("exp127", U32(127)), b127)
+	VPADDD(b127, ni, ni)
+	VPSLLD(Imm(23), ni, ni)
+	VMULPS(ni, p, p)
+	VANDPS(keep, p, p)
+	VMOVUPS(p, Mem{Base: px})
+	VADDPS(p, sum, sum)
+	ADDQ(Imm(32), px)
+	SUBQ(Imm(8), n)
+	JMP(LabelRef("expsum8"))
+	Label("expsumdone")
+	hsum(sum)
+	Store(sum.AsX(), ReturnIndex(0))
+	RET()
+}
+
+// hsum leaves the horizontal sum of v's 8 lanes in lane 0 of v, and clears the upper halves.
+func hsum(v VecVirtual) {
+	hi := XMM()
+	VEXTRACTF128(Imm(1), v, hi)
+	VADDPS(hi, v.AsX(), v.AsX())
+	VHADDPS(v.AsX(), v.AsX(), v.AsX())
+	VHADDPS(v.AsX(), v.AsX(), v.AsX())
+	VZEROUPPER()
+}
+
+// vmax: the maximum of the first len(x)/8*8 elements (len(x) >= 8).
+func vmax() {
+	TEXT("maxAVX2", NOSPLIT, "func(x []float32) float32")
+	Doc("maxAVX2 returns the maximum of x[i] for i < len(x)/8*8; len(x) >= 8.")
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	m := YMM()
+	VMOVUPS(Mem{Base: px}, m)
+	Label("max8")
+	CMPQ(n, Imm(8))
+	JL(LabelRef("maxdone"))
+	VMAXPS(Mem{Base: px}, m, m)
+	ADDQ(Imm(32), px)
+	SUBQ(Imm(8), n)
+	JMP(LabelRef("max8"))
+	Label("maxdone")
+	hi := XMM()
+	VEXTRACTF128(Imm(1), m, hi)
+	VMAXPS(hi, m.AsX(), m.AsX())
+	t := XMM()
+	VPERMILPS(Imm(0x4e), m.AsX(), t)
+	VMAXPS(t, m.AsX(), m.AsX())
+	VPERMILPS(Imm(0xb1), m.AsX(), t)
+	VMAXPS(t, m.AsX(), m.AsX())
+	VZEROUPPER()
+	Store(m.AsX(), ReturnIndex(0))
+	RET()
+}
+
+// scal: x[i] *= a for i < len(x)/8*8.
+func scal() {
+	TEXT("scalAVX2", NOSPLIT, "func(x []float32, a float32)")
+	Doc("scalAVX2 multiplies x[i] by a for i < len(x)/8*8.")
+	px := Load(Param("x").Base(), GP64())
+	n := Load(Param("x").Len(), GP64())
+	a := YMM()
+	VBROADCASTSS(NewParamAddr("a", 24), a)
+	Label("scal8")
+	CMPQ(n, Imm(8))
+	JL(LabelRef("scaldone"))
+	v := YMM()
+	VMULPS(Mem{Base: px}, a, v)
+	VMOVUPS(v, Mem{Base: px})
+	ADDQ(Imm(32), px)
+	SUBQ(Imm(8), n)
+	JMP(LabelRef("scal8"))
+	Label("scaldone")
 	VZEROUPPER()
 	RET()
 }

@@ -1,0 +1,234 @@
+package kernels
+
+import (
+	"fmt"
+	"math"
+	"sync"
+)
+
+// GroupSize is the number of consecutive inputs that share one quantisation scale.
+const GroupSize = 32
+
+// PackQ8 packs int8 weights q (n x k, row-major) with their scales s (n x k/32), the layout
+// train/train.py exports; w[j][p] = q[j][p] * s[j][p/32].
+func PackQ8(q []int8, s []float32, n, k int) (*Packed, error) {
+	if err := checkQuantShape(len(q), len(s), n, k); err != nil {
+		return nil, err
+	}
+	p := newQuant(n, k, 8)
+	for j := 0; j < n; j++ {
+		pq, jj := j/16, j%16
+		base := p.Q[pq*k*16:]
+		for c := 0; c < k; c++ {
+			base[c*16+jj] = byte(q[j*k+c])
+		}
+		p.setScales(j, s[j*(k/GroupSize):(j+1)*(k/GroupSize)])
+	}
+	return p, nil
+}
+
+// Quantize packs fp32 weights w (n x k) as symmetric int8 or int4 with one scale per 32
+// inputs: scale = max|w| / 127 (int8) or / 7 (int4), values rounded to nearest. Applied to
+// weights that already lie on such a grid (int4 QAT), it recovers that grid.
+func Quantize(w []float32, n, k, bits int) (*Packed, error) {
+	if bits != 8 && bits != 4 {
+		return nil, fmt.Errorf("kernels: cannot quantise to %d bits (8 or 4)", bits)
+	}
+	if err := checkQuantShape(len(w), n*(k/GroupSize), n, k); err != nil {
+		return nil, err
+	}
+	levels := float32(127)
+	if bits == 4 {
+		levels = 7
+	}
+	p := newQuant(n, k, bits)
+	sc := make([]float32, k/GroupSize)
+	row := make([]int8, k)
+	for j := 0; j < n; j++ {
+		wr := w[j*k : j*k+k]
+		for g := range sc {
+			var mx float32
+			for _, v := range wr[g*GroupSize : (g+1)*GroupSize] {
+				mx = max(mx, float32(math.Abs(float64(v))))
+			}
+			s := mx / levels
+			if s == 0 {
+				s = 1
+			}
+			sc[g] = s
+			for c := g * GroupSize; c < (g+1)*GroupSize; c++ {
+				row[c] = int8(max(-levels, min(levels, float32(math.RoundToEven(float64(wr[c]/s))))))
+			}
+		}
+		p.setScales(j, sc)
+		p.setRow(j, row)
+	}
+	return p, nil
+}
+
+func checkQuantShape(nq, ns, n, k int) error {
+	if k <= 0 || k%GroupSize != 0 || n <= 0 || nq < n*k || ns < n*(k/GroupSize) {
+		return fmt.Errorf("kernels: quantised %dx%d weights need k a multiple of %d and %d values, %d scales (got %d, %d)", n, k, GroupSize, n*k, n*(k/GroupSize), nq, ns)
+	}
+	return nil
+}
+
+func newQuant(n, k, bits int) *Packed {
+	panels := (n + 15) / 16
+	p := &Packed{N: n, K: k, Bits: bits, Q: make([]byte, panels*k*16*bits/8), S: make([]float32, panels*(k/GroupSize)*16)}
+	if bits == 4 {
+		for i := range p.Q {
+			p.Q[i] = 0x88 // zero in both nibbles, so padding rows are exact zeros
+		}
+	}
+	return p
+}
+
+func (p *Packed) setScales(j int, s []float32) {
+	k, pq, jj := p.K, j/16, j%16
+	for g, v := range s {
+		p.S[pq*(k/GroupSize)*16+g*16+jj] = v
+	}
+}
+
+func (p *Packed) setRow(j int, row []int8) {
+	k, pq, jj := p.K, j/16, j%16
+	if p.Bits == 8 {
+		base := p.Q[pq*k*16:]
+		for c, v := range row {
+			base[c*16+jj] = byte(v)
+		}
+		return
+	}
+	base := p.Q[pq*k*8:]
+	shift, i := uint(0), jj
+	if jj >= 8 {
+		shift, i = 4, jj-8
+	}
+	for c, v := range row {
+		b := &base[c*8+i]
+		*b = *b&^(0xf<<shift) | byte(v+8)<<shift
+	}
+}
+
+// Weight returns w[j][c] as the packed form represents it; for tests and tools, not hot paths.
+func (p *Packed) Weight(j, c int) float32 {
+	k, pq, jj := p.K, j/16, j%16
+	switch p.Bits {
+	case 32:
+		return p.Data[pq*k*16+c*16+jj]
+	case 8:
+		return float32(int8(p.Q[pq*k*16+c*16+jj])) * p.S[pq*(k/GroupSize)*16+(c/GroupSize)*16+jj]
+	}
+	b := p.Q[pq*k*8+c*8+jj%8]
+	if jj >= 8 {
+		b >>= 4
+	}
+	return float32(int(b&0xf)-8) * p.S[pq*(k/GroupSize)*16+(c/GroupSize)*16+jj]
+}
+
+// gemvQGeneric is the oracle of gemvQ8x16/gemvQ4x16: one panel, one input row.
+func gemvQGeneric(bits, k int, x []float32, q []byte, s []float32, c []float32) {
+	var acc [16]float32
+	for g := 0; g < k/GroupSize; g++ {
+		var gs [16]float32
+		for p := g * GroupSize; p < (g+1)*GroupSize; p++ {
+			xp := x[p]
+			for j := range gs {
+				gs[j] += xp * float32(quantAt(bits, q, p, j))
+			}
+		}
+		for j := range acc {
+			acc[j] += s[g*16+j] * gs[j]
+		}
+	}
+	copy(c[:16], acc[:])
+}
+
+// dequantQGeneric is the oracle of dequantQ8x16/dequantQ4x16.
+func dequantQGeneric(bits, k int, q []byte, s []float32, dst []float32) {
+	for p := 0; p < k; p++ {
+		for j := 0; j < 16; j++ {
+			dst[p*16+j] = float32(quantAt(bits, q, p, j)) * s[(p/GroupSize)*16+j]
+		}
+	}
+}
+
+// quantAt is the integer at step p, row j of one panel.
+func quantAt(bits int, q []byte, p, j int) int {
+	if bits == 8 {
+		return int(int8(q[p*16+j]))
+	}
+	b := q[p*8+j%8]
+	if j >= 8 {
+		b >>= 4
+	}
+	return int(b&0xf) - 8
+}
+
+var panelBufs = sync.Pool{New: func() any { return new([]float32) }}
+
+func matMulQuantRange(dst, a []float32, w *Packed, m, q0, q1 int) {
+	k, n, bits := w.K, w.N, w.Bits
+	qStride, sStride := k*16*bits/8, (k/GroupSize)*16
+	var tile [16]float32
+	if m == 1 {
+		for q := q0; q < q1; q++ {
+			j0 := q * 16
+			qp, sp := w.Q[q*qStride:(q+1)*qStride], w.S[q*sStride:(q+1)*sStride]
+			if j0+16 <= n {
+				gemvQ(bits, k, a, qp, sp, dst[j0:j0+16])
+				continue
+			}
+			gemvQ(bits, k, a, qp, sp, tile[:])
+			copy(dst[j0:n], tile[:n-j0])
+		}
+		return
+	}
+	bp := panelBufs.Get().(*[]float32)
+	if cap(*bp) < 16*k+6*16 {
+		*bp = make([]float32, 16*k+6*16)
+	}
+	buf := (*bp)[:16*k]
+	ctile := (*bp)[16*k : 16*k+6*16]
+	for q := q0; q < q1; q++ {
+		dequantQ(bits, k, w.Q[q*qStride:(q+1)*qStride], w.S[q*sStride:(q+1)*sStride], buf)
+		j0 := q * 16
+		full := j0+16 <= n
+		for i0 := 0; i0 < m; i0 += 6 {
+			mr := min(6, m-i0)
+			if full {
+				gemmMicro(mr, k, a[i0*k:], k, buf, dst[i0*n+j0:], n)
+				continue
+			}
+			gemmMicro(mr, k, a[i0*k:], k, buf, ctile, 16)
+			for i := 0; i < mr; i++ {
+				copy(dst[(i0+i)*n+j0:(i0+i)*n+n], ctile[i*16:i*16+n-j0])
+			}
+		}
+	}
+	panelBufs.Put(bp)
+}
+
+// Row writes row j of the matrix, as the packed form represents it, to dst[:K]: the
+// embedding lookup reads the same packed matrix the output projection uses.
+func (p *Packed) Row(dst []float32, j int) {
+	k, pq, jj := p.K, j/16, j%16
+	dst = dst[:k]
+	switch p.Bits {
+	case 32:
+		base := p.Data[pq*k*16+jj:]
+		for c := range dst {
+			dst[c] = base[c*16]
+		}
+	case 8:
+		q, s := p.Q[pq*k*16+jj:], p.S[pq*(k/GroupSize)*16+jj:]
+		for c := range dst {
+			dst[c] = float32(int8(q[c*16])) * s[(c/GroupSize)*16]
+		}
+	default:
+		for c := range dst {
+			dst[c] = p.Weight(j, c)
+		}
+	}
+}

@@ -1,0 +1,183 @@
+package kernels
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// randQuant returns random int8 weights in [-127, 127] and positive scales, n x k.
+func randQuant(r *rand.Rand, n, k int) ([]int8, []float32) {
+	q := make([]int8, n*k)
+	for i := range q {
+		q[i] = int8(r.IntN(255) - 127)
+	}
+	s := make([]float32, n*k/GroupSize)
+	for i := range s {
+		s[i] = 0.001 + r.Float32()*0.01
+	}
+	return q, s
+}
+
+// guardedBytes is guarded for byte buffers.
+func guardedBytes(n int) (full, inner []byte) {
+	full = make([]byte, n+32)
+	for i := range full {
+		full[i] = 0xA5
+	}
+	return full, full[16 : 16+n]
+}
+
+func TestQuantPanelConformance(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	for _, bits := range []int{8, 4} {
+		for _, k := range []int{32, 64, 96, 512} {
+			q := make([]byte, 2*k*bits)
+			for i := range q {
+				q[i] = byte(r.IntN(256))
+			}
+			if bits == 8 {
+				for i := range q {
+					if q[i] == 0x80 { // -128 is outside the symmetric range the packers write
+						q[i] = 0
+					}
+				}
+			}
+			s := randVec(r, (k/GroupSize)*16)
+			x := randVec(r, k)
+			full, c := guarded(16)
+			want := make([]float32, 16)
+			gemvQ(bits, k, x, q, s, c)
+			gemvQGeneric(bits, k, x, q, s, want)
+			checkGuards(t, full, 16, fmt.Sprintf("gemvQ%d k=%d", bits, k))
+			for j := range want {
+				if !close32(c[j], want[j], 1e-5*float64(k)) {
+					t.Fatalf("gemvQ%d k=%d [%d]: %g, want %g", bits, k, j, c[j], want[j])
+				}
+			}
+			full, d := guarded(16 * k)
+			wantD := make([]float32, 16*k)
+			dequantQ(bits, k, q, s, d)
+			dequantQGeneric(bits, k, q, s, wantD)
+			checkGuards(t, full, 16*k, fmt.Sprintf("dequantQ%d k=%d", bits, k))
+			for i := range wantD {
+				if d[i] != wantD[i] { // one multiply each: exact
+					t.Fatalf("dequantQ%d k=%d [%d]: %g, want %g", bits, k, i, d[i], wantD[i])
+				}
+			}
+		}
+	}
+}
+
+// TestMatMulQuant checks the quantised GEMV (m = 1) and the expand-then-GEMM path (m > 1)
+// against the generic GEMM over the weights the packed form represents.
+func TestMatMulQuant(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 10))
+	for _, bits := range []int{8, 4} {
+		for _, n := range []int{1, 15, 16, 17, 33, 64} {
+			for _, k := range []int{32, 64, 96} {
+				qi, s := randQuant(r, n, k)
+				var p *Packed
+				var err error
+				if bits == 8 {
+					p, err = PackQ8(qi, s, n, k)
+				} else {
+					w := make([]float32, n*k)
+					for i := range w {
+						w[i] = float32(qi[i]) * s[i/GroupSize]
+					}
+					p, err = Quantize(w, n, k, 4)
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+				dense := make([]float32, n*k)
+				for j := 0; j < n; j++ {
+					for c := 0; c < k; c++ {
+						dense[j*k+c] = p.Weight(j, c)
+					}
+				}
+				if bits == 8 && dense[k-1] != float32(qi[k-1])*s[(k-1)/GroupSize] {
+					t.Fatalf("PackQ8 changed a weight: %g", dense[k-1])
+				}
+				for _, m := range []int{1, 2, 6, 7, 13} {
+					a := randVec(r, m*k)
+					want := make([]float32, m*n)
+					MatMulTGeneric(want, a, dense, m, k, n)
+					full, got := guarded(m * n)
+					MatMulPacked(got, a, p, m)
+					checkGuards(t, full, m*n, fmt.Sprintf("q%d %dx%dx%d", bits, m, k, n))
+					for i := range want {
+						if !close32(got[i], want[i], 2e-5*float64(k)) {
+							t.Fatalf("q%d %dx%dx%d [%d]: %g, want %g", bits, m, k, n, i, got[i], want[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestQuantizeGrid: weights on an int4 grid (what QAT exports) survive int4 quantisation
+// exactly, and int8 quantisation of int8-grid weights recovers the integers.
+func TestQuantizeGrid(t *testing.T) {
+	r := rand.New(rand.NewPCG(11, 12))
+	n, k := 20, 64
+	w := make([]float32, n*k)
+	scales := make([]float32, n*k/GroupSize)
+	for g := range scales {
+		scales[g] = 0.01 + r.Float32()*0.1
+		w[g*GroupSize] = 7 * scales[g] // each group reaches the grid's end, as max|w|/7 = scale
+	}
+	for i := range w {
+		if i%GroupSize != 0 {
+			w[i] = float32(r.IntN(15)-7) * scales[i/GroupSize]
+		}
+	}
+	p, err := Quantize(w, n, k, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for j := 0; j < n; j++ {
+		for c := 0; c < k; c++ {
+			if got := p.Weight(j, c); !close32(got, w[j*k+c], 1e-6) {
+				t.Fatalf("int4 [%d][%d] = %g, want %g", j, c, got, w[j*k+c])
+			}
+		}
+	}
+	if _, err := Quantize(w, n, 48, 4); err == nil {
+		t.Fatal("k not a multiple of 32 accepted")
+	}
+	if _, err := Quantize(w, n, k, 3); err == nil {
+		t.Fatal("3 bits accepted")
+	}
+	if _, err := PackQ8(make([]int8, 10), nil, n, k); err == nil {
+		t.Fatal("short int8 data accepted")
+	}
+}
+
+func TestPackedRow(t *testing.T) {
+	r := rand.New(rand.NewPCG(17, 18))
+	n, k := 37, 64
+	w := randVec(r, n*k)
+	for _, bits := range []int{32, 8, 4} {
+		var p *Packed
+		if bits == 32 {
+			p = Pack(w, n, k)
+		} else {
+			p, _ = Quantize(w, n, k, bits)
+		}
+		row := make([]float32, k)
+		for j := 0; j < n; j++ {
+			p.Row(row, j)
+			for c, v := range row {
+				if v != p.Weight(j, c) || (bits == 32 && v != w[j*k+c]) {
+					t.Fatalf("bits %d row %d [%d]: %g, want %g", bits, j, c, v, p.Weight(j, c))
+				}
+				if bits == 8 && !close32(v, w[j*k+c], 0.02) { // half a step of max|w|/127 for randn groups
+					t.Fatalf("int8 row %d [%d]: %g, far from %g", j, c, v, w[j*k+c])
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,125 @@
+package needle
+
+import (
+	"math"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/needle-router/needle/internal/kernels"
+)
+
+// teacherLogits loads the golden model with opt and returns its teacher-forced logits.
+func teacherLogits(t *testing.T, wb []byte, opt Options) []float32 {
+	t.Helper()
+	cb, err := os.ReadFile("testdata/golden/config.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := ParseConfig(cb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := NewWithOptions(cfg, wb, nil, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exp, err := readSafetensors("testdata/golden/expect.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, dec := mustI32(t, exp, "enc_ids"), mustI32(t, exp, "dec_ids")
+	s := m.getScratch()
+	m.encode(s, enc)
+	m.prepareCross(s, len(enc))
+	var out []float32
+	for p, id := range dec {
+		m.decodeStep(s, id, p, len(enc))
+		out = append(out, s.logits...)
+	}
+	return out
+}
+
+func relRMS(got, want []float32) float64 {
+	var num, den float64
+	for i := range want {
+		d := float64(got[i] - want[i])
+		num += d * d
+		den += float64(want[i]) * float64(want[i])
+	}
+	return math.Sqrt(num / den)
+}
+
+// TestQuantisedWeights: int8 weights stay close to fp32 on the golden model, and weights that
+// lie on the int4 grid (what int4 QAT exports) run through the int4 kernels with no loss.
+func TestQuantisedWeights(t *testing.T) {
+	wb, err := os.ReadFile("testdata/golden/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := teacherLogits(t, wb, Options{})
+	if e := relRMS(teacherLogits(t, wb, Options{Weights: "int8"}), ref); e > 0.02 {
+		t.Errorf("int8 logits relative RMS error %.4f > 0.02", e)
+	} else {
+		t.Logf("int8 logits relative RMS error %.4f", e)
+	}
+
+	// Snap every projection of the golden model to the int4 grid, as train.export does with
+	// QAT on, and compare the int4 engine against fp32 on the snapped weights.
+	st, err := parseSafetensors(wb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tensors, shapes := map[string][]float32{}, map[string][]int{}
+	for _, name := range st.names() {
+		v, shape, err := st.float32s(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(shape) == 2 && shape[1]%kernels.GroupSize == 0 && !strings.HasPrefix(name, "head.") {
+			bits := 4
+			if name == "embed" {
+				bits = 8 // what "int4" holds the embedding as
+			}
+			p, err := kernels.Quantize(v, shape[0], shape[1], bits)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j := 0; j < shape[0]; j++ {
+				p.Row(v[j*shape[1]:(j+1)*shape[1]], j)
+			}
+		}
+		tensors[name], shapes[name] = v, shape
+	}
+	grid := writeSafetensors(tensors, shapes)
+	ref4 := teacherLogits(t, grid, Options{Weights: "f32"})
+	if e := relRMS(teacherLogits(t, grid, Options{Weights: "int4"}), ref4); e > 1e-5 {
+		t.Errorf("int4 on int4-grid weights: logits relative RMS error %.2g, want float rounding only", e)
+	} else {
+		t.Logf("int4 on int4-grid weights: logits relative RMS error %.2g", e)
+	}
+	if e := relRMS(ref4, ref); e < 0.01 {
+		t.Errorf("snapping to the int4 grid changed nothing (%.4f): the test is not exercising int4", e)
+	}
+}
+
+func TestWeightsOption(t *testing.T) {
+	wb, err := os.ReadFile("testdata/golden/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := os.ReadFile("testdata/golden/config.json")
+	cfg, _ := ParseConfig(cb)
+	for opt, want := range map[string]string{"": "f32", "f32": "f32", "int8": "int8", "int4": "int4 (embedding int8)"} {
+		m, err := NewWithOptions(cfg, wb, nil, Options{Weights: opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.WeightsFormat(); got != want {
+			t.Errorf("weights %q: format %q, want %q", opt, got, want)
+		}
+	}
+	if _, err := NewWithOptions(cfg, wb, nil, Options{Weights: "int2"}); err == nil {
+		t.Error("int2 accepted")
+	}
+}
