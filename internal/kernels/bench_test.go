@@ -90,8 +90,12 @@ func BenchmarkAttention(b *testing.B) {
 		b.ReportMetric(flops/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOPS")
 	})
 	b.Run("decode-row-300", func(b *testing.B) {
+		// One decode step's cross-attention: keys and values packed once per request.
+		kv := KVPanels{Data: make([]float32, KVPanelsSize(kv, hd, n)), NKV: kv, HeadDim: hd, Cap: n}
+		kv.Set(k, v, 0, n)
+		sc := make([]float32, AttendScratch(1, n, h, kv.NKV))
 		for b.Loop() {
-			Attention(dst, q[:h*hd], k, v, sc, 1, n, h, kv, hd, 0.125, -1)
+			AttendPanels(dst, q[:h*hd], &kv, sc, 1, n, h, 0.125, -1)
 		}
 		b.ReportMetric(flops/float64(n)/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOPS")
 	})

@@ -11,6 +11,9 @@ func gemmMicro(mr, k int, a []float32, lda int, b []float32, c []float32, ldc in
 func gemvQ(bits, k int, x []float32, q []byte, s []float32, c []float32) {
 	gemvQGeneric(bits, k, x, q, s, c)
 }
+func gemvQ8(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
+	gemvQ8Generic(k, x, xs, q, s, c)
+}
 func dequantQ(bits, k int, q []byte, s []float32, dst []float32) {
 	dequantQGeneric(bits, k, q, s, dst)
 }

@@ -60,14 +60,22 @@ func gemvQ(bits, k int, x []float32, q []byte, s []float32, c []float32) {
 		return
 	}
 	_ = x[k-1]
-	_ = q[k*bits*2-1]
+	_ = q[k*8-1]
 	_ = s[(k/GroupSize)*16-1]
 	_ = c[15]
-	if bits == 8 {
-		gemvQ8x16(k, &x[0], &q[0], &s[0], &c[0])
-	} else {
-		gemvQ4x16(k, &x[0], &q[0], &s[0], &c[0])
+	gemvQ4x16(k, &x[0], &q[0], &s[0], &c[0])
+}
+
+func gemvQ8(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
+	if !useAsm {
+		gemvQ8Generic(k, x, xs, q, s, c)
+		return
 	}
+	_ = x[k-1]
+	_ = q[k*16-1]
+	_ = s[(k/GroupSize)*16-1]
+	_ = c[15]
+	gemvQ8x16(k, &x[0], xs, &q[0], &s[0], &c[0])
 }
 
 func dequantQ(bits, k int, q []byte, s []float32, dst []float32) {

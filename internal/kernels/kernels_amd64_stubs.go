@@ -28,13 +28,13 @@ func gemm5x16(k int, a *float32, lda int, b *float32, c *float32, ldc int)
 // gemm6x16 computes a 6x16 tile: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
 func gemm6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int)
 
-// gemvQ8x16 computes one 16-row panel of a quantised GEMV: c[j] = sum_p x[p]*w[j][p], k a multiple of 32.
-func gemvQ8x16(k int, x *float32, q *byte, s *float32, c *float32)
+// gemvQ8x16 computes one 16-row panel of the int8 GEMV over int16 activations: c[j] = xs * sum_p x[p]*w[j][p], k a multiple of 32.
+func gemvQ8x16(k int, x *int16, xs float32, q *byte, s *float32, c *float32)
 
 // gemvQ4x16 computes one 16-row panel of a quantised GEMV: c[j] = sum_p x[p]*w[j][p], k a multiple of 32.
 func gemvQ4x16(k int, x *float32, q *byte, s *float32, c *float32)
 
-// dequantQ8x16 expands one quantised 16-row panel of k steps (k a multiple of 32) to fp32.
+// dequantQ8x16 expands one int8 16-row panel of k steps (k a multiple of 32) to fp32.
 func dequantQ8x16(k int, q *byte, s *float32, dst *float32)
 
 // dequantQ4x16 expands one quantised 16-row panel of k steps (k a multiple of 32) to fp32.

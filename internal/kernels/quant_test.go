@@ -47,8 +47,15 @@ func TestQuantPanelConformance(t *testing.T) {
 			x := randVec(r, k)
 			full, c := guarded(16)
 			want := make([]float32, 16)
-			gemvQ(bits, k, x, q, s, c)
-			gemvQGeneric(bits, k, x, q, s, want)
+			if bits == 8 {
+				x16 := make([]int16, k)
+				xs := quantizeX16(x16, x)
+				gemvQ8(k, x16, xs, q, s, c)
+				gemvQ8Generic(k, x16, xs, q, s, want)
+			} else {
+				gemvQ(bits, k, x, q, s, c)
+				gemvQGeneric(bits, k, x, q, s, want)
+			}
 			checkGuards(t, full, 16, fmt.Sprintf("gemvQ%d k=%d", bits, k))
 			for j := range want {
 				if !close32(c[j], want[j], 1e-5*float64(k)) {
@@ -178,6 +185,47 @@ func TestPackedRow(t *testing.T) {
 					t.Fatalf("int8 row %d [%d]: %g, far from %g", j, c, v, w[j*k+c])
 				}
 			}
+		}
+	}
+}
+
+func TestConcat(t *testing.T) {
+	r := rand.New(rand.NewPCG(21, 22))
+	k := 64
+	for _, bits := range []int{32, 8, 4} {
+		var parts []*Packed
+		var dense []float32
+		for _, n := range []int{32, 16, 7} {
+			w := randVec(r, n*k)
+			var p *Packed
+			if bits == 32 {
+				p = Pack(w, n, k)
+			} else {
+				p, _ = Quantize(w, n, k, bits)
+			}
+			parts = append(parts, p)
+			for j := 0; j < n; j++ {
+				for c := 0; c < k; c++ {
+					dense = append(dense, p.Weight(j, c))
+				}
+			}
+		}
+		all, err := Concat(parts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := randVec(r, k)
+		want := make([]float32, all.N)
+		MatMulTGeneric(want, a, dense, 1, k, all.N)
+		got := make([]float32, all.N)
+		MatMulPacked(got, a, all, 1)
+		for i := range want {
+			if !close32(got[i], want[i], 1e-3) {
+				t.Fatalf("bits %d [%d]: %g, want %g", bits, i, got[i], want[i])
+			}
+		}
+		if _, err := Concat(parts[2], parts[0]); err == nil {
+			t.Fatal("a 7-row matrix stacked above another")
 		}
 	}
 }

@@ -99,6 +99,7 @@ func NewWithOptions(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*M
 // scratch is one request's working memory, reused through the pool.
 type scratch struct {
 	x, h, q, k, v, att, o []float32 // encoder rows, maxEnc x dims
+	qkv                   []float32 // a decoder step's stacked q, k, v
 	scores                []float32
 	enc                   []float32          // final encoder output, maxEnc x d
 	cross, self           []kernels.KVPanels // per decoder layer: keys/values in GEMM panels
@@ -114,7 +115,7 @@ func (m *Model) newScratch() *scratch {
 	s := &scratch{
 		x: make([]float32, n*d), h: make([]float32, n*d), q: make([]float32, n*c.qDim()),
 		k: make([]float32, n*c.kvDim()), v: make([]float32, n*c.kvDim()), att: make([]float32, n*c.qDim()),
-		o: make([]float32, n*d), enc: make([]float32, n*d),
+		o: make([]float32, n*d), enc: make([]float32, n*d), qkv: make([]float32, c.qDim()+2*c.kvDim()),
 		scores: make([]float32, max(kernels.AttentionScratch(n, n, c.NHeads, c.NKVHeads, c.HeadDim),
 			kernels.AttendScratch(1, max(c.MaxEncLen, c.MaxDecLen), c.NHeads, c.NKVHeads))),
 		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n),
@@ -199,14 +200,12 @@ func (m *Model) decodeStep(s *scratch, token int32, pos, n int) {
 	x := s.x[:d]
 	m.embedRows(x, []int32{token})
 	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
-	h, q, att, o := s.h[:d], s.q[:qd], s.att[:qd], s.o[:d]
+	h, att, o := s.h[:d], s.att[:qd], s.o[:d]
 	for l := range m.W.Dec {
 		L := &m.W.Dec[l]
 		kernels.ZCRMSNorm(h, x, L.SelfNorm, c.NormEps)
-		k, v := s.k[:kvd], s.v[:kvd]
-		kernels.MatMulPacked(q, h, L.Self.Qp, 1)
-		kernels.MatMulPacked(k, h, L.Self.Kp, 1)
-		kernels.MatMulPacked(v, h, L.Self.Vp, 1)
+		kernels.MatMulPacked(s.qkv, h, L.Self.QKV, 1)
+		q, k, v := s.qkv[:qd], s.qkv[qd:qd+kvd], s.qkv[qd+kvd:qd+2*kvd]
 		kernels.ZCRMSNorm(q, q, L.Self.QNorm, c.NormEps)
 		kernels.ZCRMSNorm(k, k, L.Self.KNorm, c.NormEps)
 		kernels.RoPE(q, c.NHeads, c.HeadDim, pos, m.cos, m.sin)
@@ -337,7 +336,13 @@ func (m *Model) WeightBytes() int64 {
 }
 
 func (m *Model) eachPacked(f func(*kernels.Packed)) {
-	attn := func(a *Attention) { f(a.Qp); f(a.Kp); f(a.Vp); f(a.Op) }
+	attn := func(a *Attention) {
+		for _, p := range []*kernels.Packed{a.Qp, a.Kp, a.Vp, a.Op, a.QKV} {
+			if p != nil {
+				f(p)
+			}
+		}
+	}
 	for i := range m.W.Enc {
 		attn(&m.W.Enc[i].Attn)
 	}

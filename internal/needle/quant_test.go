@@ -93,8 +93,10 @@ func TestQuantisedWeights(t *testing.T) {
 	}
 	grid := writeSafetensors(tensors, shapes)
 	ref4 := teacherLogits(t, grid, Options{Weights: "f32"})
-	if e := relRMS(teacherLogits(t, grid, Options{Weights: "int4"}), ref4); e > 1e-5 {
-		t.Errorf("int4 on int4-grid weights: logits relative RMS error %.2g, want float rounding only", e)
+	if e := relRMS(teacherLogits(t, grid, Options{Weights: "int4"}), ref4); e > 1e-4 {
+		// Only rounding remains: float sums, and the int8 embedding's GEMV taking its input
+		// as int16 (under 2e-5 of the largest activation).
+		t.Errorf("int4 on int4-grid weights: logits relative RMS error %.2g, want rounding only", e)
 	} else {
 		t.Logf("int4 on int4-grid weights: logits relative RMS error %.2g", e)
 	}

@@ -33,8 +33,10 @@ type Attention struct {
 	QNorm []float32 `needle:"q_norm" shape:"hd"`
 	KNorm []float32 `needle:"k_norm" shape:"hd"`
 
-	// Packed copies for the register-tiled GEMM, made once at load.
+	// Packed copies for the register-tiled GEMM, made once at load. A decoder's
+	// self-attention holds Q, K and V stacked in QKV instead (one product per step).
 	Qp, Kp, Vp, Op *kernels.Packed
+	QKV            *kernels.Packed
 }
 
 func (a *Attention) pack(pk *packer, prefix string, c Config) error {
@@ -168,9 +170,15 @@ func (w *Weights) pack(c Config, st *safetensors, opt Options) error {
 		}
 	}
 	for i := range w.Dec {
-		if err := w.Dec[i].Self.pack(pk, fmt.Sprintf("dec.%d.self.", i), c); err != nil {
+		a := &w.Dec[i].Self
+		if err := a.pack(pk, fmt.Sprintf("dec.%d.self.", i), c); err != nil {
 			return err
 		}
+		qkv, err := kernels.Concat(a.Qp, a.Kp, a.Vp)
+		if err != nil {
+			return err
+		}
+		a.QKV, a.Qp, a.Kp, a.Vp = qkv, nil, nil, nil
 		if err := w.Dec[i].Cross.pack(pk, fmt.Sprintf("dec.%d.cross.", i), c); err != nil {
 			return err
 		}

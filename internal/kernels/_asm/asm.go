@@ -208,16 +208,66 @@ func gemm(mr int) {
 // per row per 32 inputs. int8 rows take 16 bytes per step of k; int4 rows 8 bytes, byte i
 // holding row i in its low nibble and row i+8 in its high nibble, each stored as w+8.
 
-// gemvQ8x16: c[j] = sum_g s[g*16+j] * sum_{p<32} x[32g+p]*q[(32g+p)*16+j]. Within a group
-// the products accumulate in 8 chains (4 steps of k in flight, two halves of 16 rows), then
-// the group sum is scaled into the row accumulators with one FMA.
+// gemvQ8x16: the int8 GEMV, integer inside each group. The panel stores pairs of steps per
+// row (bytes: rows 0..7 as (p, p+1) pairs, then rows 8..15), so one VPMADDWD multiplies 8
+// rows by the int16 activations (x[p], x[p+1]) and adds each pair: 16 multiply-adds per
+// instruction, summed exactly in int32 over the group's 32 steps (|q| <= 127 and
+// |x| <= 32767 keep 32 products inside int32), then converted once and scaled:
+// c[j] = xs * sum_g s[g*16+j] * sum_{p<32} x[32g+p]*q[j][32g+p].
 func gemvQ8() {
-	gemvQ("gemvQ8x16", 16, func(pq GPVirtual, p int) (VecVirtual, VecVirtual) {
+	TEXT("gemvQ8x16", NOSPLIT, "func(k int, x *int16, xs float32, q *byte, s *float32, c *float32)")
+	Doc("gemvQ8x16 computes one 16-row panel of the int8 GEMV over int16 activations: c[j] = xs * sum_p x[p]*w[j][p], k a multiple of 32.")
+	k, px, pq, ps := GP64(), GP64(), GP64(), GP64()
+	Load(Param("k"), k)
+	Load(Param("x"), px)
+	Load(Param("q"), pq)
+	Load(Param("s"), ps)
+	acc0, acc1 := YMM(), YMM()
+	VXORPS(acc0, acc0, acc0)
+	VXORPS(acc1, acc1, acc1)
+	Label("gemvQ8x16loop")
+	CMPQ(k, Imm(0))
+	JE(LabelRef("gemvQ8x16store"))
+	// Two interleaved chains per half (even and odd pairs) keep the adds off the critical path.
+	var a [2][2]VecVirtual
+	for pp := 0; pp < 16; pp++ {
+		xb := YMM()
+		VPBROADCASTD(Mem{Base: px, Disp: 4 * pp}, xb)
 		t0, t1 := YMM(), YMM()
-		VPMOVSXBD(Mem{Base: pq, Disp: p * 16}, t0)
-		VPMOVSXBD(Mem{Base: pq, Disp: p*16 + 8}, t1)
-		return t0, t1
-	}, nil)
+		VPMOVSXBW(Mem{Base: pq, Disp: 32 * pp}, t0)
+		VPMOVSXBW(Mem{Base: pq, Disp: 32*pp + 16}, t1)
+		VPMADDWD(xb, t0, t0)
+		VPMADDWD(xb, t1, t1)
+		c := pp % 2
+		if pp < 2 {
+			a[c] = [2]VecVirtual{t0, t1}
+			continue
+		}
+		VPADDD(t0, a[c][0], a[c][0])
+		VPADDD(t1, a[c][1], a[c][1])
+	}
+	for h := 0; h < 2; h++ {
+		VPADDD(a[1][h], a[0][h], a[0][h])
+		VCVTDQ2PS(a[0][h], a[0][h])
+	}
+	VFMADD231PS(Mem{Base: ps}, a[0][0], acc0)
+	VFMADD231PS(Mem{Base: ps, Disp: 32}, a[0][1], acc1)
+	ADDQ(U32(512), pq)
+	ADDQ(Imm(64), px)
+	ADDQ(Imm(64), ps)
+	SUBQ(Imm(32), k)
+	JMP(LabelRef("gemvQ8x16loop"))
+	Label("gemvQ8x16store")
+	xs := YMM()
+	VBROADCASTSS(NewParamAddr("xs", 16), xs)
+	VMULPS(xs, acc0, acc0)
+	VMULPS(xs, acc1, acc1)
+	pc := GP64()
+	Load(Param("c"), pc)
+	VMOVUPS(acc0, Mem{Base: pc})
+	VMOVUPS(acc1, Mem{Base: pc, Disp: 32})
+	VZEROUPPER()
+	RET()
 }
 
 // gemvQ4x16: as gemvQ8x16 over int4 panels.
@@ -314,12 +364,44 @@ func gemvQ(name string, stepBytes int, load func(pq GPVirtual, p int) (VecVirtua
 // dequantQ8x16 / dequantQ4x16 expand one quantised panel to the fp32 panel layout
 // (dst[p*16+j] = w[j][p]), so prefill runs the fp32 micro-kernel over it.
 func dequantQ8() {
-	dequantQ("dequantQ8x16", 16, func(pq GPVirtual, p int) (VecVirtual, VecVirtual) {
-		t0, t1 := YMM(), YMM()
-		VPMOVSXBD(Mem{Base: pq, Disp: p * 16}, t0)
-		VPMOVSXBD(Mem{Base: pq, Disp: p*16 + 8}, t1)
-		return t0, t1
-	}, nil)
+	TEXT("dequantQ8x16", NOSPLIT, "func(k int, q *byte, s *float32, dst *float32)")
+	Doc("dequantQ8x16 expands one int8 16-row panel of k steps (k a multiple of 32) to fp32.")
+	k, pq, ps, pd := GP64(), GP64(), GP64(), GP64()
+	Load(Param("k"), k)
+	Load(Param("q"), pq)
+	Load(Param("s"), ps)
+	Load(Param("dst"), pd)
+	// VPMADDWD against (1, 0) and (0, 1) word pairs splits the (p, p+1) pairs into int32.
+	even, odd := YMM(), YMM()
+	VPBROADCASTD(constU32("q8even", 1), even)
+	VPBROADCASTD(constU32("q8odd", 1<<16), odd)
+	Label("dequantQ8x16loop")
+	CMPQ(k, Imm(0))
+	JE(LabelRef("dequantQ8x16done"))
+	s0, s1 := YMM(), YMM()
+	VMOVUPS(Mem{Base: ps}, s0)
+	VMOVUPS(Mem{Base: ps, Disp: 32}, s1)
+	for pp := 0; pp < 16; pp++ {
+		for h, sc := range []VecVirtual{s0, s1} {
+			t := YMM()
+			VPMOVSXBW(Mem{Base: pq, Disp: 32*pp + 16*h}, t)
+			for par, sel := range []VecVirtual{even, odd} {
+				u := YMM()
+				VPMADDWD(sel, t, u)
+				VCVTDQ2PS(u, u)
+				VMULPS(sc, u, u)
+				VMOVUPS(u, Mem{Base: pd, Disp: 64*(2*pp+par) + 32*h})
+			}
+		}
+	}
+	ADDQ(U32(512), pq)
+	ADDQ(Imm(64), ps)
+	ADDQ(U32(2048), pd)
+	SUBQ(Imm(32), k)
+	JMP(LabelRef("dequantQ8x16loop"))
+	Label("dequantQ8x16done")
+	VZEROUPPER()
+	RET()
 }
 
 func dequantQ4() {
