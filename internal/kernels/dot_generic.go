@@ -14,6 +14,8 @@ func gemvQ(bits, k int, x []float32, q []byte, s []float32, c []float32) {
 func gemvQ8(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
 	gemvQ8Generic(k, x, xs, q, s, c)
 }
+func absMax(x []float32) float32                     { return absMaxGeneric(x) }
+func quantX16(dst []int16, x []float32, inv float32) { quantX16Generic(dst, x, inv) }
 func dequantQ(bits, k int, q []byte, s []float32, dst []float32) {
 	dequantQGeneric(bits, k, q, s, dst)
 }

@@ -46,29 +46,73 @@ func matMulTRange(dst, a, b []float32, m, k, n, lo, hi int) {
 const parallelMinWork = 1 << 16
 
 // ZCRMSNorm writes dst = (1 + gamma) * x / sqrt(mean(x^2) + eps) for each row of length
-// len(gamma). dst may alias x.
+// len(gamma). dst may alias x. Many rows (prefill) are split over the worker pool.
 func ZCRMSNorm(dst, x, gamma []float32, eps float32) {
+	rows := len(x) / len(gamma)
+	if len(x) < rowsParallelMin || Threads() == 1 {
+		zcrmsNormRows(dst, x, gamma, eps, 0, rows)
+		return
+	}
+	j := rowJobs.Get().(*rowJob)
+	*j = rowJob{dst: dst, x: x, gamma: gamma, eps: eps}
+	parallelRun(rows, j)
+	*j = rowJob{}
+	rowJobs.Put(j)
+}
+
+func zcrmsNormRows(dst, x, gamma []float32, eps float32, r0, r1 int) {
 	d := len(gamma)
-	for r := 0; r+d <= len(x); r += d {
-		row := x[r : r+d]
-		var ss float32
-		for _, v := range row {
-			ss += v * v
-		}
+	for r := r0; r < r1; r++ {
+		row := x[r*d : r*d+d]
+		ss := dot(row, row)
 		inv := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
-		out := dst[r : r+d]
+		out := dst[r*d : r*d+d]
 		for i, v := range row {
 			out[i] = v * inv * (1 + gamma[i])
 		}
 	}
 }
 
+// rowsParallelMin is the element count from which row-wise kernels (norms, RoPE) split
+// their rows over the worker pool: a prefill's, not a decode step's.
+const rowsParallelMin = 1 << 15
+
+// rowJob is a pooled unit of row-wise work: a norm (gamma set) or a rotation (cos set).
+type rowJob struct {
+	dst, x, gamma, cos, sin []float32
+	eps                     float32
+	nHeads, headDim, pos0   int
+}
+
+var rowJobs = sync.Pool{New: func() any { return new(rowJob) }}
+
+func (j *rowJob) run(_, lo, hi int) {
+	if j.gamma != nil {
+		zcrmsNormRows(j.dst, j.x, j.gamma, j.eps, lo, hi)
+		return
+	}
+	ropeRows(j.x, j.nHeads, j.headDim, j.pos0, j.cos, j.sin, lo, hi)
+}
+
 // RoPE rotates x in place, rotate-half layout: x is rows of nHeads*headDim at positions
 // pos0, pos0+1, ...; cos and sin are tables of [maxPos][headDim/2].
 func RoPE(x []float32, nHeads, headDim, pos0 int, cos, sin []float32) {
+	rows := len(x) / (nHeads * headDim)
+	if len(x) < rowsParallelMin || Threads() == 1 {
+		ropeRows(x, nHeads, headDim, pos0, cos, sin, 0, rows)
+		return
+	}
+	j := rowJobs.Get().(*rowJob)
+	*j = rowJob{x: x, nHeads: nHeads, headDim: headDim, pos0: pos0, cos: cos, sin: sin}
+	parallelRun(rows, j)
+	*j = rowJob{}
+	rowJobs.Put(j)
+}
+
+func ropeRows(x []float32, nHeads, headDim, pos0 int, cos, sin []float32, r0, r1 int) {
 	half := headDim / 2
 	row := nHeads * headDim
-	for r := 0; r*row < len(x); r++ {
+	for r := r0; r < r1; r++ {
 		p := pos0 + r
 		c := cos[p*half : p*half+half]
 		s := sin[p*half : p*half+half]

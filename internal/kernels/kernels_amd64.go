@@ -123,3 +123,22 @@ func scal(x []float32, a float32) {
 	scalAVX2(x, a)
 	scalGeneric(x[n:], a)
 }
+
+func absMax(x []float32) float32 {
+	if !useAsm || len(x) < 8 {
+		return absMaxGeneric(x)
+	}
+	n := len(x) &^ 7
+	return max(absMaxAVX2(x), absMaxGeneric(x[n:]))
+}
+
+func quantX16(dst []int16, x []float32, inv float32) {
+	if !useAsm || len(x) < 16 {
+		quantX16Generic(dst, x, inv)
+		return
+	}
+	n := len(x) &^ 15
+	_ = dst[len(x)-1]
+	quantX16AVX2(&dst[0], x, inv)
+	quantX16Generic(dst[n:], x[n:], inv)
+}

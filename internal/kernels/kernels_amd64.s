@@ -1829,3 +1829,61 @@ scal8:
 scaldone:
 	VZEROUPPER
 	RET
+
+// func absMaxAVX2(x []float32) float32
+// Requires: AVX, AVX2, SSE
+TEXT ·absMaxAVX2(SB), NOSPLIT, $0-28
+	MOVQ         x_base+0(FP), AX
+	MOVQ         x_len+8(FP), CX
+	VPBROADCASTD absmask<>+0(SB), Y0
+	VXORPS       Y1, Y1, Y1
+
+absmax8:
+	CMPQ   CX, $0x08
+	JL     absmaxdone
+	VANDPS (AX), Y0, Y2
+	VMAXPS Y2, Y1, Y1
+	ADDQ   $0x20, AX
+	SUBQ   $0x08, CX
+	JMP    absmax8
+
+absmaxdone:
+	VEXTRACTF128 $0x01, Y1, X0
+	VMAXPS       X0, X1, X1
+	VPERMILPS    $0x4e, X1, X0
+	VMAXPS       X0, X1, X1
+	VPERMILPS    $0xb1, X1, X0
+	VMAXPS       X0, X1, X1
+	VZEROUPPER
+	MOVSS        X1, ret+24(FP)
+	RET
+
+DATA absmask<>+0(SB)/4, $0x7fffffff
+GLOBL absmask<>(SB), RODATA|NOPTR, $4
+
+// func quantX16AVX2(dst *int16, x []float32, inv float32)
+// Requires: AVX, AVX2
+TEXT ·quantX16AVX2(SB), NOSPLIT, $0-36
+	MOVQ         dst+0(FP), AX
+	MOVQ         x_base+8(FP), CX
+	MOVQ         x_len+16(FP), DX
+	VBROADCASTSS inv+32(FP), Y0
+
+quantx16:
+	CMPQ      DX, $0x10
+	JL        quantx16done
+	VMULPS    (CX), Y0, Y1
+	VMULPS    32(CX), Y0, Y2
+	VCVTPS2DQ Y1, Y1
+	VCVTPS2DQ Y2, Y2
+	VPACKSSDW Y2, Y1, Y1
+	VPERMQ    $0xd8, Y1, Y1
+	VMOVDQU   Y1, (AX)
+	ADDQ      $0x40, CX
+	ADDQ      $0x20, AX
+	SUBQ      $0x10, DX
+	JMP       quantx16
+
+quantx16done:
+	VZEROUPPER
+	RET

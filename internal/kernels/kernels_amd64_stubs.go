@@ -48,3 +48,9 @@ func maxAVX2(x []float32) float32
 
 // scalAVX2 multiplies x[i] by a for i < len(x)/8*8.
 func scalAVX2(x []float32, a float32)
+
+// absMaxAVX2 returns the largest |x[i]| for i < len(x)/8*8; len(x) >= 8.
+func absMaxAVX2(x []float32) float32
+
+// quantX16AVX2 writes round(x[i]*inv) as int16 to dst[i] for i < len(x)/16*16.
+func quantX16AVX2(dst *int16, x []float32, inv float32)

@@ -132,21 +132,28 @@ func q8Offset(p, j int) int { return (p/2)*32 + (j/8)*16 + (j%8)*2 + p%2 }
 // below that of the int8 weights.
 func quantizeX16(dst []int16, x []float32) float32 {
 	dst = dst[:len(x)]
-	var mx float32
-	for _, v := range x {
-		mx = max(mx, v, -v)
-	}
+	mx := absMax(x)
 	if mx == 0 {
 		clear(dst)
 		return 1
 	}
-	inv := 32767 / mx
-	for i, v := range x {
-		// Adding 1.5*2^23 rounds to an integer (to nearest, ties to even) in float32 itself,
-		// much cheaper than math.RoundToEven through float64.
-		dst[i] = int16(int32(math.Float32bits(v*inv+12582912)) - 0x4B400000)
-	}
+	quantX16(dst, x, 32767/mx)
 	return mx / 32767
+}
+
+func absMaxGeneric(x []float32) float32 {
+	var mx float32
+	for _, v := range x {
+		mx = max(mx, float32(math.Abs(float64(v))))
+	}
+	return mx
+}
+
+// quantX16Generic is the oracle of the vector conversion: round to nearest, ties to even.
+func quantX16Generic(dst []int16, x []float32, inv float32) {
+	for i, v := range x {
+		dst[i] = int16(math.RoundToEven(float64(v * inv)))
+	}
 }
 
 // gemvQ8Generic is the oracle of gemvQ8x16: the same integer sums per group.

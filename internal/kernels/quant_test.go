@@ -229,3 +229,35 @@ func TestConcat(t *testing.T) {
 		}
 	}
 }
+
+func TestQuantizeX16(t *testing.T) {
+	r := rand.New(rand.NewPCG(23, 24))
+	for _, n := range []int{1, 7, 8, 15, 16, 17, 33, 512} {
+		x := randVec(r, n)
+		x[n/2] = -4 // the largest magnitude, negative: must map to -32767
+		full := make([]int16, n+16)
+		for i := range full {
+			full[i] = 0x5A5A
+		}
+		got := full[8 : 8+n]
+		xs := quantizeX16(got, x)
+		if xs != 4.0/32767 || got[n/2] != -32767 {
+			t.Fatalf("n=%d: scale %g, extreme %d", n, xs, got[n/2])
+		}
+		want := make([]int16, n)
+		quantX16Generic(want, x, 32767/float32(4))
+		for i := range want {
+			if got[i] != want[i] {
+				t.Fatalf("n=%d [%d]: %d, want %d", n, i, got[i], want[i])
+			}
+		}
+		for i := 0; i < 8; i++ {
+			if full[i] != 0x5A5A || full[8+n+i] != 0x5A5A {
+				t.Fatalf("n=%d: write outside dst", n)
+			}
+		}
+	}
+	if xs := quantizeX16(make([]int16, 4), make([]float32, 4)); xs != 1 {
+		t.Fatalf("all-zero input: scale %g", xs)
+	}
+}
