@@ -8,8 +8,8 @@ func gemmMicro(mr, k int, a []float32, lda int, b []float32, c []float32, ldc in
 	gemmMicroGeneric(mr, k, a, lda, b, c, ldc)
 }
 
-func gemvQ(bits, k int, x []float32, q []byte, s []float32, c []float32) {
-	gemvQGeneric(bits, k, x, q, s, c)
+func gemvQ4(k int, x []float32, q []byte, s []float32, c []float32) {
+	gemvQ4Generic(k, x, q, s, c)
 }
 func gemvQ8(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
 	gemvQ8Generic(k, x, xs, q, s, c)

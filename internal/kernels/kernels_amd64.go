@@ -54,9 +54,9 @@ func gemmMicro(mr, k int, a []float32, lda int, b []float32, c []float32, ldc in
 	}
 }
 
-func gemvQ(bits, k int, x []float32, q []byte, s []float32, c []float32) {
+func gemvQ4(k int, x []float32, q []byte, s []float32, c []float32) {
 	if !useAsm {
-		gemvQGeneric(bits, k, x, q, s, c)
+		gemvQ4Generic(k, x, q, s, c)
 		return
 	}
 	_ = x[k-1]

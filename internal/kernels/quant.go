@@ -173,15 +173,15 @@ func gemvQ8Generic(k int, x []int16, xs float32, q []byte, s []float32, c []floa
 	}
 }
 
-// gemvQGeneric is the oracle of gemvQ4x16: one panel, one input row.
-func gemvQGeneric(bits, k int, x []float32, q []byte, s []float32, c []float32) {
+// gemvQ4Generic is the oracle of gemvQ4x16: one panel, one input row.
+func gemvQ4Generic(k int, x []float32, q []byte, s []float32, c []float32) {
 	var acc [16]float32
 	for g := 0; g < k/GroupSize; g++ {
 		var gs [16]float32
 		for p := g * GroupSize; p < (g+1)*GroupSize; p++ {
 			xp := x[p]
 			for j := range gs {
-				gs[j] += xp * float32(quantAt(bits, q, p, j))
+				gs[j] += xp * float32(quantAt(4, q, p, j))
 			}
 		}
 		for j := range acc {
@@ -230,7 +230,7 @@ func gemvPanels(dst, a []float32, x16 []int16, xs float32, w *Packed, q0, q1 int
 		if bits == 8 {
 			gemvQ8(k, x16, xs, qp, sp, c)
 		} else {
-			gemvQ(bits, k, a, qp, sp, c)
+			gemvQ4(k, a, qp, sp, c)
 		}
 		if j0+16 > n {
 			copy(dst[j0:n], tile[:n-j0])

@@ -53,8 +53,8 @@ func TestQuantPanelConformance(t *testing.T) {
 				gemvQ8(k, x16, xs, q, s, c)
 				gemvQ8Generic(k, x16, xs, q, s, want)
 			} else {
-				gemvQ(bits, k, x, q, s, c)
-				gemvQGeneric(bits, k, x, q, s, want)
+				gemvQ4(k, x, q, s, c)
+				gemvQ4Generic(k, x, q, s, want)
 			}
 			checkGuards(t, full, 16, fmt.Sprintf("gemvQ%d k=%d", bits, k))
 			for j := range want {

@@ -126,7 +126,7 @@ type packer struct {
 
 func (pk *packer) pack(name string, w []float32, n, k int) (*kernels.Packed, error) {
 	bits := 32
-	q, s, stored8 := pk.st.int8s(name)
+	stored8 := pk.st.tensors[name].DType == "I8"
 	if w == nil && !stored8 {
 		return nil, fmt.Errorf("tensor %s was not bound", name)
 	}
@@ -148,6 +148,10 @@ func (pk *packer) pack(name string, w []float32, n, k int) (*kernels.Packed, err
 	}
 	switch {
 	case bits == 8 && stored8:
+		q, s, ok := pk.st.int8s(name)
+		if !ok {
+			return nil, fmt.Errorf("tensor %s: unreadable int8 data", name)
+		}
 		return kernels.PackQ8(q, s, n, k)
 	case stored8:
 		var err error
