@@ -21,8 +21,17 @@ func TestRowsAreDeterministic(t *testing.T) {
 // Every answer calls an offered tool with arguments that validate against its schema, and
 // string values are mostly copied from the query (grounded).
 func TestRowsAreValidAndGrounded(t *testing.T) {
-	for _, split := range []Split{Train, HeldOut} {
-		g := New(Config{Seed: 5, Split: split})
+	for _, cfg := range []Config{{Seed: 5}, {Seed: 5, Split: HeldOut}, {Seed: 6, MinTools: 1, MaxTools: 3, MaxDescLen: 80, Long: -1},
+		{Seed: 7, MinTools: 6, MaxTools: 10, Long: 1, Mask: 0.5}} {
+		checkRows(t, cfg)
+	}
+}
+
+func checkRows(t *testing.T, cfg Config) {
+	split := cfg.Split
+	{
+		g := New(cfg)
+		lo, hi := g.cfg.MinTools, g.cfg.MaxTools
 		var strVals, grounded, calls, noCalls int
 		for i := uint64(0); i < 2000; i++ {
 			row := g.Row(i)
@@ -30,8 +39,27 @@ func TestRowsAreValidAndGrounded(t *testing.T) {
 			if err != nil {
 				t.Fatalf("row %d tools: %v\n%s", i, err, row.Tools)
 			}
-			if len(tools) < 1 || len(tools) > 10 {
-				t.Fatalf("row %d offers %d tools", i, len(tools))
+			if len(tools) < lo || len(tools) > hi {
+				t.Fatalf("cfg %+v row %d offers %d tools", cfg, i, len(tools))
+			}
+			if cfg.MaxDescLen > 0 {
+				for _, tl := range tools {
+					if len(tl.Spec.Description) > cfg.MaxDescLen {
+						t.Fatalf("row %d: description longer than %d: %q", i, cfg.MaxDescLen, tl.Spec.Description)
+					}
+					for _, p := range tl.Spec.Params {
+						if len(p.Description) > cfg.MaxDescLen {
+							t.Fatalf("row %d: param description longer than %d: %q", i, cfg.MaxDescLen, p.Description)
+						}
+					}
+				}
+			}
+			seen := map[string]bool{}
+			for _, a := range row.Answers {
+				if seen[string(a.Arguments)+a.Name] {
+					t.Fatalf("row %d repeats an identical call %s %s", i, a.Name, a.Arguments)
+				}
+				seen[string(a.Arguments)+a.Name] = true
 			}
 			if len(row.Answers) == 0 {
 				noCalls++
@@ -63,7 +91,7 @@ func TestRowsAreValidAndGrounded(t *testing.T) {
 				}
 			}
 		}
-		if frac := float64(grounded) / float64(strVals); frac < 0.6 {
+		if frac := float64(grounded) / float64(strVals); frac < 0.75 {
 			t.Errorf("split %d: only %.0f%% of free string values appear in the query", split, 100*frac)
 		}
 		if noCalls < 100 || calls < 2000 {
