@@ -203,7 +203,45 @@ func unitNames() []string {
 	return s
 }
 
+// moreTemplates adds casual and spoken phrasings to the first catalogue. They go before each
+// family's last template, which stays the held-out one.
+var moreTemplates = map[string][]string{
+	"timer":       {"{dur} timer please", "can you start a countdown of {dur}", "I need a timer, {dur}", "put {dur} on the clock", "timer for the {label}, {dur}"},
+	"alarm":       {"I have to be up by {time}", "get me up at {time} {repeat}", "set my alarm to {time}", "alarm for {time} tomorrow"},
+	"reminder":    {"ping me {date} about {text}", "make sure I {text} {date}", "remind me at {time} to {text}"},
+	"calendar":    {"put {title} in my calendar for {date} at {time}", "I've got {title} on {date}"},
+	"message":     {"shoot {to} a text saying {body}", "text {to} and say {body}", "quick message to {to}, {body}", "reply to {to} {body}"},
+	"call":        {"give {who} a call", "can you get {who} on the line", "I want to talk to {who}"},
+	"email":       {"shoot an email to {to} about {subject}", "mail {to}, subject {subject}"},
+	"navigate":    {"head to {dest}", "let's go to {dest} {mode}", "show me the way to {dest}"},
+	"ride":        {"I need a ride to {dest}", "can I get a {kind} to {dest}"},
+	"weather":     {"do I need an umbrella in {loc} {day}", "what's it like outside in {loc}", "temperature in {loc} {unit}"},
+	"lights":      {"lights {on} in the {room}", "{room} lamp {on}"},
+	"thermostat":  {"bump the heat to {temp}", "change the temperature to {temp} in the {room}", "it's cold, set it to {temp}"},
+	"music":       {"put on {song} by {artist}", "I wanna hear some {genre}", "play me something by {artist}"},
+	"volume":      {"turn it up to {level}", "volume to {level} please", "make it louder, {level}"},
+	"workout":     {"I'm starting a {type} workout", "track a {type} session of {goal}"},
+	"health":      {"how's my {metric} looking {period}", "tell me my {metric}"},
+	"note":        {"make a note, {text}", "write this down: {text}"},
+	"list":        {"stick {items} on my {list} list", "add {items} to the list please"},
+	"payment":     {"give {to} {amount}", "send {amount} over to {to}"},
+	"translate":   {"how would I say {text} in {lang}", "{text} in {lang} please"},
+	"settings":    {"could you {on} {setting}", "{setting} {on} please"},
+	"lock":        {"{locked} the {door} door please"},
+	"camera":      {"snap a {mode}", "quick {mode} please"},
+	"shopping":    {"I want to buy {qty} {item}", "get {item} delivered"},
+	"sos":         {"help, I need {kind}"},
+	"find_device": {"can't find my {device}", "help me find my {device}"},
+}
+
 func init() {
+	for i := range families {
+		f := &families[i]
+		if more := moreTemplates[f.key]; len(more) > 0 {
+			last := f.tpls[len(f.tpls)-1]
+			f.tpls = append(append(f.tpls[:len(f.tpls)-1:len(f.tpls)-1], more...), last)
+		}
+	}
 	families = append(families, families2...)
 	for _, k := range []string{"audiobook", "hotel", "blinds", "coffee", "air_quality"} {
 		heldOutFamilies[k] = true
@@ -327,17 +365,10 @@ func digitWords(s string) string {
 	var w []string
 	for _, r := range s {
 		if r == '0' {
-			w = append(w, pick0("oh", "zero", int(len(w))))
+			w = append(w, "oh")
 			continue
 		}
 		w = append(w, ones[r-'0'])
 	}
 	return strings.Join(w, " ")
-}
-
-func pick0(a, b string, i int) string {
-	if i%2 == 0 {
-		return a
-	}
-	return b
 }

@@ -129,13 +129,13 @@ func init() {
 				h24 += 12
 			}
 			if g.r.IntN(2) == 0 {
-				return val{surf: g.num(m) + " past " + g.num(h) + " " + ampm, v: fmt.Sprintf("%02d:%02d", h24, m)}
+				return val{surf: numWords(m) + " past " + g.num(h) + " " + ampm, v: fmt.Sprintf("%02d:%02d", h24, m)}
 			}
 			// "m to h": the time is (h-1):(60-m); h runs 2..11 so am/pm stays on its side.
 			if h == 1 {
 				h, h24 = 2, h24+1
 			}
-			return val{surf: g.num(m) + " to " + g.num(h) + " " + ampm, v: fmt.Sprintf("%02d:%02d", h24-1, 60-m)}
+			return val{surf: numWords(m) + " to " + g.num(h) + " " + ampm, v: fmt.Sprintf("%02d:%02d", h24-1, 60-m)}
 		case 2:
 			if !g.spoken { // typed 24-hour times are copied as written
 				h, m := g.intIn(0, 23), []int{0, 15, 30, 45, 10, 50}[g.r.IntN(6)]
