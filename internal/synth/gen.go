@@ -574,7 +574,7 @@ func (g *gen) speak(s string) string {
 	s = spokenText(s)
 	if g.r.IntN(6) == 0 {
 		if k := strings.IndexByte(s, ' '); k > 0 {
-			s = s[:k] + " " + pick(g, "um", "uh", "like", "er", "you know", "so", "hmm", "I mean", "uhh") + s[k:]
+			s = s[:k] + " " + pick(g, "um", "uh", "like", "er", "you know", "so", "hmm", "uhh") + s[k:]
 		}
 	}
 	return s
@@ -594,12 +594,41 @@ func spokenText(s string) string {
 
 var prefixes = []string{"", "", "", "", "", "", "please ", "can you ", "could you ", "hey, ", "I'd like you to ", "would you ", "okay ", "hey needle, ",
 	"I need you to ", "go ahead and ", "quick one, ", "real quick ", "I was wondering if you could ", "ok needle ", "needle, ", "yo ", "alright ", "would you mind, "}
+
+// neutralPrefixes fit any request; the others ("can you", "I'd like you to") need a verb next.
+var neutralPrefixes = []string{"", "", "", "", "", "", "hey, ", "okay ", "hey needle, ", "quick one, ", "real quick ", "ok needle ", "needle, ", "yo ", "alright "}
+
+// verbs that may follow a request prefix; a query starting otherwise ("stock price of X",
+// "I drank ...") gets a neutral prefix.
+var verbs = map[string]bool{}
+
+func init() {
+	for _, v := range strings.Fields(`set start make remind add put create send text message call ring phone dial play turn switch book order
+		get find take navigate log track record translate convert pay show read open lock unlock cancel delete schedule check tell give share
+		vacuum clean announce broadcast split request ask look search pause skip resume dim buy reserve write note jot save email compose draft
+		begin wake enable disable stop count let keep pull leave charge bill divide mark film capture snap grab tune continue listen head bump
+		change stick reply shoot ping precondition warm cool time run preheat configure refill update rename export calibrate review register
+		renew upgrade adjust drive close raise lower reorder purchase measure say route start fade mute unpause go remove cancel deliver
+		send calculate list`) {
+		verbs[v] = true
+	}
+	for _, d := range compDomains {
+		for _, v := range d.verbs {
+			verbs[v] = true
+		}
+	}
+}
 var suffixes = []string{"", "", "", "", "", " please", " thanks", " thank you", " for me", " right now", " asap", " if you can", " cheers", " thanks a lot", " when you get a chance"}
 
 // dress adds politeness, case and punctuation (typed style) or strips them (spoken).
 func (g *gen) dress(q string) string {
 	if !isQuestion(q) {
-		q = prefixes[g.r.IntN(len(prefixes))] + q
+		first, _, _ := strings.Cut(q, " ")
+		if verbs[strings.ToLower(first)] {
+			q = prefixes[g.r.IntN(len(prefixes))] + q
+		} else {
+			q = neutralPrefixes[g.r.IntN(len(neutralPrefixes))] + q
+		}
 	}
 	q += suffixes[g.r.IntN(len(suffixes))]
 	if g.spoken {
