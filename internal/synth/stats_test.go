@@ -14,7 +14,7 @@ import (
 
 // TestStats prints the shape of generated data (tools per row, calls per row, encoder
 // lengths with the shipped tokenizer, rows/s). It runs only with NEEDLE_SYNTH_STATS=N (rows);
-// NEEDLE_SYNTH_ARGS may set min,max tools and max desc len, e.g. "1,3,80".
+// NEEDLE_SYNTH_ARGS may set min,max tools, max desc len and long fraction, e.g. "1,3,100,-1".
 func TestStats(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("NEEDLE_SYNTH_STATS"))
 	if n == 0 {
@@ -25,7 +25,7 @@ func TestStats(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := Config{Seed: 1}
-	fmt.Sscanf(os.Getenv("NEEDLE_SYNTH_ARGS"), "%d,%d,%d", &cfg.MinTools, &cfg.MaxTools, &cfg.MaxDescLen)
+	fmt.Sscanf(os.Getenv("NEEDLE_SYNTH_ARGS"), "%d,%d,%d,%g", &cfg.MinTools, &cfg.MaxTools, &cfg.MaxDescLen, &cfg.Long)
 	for _, split := range []Split{Train, HeldOut} {
 		cfg.Split = split
 		g := New(cfg)
