@@ -232,9 +232,12 @@ func (g *gen) row() Row {
 	// A no-call row now and then asks for a family while offering only its near misses.
 	var noCallFam *family
 	if nCalls == 0 && g.r.IntN(2) == 0 {
-		if f := g.drawFamily(used, ""); f != nil && !ambiguousNoCall[f.key] && len(g.nearOf(f, used)) > 0 {
+		if f := g.drawFamily(used, ""); f != nil && !ambiguousNoCall[f.key] && len(g.safeNear(f, used)) > 0 {
 			noCallFam = f
 			used[f.key] = true
+			for _, k := range couldServe[f.key] {
+				used[k] = true // never offered in this row
+			}
 		}
 	}
 	n := g.toolCount(max(1, len(targets)))
@@ -330,6 +333,33 @@ func (g *gen) nearOf(f *family, used map[string]bool) []*family {
 	return out
 }
 
+// couldServe lists near misses that could still serve some request of the family ("take me to
+// the nearest pharmacy" is also navigation): never the only tools of a no-call row.
+var couldServe = map[string][]string{
+	"find_nearby": {"navigate"}, "transit": {"navigate", "ride"}, "navigate": {"transit", "ride", "find_nearby"}, "ride": {"navigate", "transit"},
+	"share_eta": {"message"}, "sun_times": {"weather"}, "weather": {"sun_times", "air_quality"}, "air_quality": {"weather"},
+	"coffee": {"food_order", "shopping"}, "food_order": {"shopping", "coffee"}, "shopping": {"food_order", "coffee"},
+	"reminder": {"calendar"}, "calendar": {"reminder"}, "video": {"camera"}, "camera": {"video"}, "list": {"shopping", "note"},
+	"announce": {"message"}, "message": {"announce"}, "meal": {"water"}, "workout": {"stopwatch"}, "breathe": {"timer"},
+}
+
+// safeNear is nearOf without the near misses that could serve a request of f.
+func (g *gen) safeNear(f *family, used map[string]bool) []*family {
+	var out []*family
+	for _, nf := range g.nearOf(f, used) {
+		ok := true
+		for _, k := range couldServe[f.key] {
+			if nf.key == k {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, nf)
+		}
+	}
+	return out
+}
+
 // nearMiss draws a distractor easy to confuse with one of the targets (or, in a no-call
 // row, with the family the query asks for).
 func (g *gen) nearMiss(targets []*instance, noCallFam *family, used map[string]bool) *instance {
@@ -346,6 +376,9 @@ func (g *gen) nearMiss(targets []*instance, noCallFam *family, used map[string]b
 	}
 	if fam != nil {
 		c := g.nearOf(fam, used)
+		if noCallFam != nil {
+			c = g.safeNear(fam, used)
+		}
 		if len(c) == 0 {
 			return nil
 		}
@@ -394,11 +427,24 @@ func (g *gen) unrelated(used map[string]bool) string {
 		return chatter[g.r.IntN(len(chatter))]
 	}
 	f := g.drawFamily(used, "")
-	if f == nil {
-		return chatter[0]
+	for try := 0; f != nil && servedBy(f, used) && try < 8; try++ {
+		f = g.drawFamily(used, "")
+	}
+	if f == nil || servedBy(f, used) {
+		return chatter[g.r.IntN(len(chatter))]
 	}
 	q, _ := g.fill(g.instantiate(f))
 	return q
+}
+
+// servedBy reports whether an offered family could serve a request of f.
+func servedBy(f *family, offered map[string]bool) bool {
+	for _, k := range couldServe[f.key] {
+		if offered[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // style renders a snake_case identifier in one of the naming conventions tools use.

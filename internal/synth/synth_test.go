@@ -190,6 +190,13 @@ func TestCatalogue(t *testing.T) {
 			}
 		}
 	}
+	for k, ns := range couldServe {
+		for _, n := range append(ns, k) {
+			if familyByKey[n] == nil {
+				t.Errorf("couldServe: no family %s", n)
+			}
+		}
+	}
 	if len(families) < 60 {
 		t.Errorf("%d families, want at least 60", len(families))
 	}
