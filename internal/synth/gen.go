@@ -664,6 +664,7 @@ func init() {
 		}
 	}
 }
+
 var suffixes = []string{"", "", "", "", "", " please", " thanks", " thank you", " for me", " right now", " asap", " if you can", " cheers", " thanks a lot", " when you get a chance"}
 
 // dress adds politeness, case and punctuation (typed style) or strips them (spoken).
