@@ -3,6 +3,13 @@
 // description styles, procedurally composed tools of every JSON type, typed and spoken
 // phrasings, near-miss distractors, several calls and no call. A held-out split by tool
 // family and template measures transfer to unseen tools and wordings.
+//
+// What the data teaches, aimed at the measured failures: near misses (families listed in
+// near, composed tools sharing an object or verb) so the tool must be told apart by its
+// description; function masking (opaque names); no-call rows that offer only near misses of
+// what is asked; parallel calls of one tool; spoken numbers, times, dates and codes whose
+// value must be rewritten; invented names, places and titles; long rows with 400-1000 token
+// inputs. Config.MinTools, MaxTools, MaxDescLen and Long make a short-to-long curriculum.
 package synth
 
 import (
