@@ -199,7 +199,7 @@ def _fixture(out_path, tokenizer, rows_path, n):
         assert json.loads(text) == r["answers"], (text, r["answers"])
         cases.append({"query": r["query"], "tools": r["tools"], "answers": r["answers"],
                       "enc": encoder_ids(sp, r["query"], r["tools"], TOOLS), "dec": ids,
-                      "json": dumps(r["answers"])})
+                      "json": json.dumps(r["answers"], separators=(",", ":"), ensure_ascii=False)})
     with open(out_path, "w") as f:
         for c in cases:
             f.write(json.dumps(c, ensure_ascii=False) + "\n")

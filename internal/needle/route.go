@@ -71,7 +71,7 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	res := &Result{}
 
 	t0 := time.Now()
-	ids := m.Tok.AppendEncode(s.ids[:0], req.Query)
+	ids := m.Tok.AppendEncode(s.ids[:0], queryText(req.Query))
 	ids = append(ids, TokTools)
 	s.out = toolspec.AppendJSON(s.out[:0], req.Tools)
 	ids = m.Tok.AppendEncode(ids, string(s.out))
@@ -146,9 +146,16 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 			sumLogp += float64(s.logits[tok] - lse)
 			nInfo++
 		}
+		// The token's bytes, without the virtual leading spaces of values (grammar.go).
+		cur := st
+		for _, c := range vb[tok] {
+			g.feed(&cur, c)
+			if !cur.virt {
+				s.out = append(s.out, c)
+			}
+		}
 		next.info = false
 		st = next
-		s.out = append(s.out, vb[tok]...)
 		used++
 		if st.phase == phDone {
 			continue // no need to run the decoder for the forced </s>
@@ -244,6 +251,11 @@ func isBanned(b []int32, id int32) bool {
 	}
 	return false
 }
+
+// queryText is the transcript as the encoder sees it: with one leading space, so its first
+// word carries SentencePiece's word-start marker like every other word and like the values
+// the decoder copies from it (train/answer_format.py).
+func queryText(q string) string { return " " + q }
 
 // Embed returns the contrastive embedding of text (L2-normalised, HeadDimContrastive long).
 func (m *Model) Embed(ctx context.Context, text string) ([]float32, error) {
