@@ -39,7 +39,7 @@ type RouterServiceClient interface {
 	PutToolset(ctx context.Context, in *PutToolsetRequest, opts ...grpc.CallOption) (*PutToolsetResponse, error)
 	// GetToolset returns one toolset.
 	GetToolset(ctx context.Context, in *GetToolsetRequest, opts ...grpc.CallOption) (*GetToolsetResponse, error)
-	// ListToolsets returns every toolset.
+	// ListToolsets returns toolsets in name order, a page at a time.
 	ListToolsets(ctx context.Context, in *ListToolsetsRequest, opts ...grpc.CallOption) (*ListToolsetsResponse, error)
 	// DeleteToolset removes a toolset.
 	DeleteToolset(ctx context.Context, in *DeleteToolsetRequest, opts ...grpc.CallOption) (*DeleteToolsetResponse, error)
@@ -116,7 +116,7 @@ type RouterServiceServer interface {
 	PutToolset(context.Context, *PutToolsetRequest) (*PutToolsetResponse, error)
 	// GetToolset returns one toolset.
 	GetToolset(context.Context, *GetToolsetRequest) (*GetToolsetResponse, error)
-	// ListToolsets returns every toolset.
+	// ListToolsets returns toolsets in name order, a page at a time.
 	ListToolsets(context.Context, *ListToolsetsRequest) (*ListToolsetsResponse, error)
 	// DeleteToolset removes a toolset.
 	DeleteToolset(context.Context, *DeleteToolsetRequest) (*DeleteToolsetResponse, error)
