@@ -25,9 +25,9 @@ run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
 test: deps tools test-go test-noasm test-python ## all tests: Go with -race, noasm kernels, fixtures rechecked against PyTorch/SentencePiece, training smoke test
 
 deps: ## install the Debian packages the Python side needs, when missing (needs root)
-	@$(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null || { \
+	@{ $(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null && test -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4; } || { \
 	  echo "installing python3-torch, python3-numpy, python3-sentencepiece, libopenblas0-pthread"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread >/dev/null; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread libtcmalloc-minimal4 >/dev/null; }
 
 test-go: $(TOOLS)/grpcurl
 	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl $(GO) test -race -count=1 ./...

@@ -13,9 +13,10 @@ Measured on the project's machines (issue 10; `python3 train/train.py --bench-se
     is emulated and slower, so it stays off.
   * Memory: every large tensor glibc frees goes back to the kernel (mmap/munmap) and the next
     one faults its pages in again. On the project's VMs a page fault is so slow that fp32
-    elementwise work ran 100x below memory speed (Zen 5, one core, 4.3M floats: x*2 164 ms,
-    softmax 249 ms with glibc; 1.4 ms and 11.4 ms with jemalloc told never to return memory).
-    So training re-executes itself under jemalloc (Debian libjemalloc2) when it is installed.
+    elementwise work ran 100x below memory speed (Zen 5, one core, 4.3M floats: x*2 164-199
+    ms, softmax 117-249 ms with glibc or jemalloc with decay; 1.1 ms and 3.5 ms with tcmalloc).
+    jemalloc told never to return memory was as fast but grew a run to 23.6 GB as shapes
+    varied. So training re-executes itself under tcmalloc (Debian libtcmalloc-minimal4).
 Every choice can be overridden by the usual environment variables.
 """
 import os
@@ -49,19 +50,23 @@ def _threads_from_argv():
     return 0
 
 
-JEMALLOC = ("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2", "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2")
+ALLOCATORS = (  # (library, extra environment), first found wins
+    ("/usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4", {}),
+    ("/usr/lib/aarch64-linux-gnu/libtcmalloc_minimal.so.4", {}),
+)
 
 
-def _reexec_with_jemalloc():
-    if os.environ.get("NEEDLE_TRAIN_NO_JEMALLOC") or "jemalloc" in os.environ.get("LD_PRELOAD", ""):
+def _reexec_with_allocator():
+    if os.environ.get("NEEDLE_TRAIN_NO_TCMALLOC") or "malloc" in os.environ.get("LD_PRELOAD", ""):
         return
-    lib = next((p for p in JEMALLOC if os.path.exists(p)), None)
-    if lib is None:
-        print("cpu_setup: libjemalloc2 not installed; glibc malloc (slow page faults on VMs)", file=sys.stderr)
+    found = next(((p, e) for p, e in ALLOCATORS if os.path.exists(p)), None)
+    if found is None:
+        print("cpu_setup: libtcmalloc-minimal4 not installed; glibc malloc (slow page faults on VMs)", file=sys.stderr)
         return
+    lib, extra = found
     env = dict(os.environ)
     env["LD_PRELOAD"] = (lib + " " + env.get("LD_PRELOAD", "")).strip()
-    env.setdefault("MALLOC_CONF", "dirty_decay_ms:-1,muzzy_decay_ms:-1")
+    env.update(extra)
     os.execve(sys.executable, [sys.executable] + sys.argv, env)
 
 
@@ -73,7 +78,7 @@ def configure():
         # The setup before issue 10, kept to measure against: BLAS as detected, BLAS and torch
         # threads both on every core, fp32.
         return {"vendor": vendor, "model": model, "legacy": True, "threads": threads, "bf16_native": False}
-    _reexec_with_jemalloc()
+    _reexec_with_allocator()
     isa = "avx512" if "avx512f" in flags else "avx2" if "avx2" in flags else "sse"
     core = os.environ.get("OPENBLAS_CORETYPE")
     if core is None:
@@ -87,6 +92,6 @@ def configure():
     os.environ.setdefault("OMP_NUM_THREADS", str(threads))
     os.environ.setdefault("MKL_NUM_THREADS", str(threads))
     bf16 = bool(flags & {"avx512_bf16", "amx_bf16"})
-    return {"vendor": vendor, "model": model, "isa": isa, "malloc": "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "glibc", "openblas_coretype": core or "default",
+    return {"vendor": vendor, "model": model, "isa": isa, "malloc": "tcmalloc" if "tcmalloc" in os.environ.get("LD_PRELOAD", "") else "glibc", "openblas_coretype": core or "default",
             "threads": threads, "bf16_native": bf16,
             "vnni": bool(flags & {"avx512_vnni", "avx_vnni"}), "amx": "amx_tile" in flags}

@@ -429,7 +429,8 @@ def main():
             tps, gflops = win_tok / dt, win_flops / dt / 1e9
             win_t, win_tok, win_flops = time.time(), 0, 0.0
             msg = (f"step {step} t={time.time() - t0:.0f}s tok={loss_tok.item():.4f} z={zloss.item():.5f} "
-                   f"clip={float(closs):.3f} lr={lr_scale:.3f} tokens={seen_tokens} tok/s={tps:.0f} GFLOPS={gflops:.1f}")
+                   f"clip={float(closs):.3f} lr={lr_scale:.3f} tokens={seen_tokens} tok/s={tps:.0f} GFLOPS={gflops:.1f} "
+                   f"rss={rss_mb():.0f}MB")
             print(msg, flush=True)
             if logf:
                 logf.write(json.dumps({"step": step, "t": time.time() - t0, "loss": loss_tok.item(),
@@ -466,6 +467,17 @@ def main():
 
 
 # ---- CPU setup, throughput, checkpoints ---------------------------------------------------
+
+def rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
 
 def check_matmul():
     """A 256x256 fp32 matmul must agree with float64 (catches a broken BLAS core type)."""

@@ -108,6 +108,9 @@ type Options struct {
 	//   "int4" projections requantised to int4 (what int4 QAT trains for; lossless for a QAT
 	//          export), the embedding kept at int8 because QAT does not cover it.
 	Weights string
+	// Grounding is the default copy rule for free string values (zero: DefaultGrounding);
+	// a Request's own Grounding wins.
+	Grounding Grounding
 }
 
 func (o Options) validate() error {
