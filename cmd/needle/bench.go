@@ -83,12 +83,12 @@ func cmdBench(ctx context.Context, args []string) error {
 		"decode_ms_per_token": float64(dec.Microseconds()) / 1000,
 		"route_p50_ms":        q(0.5), "route_p99_ms": q(0.99), "runs": *runs,
 		"weights_bytes": m.WeightBytes(), "peak_rss_bytes": rss,
-		"kernels": kernels.Variant, "threads": kernels.Threads(), "weights": m.WeightsFormat(),
+		"kernels": kernels.Set(), "threads": kernels.Threads(), "weights": m.WeightsFormat(),
 	}
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
-	fmt.Printf("model %s, weights %s, kernels %s, threads %d\n", m.ID(), m.WeightsFormat(), kernels.Variant, kernels.Threads())
+	fmt.Printf("model %s, weights %s, kernels %s, threads %d\n", m.ID(), m.WeightsFormat(), kernels.Set(), kernels.Threads())
 	for _, n := range []string{"100", "300", "1000"} {
 		fmt.Printf("prefill %5s tokens: %8.2f ms (%.0f tokens/s)\n", n, prefill[n], tokps[n])
 	}

@@ -54,3 +54,108 @@ func absMaxAVX2(x []float32) float32
 
 // quantX16AVX2 writes round(x[i]*inv) as int16 to dst[i] for i < len(x)/16*16.
 func quantX16AVX2(dst *int16, x []float32, inv float32)
+
+// normScaleAVX2 writes x[i]*inv*(1+g[i]) to dst[i] for i < len(x)/8*8; dst may alias x.
+func normScaleAVX2(dst []float32, x []float32, g []float32, inv float32)
+
+// dotAVX512 returns sum(a[i]*b[i]) for i < len(a); len(b) >= len(a).
+func dotAVX512(a []float32, b []float32) float32
+
+// axpyAVX512 computes y[i] += alpha*x[i] for i < len(x)/16*16; len(y) >= len(x).
+func axpyAVX512(y []float32, alpha float32, x []float32)
+
+// gemm512x1 computes a 1x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x1(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x2 computes a 2x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x2(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x3 computes a 3x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x3(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x4 computes a 4x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x4(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x5 computes a 5x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x5(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x6 computes a 6x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x6(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x7 computes a 7x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x7(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x8 computes a 8x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x8(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x9 computes a 9x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x9(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x10 computes a 10x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x10(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x11 computes a 11x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x11(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemm512x12 computes a 12x16 tile on zmm registers: c[i*ldc+j] = sum_p a[i*lda+p]*b[p*16+j].
+func gemm512x12(k int, a *float32, lda int, b *float32, c *float32, ldc int)
+
+// gemvQ8AVX512 computes one 16-row panel of the int8 GEMV over int16 activations on zmm: c[j] = xs * sum_p x[p]*w[j][p], k a multiple of 32.
+func gemvQ8AVX512(k int, x *int16, xs float32, q *byte, s *float32, c *float32)
+
+// gemvQ8VNNI computes one 16-row panel of the int8 GEMV over int16 activations on zmm: c[j] = xs * sum_p x[p]*w[j][p], k a multiple of 32.
+func gemvQ8VNNI(k int, x *int16, xs float32, q *byte, s *float32, c *float32)
+
+// gemmQ8VNNIx1 computes a 1x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx1(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx2 computes a 2x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx2(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx3 computes a 3x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx3(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx4 computes a 4x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx4(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx5 computes a 5x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx5(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx6 computes a 6x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx6(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx7 computes a 7x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx7(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx8 computes a 8x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx8(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx9 computes a 9x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx9(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx10 computes a 10x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx10(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx11 computes a 11x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx11(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8VNNIx12 computes a 12x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8VNNIx12(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// expSumAVX512 replaces x[i] with exp((x[i]-shift)*scale) for i < len(x)/16*16 and returns their sum.
+func expSumAVX512(x []float32, shift float32, scale float32) float32
+
+// maxAVX512 returns the maximum of x[i] for i < len(x)/16*16; len(x) >= 16.
+func maxAVX512(x []float32) float32
+
+// scalAVX512 multiplies x[i] by a for i < len(x)/16*16.
+func scalAVX512(x []float32, a float32)
+
+// absMaxAVX512 returns the largest |x[i]| for i < len(x)/16*16; len(x) >= 16.
+func absMaxAVX512(x []float32) float32
+
+// quantX16AVX512 writes round(x[i]*inv) as int16 to dst[i] for i < len(x)/16*16.
+func quantX16AVX512(dst *int16, x []float32, inv float32)
+
+// normScaleAVX512 writes x[i]*inv*(1+g[i]) to dst[i] for i < len(x)/16*16; dst may alias x.
+func normScaleAVX512(dst []float32, x []float32, g []float32, inv float32)
