@@ -131,9 +131,9 @@ func gemvQ8(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
 	cur.gemvQ8(k, x, xs, q, s, c)
 }
 func dequantQ(bits, k int, q []byte, s []float32, dst []float32) { cur.dequantQ(bits, k, q, s, dst) }
-func expSum(x []float32, shift, scale float32) float32          { return cur.expSum(x, shift, scale) }
-func vecMax(x []float32) float32                                { return cur.vecMax(x) }
-func scal(x []float32, a float32)                               { cur.scal(x, a) }
-func absMax(x []float32) float32                                { return cur.absMax(x) }
-func quantX16(dst []int16, x []float32, inv float32)            { cur.quantX16(dst, x, inv) }
-func normScale(dst, x, g []float32, inv float32)                { cur.normScale(dst, x, g, inv) }
+func expSum(x []float32, shift, scale float32) float32           { return cur.expSum(x, shift, scale) }
+func vecMax(x []float32) float32                                 { return cur.vecMax(x) }
+func scal(x []float32, a float32)                                { cur.scal(x, a) }
+func absMax(x []float32) float32                                 { return cur.absMax(x) }
+func quantX16(dst []int16, x []float32, inv float32)             { cur.quantX16(dst, x, inv) }
+func normScale(dst, x, g []float32, inv float32)                 { cur.normScale(dst, x, g, inv) }

@@ -22,6 +22,7 @@ func archSets() []*kernelSet {
 		dot: dotAVX512, axpy: axpy512x, gemm: gemm512, gemvQ8: gemvQ8512, gemvQ4: gemvQ4AVX2,
 		dequantQ: dequantQAVX2, expSum: expSum512x, vecMax: vecMax512, scal: scal512x,
 		absMax: absMax512x, quantX16: quantX16512x, normScale: normScale512x,
+		gemmQ8: gemmQ8AVX512, qmr: mr512,
 	}
 	vnni := *avx512
 	vnni.name, vnni.needs, vnni.ok = "avx512-vnni", avx512.needs+" avx512vnni", has512 && x.HasAVX512VNNI
@@ -200,6 +201,20 @@ func gemmQ8VNNI(mr, k int, a []int16, lda int, xs []float32, q []byte, s []float
 	_ = s[(k/GroupSize)*16-1]
 	_ = c[(mr-1)*ldc+15]
 	gemmQ8VNNIFns[mr-1](k, &a[0], lda, &xs[0], &q[0], &s[0], &c[0], ldc)
+}
+
+func gemmQ8AVX512(mr, k int, a []int16, lda int, xs []float32, q []byte, s []float32, c []float32, ldc int) {
+	_ = a[(mr-1)*lda+k-1]
+	_ = xs[mr-1]
+	_ = q[k*16-1]
+	_ = s[(k/GroupSize)*16-1]
+	_ = c[(mr-1)*ldc+15]
+	gemmQ8AVX512Fns[mr-1](k, &a[0], lda, &xs[0], &q[0], &s[0], &c[0], ldc)
+}
+
+var gemmQ8AVX512Fns = [mr512]func(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int){
+	gemmQ8AVX512x1, gemmQ8AVX512x2, gemmQ8AVX512x3, gemmQ8AVX512x4, gemmQ8AVX512x5, gemmQ8AVX512x6,
+	gemmQ8AVX512x7, gemmQ8AVX512x8, gemmQ8AVX512x9, gemmQ8AVX512x10, gemmQ8AVX512x11, gemmQ8AVX512x12,
 }
 
 var gemmQ8VNNIFns = [mr512]func(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int){

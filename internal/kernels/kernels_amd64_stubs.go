@@ -109,38 +109,74 @@ func gemvQ8VNNI(k int, x *int16, xs float32, q *byte, s *float32, c *float32)
 // gemmQ8VNNIx1 computes a 1x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx1(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
+// gemmQ8AVX512x1 computes a 1x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x1(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
 // gemmQ8VNNIx2 computes a 2x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx2(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX512x2 computes a 2x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x2(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
 // gemmQ8VNNIx3 computes a 3x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx3(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
+// gemmQ8AVX512x3 computes a 3x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x3(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
 // gemmQ8VNNIx4 computes a 4x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx4(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX512x4 computes a 4x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x4(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
 // gemmQ8VNNIx5 computes a 5x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx5(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
+// gemmQ8AVX512x5 computes a 5x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x5(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
 // gemmQ8VNNIx6 computes a 6x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx6(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX512x6 computes a 6x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x6(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
 // gemmQ8VNNIx7 computes a 7x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx7(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
+// gemmQ8AVX512x7 computes a 7x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x7(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
 // gemmQ8VNNIx8 computes a 8x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx8(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX512x8 computes a 8x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x8(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
 // gemmQ8VNNIx9 computes a 9x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx9(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
+// gemmQ8AVX512x9 computes a 9x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x9(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
 // gemmQ8VNNIx10 computes a 10x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx10(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX512x10 computes a 10x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x10(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
 // gemmQ8VNNIx11 computes a 11x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx11(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
+// gemmQ8AVX512x11 computes a 11x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x11(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
 // gemmQ8VNNIx12 computes a 12x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx12(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX512x12 computes a 12x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX512x12(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
 
 // expSumAVX512 replaces x[i] with exp((x[i]-shift)*scale) for i < len(x)/16*16 and returns their sum.
 func expSumAVX512(x []float32, shift float32, scale float32) float32

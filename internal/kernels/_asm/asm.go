@@ -42,7 +42,8 @@ func main() {
 	gemvQ8512(false)
 	gemvQ8512(true)
 	for mr := 1; mr <= mr512; mr++ {
-		gemmQ8VNNI(mr)
+		gemmQ8512(mr, true)
+		gemmQ8512(mr, false)
 	}
 	expSum512()
 	vmax512()
@@ -963,14 +964,18 @@ func gemvQ8512(vnni bool) {
 	RET()
 }
 
-// gemmQ8VNNI<mr>: the int8 GEMM of prefill, integer inside each group. Rows of a are int16
+// gemmQ8VNNI<mr> / gemmQ8AVX512<mr>: the int8 GEMM of prefill, integer inside each group. Rows of a are int16
 // (each row quantised with its own scale xs[i]); the panel is int8 in step pairs as for the
 // GEMV. Per pair of steps: one VPMOVSXBW of the panel, then per row one VPDPWSSD with the
 // row's (a[p], a[p+1]) broadcast from memory: 32 multiply-adds per instruction, exact int32
 // over the group's 32 steps. At each group's end the sums convert to fp32 and accumulate
-// with the panel's scales; at the end each row is multiplied by its xs.
-func gemmQ8VNNI(mr int) {
+// with the panel's scales; at the end each row is multiplied by its xs. Without VNNI the
+// product is a VPBROADCASTD, a VPMADDWD and a VPADDD.
+func gemmQ8512(mr int, vnni bool) {
 	name := fmt.Sprintf("gemmQ8VNNIx%d", mr)
+	if !vnni {
+		name = fmt.Sprintf("gemmQ8AVX512x%d", mr)
+	}
 	TEXT(name, NOSPLIT, "func(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)")
 	Doc(fmt.Sprintf("%s computes a %dx16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.", name, mr))
 	k := Load(Param("k"), GP64())
@@ -996,7 +1001,14 @@ func gemmQ8VNNI(mr int) {
 		w := ZMM()
 		VPMOVSXBW(Mem{Base: pq, Disp: 32 * pp}, w)
 		for i := 0; i < mr; i++ {
-			VPDPWSSD_BCST(rowMem(bases, lda, i, 4*pp), w, iacc[i])
+			if vnni {
+				VPDPWSSD_BCST(rowMem(bases, lda, i, 4*pp), w, iacc[i])
+				continue
+			}
+			t := ZMM()
+			VPBROADCASTD(rowMem(bases, lda, i, 4*pp), t)
+			VPMADDWD(w, t, t)
+			VPADDD(t, iacc[i], iacc[i])
 		}
 	}
 	sc := ZMM()
