@@ -17,7 +17,7 @@ import (
 )
 
 func main() {
-	ConstraintExpr("!noasm")
+	ConstraintExpr("amd64,!noasm")
 	dot()
 	axpy()
 	for mr := 1; mr <= 6; mr++ {
