@@ -297,7 +297,15 @@ func RandomModel(cfg Config, seed uint64, tok *Tokenizer, opt Options) (*Model, 
 		shapes[name] = shape
 	})
 	hdr := map[string]any{"__metadata__": map[string]string{"note": fmt.Sprintf("random weights, seed %d", seed)}}
-	var data []byte
+	total := 0
+	for _, name := range names {
+		n := 4
+		for _, d := range shapes[name] {
+			n *= d
+		}
+		total += n
+	}
+	data := make([]byte, 0, total)
 	for _, name := range names {
 		shape := shapes[name]
 		n := 1
