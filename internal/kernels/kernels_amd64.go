@@ -15,6 +15,7 @@ func archSets() []*kernelSet {
 		dot: dotAVX2, axpy: axpyAVX2x, gemm: gemmAVX2, gemvQ8: gemvQ8AVX2, gemvQ4: gemvQ4AVX2,
 		dequantQ: dequantQAVX2, expSum: expSumAVX2x, vecMax: vecMaxAVX2, scal: scalAVX2x,
 		absMax: absMaxAVX2x, quantX16: quantX16AVX2x, normScale: normScaleAVX2x,
+		gemmQ8: gemmQ8AVX2, qmr: 6,
 	}
 	has512 := avx2.ok && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512DQ
 	avx512 := &kernelSet{
@@ -146,6 +147,19 @@ func normScaleAVX2x(dst, x, g []float32, inv float32) {
 		normScaleAVX2(dst, x, g, inv)
 	}
 	normScaleGeneric(dst[n:], x[n:], g[n:], inv)
+}
+
+func gemmQ8AVX2(mr, k int, a []int16, lda int, xs []float32, q []byte, s []float32, c []float32, ldc int) {
+	_ = a[(mr-1)*lda+k-1]
+	_ = xs[mr-1]
+	_ = q[k*16-1]
+	_ = s[(k/GroupSize)*16-1]
+	_ = c[(mr-1)*ldc+15]
+	gemmQ8AVX2Fns[mr-1](k, &a[0], lda, &xs[0], &q[0], &s[0], &c[0], ldc)
+}
+
+var gemmQ8AVX2Fns = [6]func(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int){
+	gemmQ8AVX2x1, gemmQ8AVX2x2, gemmQ8AVX2x3, gemmQ8AVX2x4, gemmQ8AVX2x5, gemmQ8AVX2x6,
 }
 
 // ---- avx512 ----

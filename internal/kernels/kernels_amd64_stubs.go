@@ -58,6 +58,24 @@ func quantX16AVX2(dst *int16, x []float32, inv float32)
 // normScaleAVX2 writes x[i]*inv*(1+g[i]) to dst[i] for i < len(x)/8*8; dst may alias x.
 func normScaleAVX2(dst []float32, x []float32, g []float32, inv float32)
 
+// gemmQ8AVX2x1 computes a 1x16 tile over int16 rows and an int8 panel on ymm: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX2x1(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX2x2 computes a 2x16 tile over int16 rows and an int8 panel on ymm: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX2x2(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX2x3 computes a 3x16 tile over int16 rows and an int8 panel on ymm: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX2x3(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX2x4 computes a 4x16 tile over int16 rows and an int8 panel on ymm: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX2x4(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX2x5 computes a 5x16 tile over int16 rows and an int8 panel on ymm: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX2x5(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
+// gemmQ8AVX2x6 computes a 6x16 tile over int16 rows and an int8 panel on ymm: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
+func gemmQ8AVX2x6(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)
+
 // dotAVX512 returns sum(a[i]*b[i]) for i < len(a); len(b) >= len(a).
 func dotAVX512(a []float32, b []float32) float32
 

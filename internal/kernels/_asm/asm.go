@@ -33,6 +33,9 @@ func main() {
 	absMax()
 	quantX16()
 	normScale()
+	for mr := 1; mr <= 6; mr++ {
+		gemmQ8AVX2(mr)
+	}
 	// AVX-512 (F, BW, VL, DQ) set, and the VNNI kernels of the avx512-vnni set.
 	dot512()
 	axpy512()
@@ -679,6 +682,87 @@ func normScale() {
 	SUBQ(Imm(8), n)
 	JMP(LabelRef("normscale8"))
 	Label("normscaledone")
+	VZEROUPPER()
+	RET()
+}
+
+// gemmQ8AVX2<mr>: the int8 prefill GEMM on ymm (no VNNI): per pair of steps the panel's
+// 32 bytes sign-extend to two vectors of 8 rows' (p, p+1) words; per row one VPBROADCASTD of
+// (a[p], a[p+1]), two VPMADDWD, two VPADDD into exact int32 sums. 2*mr integer accumulators
+// fill the register file, so the fp32 sums live in c itself: zeroed at the start, and at
+// each group's end c += float(sum) * scale; at the end c *= xs[i].
+func gemmQ8AVX2(mr int) {
+	name := fmt.Sprintf("gemmQ8AVX2x%d", mr)
+	TEXT(name, NOSPLIT, "func(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)")
+	Doc(fmt.Sprintf("%s computes a %dx16 tile over int16 rows and an int8 panel on ymm: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.", name, mr))
+	k := Load(Param("k"), GP64())
+	pa := Load(Param("a"), GP64())
+	lda := Load(Param("lda"), GP64())
+	pq := Load(Param("q"), GP64())
+	ps := Load(Param("s"), GP64())
+	pc := Load(Param("c"), GP64())
+	ldc := Load(Param("ldc"), GP64())
+	SHLQ(Imm(1), lda)
+	SHLQ(Imm(2), ldc)
+	bases := rowAddrs(pa, lda, mr)
+	cb := rowAddrs(pc, ldc, mr)
+	z := YMM()
+	VPXOR(z, z, z)
+	for i := 0; i < mr; i++ {
+		VMOVUPS(z, rowMem(cb, ldc, i, 0))
+		VMOVUPS(z, rowMem(cb, ldc, i, 32))
+	}
+	iacc := make([][2]VecVirtual, mr)
+	for i := range iacc {
+		iacc[i] = [2]VecVirtual{YMM(), YMM()}
+	}
+	Label(name + "group")
+	CMPQ(k, Imm(0))
+	JE(LabelRef(name + "scale"))
+	for i := range iacc {
+		VPXOR(iacc[i][0], iacc[i][0], iacc[i][0])
+		VPXOR(iacc[i][1], iacc[i][1], iacc[i][1])
+	}
+	for pp := 0; pp < 16; pp++ {
+		w0, w1 := YMM(), YMM()
+		VPMOVSXBW(Mem{Base: pq, Disp: 32 * pp}, w0)
+		VPMOVSXBW(Mem{Base: pq, Disp: 32*pp + 16}, w1)
+		for i := 0; i < mr; i++ {
+			t, u := YMM(), YMM()
+			VPBROADCASTD(rowMem(bases, lda, i, 4*pp), t)
+			VPMADDWD(w1, t, u)
+			VPMADDWD(w0, t, t)
+			VPADDD(t, iacc[i][0], iacc[i][0])
+			VPADDD(u, iacc[i][1], iacc[i][1])
+		}
+	}
+	for i := 0; i < mr; i++ {
+		for h := 0; h < 2; h++ {
+			t := YMM()
+			VCVTDQ2PS(iacc[i][h], iacc[i][h])
+			VMOVUPS(rowMem(cb, ldc, i, 32*h), t)
+			VFMADD231PS(Mem{Base: ps, Disp: 32 * h}, iacc[i][h], t)
+			VMOVUPS(t, rowMem(cb, ldc, i, 32*h))
+		}
+	}
+	for _, b := range bases {
+		ADDQ(Imm(64), b)
+	}
+	ADDQ(U32(512), pq)
+	ADDQ(Imm(64), ps)
+	SUBQ(Imm(32), k)
+	JMP(LabelRef(name + "group"))
+	Label(name + "scale")
+	pxs := Load(Param("xs"), GP64())
+	for i := 0; i < mr; i++ {
+		x := YMM()
+		VBROADCASTSS(Mem{Base: pxs, Disp: 4 * i}, x)
+		for h := 0; h < 2; h++ {
+			t := YMM()
+			VMULPS(rowMem(cb, ldc, i, 32*h), x, t)
+			VMOVUPS(t, rowMem(cb, ldc, i, 32*h))
+		}
+	}
 	VZEROUPPER()
 	RET()
 }
