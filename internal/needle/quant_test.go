@@ -166,3 +166,40 @@ func TestInt8ComputeAccuracy(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeStepDoesNotAllocateQuantised: as TestDecodeStepDoesNotAllocate with int8 and int4
+// weights, whose GEMV converts its input to int16 in pooled job buffers.
+func TestDecodeStepDoesNotAllocateQuantised(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items at random")
+	}
+	wb, err := os.ReadFile("testdata/golden/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := os.ReadFile("testdata/golden/config.json")
+	cfg, _ := ParseConfig(cb)
+	exp, err := readSafetensors("testdata/golden/expect.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := mustI32(t, exp, "enc_ids")
+	for _, w := range []string{"int8", "int4"} {
+		m, err := NewWithOptions(cfg, wb, nil, Options{Weights: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := m.getScratch()
+		m.encode(s, ids)
+		m.prepareCross(s, len(ids))
+		m.decodeStep(s, TokEOS, 0, len(ids))
+		pos := 1
+		allocs := testing.AllocsPerRun(20, func() {
+			m.decodeStep(s, 7, pos, len(ids))
+			pos++
+		})
+		if allocs != 0 {
+			t.Fatalf("%s weights, kernels %s: decodeStep allocates %.1f times per token", w, kernels.Set(), allocs)
+		}
+	}
+}
