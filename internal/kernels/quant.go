@@ -156,16 +156,22 @@ func quantX16Generic(dst []int16, x []float32, inv float32) {
 	}
 }
 
-// gemvQ8Generic is the oracle of gemvQ8x16: the same integer sums per group.
+// gemvQ8Generic is the oracle of gemvQ8x16: the same integer sums per group. In the panel,
+// step pair pp of row j is the two bytes at pp*32 + 2j (q8Offset), which the loop walks in
+// order.
 func gemvQ8Generic(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
 	var acc [16]float32
 	for g := 0; g < k/GroupSize; g++ {
-		for j := range acc {
-			var sum int32
-			for p := g * GroupSize; p < (g+1)*GroupSize; p++ {
-				sum += int32(x[p]) * int32(int8(q[q8Offset(p, j)]))
+		var sums [16]int32
+		for pp := g * GroupSize / 2; pp < (g+1)*GroupSize/2; pp++ {
+			x0, x1 := int32(x[2*pp]), int32(x[2*pp+1])
+			b := q[pp*32 : pp*32+32]
+			for j := range sums {
+				sums[j] += x0*int32(int8(b[2*j])) + x1*int32(int8(b[2*j+1]))
 			}
-			acc[j] += s[g*16+j] * float32(sum)
+		}
+		for j := range acc {
+			acc[j] += s[g*16+j] * float32(sums[j])
 		}
 	}
 	for j := range acc {
@@ -336,19 +342,6 @@ func Concat(ps ...*Packed) (*Packed, error) {
 // sum_{p in g} a[i*lda+p]*q[j][p].
 func gemmQ8Generic(mr, k int, a []int16, lda int, xs []float32, q []byte, s []float32, c []float32, ldc int) {
 	for i := 0; i < mr; i++ {
-		row := a[i*lda : i*lda+k]
-		var acc [16]float32
-		for g := 0; g < k/GroupSize; g++ {
-			for j := range acc {
-				var sum int32
-				for p := g * GroupSize; p < (g+1)*GroupSize; p++ {
-					sum += int32(row[p]) * int32(int8(q[q8Offset(p, j)]))
-				}
-				acc[j] += s[g*16+j] * float32(sum)
-			}
-		}
-		for j := range acc {
-			c[i*ldc+j] = acc[j] * xs[i]
-		}
+		gemvQ8Generic(k, a[i*lda:i*lda+k], xs[i], q, s, c[i*ldc:i*ldc+16])
 	}
 }
