@@ -11,7 +11,7 @@ PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 BUF_VERSION                := v1.75.0
 GRPCURL_VERSION            := v1.9.3
 
-.PHONY: deps help build test test-go test-noasm test-python lint proto check-proto run tools bench data train-smoke docker
+.PHONY: deps help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,7 +22,7 @@ build: ## build bin/router, bin/perception-stub, bin/needle
 run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
 	./bin/router --tools-dir examples/toolsets --data-dir .data
 
-test: deps tools test-go test-noasm test-python ## all tests: Go with -race, noasm kernels, fixtures rechecked against PyTorch/SentencePiece, training smoke test
+test: deps tools test-go test-noasm test-kernel-sets test-arm64 test-python ## all tests: Go with -race, noasm kernels, each kernel set forced, arm64 under qemu, fixtures rechecked against PyTorch/SentencePiece, training smoke test
 
 deps: ## install the Debian packages the Python side needs, when missing (needs root)
 	@{ $(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null && test -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4; } || { \
@@ -35,6 +35,25 @@ test-go: $(TOOLS)/grpcurl
 test-noasm: ## kernels and engine with the pure-Go twins
 	$(GO) test -count=1 -tags noasm ./internal/kernels/... ./internal/needle/...
 
+KERNEL_SETS := generic avx2 avx512 avx512-vnni
+test-kernel-sets: ## the engine's tests with each kernel set forced (NEEDLE_KERNELS); sets this CPU lacks are skipped
+	@for s in $(KERNEL_SETS); do \
+	  if NEEDLE_KERNELS=$$s $(GO) test -count=1 -run TestSetSelection -v ./internal/kernels/ | grep -q "kernels $$s "; then \
+	    echo "== NEEDLE_KERNELS=$$s"; NEEDLE_KERNELS=$$s $(GO) test -count=1 ./internal/kernels/... ./internal/needle/... || exit 1; \
+	  else echo "== NEEDLE_KERNELS=$$s: skipped, this CPU lacks the features of kernel set $$s"; fi; done
+
+QEMU_ARM64 ?= $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)
+test-arm64: ## GOARCH=arm64 build, and kernels + engine tests under qemu-user (Debian qemu-user-static); skipped without qemu
+	GOARCH=arm64 $(GO) build ./...
+	@if [ -z "$(QEMU_ARM64)" ]; then echo "test-arm64: SKIPPED, no qemu-aarch64(-static) found (apt-get install qemu-user-static)"; else \
+	  GOARCH=arm64 $(GO) test -count=1 -exec $(QEMU_ARM64) ./internal/kernels/... ./internal/needle/...; fi
+
+asm: ## regenerate the kernels' assembly from internal/kernels/_asm (avo)
+	cd internal/kernels/_asm && $(GO) run asm.go -out ../kernels_amd64.s -stubs ../kernels_amd64_stubs.go -pkg kernels
+
+check-asm: asm ## fail when the committed generated assembly is stale
+	git diff --exit-code -- internal/kernels/kernels_amd64.s internal/kernels/kernels_amd64_stubs.go
+
 test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePiece produce; tiny training run loads in Go
 	$(PY) train/golden.py --out internal/needle/testdata/golden --check
 	$(PY) train/tools_render.py internal/toolspec/testdata/tools.json | cmp - internal/toolspec/testdata/tools.golden
@@ -44,7 +63,7 @@ test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePie
 	  cmp <(zcat /tmp/tokcases.$$n.jsonl.gz) <(zcat internal/needle/testdata/tokenize/$$n.jsonl.gz) && echo "tokenizer cases for $$n are current" || exit 1; done
 	bash train/smoke.sh
 
-lint: $(TOOLS)/buf ## go vet + buf lint + gofmt
+lint: $(TOOLS)/buf check-asm ## go vet + buf lint + gofmt + generated assembly fresh
 	$(GO) vet ./...
 	$(TOOLS)/buf lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
