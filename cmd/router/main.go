@@ -35,7 +35,7 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs := flag.NewFlagSet("router", flag.ContinueOnError)
 	var cfg server.Config
 	fs.StringVar(&cfg.GRPCAddr, "grpc-addr", env("NEEDLE_GRPC_ADDR", ":50051"), "gRPC listen address (env NEEDLE_GRPC_ADDR)")
-	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("NEEDLE_HTTP_ADDR", ":8080"), "HTTP address for /metrics and /healthz (env NEEDLE_HTTP_ADDR)")
+	fs.StringVar(&cfg.HTTPAddr, "http-addr", env("NEEDLE_HTTP_ADDR", ":8080"), "HTTP address for the playground (/), the HTTP/JSON API (/v1/), /metrics and /healthz (env NEEDLE_HTTP_ADDR)")
 	fs.StringVar(&cfg.Weights, "weights", env("NEEDLE_WEIGHTS", ""), "in-memory weight format: empty keeps the file's (int8 for the shipped model), or f32, int8, int4 (env NEEDLE_WEIGHTS)")
 	fs.StringVar(&cfg.ModelDir, "model", env("NEEDLE_MODEL", ""), "model directory (config.json, model.safetensors, tokenizer.model); empty: the embedded shipped model (env NEEDLE_MODEL)")
 	fs.BoolVar(&cfg.NoModel, "no-model", false, "run without a local model: every request escalates")
@@ -49,6 +49,9 @@ func run(ctx context.Context, args []string, getenv func(string) string) error {
 	fs.DurationVar(&cfg.Cloud.Timeout, "cloud-timeout", 10*time.Second, "per-attempt cloud timeout")
 	fs.IntVar(&cfg.Cloud.MaxRetries, "cloud-retries", 2, "retries of retryable cloud errors")
 	fs.DurationVar(&cfg.DrainTimeout, "drain-timeout", 20*time.Second, "how long shutdown waits for in-flight requests")
+	fs.StringVar(&cfg.Capture.Dir, "capture-dir", env("NEEDLE_CAPTURE_DIR", ""), "append validated cloud answers as training rows to DIR/escalations.jsonl (off when empty; env NEEDLE_CAPTURE_DIR)")
+	fs.Int64Var(&cfg.Capture.MaxBytes, "capture-max-bytes", 64<<20, "size at which the capture file rotates")
+	fs.IntVar(&cfg.Capture.MaxFiles, "capture-files", 8, "rotated capture files kept")
 	level := fs.String("log-level", env("NEEDLE_LOG_LEVEL", "info"), "debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err

@@ -82,6 +82,9 @@ type Config struct {
 	Limits       registry.Limits
 	// ModelID names the local model in responses.
 	ModelID string
+	// Capture, when set, receives every escalation of a single-turn request whose cloud
+	// answer passed schema validation (the flywheel, internal/capture). Nil records nothing.
+	Capture Capturer
 	Tracer  trace.Tracer
 	Metrics *Metrics
 	Now     func() time.Time
@@ -111,6 +114,11 @@ func (c *Config) ensureDefaults() {
 	}
 }
 
+// Capturer records validated cloud answers as training rows (internal/capture.Writer).
+type Capturer interface {
+	Record(query string, tools []toolspec.Tool, calls []toolspec.Call) error
+}
+
 // DefaultThreshold is the calibrated confidence threshold of the shipped model.
 const DefaultThreshold = 0.96
 
@@ -133,6 +141,7 @@ type Input struct {
 	Transcript    string
 	History       []escalate.Message
 	ToolsJSON     string
+	ToolsField    string // the request field ToolsJSON came from, for violations (default tools_json)
 	Toolset       string
 	TopK          int
 	MinConfidence *float64
@@ -156,6 +165,8 @@ type Output struct {
 	PromptTokens int
 	OutputTokens int
 	ModelID      string
+	// Threshold is the confidence threshold this request was judged against.
+	Threshold float64
 }
 
 // Timings per stage.
@@ -206,10 +217,13 @@ func (p *Pipeline) validate(in *Input) error {
 		}
 	}
 	if in.ToolsJSON == "" && in.Toolset == "" {
-		add("tools_source", "give tools_json or toolset")
+		add("tools_source", "give tools_json, tools or toolset")
+	}
+	if in.ToolsField == "" {
+		in.ToolsField = "tools_json"
 	}
 	if len(in.ToolsJSON) > p.cfg.MaxToolsJSON {
-		add("tools_json", fmt.Sprintf("is %d bytes, at most %d allowed", len(in.ToolsJSON), p.cfg.MaxToolsJSON))
+		add(in.ToolsField, fmt.Sprintf("is %d bytes, at most %d allowed", len(in.ToolsJSON), p.cfg.MaxToolsJSON))
 	}
 	if in.MinConfidence != nil && (*in.MinConfidence < 0 || *in.MinConfidence > 1 || math.IsNaN(*in.MinConfidence)) {
 		add("options.min_confidence", "must be in [0, 1]")
@@ -230,7 +244,7 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 	var tools []registry.Tool
 	if in.ToolsJSON != "" {
 		var err error
-		if tools, err = registry.Parse([]byte(in.ToolsJSON), p.cfg.Limits, "tools_json"); err != nil {
+		if tools, err = registry.Parse([]byte(in.ToolsJSON), p.cfg.Limits, in.ToolsField); err != nil {
 			return nil, err
 		}
 	} else {
@@ -246,6 +260,7 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 	if in.MinConfidence != nil {
 		threshold = *in.MinConfidence
 	}
+	out.Threshold = threshold
 	msgs := append(append([]escalate.Message(nil), in.History...), escalate.Message{Role: "user", Content: in.Transcript})
 
 	if len(in.History) > 0 {
@@ -367,6 +382,13 @@ func (p *Pipeline) escalate(ctx context.Context, out *Output, msgs []escalate.Me
 	out.Decision = DecisionEscalated
 	if len(res.Calls) == 0 {
 		out.Decision = DecisionNoCall
+	}
+	// The flywheel: escalate.Client returns only answers whose calls name offered tools and
+	// pass their schemas. Multi-turn answers depend on the history a row cannot hold.
+	if p.cfg.Capture != nil && len(msgs) == 1 {
+		if err := p.cfg.Capture.Record(msgs[0].Content, registry.Specs(tools), res.Calls); err != nil {
+			span.RecordError(err)
+		}
 	}
 	return nil
 }

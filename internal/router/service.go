@@ -41,6 +41,13 @@ func NewService(p *Pipeline, reg *registry.Registry, log *slog.Logger) *Service 
 // Route implements RouterService.Route.
 func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
 	in := Input{Transcript: req.GetTranscript(), ToolsJSON: req.GetToolsJson(), Toolset: req.GetToolset()}
+	if req.GetTools() != nil {
+		text, err := toolsText(req.GetTools())
+		if err != nil {
+			return nil, s.status(ctx, err)
+		}
+		in.ToolsJSON, in.ToolsField = text, "tools"
+	}
 	for _, h := range req.GetHistory() {
 		in.History = append(in.History, escalate.Message{Role: h.GetRole(), Content: h.GetContent()})
 	}
@@ -64,6 +71,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 		EscalationReason: routerv1.EscalationReason(out.Reason),
 		Confidence:       float32(out.Confidence),
 		ModelId:          out.ModelID,
+		Threshold:        float32(out.Threshold),
 		Timings: &routerv1.Timings{
 			TotalMs: ms(out.Timings.Total), RetrieveMs: ms(out.Timings.Retrieve), EncodeMs: ms(out.Timings.Encode),
 			DecodeMs: ms(out.Timings.Decode), CheckMs: ms(out.Timings.Check), EscalateMs: ms(out.Timings.Escalate),
@@ -102,10 +110,14 @@ func toProto(ts *registry.Toolset) *routerv1.Toolset {
 
 // PutToolset implements RouterService.PutToolset.
 func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetRequest) (*routerv1.PutToolsetResponse, error) {
-	if len(req.GetToolsJson()) > s.p.cfg.MaxToolsJSON {
-		return nil, s.status(ctx, &registry.ValidationError{Violations: []registry.Violation{{Field: "tools_json", Description: "too large"}}})
+	text, field, err := toolsSource(req.GetToolsJson(), req.GetTools())
+	if err != nil {
+		return nil, s.status(ctx, err)
 	}
-	ts, err := s.reg.Put(req.GetName(), []byte(req.GetToolsJson()), s.now())
+	if len(text) > s.p.cfg.MaxToolsJSON {
+		return nil, s.status(ctx, &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: "too large"}}})
+	}
+	ts, err := s.reg.Put(req.GetName(), []byte(text), s.now())
 	if err != nil {
 		return nil, s.status(ctx, err)
 	}

@@ -33,6 +33,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/capture"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
@@ -55,6 +56,8 @@ type Config struct {
 	Cloud        escalate.Config
 	MaxMsgBytes  int           // default 4 MiB
 	DrainTimeout time.Duration // graceful-stop budget on shutdown (default 20s)
+	// Capture: the escalation flywheel (internal/capture); an empty Dir keeps it off.
+	Capture capture.Config
 	// Ready, when set, receives the bound addresses once the servers are up (tests use it).
 	Ready func(grpcAddr, httpAddr string)
 }
@@ -117,6 +120,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	closeWeb, err := mountWeb(ctx, mux, gl.Addr(), cfg.MaxMsgBytes)
+	if err != nil {
+		gl.Close()
+		hl.Close()
+		return err
+	}
+	defer closeWeb()
 	hsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(gl) }()
@@ -188,11 +198,16 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, promReg *p
 	if err != nil {
 		return nil, nil, err
 	}
+	capt, err := openCapture(cfg.Capture, log)
+	if err != nil {
+		reg.Close()
+		return nil, nil, err
+	}
 	cloud := escalate.New(cfg.Cloud)
 	if !cloud.Configured() {
 		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
 	}
-	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, ModelID: modelID,
+	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, ModelID: modelID, Capture: capt,
 		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Metrics: router.NewMetrics(promReg)}, model, cloud, reg)
 	return p, reg, nil
 }

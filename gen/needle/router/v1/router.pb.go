@@ -7,6 +7,7 @@
 package routerv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -201,6 +202,7 @@ type RouteRequest struct {
 	//
 	//	*RouteRequest_ToolsJson
 	//	*RouteRequest_Toolset
+	//	*RouteRequest_Tools
 	ToolsSource   isRouteRequest_ToolsSource `protobuf_oneof:"tools_source"`
 	Options       *RouteOptions              `protobuf:"bytes,5,opt,name=options,proto3" json:"options,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -276,6 +278,15 @@ func (x *RouteRequest) GetToolset() string {
 	return ""
 }
 
+func (x *RouteRequest) GetTools() *structpb.Value {
+	if x != nil {
+		if x, ok := x.ToolsSource.(*RouteRequest_Tools); ok {
+			return x.Tools
+		}
+	}
+	return nil
+}
+
 func (x *RouteRequest) GetOptions() *RouteOptions {
 	if x != nil {
 		return x.Options
@@ -298,9 +309,19 @@ type RouteRequest_Toolset struct {
 	Toolset string `protobuf:"bytes,4,opt,name=toolset,proto3,oneof"`
 }
 
+type RouteRequest_Tools struct {
+	// Tools as JSON values (an array, or one tool object) in any of the forms tools_json
+	// accepts; field violations name them "tools[i]...". In HTTP/JSON this is plain JSON:
+	// "tools": [{"name": ...}]. A Struct does not keep key order, so the flat form's
+	// parameter order is taken from tools_json only.
+	Tools *structpb.Value `protobuf:"bytes,6,opt,name=tools,proto3,oneof"`
+}
+
 func (*RouteRequest_ToolsJson) isRouteRequest_ToolsSource() {}
 
 func (*RouteRequest_Toolset) isRouteRequest_ToolsSource() {}
+
+func (*RouteRequest_Tools) isRouteRequest_ToolsSource() {}
 
 type RouteOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -591,8 +612,11 @@ type RouteResponse struct {
 	Timings        *Timings         `protobuf:"bytes,6,opt,name=timings,proto3" json:"timings,omitempty"`
 	ModelId        string           `protobuf:"bytes,7,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
 	TraceId        string           `protobuf:"bytes,8,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// The confidence threshold this request was judged against (options.min_confidence or the
+	// server's).
+	Threshold     float32 `protobuf:"fixed32,9,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *RouteResponse) Reset() {
@@ -681,6 +705,13 @@ func (x *RouteResponse) GetTraceId() string {
 	return ""
 }
 
+func (x *RouteResponse) GetThreshold() float32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
 type Toolset struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -751,9 +782,12 @@ func (x *Toolset) GetUpdateTime() *timestamppb.Timestamp {
 }
 
 type PutToolsetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	ToolsJson     string                 `protobuf:"bytes,2,opt,name=tools_json,json=toolsJson,proto3" json:"tools_json,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The definitions as JSON text (kept as given). Give this or tools.
+	ToolsJson string `protobuf:"bytes,2,opt,name=tools_json,json=toolsJson,proto3" json:"tools_json,omitempty"`
+	// The definitions as JSON values (HTTP/JSON: "tools": [...]). Give this or tools_json.
+	Tools         *structpb.Value `protobuf:"bytes,3,opt,name=tools,proto3" json:"tools,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -800,6 +834,13 @@ func (x *PutToolsetRequest) GetToolsJson() string {
 		return x.ToolsJson
 	}
 	return ""
+}
+
+func (x *PutToolsetRequest) GetTools() *structpb.Value {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
 }
 
 type PutToolsetResponse struct {
@@ -1094,14 +1135,222 @@ func (*DeleteToolsetResponse) Descriptor() ([]byte, []int) {
 	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{15}
 }
 
+type ValidateToolsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to ToolsSource:
+	//
+	//	*ValidateToolsRequest_ToolsJson
+	//	*ValidateToolsRequest_Tools
+	ToolsSource   isValidateToolsRequest_ToolsSource `protobuf_oneof:"tools_source"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateToolsRequest) Reset() {
+	*x = ValidateToolsRequest{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateToolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateToolsRequest) ProtoMessage() {}
+
+func (x *ValidateToolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateToolsRequest.ProtoReflect.Descriptor instead.
+func (*ValidateToolsRequest) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ValidateToolsRequest) GetToolsSource() isValidateToolsRequest_ToolsSource {
+	if x != nil {
+		return x.ToolsSource
+	}
+	return nil
+}
+
+func (x *ValidateToolsRequest) GetToolsJson() string {
+	if x != nil {
+		if x, ok := x.ToolsSource.(*ValidateToolsRequest_ToolsJson); ok {
+			return x.ToolsJson
+		}
+	}
+	return ""
+}
+
+func (x *ValidateToolsRequest) GetTools() *structpb.Value {
+	if x != nil {
+		if x, ok := x.ToolsSource.(*ValidateToolsRequest_Tools); ok {
+			return x.Tools
+		}
+	}
+	return nil
+}
+
+type isValidateToolsRequest_ToolsSource interface {
+	isValidateToolsRequest_ToolsSource()
+}
+
+type ValidateToolsRequest_ToolsJson struct {
+	// As RouteRequest.tools_json.
+	ToolsJson string `protobuf:"bytes,1,opt,name=tools_json,json=toolsJson,proto3,oneof"`
+}
+
+type ValidateToolsRequest_Tools struct {
+	// As RouteRequest.tools.
+	Tools *structpb.Value `protobuf:"bytes,2,opt,name=tools,proto3,oneof"`
+}
+
+func (*ValidateToolsRequest_ToolsJson) isValidateToolsRequest_ToolsSource() {}
+
+func (*ValidateToolsRequest_Tools) isValidateToolsRequest_ToolsSource() {}
+
+// ToolSummary is one validated tool as the router sees it.
+type ToolSummary struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// Parameter names in the order the model is shown them.
+	Parameters []string `protobuf:"bytes,3,rep,name=parameters,proto3" json:"parameters,omitempty"`
+	// The required parameters.
+	Required []string `protobuf:"bytes,4,rep,name=required,proto3" json:"required,omitempty"`
+	// The tool in Needle's flat form, as compact JSON (what the model reads).
+	FlatJson      string `protobuf:"bytes,5,opt,name=flat_json,json=flatJson,proto3" json:"flat_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolSummary) Reset() {
+	*x = ToolSummary{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolSummary) ProtoMessage() {}
+
+func (x *ToolSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolSummary.ProtoReflect.Descriptor instead.
+func (*ToolSummary) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ToolSummary) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ToolSummary) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ToolSummary) GetParameters() []string {
+	if x != nil {
+		return x.Parameters
+	}
+	return nil
+}
+
+func (x *ToolSummary) GetRequired() []string {
+	if x != nil {
+		return x.Required
+	}
+	return nil
+}
+
+func (x *ToolSummary) GetFlatJson() string {
+	if x != nil {
+		return x.FlatJson
+	}
+	return ""
+}
+
+type ValidateToolsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tools         []*ToolSummary         `protobuf:"bytes,1,rep,name=tools,proto3" json:"tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateToolsResponse) Reset() {
+	*x = ValidateToolsResponse{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateToolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateToolsResponse) ProtoMessage() {}
+
+func (x *ValidateToolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateToolsResponse.ProtoReflect.Descriptor instead.
+func (*ValidateToolsResponse) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ValidateToolsResponse) GetTools() []*ToolSummary {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
+}
+
 var File_needle_router_v1_router_proto protoreflect.FileDescriptor
 
 const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\n" +
-	"\x1dneedle/router/v1/router.proto\x12\x10needle.router.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n" +
+	"\x1dneedle/router/v1/router.proto\x12\x10needle.router.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n" +
 	"\x04Turn\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\tR\acontent\"\xe7\x01\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"\x97\x02\n" +
 	"\fRouteRequest\x12\x1e\n" +
 	"\n" +
 	"transcript\x18\x01 \x01(\tR\n" +
@@ -1109,7 +1358,8 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\ahistory\x18\x02 \x03(\v2\x16.needle.router.v1.TurnR\ahistory\x12\x1f\n" +
 	"\n" +
 	"tools_json\x18\x03 \x01(\tH\x00R\ttoolsJson\x12\x1a\n" +
-	"\atoolset\x18\x04 \x01(\tH\x00R\atoolset\x128\n" +
+	"\atoolset\x18\x04 \x01(\tH\x00R\atoolset\x12.\n" +
+	"\x05tools\x18\x06 \x01(\v2\x16.google.protobuf.ValueH\x00R\x05tools\x128\n" +
 	"\aoptions\x18\x05 \x01(\v2\x1e.needle.router.v1.RouteOptionsR\aoptionsB\x0e\n" +
 	"\ftools_source\"\xa7\x01\n" +
 	"\fRouteOptions\x12\x13\n" +
@@ -1135,7 +1385,7 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\vescalate_ms\x18\x06 \x01(\x01R\n" +
 	"escalateMs\x12#\n" +
 	"\rprompt_tokens\x18\a \x01(\rR\fpromptTokens\x12#\n" +
-	"\routput_tokens\x18\b \x01(\rR\foutputTokens\"\x9f\x03\n" +
+	"\routput_tokens\x18\b \x01(\rR\foutputTokens\"\xbd\x03\n" +
 	"\rRouteResponse\x120\n" +
 	"\x05calls\x18\x01 \x03(\v2\x1a.needle.router.v1.ToolCallR\x05calls\x126\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x1a.needle.router.v1.DecisionR\bdecision\x12O\n" +
@@ -1146,7 +1396,8 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x0fretrieved_tools\x18\x05 \x03(\v2\x1f.needle.router.v1.RetrievedToolR\x0eretrievedTools\x123\n" +
 	"\atimings\x18\x06 \x01(\v2\x19.needle.router.v1.TimingsR\atimings\x12\x19\n" +
 	"\bmodel_id\x18\a \x01(\tR\amodelId\x12\x19\n" +
-	"\btrace_id\x18\b \x01(\tR\atraceId\"\x98\x01\n" +
+	"\btrace_id\x18\b \x01(\tR\atraceId\x12\x1c\n" +
+	"\tthreshold\x18\t \x01(\x02R\tthreshold\"\x98\x01\n" +
 	"\aToolset\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -1154,11 +1405,12 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\n" +
 	"tool_names\x18\x03 \x03(\tR\ttoolNames\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"F\n" +
+	"updateTime\"t\n" +
 	"\x11PutToolsetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"tools_json\x18\x02 \x01(\tR\ttoolsJson\"I\n" +
+	"tools_json\x18\x02 \x01(\tR\ttoolsJson\x12,\n" +
+	"\x05tools\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x05tools\"I\n" +
 	"\x12PutToolsetResponse\x123\n" +
 	"\atoolset\x18\x01 \x01(\v2\x19.needle.router.v1.ToolsetR\atoolset\"'\n" +
 	"\x11GetToolsetRequest\x12\x12\n" +
@@ -1170,7 +1422,22 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\btoolsets\x18\x01 \x03(\v2\x19.needle.router.v1.ToolsetR\btoolsets\"*\n" +
 	"\x14DeleteToolsetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
-	"\x15DeleteToolsetResponse*\x83\x01\n" +
+	"\x15DeleteToolsetResponse\"w\n" +
+	"\x14ValidateToolsRequest\x12\x1f\n" +
+	"\n" +
+	"tools_json\x18\x01 \x01(\tH\x00R\ttoolsJson\x12.\n" +
+	"\x05tools\x18\x02 \x01(\v2\x16.google.protobuf.ValueH\x00R\x05toolsB\x0e\n" +
+	"\ftools_source\"\x9c\x01\n" +
+	"\vToolSummary\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1e\n" +
+	"\n" +
+	"parameters\x18\x03 \x03(\tR\n" +
+	"parameters\x12\x1a\n" +
+	"\brequired\x18\x04 \x03(\tR\brequired\x12\x1b\n" +
+	"\tflat_json\x18\x05 \x01(\tR\bflatJson\"L\n" +
+	"\x15ValidateToolsResponse\x123\n" +
+	"\x05tools\x18\x01 \x03(\v2\x1d.needle.router.v1.ToolSummaryR\x05tools*\x83\x01\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDECISION_LOCAL\x10\x01\x12\x16\n" +
@@ -1182,15 +1449,16 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x1cESCALATION_REASON_MULTI_TURN\x10\x01\x12$\n" +
 	" ESCALATION_REASON_LOW_CONFIDENCE\x10\x02\x12(\n" +
 	"$ESCALATION_REASON_INVALID_LOCAL_CALL\x10\x03\x12$\n" +
-	" ESCALATION_REASON_NO_LOCAL_MODEL\x10\x042\xcc\x03\n" +
-	"\rRouterService\x12H\n" +
-	"\x05Route\x12\x1e.needle.router.v1.RouteRequest\x1a\x1f.needle.router.v1.RouteResponse\x12W\n" +
+	" ESCALATION_REASON_NO_LOCAL_MODEL\x10\x042\xd3\x05\n" +
+	"\rRouterService\x12^\n" +
+	"\x05Route\x12\x1e.needle.router.v1.RouteRequest\x1a\x1f.needle.router.v1.RouteResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/route\x12w\n" +
 	"\n" +
-	"PutToolset\x12#.needle.router.v1.PutToolsetRequest\x1a$.needle.router.v1.PutToolsetResponse\x12W\n" +
+	"PutToolset\x12#.needle.router.v1.PutToolsetRequest\x1a$.needle.router.v1.PutToolsetResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\x1a\x13/v1/toolsets/{name}\x12t\n" +
 	"\n" +
-	"GetToolset\x12#.needle.router.v1.GetToolsetRequest\x1a$.needle.router.v1.GetToolsetResponse\x12]\n" +
-	"\fListToolsets\x12%.needle.router.v1.ListToolsetsRequest\x1a&.needle.router.v1.ListToolsetsResponse\x12`\n" +
-	"\rDeleteToolset\x12&.needle.router.v1.DeleteToolsetRequest\x1a'.needle.router.v1.DeleteToolsetResponseB?Z=github.com/needle-router/needle/gen/needle/router/v1;routerv1b\x06proto3"
+	"GetToolset\x12#.needle.router.v1.GetToolsetRequest\x1a$.needle.router.v1.GetToolsetResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/toolsets/{name}\x12s\n" +
+	"\fListToolsets\x12%.needle.router.v1.ListToolsetsRequest\x1a&.needle.router.v1.ListToolsetsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/toolsets\x12}\n" +
+	"\rDeleteToolset\x12&.needle.router.v1.DeleteToolsetRequest\x1a'.needle.router.v1.DeleteToolsetResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/toolsets/{name}\x12\x7f\n" +
+	"\rValidateTools\x12&.needle.router.v1.ValidateToolsRequest\x1a'.needle.router.v1.ValidateToolsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/tools:validateB?Z=github.com/needle-router/needle/gen/needle/router/v1;routerv1b\x06proto3"
 
 var (
 	file_needle_router_v1_router_proto_rawDescOnce sync.Once
@@ -1205,7 +1473,7 @@ func file_needle_router_v1_router_proto_rawDescGZIP() []byte {
 }
 
 var file_needle_router_v1_router_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_needle_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_needle_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_needle_router_v1_router_proto_goTypes = []any{
 	(Decision)(0),                 // 0: needle.router.v1.Decision
 	(EscalationReason)(0),         // 1: needle.router.v1.EscalationReason
@@ -1225,37 +1493,47 @@ var file_needle_router_v1_router_proto_goTypes = []any{
 	(*ListToolsetsResponse)(nil),  // 15: needle.router.v1.ListToolsetsResponse
 	(*DeleteToolsetRequest)(nil),  // 16: needle.router.v1.DeleteToolsetRequest
 	(*DeleteToolsetResponse)(nil), // 17: needle.router.v1.DeleteToolsetResponse
-	(*structpb.Struct)(nil),       // 18: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 19: google.protobuf.Timestamp
+	(*ValidateToolsRequest)(nil),  // 18: needle.router.v1.ValidateToolsRequest
+	(*ToolSummary)(nil),           // 19: needle.router.v1.ToolSummary
+	(*ValidateToolsResponse)(nil), // 20: needle.router.v1.ValidateToolsResponse
+	(*structpb.Value)(nil),        // 21: google.protobuf.Value
+	(*structpb.Struct)(nil),       // 22: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
 }
 var file_needle_router_v1_router_proto_depIdxs = []int32{
 	2,  // 0: needle.router.v1.RouteRequest.history:type_name -> needle.router.v1.Turn
-	4,  // 1: needle.router.v1.RouteRequest.options:type_name -> needle.router.v1.RouteOptions
-	18, // 2: needle.router.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	5,  // 3: needle.router.v1.RouteResponse.calls:type_name -> needle.router.v1.ToolCall
-	0,  // 4: needle.router.v1.RouteResponse.decision:type_name -> needle.router.v1.Decision
-	1,  // 5: needle.router.v1.RouteResponse.escalation_reason:type_name -> needle.router.v1.EscalationReason
-	6,  // 6: needle.router.v1.RouteResponse.retrieved_tools:type_name -> needle.router.v1.RetrievedTool
-	7,  // 7: needle.router.v1.RouteResponse.timings:type_name -> needle.router.v1.Timings
-	19, // 8: needle.router.v1.Toolset.update_time:type_name -> google.protobuf.Timestamp
-	9,  // 9: needle.router.v1.PutToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
-	9,  // 10: needle.router.v1.GetToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
-	9,  // 11: needle.router.v1.ListToolsetsResponse.toolsets:type_name -> needle.router.v1.Toolset
-	3,  // 12: needle.router.v1.RouterService.Route:input_type -> needle.router.v1.RouteRequest
-	10, // 13: needle.router.v1.RouterService.PutToolset:input_type -> needle.router.v1.PutToolsetRequest
-	12, // 14: needle.router.v1.RouterService.GetToolset:input_type -> needle.router.v1.GetToolsetRequest
-	14, // 15: needle.router.v1.RouterService.ListToolsets:input_type -> needle.router.v1.ListToolsetsRequest
-	16, // 16: needle.router.v1.RouterService.DeleteToolset:input_type -> needle.router.v1.DeleteToolsetRequest
-	8,  // 17: needle.router.v1.RouterService.Route:output_type -> needle.router.v1.RouteResponse
-	11, // 18: needle.router.v1.RouterService.PutToolset:output_type -> needle.router.v1.PutToolsetResponse
-	13, // 19: needle.router.v1.RouterService.GetToolset:output_type -> needle.router.v1.GetToolsetResponse
-	15, // 20: needle.router.v1.RouterService.ListToolsets:output_type -> needle.router.v1.ListToolsetsResponse
-	17, // 21: needle.router.v1.RouterService.DeleteToolset:output_type -> needle.router.v1.DeleteToolsetResponse
-	17, // [17:22] is the sub-list for method output_type
-	12, // [12:17] is the sub-list for method input_type
-	12, // [12:12] is the sub-list for extension type_name
-	12, // [12:12] is the sub-list for extension extendee
-	0,  // [0:12] is the sub-list for field type_name
+	21, // 1: needle.router.v1.RouteRequest.tools:type_name -> google.protobuf.Value
+	4,  // 2: needle.router.v1.RouteRequest.options:type_name -> needle.router.v1.RouteOptions
+	22, // 3: needle.router.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	5,  // 4: needle.router.v1.RouteResponse.calls:type_name -> needle.router.v1.ToolCall
+	0,  // 5: needle.router.v1.RouteResponse.decision:type_name -> needle.router.v1.Decision
+	1,  // 6: needle.router.v1.RouteResponse.escalation_reason:type_name -> needle.router.v1.EscalationReason
+	6,  // 7: needle.router.v1.RouteResponse.retrieved_tools:type_name -> needle.router.v1.RetrievedTool
+	7,  // 8: needle.router.v1.RouteResponse.timings:type_name -> needle.router.v1.Timings
+	23, // 9: needle.router.v1.Toolset.update_time:type_name -> google.protobuf.Timestamp
+	21, // 10: needle.router.v1.PutToolsetRequest.tools:type_name -> google.protobuf.Value
+	9,  // 11: needle.router.v1.PutToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
+	9,  // 12: needle.router.v1.GetToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
+	9,  // 13: needle.router.v1.ListToolsetsResponse.toolsets:type_name -> needle.router.v1.Toolset
+	21, // 14: needle.router.v1.ValidateToolsRequest.tools:type_name -> google.protobuf.Value
+	19, // 15: needle.router.v1.ValidateToolsResponse.tools:type_name -> needle.router.v1.ToolSummary
+	3,  // 16: needle.router.v1.RouterService.Route:input_type -> needle.router.v1.RouteRequest
+	10, // 17: needle.router.v1.RouterService.PutToolset:input_type -> needle.router.v1.PutToolsetRequest
+	12, // 18: needle.router.v1.RouterService.GetToolset:input_type -> needle.router.v1.GetToolsetRequest
+	14, // 19: needle.router.v1.RouterService.ListToolsets:input_type -> needle.router.v1.ListToolsetsRequest
+	16, // 20: needle.router.v1.RouterService.DeleteToolset:input_type -> needle.router.v1.DeleteToolsetRequest
+	18, // 21: needle.router.v1.RouterService.ValidateTools:input_type -> needle.router.v1.ValidateToolsRequest
+	8,  // 22: needle.router.v1.RouterService.Route:output_type -> needle.router.v1.RouteResponse
+	11, // 23: needle.router.v1.RouterService.PutToolset:output_type -> needle.router.v1.PutToolsetResponse
+	13, // 24: needle.router.v1.RouterService.GetToolset:output_type -> needle.router.v1.GetToolsetResponse
+	15, // 25: needle.router.v1.RouterService.ListToolsets:output_type -> needle.router.v1.ListToolsetsResponse
+	17, // 26: needle.router.v1.RouterService.DeleteToolset:output_type -> needle.router.v1.DeleteToolsetResponse
+	20, // 27: needle.router.v1.RouterService.ValidateTools:output_type -> needle.router.v1.ValidateToolsResponse
+	22, // [22:28] is the sub-list for method output_type
+	16, // [16:22] is the sub-list for method input_type
+	16, // [16:16] is the sub-list for extension type_name
+	16, // [16:16] is the sub-list for extension extendee
+	0,  // [0:16] is the sub-list for field type_name
 }
 
 func init() { file_needle_router_v1_router_proto_init() }
@@ -1266,15 +1544,20 @@ func file_needle_router_v1_router_proto_init() {
 	file_needle_router_v1_router_proto_msgTypes[1].OneofWrappers = []any{
 		(*RouteRequest_ToolsJson)(nil),
 		(*RouteRequest_Toolset)(nil),
+		(*RouteRequest_Tools)(nil),
 	}
 	file_needle_router_v1_router_proto_msgTypes[2].OneofWrappers = []any{}
+	file_needle_router_v1_router_proto_msgTypes[16].OneofWrappers = []any{
+		(*ValidateToolsRequest_ToolsJson)(nil),
+		(*ValidateToolsRequest_Tools)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_needle_router_v1_router_proto_rawDesc), len(file_needle_router_v1_router_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

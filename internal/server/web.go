@@ -1,0 +1,55 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+
+	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/capture"
+	"github.com/needle-router/needle/internal/httpapi"
+	"github.com/needle-router/needle/internal/playground"
+	"github.com/needle-router/needle/internal/router"
+)
+
+// mountWeb adds the HTTP/JSON API (/v1/..., over a loopback connection to the gRPC server
+// at grpcAddr) and the playground page (/ and /ui/...) to mux. The returned func closes the
+// connection.
+func mountWeb(ctx context.Context, mux *http.ServeMux, grpcAddr net.Addr, maxBody int) (func(), error) {
+	conn, err := httpapi.Dial(grpcAddr)
+	if err != nil {
+		return nil, err
+	}
+	api, err := httpapi.New(ctx, conn, int64(maxBody))
+	if err != nil {
+		conn.Close()
+		return nil, err
+	}
+	mux.Handle(httpapi.Prefix, api)
+	pg := playground.Handler()
+	mux.Handle("GET /{$}", pg)
+	mux.Handle("GET /ui/", pg)
+	return func() { conn.Close() }, nil
+}
+
+// openCapture opens the flywheel's writer when a capture directory is set. It lives as long
+// as the process: each row is one unbuffered write, so exiting loses nothing.
+func openCapture(cfg capture.Config, log *slog.Logger) (router.Capturer, error) {
+	if cfg.Dir == "" {
+		return nil, nil
+	}
+	w, err := capture.Open(cfg)
+	if err != nil {
+		return nil, err
+	}
+	log.Warn("capturing validated cloud answers as training rows: transcripts and tool definitions are written to disk", "dir", cfg.Dir)
+	return w, nil
+}
+
+func (l *lazy) ValidateTools(ctx context.Context, r *routerv1.ValidateToolsRequest) (*routerv1.ValidateToolsResponse, error) {
+	if s := l.svc.Load(); s != nil {
+		return s.ValidateTools(ctx, r)
+	}
+	return nil, errLoading
+}
