@@ -12,10 +12,10 @@ function el(tag, attrs, ...kids) {
   for (const [k, v] of Object.entries(attrs || {})) {
     if (v === undefined || v === null || v === false) continue;
     if (k === "class") n.className = v;
-    else if (k === "style") n.setAttribute("style", v);
+    else if (k === "style") n.style.cssText = v; // CSSOM, which the page's CSP allows (style attributes it does not)
     else n.setAttribute(k, v === true ? "" : v);
   }
-  for (const c of kids.flat()) {
+  for (const c of kids.flat(Infinity)) {
     if (c === undefined || c === null || c === false) continue;
     n.append(c instanceof Node ? c : document.createTextNode(String(c)));
   }
