@@ -208,8 +208,8 @@ func TestComposeRouter(t *testing.T) {
 	}
 	out, err := exec.Command(stub, sargs...).CombinedOutput()
 	t.Logf("perception-stub %v:\n%s", sargs, out)
-	if !strings.Contains(string(out), "DECISION_") {
-		t.Fatalf("the stub got no answer: %v", err)
+	if err != nil || strings.Count(string(out), " -> ") < 2 {
+		t.Fatalf("the perception stub failed: %v", err)
 	}
 
 	// Spans reach the collector: SIGTERM flushes the exporter.
