@@ -11,6 +11,7 @@ import (
 	"github.com/needle-router/needle/internal/httpapi"
 	"github.com/needle-router/needle/internal/playground"
 	"github.com/needle-router/needle/internal/router"
+	"github.com/needle-router/needle/internal/toolspec"
 )
 
 // mountWeb adds the HTTP/JSON API (/v1/..., over a loopback connection to the gRPC server
@@ -44,7 +45,22 @@ func openCapture(cfg capture.Config, log *slog.Logger) (router.Capturer, error) 
 		return nil, err
 	}
 	log.Warn("capturing validated cloud answers as training rows: transcripts and tool definitions are written to disk", "dir", cfg.Dir)
-	return w, nil
+	return loggedCapture{w, log}, nil
+}
+
+// loggedCapture logs a row that could not be written (a full disk, say); the request it
+// came from is answered all the same.
+type loggedCapture struct {
+	w   *capture.Writer
+	log *slog.Logger
+}
+
+func (c loggedCapture) Record(query string, tools []toolspec.Tool, calls []toolspec.Call) error {
+	err := c.w.Record(query, tools, calls)
+	if err != nil {
+		c.log.Warn("capture: row not written", "err", err)
+	}
+	return err
 }
 
 func (l *lazy) ValidateTools(ctx context.Context, r *routerv1.ValidateToolsRequest) (*routerv1.ValidateToolsResponse, error) {
