@@ -15,7 +15,7 @@ GRPC_GATEWAY_VERSION       := v2.30.0
 GRPC_HEALTH_PROBE_VERSION  := v0.4.62
 PLAYWRIGHT_CORE_VERSION    := 1.65.1
 
-.PHONY: deps e2e-deps e2e help build test test-go test-noasm test-python lint proto check-proto run tools bench data train-smoke docker
+.PHONY: deps e2e-deps e2e help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,12 +26,12 @@ build: ## build bin/router, bin/perception-stub, bin/needle
 run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
 	./bin/router --tools-dir examples/toolsets --data-dir .data
 
-test: deps tools e2e-deps test-go test-noasm test-python ## all tests: Go with -race (browser test included), noasm kernels, fixtures rechecked against PyTorch/SentencePiece, training smoke test
+test: deps tools e2e-deps test-go test-noasm test-kernel-sets test-arm64 test-python ## all tests: Go with -race (browser test included), noasm kernels, each kernel set forced, arm64 under qemu, fixtures rechecked against PyTorch/SentencePiece, training smoke test
 
 deps: ## install the Debian packages the Python side needs, when missing (needs root)
-	@$(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null || { \
+	@{ $(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null && test -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4; } || { \
 	  echo "installing python3-torch, python3-numpy, python3-sentencepiece, libopenblas0-pthread"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread >/dev/null; }
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread libtcmalloc-minimal4 >/dev/null; }
 
 test-go: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe
 	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl NEEDLE_E2E_HEALTH_PROBE=$(TOOLS)/grpc-health-probe $(GO) test -race -count=1 ./...
@@ -48,6 +48,25 @@ e2e: e2e-deps ## the playground in headless chromium against the real router; sc
 test-noasm: ## kernels and engine with the pure-Go twins
 	$(GO) test -count=1 -tags noasm ./internal/kernels/... ./internal/needle/...
 
+KERNEL_SETS := generic avx2 avx512 avx512-vnni
+test-kernel-sets: ## the engine's tests with each kernel set forced (NEEDLE_KERNELS); sets this CPU lacks are skipped
+	@for s in $(KERNEL_SETS); do \
+	  if NEEDLE_KERNELS=$$s $(GO) test -count=1 -run TestSetSelection -v ./internal/kernels/ | grep -q "kernels $$s "; then \
+	    echo "== NEEDLE_KERNELS=$$s"; NEEDLE_KERNELS=$$s $(GO) test -count=1 ./internal/kernels/... ./internal/needle/... || exit 1; \
+	  else echo "== NEEDLE_KERNELS=$$s: skipped, this CPU lacks the features of kernel set $$s"; fi; done
+
+QEMU_ARM64 ?= $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)
+test-arm64: ## GOARCH=arm64 build, and kernels + engine tests under qemu-user (Debian qemu-user-static); skipped without qemu
+	GOARCH=arm64 $(GO) build ./...
+	@if [ -z "$(QEMU_ARM64)" ]; then echo "test-arm64: SKIPPED, no qemu-aarch64(-static) found (apt-get install qemu-user-static)"; else \
+	  GOARCH=arm64 $(GO) test -count=1 -exec $(QEMU_ARM64) ./internal/kernels/... ./internal/needle/...; fi
+
+asm: ## regenerate the kernels' assembly from internal/kernels/_asm (avo)
+	cd internal/kernels/_asm && $(GO) run asm.go -out ../kernels_amd64.s -stubs ../kernels_amd64_stubs.go -pkg kernels
+
+check-asm: asm ## fail when the committed generated assembly is stale
+	git diff --exit-code -- internal/kernels/kernels_amd64.s internal/kernels/kernels_amd64_stubs.go
+
 test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePiece produce; tiny training run loads in Go
 	$(PY) train/golden.py --out internal/needle/testdata/golden --check
 	$(PY) train/tools_render.py internal/toolspec/testdata/tools.json | cmp - internal/toolspec/testdata/tools.golden
@@ -57,7 +76,7 @@ test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePie
 	  cmp <(zcat /tmp/tokcases.$$n.jsonl.gz) <(zcat internal/needle/testdata/tokenize/$$n.jsonl.gz) && echo "tokenizer cases for $$n are current" || exit 1; done
 	bash train/smoke.sh
 
-lint: $(TOOLS)/buf ## go vet + buf lint + gofmt
+lint: $(TOOLS)/buf check-asm ## go vet + buf lint + gofmt + generated assembly fresh
 	$(GO) vet ./...
 	$(TOOLS)/buf lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)

@@ -7,10 +7,19 @@ import (
 	"testing"
 )
 
-// TestDeps keeps the engine free of service dependencies: internal/kernels and
-// internal/needle must not import grpc, OpenTelemetry or net/http (ARCHITECTURE.md).
+// TestDeps keeps the package fences of ARCHITECTURE.md: the engine (internal/kernels,
+// internal/needle) imports no grpc, OpenTelemetry or net/http; the pipeline (internal/router)
+// and cmd/needle link no grpc or Prometheus (the gRPC edge is internal/api); internal/escalate
+// does not import internal/registry.
 func TestDeps(t *testing.T) {
-	for _, pkg := range []string{"./kernels", "./needle"} {
+	bad := map[string][]string{
+		"./kernels":     {"google.golang.org/grpc", "go.opentelemetry.io/", "net/http"},
+		"./needle":      {"google.golang.org/grpc", "go.opentelemetry.io/", "net/http"},
+		"./router":      {"google.golang.org/grpc", "github.com/prometheus/"},
+		"../cmd/needle": {"google.golang.org/grpc", "github.com/prometheus/"},
+		"./escalate":    {"github.com/needle-router/needle/internal/registry"},
+	}
+	for pkg, bads := range bad {
 		out, err := exec.Command("go", "list", "-json", "-deps", pkg).Output()
 		if err != nil {
 			t.Fatal(err)
@@ -21,7 +30,7 @@ func TestDeps(t *testing.T) {
 			if err := dec.Decode(&p); err != nil {
 				t.Fatal(err)
 			}
-			for _, bad := range []string{"google.golang.org/grpc", "go.opentelemetry.io/", "net/http"} {
+			for _, bad := range bads {
 				if strings.HasPrefix(p.ImportPath, bad) {
 					t.Errorf("%s depends on %s", pkg, p.ImportPath)
 				}

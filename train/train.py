@@ -17,63 +17,36 @@ import random
 import sys
 import time
 
-import numpy as np
-import torch
-import torch.nn.functional as F
-
 sys.path.insert(0, os.path.dirname(__file__))
+import cpu_setup  # noqa: E402  (sets BLAS/OpenMP variables before torch loads them)
+
+CPU = cpu_setup.configure()
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import answer_format as af  # noqa: E402
 import safetensors_np as st  # noqa: E402
 from needle_model import CONFIGS, EOS, PAD, TOOL_CALL, TOOLS, Config, Needle  # noqa: E402
 
-ROLE_W = {"struct": 1.0, "name": 2.0, "key": 1.5, "value": 4.0}
-
-
-def dumps(x):
-    return json.dumps(x, separators=(",", ":"))
+dumps = af.dumps
 
 
 class Encoder:
-    """Turns rows into model inputs: encoder ids and role-weighted decoder targets."""
+    """Turns rows into model inputs: encoder ids and role-weighted decoder targets, in the
+    copy-consistent format of answer_format.py."""
 
     def __init__(self, sp, max_enc, max_dec):
         self.sp, self.max_enc, self.max_dec = sp, max_enc, max_dec
 
     def enc_ids(self, query, tools):
-        ids = self.sp.encode(query) + [TOOLS] + self.sp.encode(dumps(tools))
-        return ids[: self.max_enc]
-
-    def answer_segments(self, answers):
-        segs = []
-        if not answers:
-            return [("[]", "struct")]
-        pre = "["
-        for i, a in enumerate(answers):
-            segs.append((pre + '{"name":"', "struct"))
-            segs.append((json.dumps(a["name"])[1:-1], "name"))
-            args = a.get("arguments") or {}
-            if not args:
-                segs.append(('","arguments":{}}', "struct"))
-            else:
-                sep = '","arguments":{"'
-                for k, v in args.items():
-                    segs.append((sep, "struct"))
-                    segs.append((json.dumps(k)[1:-1], "key"))
-                    segs.append(('":', "struct"))
-                    segs.append((dumps(v), "value"))
-                    sep = ',"'
-                segs.append(("}}", "struct"))
-            pre = ","
-        segs.append(("]", "struct"))
-        return segs
+        return af.encoder_ids(self.sp, query, tools, TOOLS)[: self.max_enc]
 
     def dec_ids(self, answers):
-        ids, w = [EOS, TOOL_CALL], [1.0, 1.0]
-        for text, role in self.answer_segments(answers):
-            t = self.sp.encode(text)
-            ids += t
-            w += [ROLE_W[role]] * len(t)
-        ids.append(EOS)
-        w.append(1.0)
+        t, tw = af.answer_ids(self.sp, answers)
+        ids = [EOS, TOOL_CALL] + t + [EOS]
+        w = [1.0, 1.0] + tw + [1.0]
         ids, w = ids[: self.max_dec + 1], w[: self.max_dec + 1]
         # inputs ids[:-1], targets ids[1:], weight of each target
         return ids, w[1:]
@@ -112,8 +85,12 @@ def mix_rows(rows, specs, rng):
     return out
 
 
-def pad(seqs, value=PAD):
-    n = max(len(s) for s in seqs)
+PAD_MULT = 16  # lengths rounded up so oneDNN/BLAS see few distinct shapes (primitive cache)
+
+
+def pad(seqs, value=PAD, extra=0):
+    n = max(len(s) for s in seqs) - extra
+    n = -(-n // PAD_MULT) * PAD_MULT + extra
     out = torch.full((len(seqs), n), value, dtype=torch.long)
     for i, s in enumerate(seqs):
         out[i, : len(s)] = torch.tensor(s, dtype=torch.long)
@@ -128,7 +105,7 @@ def make_batch(enc, rows):
         d.append(ids)
         w.append(wt)
     E = pad(e)
-    D = pad(d)
+    D = pad(d, extra=1)
     W = torch.zeros(D.shape[0], D.shape[1] - 1)
     for i, wt in enumerate(w):
         W[i, : len(wt)] = torch.tensor(wt)
@@ -182,7 +159,7 @@ class Muon(torch.optim.Optimizer):
 
 
 def wsd(step, total, warmup=0.05, decay=0.25):
-    w = max(1, int(total * warmup))
+    w = int(total * warmup)
     d = max(1, int(total * decay))
     if step < w:
         return (step + 1) / w
@@ -249,7 +226,7 @@ def parse_answer(sp, ids):
     if ids[:1] == [TOOL_CALL]:
         ids = ids[1:]
     try:
-        v = json.loads(sp.decode(ids))
+        v = json.loads(af.decode_answer(sp, ids))
         return v if isinstance(v, list) else None
     except Exception:
         return None
@@ -337,15 +314,31 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", default="")
     ap.add_argument("--init", default="", help="start from an exported model directory")
+    ap.add_argument("--resume", default="", help="continue from a checkpoint (ckpt.pt) written by --ckpt")
+    ap.add_argument("--ckpt", default="", help="write a resumable checkpoint here at every validation and at the end")
+    ap.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16"],
+                    help="auto: bf16 autocast where the CPU does bf16 natively (and it passes the start-up check)")
+    ap.add_argument("--bucket", type=int, default=64, help="sort rows by length within windows of this many batches (0: plain shuffle)")
+    ap.add_argument("--warmup", type=float, default=0.05, help="fraction of training warming up the learning rate")
+    ap.add_argument("--decay", type=float, default=0.25, help="fraction of training decaying it to 0")
+    ap.add_argument("--bench", type=int, default=0,
+                    help="throughput only: run this many steps after 5 warm-up steps, print one JSON line, export nothing")
     ap.add_argument("--mix", action="append", default=[], metavar="FILE:FRACTION",
                     help="mix rows from FILE (a glob; e.g. the router's --capture-dir files) in as FRACTION of the training rows; repeatable")
     a = ap.parse_args()
+    global PAD_MULT
+    if os.environ.get("NEEDLE_TRAIN_LEGACY"):
+        PAD_MULT = 1
+    if a.bench:
+        a.steps, a.val_every, a.heldout = a.bench + 5, 0, None
 
     import sentencepiece as spm
     torch.manual_seed(a.seed)
     random.seed(a.seed)
-    torch.set_num_threads(a.threads or os.cpu_count() or 1)
+    torch.set_num_threads(CPU["threads"])
     dev = "cuda" if torch.cuda.is_available() else "cpu"
+    print("cpu " + json.dumps(CPU), flush=True)
+    check_matmul()
     cfg = CONFIGS[a.config] if a.config in CONFIGS else Config.from_json(open(a.config).read())
     sp = spm.SentencePieceProcessor(model_file=a.tokenizer)
     assert sp.get_piece_size() == cfg.vocab_size, f"tokenizer has {sp.get_piece_size()} pieces, config {cfg.vocab_size}"
@@ -356,8 +349,14 @@ def main():
         model.load_exported(dequant(t))
     rows = mix_rows(load_rows(a.data), a.mix, random.Random(a.seed)) if a.mix else load_rows(a.data)
     held = load_rows(a.heldout, a.val_rows) if a.heldout else []
-    # Length-bucketed order: batches of similar length waste less on padding.
-    order = list(range(len(rows)))
+    # Characters stand in for tokens when bucketing (tokenizing every row up front costs minutes).
+    lens = [len(r["query"]) + len(dumps(r["tools"])) for r in rows]
+    # Rows whose input would be cut would teach answers about tools the model cannot see:
+    # leave them out (about 2.6 characters per token on this data, so the bound is loose).
+    keep = [i for i, n in enumerate(lens) if n <= 2.6 * enc.max_enc]
+    if len(keep) < len(rows):
+        print(f"left out {len(rows) - len(keep)} of {len(rows)} rows longer than --max-enc", flush=True)
+        rows, lens = [rows[i] for i in keep], [lens[i] for i in keep]
 
     muon_p, adam_p = [], []
     for n, p in model.named_parameters():
@@ -365,20 +364,33 @@ def main():
     opt_m = Muon(muon_p, lr=a.lr_muon)
     opt_a = torch.optim.AdamW(adam_p, lr=a.lr_adam, betas=(0.9, 0.95), weight_decay=0.0)
     qat = QAT(model)
-    autocast = torch.autocast("cuda", dtype=torch.bfloat16) if dev == "cuda" else _Null()
-    logf = open(a.log, "a") if a.log else None
+    use_bf16 = dev == "cuda" or a.precision == "bf16" or (a.precision == "auto" and CPU["bf16_native"])
+    if dev == "cpu" and use_bf16 and a.precision == "auto":
+        use_bf16 = check_bf16(model, enc, rows[: a.batch])
+    print(f"precision: {'bf16 autocast' if use_bf16 else 'fp32'}", flush=True)
 
-    total = a.steps or 10 ** 9
+    def autocast():
+        if not use_bf16:
+            return _Null()
+        return torch.autocast(dev, dtype=torch.bfloat16)
+    logf = open(a.log, "a") if a.log else None
+    flops_tok = flops_per_token(cfg)
+
     t0 = time.time()
     step, seen_tokens, cursor = 0, 0, 0
     hist = []
-    random.shuffle(order)
+    if a.resume:
+        step, seen_tokens = load_ckpt(a.resume, model, opt_m, opt_a, qat)
+        print(f"resumed {a.resume} at step {step}, {seen_tokens} tokens", flush=True)
+    step0 = step
+    order = bucketed_order(lens, a.batch, a.bucket)
+    win_t, win_tok, win_flops = time.time(), 0, 0.0
     while True:
         el = time.time() - t0
         if a.steps:
-            if step >= a.steps:
+            if step - step0 >= a.steps:
                 break
-            frac = step / a.steps
+            frac = (step - step0) / a.steps
         else:
             frac = el / (a.minutes * 60)
             if frac >= 1:
@@ -386,20 +398,20 @@ def main():
         if frac >= a.qat_start and not qat.on:
             qat.enable()
             print(f"step {step}: INT4 QAT on", flush=True)
-        lr_scale = wsd(int(frac * 10000), 10000)
+        lr_scale = wsd(int(frac * 10000), 10000, a.warmup, a.decay)
         for g in opt_m.param_groups:
             g["lr"] = a.lr_muon * lr_scale
         for g in opt_a.param_groups:
             g["lr"] = a.lr_adam * lr_scale
 
-        if cursor + a.batch > len(order):
-            random.shuffle(order)
+        if cursor >= len(order):
+            order = bucketed_order(lens, a.batch, a.bucket)
             cursor = 0
-        batch_rows = [rows[i] for i in order[cursor:cursor + a.batch]]
-        cursor += a.batch
+        batch_rows = [rows[i] for i in order[cursor]]
+        cursor += 1
         E, D, W, q, t = make_batch(enc, batch_rows)
         E, D, W = E.to(dev), D.to(dev), W.to(dev)
-        with autocast:
+        with autocast():
             mask = E != PAD
             enc_out = model.encode(E, mask)
             h = model.decode(D[:, :-1], enc_out, mask)
@@ -428,30 +440,164 @@ def main():
         opt_m.step()
         opt_a.step()
         step += 1
-        seen_tokens += int(mask.sum()) + int((W > 0).sum())
+        ntok = int(mask.sum()) + int((W > 0).sum())
+        seen_tokens += ntok
+        win_tok += ntok
+        win_flops += step_flops(flops_tok, E, D, cfg)
         hist.append(float(loss_tok))
+        if a.bench and step == 5:
+            bench_t, bench_tok, bench_fl = time.time(), seen_tokens, 0.0
+        if a.bench and step > 5:
+            bench_fl += step_flops(flops_tok, E, D, cfg)
         if step % 20 == 0 or step == 1:
+            dt = max(1e-9, time.time() - win_t)
+            tps, gflops = win_tok / dt, win_flops / dt / 1e9
+            win_t, win_tok, win_flops = time.time(), 0, 0.0
             msg = (f"step {step} t={time.time() - t0:.0f}s tok={loss_tok.item():.4f} z={zloss.item():.5f} "
-                   f"clip={float(closs):.3f} lr={lr_scale:.3f} tokens={seen_tokens}")
+                   f"clip={float(closs):.3f} lr={lr_scale:.3f} tokens={seen_tokens} tok/s={tps:.0f} GFLOPS={gflops:.1f} "
+                   f"rss={rss_mb():.0f}MB")
             print(msg, flush=True)
             if logf:
                 logf.write(json.dumps({"step": step, "t": time.time() - t0, "loss": loss_tok.item(),
-                                       "closs": float(closs), "tokens": seen_tokens}) + "\n")
+                                       "closs": float(closs), "tokens": seen_tokens, "tok_s": tps,
+                                       "gflops": gflops}) + "\n")
+                logf.flush()
         if held and a.val_every and step % a.val_every == 0:
             v = validate(model, enc, held)
             print(f"step {step} heldout {json.dumps(v)}", flush=True)
             if logf:
                 logf.write(json.dumps({"step": step, "heldout": v}) + "\n")
             export(model, a.out, qat.on, {"step": step})
+            if a.ckpt:
+                save_ckpt(a.ckpt, model, opt_m, opt_a, qat, step, seen_tokens)
 
+    if a.bench:
+        dt = time.time() - bench_t
+        print("bench " + json.dumps({"setup": "legacy" if os.environ.get("NEEDLE_TRAIN_LEGACY") else "chosen",
+                                     "cpu": CPU, "bf16": use_bf16, "bucket": a.bucket, "batch": a.batch,
+                                     "steps": a.bench, "seconds": round(dt, 2),
+                                     "tokens_per_s": round((seen_tokens - bench_tok) / dt, 1),
+                                     "gflops": round(bench_fl / dt / 1e9, 2)}), flush=True)
+        return
     final = validate(model, enc, held) if held else {}
     meta = {"steps": step, "tokens_seen": seen_tokens, "seconds": round(time.time() - t0),
             "device": dev, "torch": torch.__version__, "heldout": json.dumps(final),
             "first_loss": hist[0] if hist else 0, "last_loss": float(np.mean(hist[-20:])) if hist else 0}
     export(model, a.out, qat.on, meta)
+    if a.ckpt:
+        save_ckpt(a.ckpt, model, opt_m, opt_a, qat, step, seen_tokens)
     with open(os.path.join(a.out, "train_meta.json"), "w") as f:
         json.dump(meta, f, indent=1)
     print("final", json.dumps(meta), flush=True)
+
+
+# ---- CPU setup, throughput, checkpoints ---------------------------------------------------
+
+def rss_mb():
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def check_matmul():
+    """A 256x256 fp32 matmul must agree with float64 (catches a broken BLAS core type)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 256, generator=g)
+    y = torch.randn(256, 256, generator=g)
+    ref = (x.double() @ y.double())
+    err = ((x @ y).double() - ref).abs().max().item() / ref.abs().max().item()
+    print(f"matmul check: max rel err {err:.2e} vs float64", flush=True)
+    if err > 1e-4:
+        raise SystemExit(f"fp32 matmul disagrees with float64 ({err:.2e}): unset OPENBLAS_CORETYPE")
+
+
+@torch.no_grad()
+def check_bf16(model, enc, rows):
+    """bf16 autocast must give the same loss as fp32 on a batch (within 2%) to be used."""
+    E, D, W, _, _ = make_batch(enc, rows)
+
+    def loss():
+        mask = E != PAD
+        lg = model.logits(model.decode(D[:, :-1], model.encode(E, mask), mask)).float()
+        ce = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), D[:, 1:].reshape(-1), reduction="none").view_as(W)
+        return float((ce * W).sum() / W.sum())
+    f32 = loss()
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        b16 = loss()
+    rel = abs(b16 - f32) / max(1e-9, abs(f32))
+    print(f"bf16 check: loss fp32 {f32:.4f} bf16 {b16:.4f} (rel {rel:.2%})", flush=True)
+    return rel < 0.02
+
+
+def flops_per_token(cfg):
+    """Matmul FLOPs (forward+backward = 3x forward) per encoder and per decoder token, without
+    attention scores (added per batch by step_flops)."""
+    d, hd = cfg.d_model, cfg.head_dim
+    q, kv = cfg.n_heads * hd, cfg.n_kv_heads * hd
+    attn = d * q * 2 + d * kv * 2  # q,o and k,v projections
+    enc = 6 * cfg.enc_layers * attn
+    dec = 6 * (cfg.dec_layers * 2 * attn + d * cfg.vocab_size)
+    return enc, dec
+
+
+def step_flops(fpt, E, D, cfg):
+    be, se = E.shape
+    bd, sd = D.shape
+    sd -= 1
+    q = cfg.n_heads * cfg.head_dim
+    f = be * se * fpt[0] + bd * sd * fpt[1]
+    f += 6 * 2 * q * (cfg.enc_layers * be * se * se + cfg.dec_layers * bd * sd * (sd + se))
+    return f
+
+
+def bucketed_order(lens, batch, window):
+    """Batches of similar length: shuffle, sort within windows of `window` batches, shuffle
+    the batches. Returns a list of index lists."""
+    idx = list(range(len(lens)))
+    random.shuffle(idx)
+    if window <= 0:
+        return [idx[i:i + batch] for i in range(0, len(idx) - batch + 1, batch)]
+    out = []
+    span = batch * window
+    for s in range(0, len(idx), span):
+        w = sorted(idx[s:s + span], key=lambda i: lens[i])
+        out += [w[i:i + batch] for i in range(0, len(w) - batch + 1, batch)]
+    random.shuffle(out)
+    return out
+
+
+def save_ckpt(path, model, opt_m, opt_a, qat, step, tokens):
+    """Compact resumable checkpoint: fp32 weights, optimiser moments in bf16."""
+    def small(sd):
+        st_ = sd["state"]
+        return {"state": {k: {n: (v.to(torch.bfloat16) if torch.is_tensor(v) and v.dim() > 0 else v)
+                              for n, v in s_.items()} for k, s_ in st_.items()},
+                "param_groups": sd["param_groups"]}
+    sd = {k: v for k, v in model.state_dict().items()}
+    if qat.on:  # store the raw (pre-quantisation) weights under their plain names
+        sd = {k.replace(".parametrizations.weight.original", ".weight"): v for k, v in sd.items()}
+    tmp = path + ".tmp"
+    torch.save({"model": sd, "muon": small(opt_m.state_dict()), "adam": small(opt_a.state_dict()),
+                "step": step, "tokens": tokens, "qat": qat.on}, tmp)
+    os.replace(tmp, path)
+
+
+def load_ckpt(path, model, opt_m, opt_a, qat):
+    ck = torch.load(path, map_location="cpu")
+    model.load_state_dict(ck["model"])
+    for opt, key in ((opt_m, "muon"), (opt_a, "adam")):
+        sd = ck[key]
+        sd["state"] = {k: {n: (v.float() if torch.is_tensor(v) and v.dim() > 0 else v) for n, v in s_.items()}
+                       for k, s_ in sd["state"].items()}
+        opt.load_state_dict(sd)
+    if ck.get("qat"):
+        qat.enable()
+    return ck["step"], ck["tokens"]
 
 
 def dequant(t):

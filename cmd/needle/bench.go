@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/needle-router/needle/internal/kernels"
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/router"
+	"github.com/needle-router/needle/models"
 )
 
 const benchTools = `[{"name":"set_timer","description":"Start a countdown timer.","parameters":{"minutes":{"type":"integer","description":"Timer length in minutes.","required":true},"label":{"type":"string","description":"Optional label."}}},
@@ -26,6 +28,8 @@ func cmdBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	model := fs.String("model", "", "model directory (default: the shipped model)")
 	weights := weightsFlag(fs)
+	config := fs.String("config", "", "benchmark a model of this shape (26m, small, tiny) with random weights made in Go with the trainer's init, instead of a trained model; --weights defaults to int8 (what the trainer exports)")
+	seed := fs.Uint64("seed", 1, "seed of the random weights for --config")
 	runs := fs.Int("n", 30, "end-to-end runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
@@ -43,7 +47,13 @@ func cmdBench(ctx context.Context, args []string) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	m, err := loadModel(*model, *weights)
+	var m *needle.Model
+	var err error
+	if *config != "" {
+		m, err = randomModel(*config, *seed, *weights)
+	} else {
+		m, err = loadModel(*model, *weights)
+	}
 	if err != nil {
 		return err
 	}
@@ -83,18 +93,40 @@ func cmdBench(ctx context.Context, args []string) error {
 		"decode_ms_per_token": float64(dec.Microseconds()) / 1000,
 		"route_p50_ms":        q(0.5), "route_p99_ms": q(0.99), "runs": *runs,
 		"weights_bytes": m.WeightBytes(), "peak_rss_bytes": rss,
-		"kernels": kernels.Variant, "threads": kernels.Threads(), "weights": m.WeightsFormat(),
+		"kernels": kernels.Set(), "cpu_features": kernels.Features(), "threads": kernels.Threads(), "weights": m.WeightsFormat(),
 	}
 	if *asJSON {
 		return json.NewEncoder(os.Stdout).Encode(res)
 	}
-	fmt.Printf("model %s, weights %s, kernels %s, threads %d\n", m.ID(), m.WeightsFormat(), kernels.Variant, kernels.Threads())
+	fmt.Printf("model %s, weights %s, %s\n", m.ID(), m.WeightsFormat(), kernels.Describe())
 	for _, n := range []string{"100", "300", "1000"} {
 		fmt.Printf("prefill %5s tokens: %8.2f ms (%.0f tokens/s)\n", n, prefill[n], tokps[n])
 	}
 	fmt.Printf("decode: %.3f ms/token\nroute (5 tools, %d runs): p50 %.2f ms, p99 %.2f ms\nweights %.1f MB, peak RSS %.1f MB\n",
 		float64(dec.Microseconds())/1000, *runs, q(0.5), q(0.99), float64(m.WeightBytes())/1e6, float64(rss)/1e6)
 	return nil
+}
+
+// randomModel builds a model of a named shape with random weights and the shipped
+// tokenizer (when its vocabulary fits the shape, so routing can be timed too).
+func randomModel(name string, seed uint64, weights string) (*needle.Model, error) {
+	cfg, ok := needle.Configs[name]
+	if !ok {
+		return nil, fmt.Errorf("no config %q (have 26m, small, tiny)", name)
+	}
+	if weights == "" {
+		weights = "int8"
+	}
+	var tok *needle.Tokenizer
+	if b, err := models.FS.ReadFile("tokenizer.model"); err == nil {
+		if t, err := needle.ParseTokenizer(b); err == nil && t.VocabSize() == cfg.VocabSize {
+			tok = t
+		}
+	}
+	if tok == nil {
+		return nil, fmt.Errorf("the shipped tokenizer does not fit config %s (vocabulary %d)", name, cfg.VocabSize)
+	}
+	return needle.RandomModel(cfg, seed, tok, needle.Options{Weights: weights})
 }
 
 // peakRSS reads VmHWM from /proc/self/status (Linux); 0 elsewhere.

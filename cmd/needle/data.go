@@ -16,12 +16,26 @@ func cmdData(args []string) error {
 	start := fs.Uint64("start", 0, "index of the first row (rows depend only on seed, split and index)")
 	seed := fs.Uint64("seed", 1, "random seed")
 	split := fs.String("split", "train", "train or heldout (unseen tool families and templates)")
-	maxTools := fs.Int("max-tools", 10, "most tools offered per row")
+	maxTools := fs.Int("max-tools", 10, "most tools offered per row (1-10)")
+	minTools := fs.Int("min-tools", 1, "fewest tools offered per row; with -max-tools a curriculum: 1-3 first, then up to 10")
+	maxDesc := fs.Int("max-desc-len", 0, "cap tool and parameter descriptions at this many characters (0: no cap)")
+	long := fs.Float64("long", 0.2, "fraction of rows with long tool descriptions and extra optional parameters (400-1000 token inputs)")
+	mask := fs.Float64("mask", 0.08, "fraction of tools whose name is replaced by an opaque one (choose by description)")
+	nearMiss := fs.Float64("near-miss", 0.6, "chance that a distractor is a near miss of the target")
+	spoken := fs.Float64("spoken", 0.35, "fraction of rows phrased as speech transcripts")
 	out := fs.String("o", "-", "output file (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	cfg := synth.Config{Seed: *seed, MaxTools: *maxTools}
+	// In synth.Config zero means "default" and a negative fraction means none.
+	neg := func(x float64) float64 {
+		if x == 0 {
+			return -1
+		}
+		return x
+	}
+	cfg := synth.Config{Seed: *seed, MaxTools: *maxTools, MinTools: *minTools, MaxDescLen: *maxDesc,
+		Long: neg(*long), Mask: neg(*mask), NearMiss: neg(*nearMiss), Spoken: neg(*spoken)}
 	switch *split {
 	case "train":
 	case "heldout":

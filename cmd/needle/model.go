@@ -12,14 +12,23 @@ import (
 	"github.com/needle-router/needle/models"
 )
 
-// weightsFlag registers --weights, the in-memory weight format, on a subcommand.
+// groundSpec is the subcommand's --ground flag (registered with --weights).
+var groundSpec = new(string)
+
+// weightsFlag registers --weights, the in-memory weight format, and --ground, the copy rule
+// for free string values, on a subcommand.
 func weightsFlag(fs *flag.FlagSet) *string {
+	groundSpec = fs.String("ground", "default", "grounded decoding of free string values: off, bonus[:B], span[:B] (see internal/needle/grounded.go)")
 	return fs.String("weights", "", "in-memory weight format: empty keeps the file's, or f32, int8, int4")
 }
 
 // loadModel loads --model DIR, or the shipped model embedded from models/.
 func loadModel(dir, weights string) (*needle.Model, error) {
-	opt := needle.Options{Weights: weights}
+	gr, err := needle.ParseGrounding(*groundSpec)
+	if err != nil {
+		return nil, err
+	}
+	opt := needle.Options{Weights: weights, Grounding: gr}
 	if dir != "" {
 		return needle.Load(dir, opt)
 	}

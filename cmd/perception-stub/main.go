@@ -23,7 +23,9 @@ import (
 	"go.opentelemetry.io/contrib/instrumentation/google.golang.org/grpc/otelgrpc"
 	"go.opentelemetry.io/otel/propagation"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/status"
 
@@ -55,6 +57,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	conc := fs.Int("concurrency", 0, "load mode: concurrent callers (needs --duration)")
 	dur := fs.Duration("duration", 0, "load mode: how long to run")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request deadline")
+	maxErr := fs.Float64("max-error-rate", 0.01, "load mode: exit non-zero when more than this fraction of requests fail (RESOURCE_EXHAUSTED counts as shed, not failed)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -110,7 +113,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 		if *dur <= 0 {
 			return errors.New("--concurrency needs --duration")
 		}
-		return load(ctx, items, *conc, *dur, call, stdout)
+		return load(ctx, items, *conc, *dur, *maxErr, *asJSON, call, stdout)
 	}
 	failed := 0
 	for _, it := range items {
@@ -194,22 +197,50 @@ func printOne(w io.Writer, asJSON bool, it item, resp *routerv1.RouteResponse, l
 	}
 }
 
-func load(ctx context.Context, items []item, conc int, dur time.Duration, call func(item) (*routerv1.RouteResponse, time.Duration, error), w io.Writer) error {
+// backoff is the wait after n consecutive errors of one caller: 10ms doubling to 1s, or the
+// server's RetryInfo when it sent one.
+func backoff(n int, err error) time.Duration {
+	for _, d := range status.Convert(err).Details() {
+		if ri, ok := d.(*errdetails.RetryInfo); ok && ri.RetryDelay != nil {
+			return ri.RetryDelay.AsDuration()
+		}
+	}
+	return min(10*time.Millisecond<<min(n, 7), time.Second)
+}
+
+// summary is load mode's result.
+type summary struct {
+	Concurrency int            `json:"concurrency"`
+	Seconds     float64        `json:"seconds"`
+	Requests    int            `json:"requests"`
+	OK          int            `json:"ok"`
+	Shed        int            `json:"shed"`
+	Failed      int            `json:"failed"`
+	Throughput  float64        `json:"ok_per_second"`
+	P50, P95    float64        `json:"-"`
+	P99, Max    float64        `json:"-"`
+	Latency     map[string]any `json:"latency_ms_ok"`
+	Mix         map[string]int `json:"mix"`
+}
+
+func load(ctx context.Context, items []item, conc int, dur time.Duration, maxErr float64, asJSON bool, call func(item) (*routerv1.RouteResponse, time.Duration, error), w io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
 	var mu sync.Mutex
 	var lats []time.Duration
 	mix := map[string]int{}
 	var wg sync.WaitGroup
+	t0 := time.Now()
 	for g := 0; g < conc; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
+			fails := 0
 			for i := g; ctx.Err() == nil; i += conc {
 				resp, lat, err := call(items[i%len(items)])
 				key := ""
 				if err != nil {
-					if ctx.Err() != nil && status.Code(err).String() == "Canceled" {
+					if ctx.Err() != nil && status.Code(err) == codes.Canceled {
 						return // the run ended mid-request; not a result
 					}
 					key = "error:" + status.Code(err).String()
@@ -217,30 +248,67 @@ func load(ctx context.Context, items []item, conc int, dur time.Duration, call f
 					key = strings.TrimPrefix(resp.Decision.String(), "DECISION_")
 				}
 				mu.Lock()
-				lats = append(lats, lat)
+				if err == nil {
+					lats = append(lats, lat)
+				}
 				mix[key]++
 				mu.Unlock()
+				if err == nil {
+					fails = 0
+					continue
+				}
+				// Back off instead of spinning on a router that is gone or shedding.
+				fails++
+				t := time.NewTimer(backoff(fails, err))
+				select {
+				case <-ctx.Done():
+				case <-t.C:
+				}
+				t.Stop()
 			}
 		}(g)
 	}
 	wg.Wait()
-	if len(lats) == 0 {
+	el := time.Since(t0)
+	sum := summary{Concurrency: conc, Seconds: el.Seconds(), Mix: mix}
+	for k, n := range mix {
+		sum.Requests += n
+		switch {
+		case k == "error:ResourceExhausted":
+			sum.Shed += n
+		case strings.HasPrefix(k, "error:"):
+			sum.Failed += n
+		default:
+			sum.OK += n
+		}
+	}
+	sum.Throughput = float64(sum.OK) / el.Seconds()
+	if len(lats) > 0 {
+		sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
+		q := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) / 1000 }
+		sum.P50, sum.P95, sum.P99, sum.Max = q(0.5), q(0.95), q(0.99), q(1)
+		sum.Latency = map[string]any{"p50": sum.P50, "p95": sum.P95, "p99": sum.P99, "max": sum.Max}
+	}
+	if asJSON {
+		b, _ := json.Marshal(sum)
+		fmt.Fprintln(w, string(b))
+	} else {
+		fmt.Fprintf(w, "requests %d in %.1fs, concurrency %d: ok %d (%.1f/s), shed %d, failed %d\n", sum.Requests, el.Seconds(), conc, sum.OK, sum.Throughput, sum.Shed, sum.Failed)
+		fmt.Fprintf(w, "latency ms (ok): p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n", sum.P50, sum.P95, sum.P99, sum.Max)
+		keys := make([]string, 0, len(mix))
+		for k := range mix {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			fmt.Fprintf(w, "  %-28s %6d (%.1f%%)\n", k, mix[k], 100*float64(mix[k])/float64(sum.Requests))
+		}
+	}
+	switch {
+	case sum.Requests == 0:
 		return errors.New("no requests completed")
-	}
-	sort.Slice(lats, func(i, j int) bool { return lats[i] < lats[j] })
-	q := func(p float64) float64 { return float64(lats[int(p*float64(len(lats)-1))].Microseconds()) / 1000 }
-	fmt.Fprintf(w, "requests %d in %v (%.1f/s), concurrency %d\n", len(lats), dur, float64(len(lats))/dur.Seconds(), conc)
-	fmt.Fprintf(w, "latency ms: p50 %.1f  p95 %.1f  p99 %.1f  max %.1f\n", q(0.5), q(0.95), q(0.99), q(1))
-	keys := make([]string, 0, len(mix))
-	for k := range mix {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		fmt.Fprintf(w, "  %-28s %6d (%.1f%%)\n", k, mix[k], 100*float64(mix[k])/float64(len(lats)))
-	}
-	if mix["error:Unavailable"]+mix["error:Internal"] > 0 {
-		return fmt.Errorf("%d requests failed", mix["error:Unavailable"]+mix["error:Internal"])
+	case float64(sum.Failed) > maxErr*float64(sum.Requests):
+		return fmt.Errorf("%d of %d requests failed (more than --max-error-rate %g)", sum.Failed, sum.Requests, maxErr)
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -142,8 +143,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// A schema with a mistake is refused with the field named.
 	_, err = c.Route(ctx, &routerv1.RouteRequest{Transcript: "x", ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: `[{"name":"t","parameters":{"type":"object","properties":{"a":{"type":"strng"}}}}]`}})
-	if status.Code(err) != codes.InvalidArgument || !strings.Contains(err.Error(), "properties.a.type") {
-		t.Fatalf("bad schema: %v", err)
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(fmt.Sprint(status.Convert(err).Details()), "properties.a.type") {
+		t.Fatalf("bad schema: %v %v", err, status.Convert(err).Details())
 	}
 	// Metrics and health over HTTP.
 	for _, path := range []string{"/healthz", "/metrics"} {
@@ -184,10 +185,25 @@ func TestSigtermDrains(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the router binary")
 	}
-	p := startRouter(t)
+	// A drain timeout longer than the test waits: an open Health/Watch stream must not hold
+	// shutdown until it expires.
+	p := startRouter(t, "--drain-timeout", "2m")
 	conn := dial(t, p.grpc)
 	waitServing(t, conn)
 	c := routerv1.NewRouterServiceClient(conn)
+	watch, err := healthpb.NewHealthClient(conn).Watch(context.Background(), &healthpb.HealthCheckRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watchEnded := make(chan error, 1)
+	go func() {
+		for {
+			if _, err := watch.Recv(); err != nil {
+				watchEnded <- err
+				return
+			}
+		}
+	}()
 	var ok, spanning, bad atomic.Int32
 	var firstBad atomic.Value
 	var sent atomic.Int64 // unix nanos of the signal
@@ -236,6 +252,11 @@ func TestSigtermDrains(t *testing.T) {
 		t.Fatal("router did not exit after SIGTERM")
 	}
 	wg.Wait()
+	select {
+	case <-watchEnded:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the Health/Watch stream is still open after the router exited")
+	}
 	if bad.Load() > 0 {
 		t.Fatalf("%d requests failed during shutdown, first: %v", bad.Load(), firstBad.Load())
 	}

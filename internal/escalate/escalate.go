@@ -1,7 +1,9 @@
 // Package escalate sends hard requests to a large cloud model through any OpenAI-compatible
-// chat-completions endpoint with tools, behind a circuit breaker, with bounded retries and
-// jittered backoff for retryable errors, and a per-attempt timeout. Returned tool calls are
-// parsed and validated against the tools' schemas like local calls.
+// chat-completions endpoint with tools, behind a circuit breaker that counts outages only
+// (5xx, 429, timeouts, network errors), with bounded retries, jittered backoff, Retry-After
+// honoured within the caller's deadline, and a per-attempt timeout. Tool names are mapped to
+// what the cloud accepts and back (names.go). Checking the returned arguments against the
+// tools' schemas is the caller's job, as it is for local answers.
 package escalate
 
 import (
@@ -9,10 +11,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -20,54 +26,79 @@ import (
 	"github.com/openai/openai-go/v3/shared"
 	"github.com/sony/gobreaker/v2"
 
-	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
 var (
 	// ErrNotConfigured: no cloud endpoint is configured.
 	ErrNotConfigured = errors.New("escalate: cloud model not configured")
-	// ErrBreakerOpen: the breaker is open after repeated failures; the call was not made.
+	// ErrBreakerOpen: the breaker is open after repeated outages; the call was not made.
 	ErrBreakerOpen = errors.New("escalate: circuit breaker open")
-	// ErrUnavailable: the cloud failed after retries.
+	// ErrTimeout: the cloud did not answer within the per-attempt timeout or the caller's
+	// deadline.
+	ErrTimeout = errors.New("escalate: cloud model timed out")
+	// ErrUnavailable: the cloud failed (HTTP error, network error) after the allowed retries.
 	ErrUnavailable = errors.New("escalate: cloud model unavailable")
-	// ErrBadResponse: the cloud answered with something unusable (malformed or invalid calls).
+	// ErrBadResponse: the cloud answered with something unusable (malformed, unknown tool).
 	ErrBadResponse = errors.New("escalate: bad response from cloud model")
 )
 
-// BreakerConfig configures the circuit breaker. Zero fields take the defaults.
+// Kind classifies one attempt's outcome, for metrics, logs and the breaker.
+type Kind string
+
+const (
+	KindOK          Kind = "ok"
+	KindTimeout     Kind = "timeout"
+	KindNetwork     Kind = "network"
+	KindRateLimited Kind = "http_429"
+	KindServer      Kind = "http_5xx"
+	KindClient      Kind = "http_4xx"
+	KindBadResponse Kind = "bad_response"
+)
+
+// Outage reports whether the kind means the cloud is failing (it counts toward opening
+// the breaker and is retried); the others are the request's own problem.
+func (k Kind) Outage() bool {
+	return k == KindTimeout || k == KindNetwork || k == KindRateLimited || k == KindServer
+}
+
+// BreakerConfig configures the circuit breaker.
 type BreakerConfig struct {
-	Failures    uint32        // consecutive failures that open the breaker (default 5)
-	OpenFor     time.Duration // how long it stays open before a half-open probe (default 30s)
-	HalfOpenMax uint32        // probes allowed while half-open (default 1)
+	Failures    uint32        // consecutive outages that open the breaker
+	OpenFor     time.Duration // how long it stays open before a half-open probe
+	HalfOpenMax uint32        // probes allowed while half-open
 }
 
 // Config configures the client. An empty BaseURL means not configured: every call returns
-// ErrNotConfigured.
+// ErrNotConfigured. The process defaults live in internal/server's Config; zero values here
+// mean: Timeout none beyond the context, MaxRetries 0 (one attempt), breaker 5 failures /
+// 30s / 1 probe, backoff 200ms doubling to 2s.
 type Config struct {
-	BaseURL    string        // e.g. https://api.openai.com/v1 (env NEEDLE_CLOUD_BASE_URL)
-	Model      string        // e.g. gpt-4o-mini (env NEEDLE_CLOUD_MODEL)
-	APIKey     string        // env NEEDLE_CLOUD_API_KEY
-	Timeout    time.Duration // per attempt (default 10s)
-	MaxRetries int           // retries after the first attempt, retryable errors only (default 2)
-	Backoff    time.Duration // first backoff (default 200ms), doubled per retry, jittered
-	MaxBackoff time.Duration // cap (default 2s)
+	BaseURL    string        // e.g. https://api.openai.com/v1
+	Model      string        // e.g. gpt-4o-mini
+	APIKey     string        // sent as a bearer token
+	Timeout    time.Duration // per attempt; 0: only the context's deadline
+	MaxRetries int           // retries after the first attempt, outages only; 0 = one attempt
+	Backoff    time.Duration // first backoff, doubled per retry, jittered
+	MaxBackoff time.Duration // backoff cap (Retry-After may ask for longer, within the deadline)
 	Breaker    BreakerConfig
 	HTTPClient *http.Client
+	Log        *slog.Logger
+	// OnAttempt is called after every HTTP attempt with its kind (metrics).
+	OnAttempt func(Kind)
+	// OnStateChange is called when the breaker changes state ("closed", "half-open", "open").
+	OnStateChange func(from, to string)
 	// Sleep waits between retries; tests replace it. Default: a timer that honours ctx.
 	Sleep func(ctx context.Context, d time.Duration) error
 	// Jitter returns a value in [0,1); default math/rand.
 	Jitter func() float64
+	// Now is the clock used to keep waits within the deadline; default time.Now.
+	Now func() time.Time
 }
 
 func (c *Config) ensureDefaults() {
-	if c.Timeout <= 0 {
-		c.Timeout = 10 * time.Second
-	}
 	if c.MaxRetries < 0 {
 		c.MaxRetries = 0
-	} else if c.MaxRetries == 0 {
-		c.MaxRetries = 2
 	}
 	if c.Backoff <= 0 {
 		c.Backoff = 200 * time.Millisecond
@@ -84,17 +115,23 @@ func (c *Config) ensureDefaults() {
 	if c.Breaker.HalfOpenMax == 0 {
 		c.Breaker.HalfOpenMax = 1
 	}
-	if c.Model == "" {
-		c.Model = "gpt-4o-mini"
-	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{}
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+	if c.OnAttempt == nil {
+		c.OnAttempt = func(Kind) {}
 	}
 	if c.Sleep == nil {
 		c.Sleep = sleepCtx
 	}
 	if c.Jitter == nil {
 		c.Jitter = rand.Float64
+	}
+	if c.Now == nil {
+		c.Now = time.Now
 	}
 }
 
@@ -119,6 +156,27 @@ func Backoff(attempt int, base, max time.Duration, jitter float64) time.Duration
 	return time.Duration(d * (0.5 + jitter/2))
 }
 
+// RetryAfter reads the wait a 429 or 503 asks for: OpenAI's retry-after-ms, or Retry-After
+// in seconds or as an HTTP date.
+func RetryAfter(h http.Header, now time.Time) (time.Duration, bool) {
+	if v := h.Get("Retry-After-Ms"); v != "" {
+		if ms, err := strconv.ParseFloat(v, 64); err == nil && ms >= 0 {
+			return time.Duration(ms * float64(time.Millisecond)), true
+		}
+	}
+	v := h.Get("Retry-After")
+	if v == "" {
+		return 0, false
+	}
+	if s, err := strconv.ParseFloat(v, 64); err == nil && s >= 0 {
+		return time.Duration(s * float64(time.Second)), true
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(t.Sub(now), 0), true
+	}
+	return 0, false
+}
+
 // Client is the cloud escalation client. It is safe for concurrent use.
 type Client struct {
 	cfg Config
@@ -132,13 +190,21 @@ type Message struct {
 	Content string
 }
 
+// Tool is one tool offered to the cloud model.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  map[string]any // a JSON Schema object
+}
+
 // Request is one escalation.
 type Request struct {
 	Messages []Message
-	Tools    []registry.Tool
+	Tools    []Tool
 }
 
-// Result is the cloud model's answer.
+// Result is the cloud model's answer, with tool names as the caller gave them. The
+// arguments are JSON objects; they are not checked against the tools' schemas.
 type Result struct {
 	Calls   []toolspec.Call
 	Content string // any text it said instead of calling
@@ -160,6 +226,14 @@ func New(cfg Config) *Client {
 		ReadyToTrip: func(n gobreaker.Counts) bool { return n.ConsecutiveFailures >= cfg.Breaker.Failures },
 		// The caller giving up is not the cloud failing.
 		IsExcluded: func(err error) bool { return errors.Is(err, errCallerGone) },
+		// Only outages count: a 400 or an unusable answer means the cloud is up.
+		IsSuccessful: func(err error) bool { return err == nil || !isOutage(err) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			cfg.Log.Warn("cloud breaker state change", "from", from.String(), "to", to.String())
+			if cfg.OnStateChange != nil {
+				cfg.OnStateChange(from.String(), to.String())
+			}
+		},
 	})
 	return c
 }
@@ -173,51 +247,99 @@ func (c *Client) State() string { return c.cb.State().String() }
 // errCallerGone wraps the caller's own cancellation so the breaker excludes it.
 var errCallerGone = errors.New("escalate: caller cancelled")
 
-// Complete asks the cloud model for tool calls.
+// attemptError carries an attempt's kind through the retry loop and the breaker.
+type attemptError struct {
+	kind Kind
+	err  error
+}
+
+func (e *attemptError) Error() string { return string(e.kind) + ": " + e.err.Error() }
+func (e *attemptError) Unwrap() error { return e.err }
+
+func isOutage(err error) bool {
+	var ae *attemptError
+	return errors.As(err, &ae) && ae.kind.Outage()
+}
+
+// Complete asks the cloud model for tool calls within ctx's deadline. Errors wrap one of
+// ErrNotConfigured, ErrBreakerOpen, ErrTimeout, ErrUnavailable or ErrBadResponse, or are
+// ctx.Err() when the caller cancelled.
 func (c *Client) Complete(ctx context.Context, req Request) (*Result, error) {
 	if c.oa == nil {
 		return nil, ErrNotConfigured
 	}
 	res, err := c.cb.Execute(func() (*Result, error) { return c.withRetries(ctx, req) })
-	switch {
-	case err == nil:
+	if err == nil {
 		return res, nil
+	}
+	var ae *attemptError
+	switch {
 	case errors.Is(err, gobreaker.ErrOpenState), errors.Is(err, gobreaker.ErrTooManyRequests):
-		return nil, fmt.Errorf("%w (%v)", ErrBreakerOpen, err)
+		return nil, fmt.Errorf("%w: %w", ErrBreakerOpen, err)
 	case errors.Is(err, errCallerGone):
 		return nil, ctx.Err()
+	case errors.As(err, &ae):
+		c.cfg.Log.WarnContext(ctx, "cloud model failed", "kind", string(ae.kind), "err", err.Error())
+		switch ae.kind {
+		case KindTimeout:
+			return nil, fmt.Errorf("%w: %w", ErrTimeout, err)
+		case KindBadResponse:
+			return nil, fmt.Errorf("%w: %w", ErrBadResponse, err)
+		}
+		return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 	}
-	return nil, err
+	return nil, fmt.Errorf("%w: %w", ErrUnavailable, err)
 }
 
 func (c *Client) withRetries(ctx context.Context, req Request) (*Result, error) {
-	params := c.params(req)
-	var last error
+	names := MapNames(toolNames(req.Tools))
+	params := c.params(req, names)
 	for attempt := 0; ; attempt++ {
-		res, err := c.attempt(ctx, params, req.Tools)
+		res, err := c.attempt(ctx, params, names)
 		if err == nil {
+			c.cfg.OnAttempt(KindOK)
 			return res, nil
 		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %v", errCallerGone, ctx.Err())
+		if errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("%w: %w", errCallerGone, ctx.Err())
 		}
-		last = err
-		if !retryable(err) || attempt >= c.cfg.MaxRetries {
-			break
+		ae := classify(err, ctx)
+		c.cfg.OnAttempt(ae.kind)
+		if !ae.kind.Outage() || attempt >= c.cfg.MaxRetries || ctx.Err() != nil {
+			return nil, ae
 		}
-		if err := c.cfg.Sleep(ctx, Backoff(attempt, c.cfg.Backoff, c.cfg.MaxBackoff, c.cfg.Jitter())); err != nil {
-			return nil, fmt.Errorf("%w: %v", errCallerGone, err)
+		wait := Backoff(attempt, c.cfg.Backoff, c.cfg.MaxBackoff, c.cfg.Jitter())
+		var apiErr *openai.Error
+		if errors.As(err, &apiErr) && apiErr.Response != nil {
+			if ra, ok := RetryAfter(apiErr.Response.Header, c.cfg.Now()); ok {
+				wait = max(wait, ra)
+			}
+		}
+		if dl, ok := ctx.Deadline(); ok && !c.cfg.Now().Add(wait).Before(dl) {
+			return nil, ae // the wait asked for does not fit the deadline: give up now
+		}
+		if err := c.cfg.Sleep(ctx, wait); err != nil {
+			if errors.Is(err, context.Canceled) {
+				return nil, fmt.Errorf("%w: %w", errCallerGone, err)
+			}
+			return nil, ae
 		}
 	}
-	if errors.Is(last, ErrBadResponse) {
-		return nil, last
-	}
-	return nil, fmt.Errorf("%w: %v", ErrUnavailable, last)
 }
 
-func (c *Client) params(req Request) openai.ChatCompletionNewParams {
+func toolNames(tools []Tool) []string {
+	out := make([]string, len(tools))
+	for i, t := range tools {
+		out[i] = t.Name
+	}
+	return out
+}
+
+const systemPrompt = "You route a voice assistant's requests to tools. Call the tools that fulfil the user's latest request, with arguments taken from what they said. If no tool fits, answer without calling any."
+
+func (c *Client) params(req Request, names Names) openai.ChatCompletionNewParams {
 	p := openai.ChatCompletionNewParams{Model: shared.ChatModel(c.cfg.Model)}
-	p.Messages = append(p.Messages, openai.SystemMessage("You route a voice assistant's requests to tools. Call the tools that fulfil the user's latest request, with arguments taken from what they said. If no tool fits, answer without calling any."))
+	p.Messages = append(p.Messages, openai.SystemMessage(systemPrompt))
 	for _, m := range req.Messages {
 		if m.Role == "assistant" {
 			p.Messages = append(p.Messages, openai.AssistantMessage(m.Content))
@@ -226,22 +348,26 @@ func (c *Client) params(req Request) openai.ChatCompletionNewParams {
 		}
 	}
 	for _, t := range req.Tools {
-		fd := shared.FunctionDefinitionParam{Name: t.Spec.Name, Parameters: shared.FunctionParameters(t.Schema)}
-		if t.Spec.Description != "" {
-			fd.Description = openai.String(t.Spec.Description)
+		fd := shared.FunctionDefinitionParam{Name: names.ToCloud[t.Name], Parameters: shared.FunctionParameters(t.Parameters)}
+		if t.Description != "" {
+			fd.Description = openai.String(t.Description)
 		}
 		p.Tools = append(p.Tools, openai.ChatCompletionFunctionTool(fd))
 	}
 	return p
 }
 
-func (c *Client) attempt(ctx context.Context, params openai.ChatCompletionNewParams, tools []registry.Tool) (*Result, error) {
-	actx, cancel := context.WithTimeout(ctx, c.cfg.Timeout)
-	defer cancel()
+func (c *Client) attempt(ctx context.Context, params openai.ChatCompletionNewParams, names Names) (*Result, error) {
+	actx := ctx
+	if c.cfg.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, c.cfg.Timeout)
+		defer cancel()
+	}
 	resp, err := c.oa.Chat.Completions.New(actx, params)
 	if err != nil {
-		if ctx.Err() == nil && actx.Err() != nil {
-			return nil, fmt.Errorf("attempt timed out after %v: %w", c.cfg.Timeout, errAttemptTimeout)
+		if actx.Err() != nil && !errors.Is(ctx.Err(), context.Canceled) {
+			return nil, fmt.Errorf("no answer in time: %w", errAttemptTimeout)
 		}
 		return nil, err
 	}
@@ -254,42 +380,48 @@ func (c *Client) attempt(ctx context.Context, params openai.ChatCompletionNewPar
 		if tc.Type != "" && tc.Type != "function" {
 			return nil, fmt.Errorf("%w: tool call of type %q", ErrBadResponse, tc.Type)
 		}
-		var tool *registry.Tool
-		for i := range tools {
-			if tools[i].Spec.Name == tc.Function.Name {
-				tool = &tools[i]
-			}
-		}
-		if tool == nil {
-			return nil, fmt.Errorf("%w: call to unknown tool %q", ErrBadResponse, tc.Function.Name)
+		name, ok := names.FromCloud[tc.Function.Name]
+		if !ok {
+			return nil, fmt.Errorf("%w: call to unknown tool %.64q", ErrBadResponse, tc.Function.Name)
 		}
 		args := tc.Function.Arguments
 		if args == "" {
 			args = "{}"
 		}
-		if !json.Valid([]byte(args)) {
-			return nil, fmt.Errorf("%w: arguments of %s are not JSON: %.100q", ErrBadResponse, tc.Function.Name, args)
+		var obj map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(args), &obj); err != nil || obj == nil {
+			return nil, fmt.Errorf("%w: arguments of %s are not a JSON object", ErrBadResponse, name)
 		}
-		if err := tool.ValidateArgs([]byte(args)); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrBadResponse, err)
-		}
-		res.Calls = append(res.Calls, toolspec.Call{Name: tc.Function.Name, Arguments: json.RawMessage(args)})
+		res.Calls = append(res.Calls, toolspec.Call{Name: name, Arguments: json.RawMessage(args)})
 	}
 	return res, nil
 }
 
 var errAttemptTimeout = errors.New("escalate: attempt timeout")
 
-// retryable: rate limits, server errors, timeouts and network failures. Client errors and
-// bad responses are not retried: the same request would fail the same way.
-func retryable(err error) bool {
+// classify sorts one failed attempt: rate limits, server errors, timeouts and network
+// failures are outages; client errors and unusable answers are not.
+func classify(err error, ctx context.Context) *attemptError {
 	var apiErr *openai.Error
-	if errors.As(err, &apiErr) {
-		return apiErr.StatusCode == http.StatusTooManyRequests || apiErr.StatusCode >= 500
-	}
-	if errors.Is(err, ErrBadResponse) {
-		return false
-	}
 	var ne net.Error
-	return errors.Is(err, errAttemptTimeout) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded)
+	k := KindBadResponse
+	switch {
+	case errors.As(err, &apiErr):
+		switch s := apiErr.StatusCode; {
+		case s == http.StatusTooManyRequests:
+			k = KindRateLimited
+		case s >= 500:
+			k = KindServer
+		default:
+			k = KindClient
+		}
+	case errors.Is(err, errAttemptTimeout), errors.Is(err, context.DeadlineExceeded), ctx.Err() != nil:
+		k = KindTimeout
+	case errors.As(err, &ne) && ne.Timeout():
+		k = KindTimeout
+	case errors.As(err, &ne), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF),
+		errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		k = KindNetwork
+	}
+	return &attemptError{kind: k, err: err}
 }

@@ -2,15 +2,17 @@ package escalate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/needle-router/needle/internal/registry"
 )
 
 // cloud is a stub OpenAI-compatible server with one handler per test.
@@ -56,8 +58,6 @@ func hang(w http.ResponseWriter, r *http.Request, n int) {
 	<-r.Context().Done()
 }
 
-var weather = `[{"name":"get_weather","description":"Weather","parameters":{"type":"object","properties":{"city":{"type":"string"}},"required":["city"]}}]`
-
 func setup(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int), mod func(*Config)) (*Client, *cloud, *[]time.Duration) {
 	t.Helper()
 	c := &cloud{handler: h, stop: make(chan struct{})}
@@ -74,16 +74,13 @@ func setup(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int), 
 	return New(cfg), c, &slept
 }
 
-func tools(t *testing.T) []registry.Tool {
-	ts, err := registry.Parse([]byte(weather), registry.Limits{}, "tools")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ts
+func tools() []Tool {
+	return []Tool{{Name: "get_weather", Description: "Weather", Parameters: map[string]any{"type": "object",
+		"properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []any{"city"}}}}
 }
 
 func req(t *testing.T) Request {
-	return Request{Messages: []Message{{Role: "user", Content: "weather in Paris"}}, Tools: tools(t)}
+	return Request{Messages: []Message{{Role: "user", Content: "weather in Paris"}}, Tools: tools()}
 }
 
 func TestSuccess(t *testing.T) {
@@ -106,15 +103,16 @@ func TestSuccess(t *testing.T) {
 	}
 }
 
-func TestMalformedAndInvalidArguments(t *testing.T) {
-	for _, args := range []string{`{"city":`, `{"town":"Paris"}`} {
-		cl, srv, _ := setup(t, func(w http.ResponseWriter, r *http.Request, n int) { completion(w, "get_weather", args) }, nil)
+func TestBadAnswersAreNotRetriedNorOutages(t *testing.T) {
+	for _, tc := range []struct{ name, args string }{{"get_weather", `{"city":`}, {"get_weather", `[1]`}, {"send_email", `{}`}} {
+		cl, srv, _ := setup(t, func(w http.ResponseWriter, r *http.Request, n int) { completion(w, tc.name, tc.args) },
+			func(c *Config) { c.Breaker.Failures = 1 })
 		_, err := cl.Complete(context.Background(), req(t))
 		if !errors.Is(err, ErrBadResponse) {
-			t.Fatalf("%s: err %v, want ErrBadResponse", args, err)
+			t.Fatalf("%s %s: err %v, want ErrBadResponse", tc.name, tc.args, err)
 		}
-		if srv.calls.Load() != 1 {
-			t.Fatalf("%s: bad responses must not be retried (%d requests)", args, srv.calls.Load())
+		if srv.calls.Load() != 1 || cl.State() != "closed" {
+			t.Fatalf("%s: %d requests, breaker %s; want 1 request, closed", tc.args, srv.calls.Load(), cl.State())
 		}
 	}
 }
@@ -142,23 +140,136 @@ func TestRetry429And5xxWithBackoff(t *testing.T) {
 	if _, err := cl.Complete(context.Background(), req(t)); !errors.Is(err, ErrUnavailable) || srv.calls.Load() != 3 {
 		t.Fatalf("err %v after %d requests, want ErrUnavailable after 3", err, srv.calls.Load())
 	}
-	// 400 is not retryable.
+	// 400 is not retried.
 	cl, srv, _ = setup(t, func(w http.ResponseWriter, r *http.Request, n int) { apiError(w, 400) }, nil)
 	if _, err := cl.Complete(context.Background(), req(t)); !errors.Is(err, ErrUnavailable) || srv.calls.Load() != 1 {
 		t.Fatalf("err %v after %d requests, want one request", err, srv.calls.Load())
 	}
 }
 
+func TestZeroRetriesIsOneAttempt(t *testing.T) {
+	cl, srv, _ := setup(t, func(w http.ResponseWriter, r *http.Request, n int) { apiError(w, 503) }, func(c *Config) { c.MaxRetries = 0 })
+	if _, err := cl.Complete(context.Background(), req(t)); !errors.Is(err, ErrUnavailable) || srv.calls.Load() != 1 {
+		t.Fatalf("err %v after %d requests, want one request", err, srv.calls.Load())
+	}
+}
+
+func TestRetryAfterWithinTheDeadline(t *testing.T) {
+	limited := func(after string) func(w http.ResponseWriter, r *http.Request, n int) {
+		return func(w http.ResponseWriter, r *http.Request, n int) {
+			if n == 1 {
+				w.Header().Set("Retry-After", after)
+				apiError(w, 429)
+				return
+			}
+			completion(w, "get_weather", `{"city":"Oslo"}`)
+		}
+	}
+	// Retry-After longer than the backoff is waited for.
+	cl, srv, slept := setup(t, limited("1"), nil)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := cl.Complete(ctx, req(t)); err != nil || srv.calls.Load() != 2 || len(*slept) != 1 || (*slept)[0] != time.Second {
+		t.Fatalf("err %v, requests %d, waits %v; want 2 requests after waiting 1s", err, srv.calls.Load(), *slept)
+	}
+	// Retry-After past the deadline: give up at once instead of retrying early.
+	cl, srv, slept = setup(t, limited("10"), nil)
+	ctx, cancel = context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := cl.Complete(ctx, req(t)); !errors.Is(err, ErrUnavailable) || srv.calls.Load() != 1 || len(*slept) != 0 {
+		t.Fatalf("err %v, requests %d, waits %v; want ErrUnavailable after 1 request, no wait", err, srv.calls.Load(), *slept)
+	}
+}
+
+func TestRetryAfterHeader(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, tc := range []struct {
+		h    http.Header
+		want time.Duration
+		ok   bool
+	}{
+		{http.Header{"Retry-After": {"10"}}, 10 * time.Second, true},
+		{http.Header{"Retry-After": {"1.5"}}, 1500 * time.Millisecond, true},
+		{http.Header{"Retry-After": {now.Add(3 * time.Second).Format(http.TimeFormat)}}, 3 * time.Second, true},
+		{http.Header{"Retry-After": {now.Add(-time.Hour).Format(http.TimeFormat)}}, 0, true},
+		{http.Header{"Retry-After-Ms": {"250"}, "Retry-After": {"9"}}, 250 * time.Millisecond, true},
+		{http.Header{"Retry-After": {"soon"}}, 0, false},
+		{http.Header{}, 0, false},
+	} {
+		if got, ok := RetryAfter(tc.h, now); got != tc.want || ok != tc.ok {
+			t.Errorf("%v: %v %v, want %v %v", tc.h, got, ok, tc.want, tc.ok)
+		}
+	}
+}
+
 func TestHangPastTimeout(t *testing.T) {
 	cl, srv, _ := setup(t, hang,
 		func(c *Config) { c.Timeout = 40 * time.Millisecond; c.MaxRetries = 1 })
-	t0 := time.Now()
 	_, err := cl.Complete(context.Background(), req(t))
-	if !errors.Is(err, ErrUnavailable) || srv.calls.Load() != 2 {
-		t.Fatalf("err %v after %d requests, want ErrUnavailable after 2 timed-out attempts", err, srv.calls.Load())
+	if !errors.Is(err, ErrTimeout) || srv.calls.Load() != 2 {
+		t.Fatalf("err %v after %d requests, want ErrTimeout after 2 timed-out attempts", err, srv.calls.Load())
 	}
-	if el := time.Since(t0); el > time.Second {
-		t.Fatalf("hang not cut off: %v", el)
+}
+
+// Only outages open the breaker: 4xx answers do not, 5xx, 429, timeouts and refused
+// connections do.
+func TestBreakerCountsOutagesOnly(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		h     func(w http.ResponseWriter, r *http.Request, n int)
+		opens bool
+	}{
+		{"400", func(w http.ResponseWriter, r *http.Request, n int) { apiError(w, 400) }, false},
+		{"404", func(w http.ResponseWriter, r *http.Request, n int) { apiError(w, 404) }, false},
+		{"422", func(w http.ResponseWriter, r *http.Request, n int) { apiError(w, 422) }, false},
+		{"500", func(w http.ResponseWriter, r *http.Request, n int) { apiError(w, 500) }, true},
+		{"429", func(w http.ResponseWriter, r *http.Request, n int) { apiError(w, 429) }, true},
+		{"hang", hang, true},
+		{"half-closed", func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("Content-Length", "500")
+			w.WriteHeader(200)
+			fmt.Fprint(w, `{"id":"c1","choices":[`)
+			if c, _, err := w.(http.Hijacker).Hijack(); err == nil {
+				c.Close()
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var states []string
+			cl, _, _ := setup(t, tc.h, func(c *Config) {
+				c.MaxRetries, c.Timeout = 0, 30*time.Millisecond
+				c.Breaker = BreakerConfig{Failures: 3, OpenFor: time.Hour}
+				c.OnStateChange = func(from, to string) { states = append(states, from+"->"+to) }
+			})
+			for i := 0; i < 3; i++ {
+				if _, err := cl.Complete(context.Background(), req(t)); err == nil || errors.Is(err, ErrBreakerOpen) {
+					t.Fatalf("call %d: %v", i, err)
+				}
+			}
+			if got := cl.State() == "open"; got != tc.opens {
+				t.Fatalf("breaker %s after 3 %s answers", cl.State(), tc.name)
+			}
+			if tc.opens && (len(states) != 1 || states[0] != "closed->open") {
+				t.Fatalf("state changes %v", states)
+			}
+		})
+	}
+	// A refused connection is an outage too.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	cl := New(Config{BaseURL: "http://" + addr, Breaker: BreakerConfig{Failures: 2, OpenFor: time.Hour}})
+	for i := 0; i < 2; i++ {
+		if _, err := cl.Complete(context.Background(), req(t)); !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("refused: %v", err)
+		}
+	}
+	if cl.State() != "open" {
+		t.Fatalf("breaker %s after refused connections", cl.State())
 	}
 }
 
@@ -169,8 +280,11 @@ func TestBreakerOpensAndHeals(t *testing.T) {
 			completion(w, "get_weather", `{"city":"Rome"}`)
 			return
 		}
-		apiError(w, 400)
-	}, func(c *Config) { c.Breaker = BreakerConfig{Failures: 3, OpenFor: 60 * time.Millisecond} })
+		apiError(w, 503)
+	}, func(c *Config) {
+		c.MaxRetries = 0
+		c.Breaker = BreakerConfig{Failures: 3, OpenFor: 60 * time.Millisecond}
+	})
 	for i := 0; i < 3; i++ {
 		if _, err := cl.Complete(context.Background(), req(t)); !errors.Is(err, ErrUnavailable) {
 			t.Fatalf("call %d: %v", i, err)
@@ -194,14 +308,20 @@ func TestBreakerOpensAndHeals(t *testing.T) {
 }
 
 func TestCallerCancellationIsNotAFailure(t *testing.T) {
-	cl, _, _ := setup(t, hang,
-		func(c *Config) { c.Breaker = BreakerConfig{Failures: 2} })
+	cl, srv, _ := setup(t, hang, func(c *Config) { c.Breaker = BreakerConfig{Failures: 2} })
 	for i := 0; i < 4; i++ {
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		ctx, cancel := context.WithCancel(context.Background())
+		n := srv.calls.Load()
+		go func() {
+			for srv.calls.Load() == n { // cancel once the request is in flight
+				time.Sleep(time.Millisecond)
+			}
+			cancel()
+		}()
 		_, err := cl.Complete(ctx, req(t))
 		cancel()
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("call %d: err %v, want the caller's deadline", i, err)
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("call %d: err %v, want the caller's cancellation", i, err)
 		}
 	}
 	if cl.State() != "closed" {
@@ -214,3 +334,55 @@ func TestNotConfigured(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestToolNamesMappedAndBack(t *testing.T) {
+	var sent []string
+	cl, _, _ := setup(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		var body struct {
+			Tools []struct{ Function struct{ Name string } }
+		}
+		if err := jsonDecode(r, &body); err != nil {
+			apiError(w, 400)
+			return
+		}
+		for _, t := range body.Tools {
+			sent = append(sent, t.Function.Name)
+		}
+		completion(w, "math_factorial", `{"n":5}`)
+	}, nil)
+	res, err := cl.Complete(context.Background(), Request{Messages: []Message{{Role: "user", Content: "5!"}},
+		Tools: []Tool{{Name: "math.factorial"}, {Name: "3d_print"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(sent, ",") != "math_factorial,3d_print" || res.Calls[0].Name != "math.factorial" {
+		t.Fatalf("sent %v, answer %v", sent, res.Calls)
+	}
+}
+
+func TestMapNames(t *testing.T) {
+	long := strings.Repeat("x", 100)
+	in := []string{"get_weather", "math.factorial", "math_factorial", "math-factorial", "a.b.c", "a_b.c", "3d_print",
+		long, long + "y", strings.Repeat("x", 64), "café", "caf_", "名前", "名字"}
+	n := MapNames(in)
+	valid := regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+	if len(n.ToCloud) != len(in) || len(n.FromCloud) != len(in) {
+		t.Fatalf("not one-to-one: %v", n.ToCloud)
+	}
+	for _, name := range in {
+		c := n.ToCloud[name]
+		if !valid.MatchString(c) || n.FromCloud[c] != name {
+			t.Errorf("%q -> %q -> %q", name, c, n.FromCloud[c])
+		}
+	}
+	for _, keep := range []string{"get_weather", "math_factorial", "math-factorial", "3d_print", strings.Repeat("x", 64)} {
+		if n.ToCloud[keep] != keep {
+			t.Errorf("valid name %q mapped to %q", keep, n.ToCloud[keep])
+		}
+	}
+	if again := MapNames(in); again.ToCloud["math.factorial"] != n.ToCloud["math.factorial"] {
+		t.Error("mapping is not deterministic")
+	}
+}
+
+func jsonDecode(r *http.Request, v any) error { return json.NewDecoder(r.Body).Decode(v) }

@@ -44,7 +44,7 @@ func serve(t *testing.T, s *stub) *httptest.Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	h, err := New(context.Background(), conn, 1<<10)
+	h, err := New(context.Background(), conn, 1<<10, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,11 +120,29 @@ func TestErrorsKeepCodeAndViolations(t *testing.T) {
 			}
 		}
 	}
-	// Unknown fields and oversized bodies are refused before the service.
-	if code, body := post(t, hs.URL+"/v1/route", `{"transcrip":"x"}`); code != 400 {
-		t.Errorf("unknown field: %d %s", code, body)
+	// Unknown fields, bodies that are not JSON and oversized bodies are refused before the
+	// service, through the one error table: its fixed message and a field violation.
+	for _, c := range []struct{ body, desc string }{
+		{`{"transcrip":"x"}`, `unknown field "transcrip"`},
+		{`{"transcript":`, "is not valid JSON"},
+		{`{"transcript":"` + strings.Repeat("x", 2000) + `"}`, "is larger than 1024 bytes"},
+	} {
+		code, body := post(t, hs.URL+"/v1/route", c.body)
+		var st struct {
+			Code    int
+			Message string
+			Details []struct {
+				FieldViolations []struct{ Field, Description string } `json:"field_violations"`
+			}
+		}
+		if code != 400 || json.Unmarshal([]byte(body), &st) != nil || st.Code != int(codes.InvalidArgument) ||
+			st.Message != "invalid request: see the field violations" || len(st.Details) != 1 || len(st.Details[0].FieldViolations) != 1 ||
+			st.Details[0].FieldViolations[0].Field != "body" || !strings.Contains(st.Details[0].FieldViolations[0].Description, c.desc) {
+			t.Errorf("%.40s: HTTP %d %s", c.body, code, body)
+		}
 	}
-	if code, _ := post(t, hs.URL+"/v1/route", `{"transcript":"`+strings.Repeat("x", 2000)+`"}`); code < 400 {
-		t.Errorf("oversized body: %d", code)
+	// The service's own errors pass unchanged.
+	if _, body := post(t, hs.URL+"/v1/route", `{"transcript":"gone"}`); !strings.Contains(body, `"message":"no such toolset"`) {
+		t.Errorf("service message changed: %s", body)
 	}
 }

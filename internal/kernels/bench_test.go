@@ -122,3 +122,54 @@ func BenchmarkSoftmax(b *testing.B) {
 		b.ReportMetric(float64(len(x))/(b.Elapsed().Seconds()/float64(b.N))/1e9, "Gexp/s")
 	})
 }
+
+// BenchmarkSets runs the model-shaped kernels under every kernel set this CPU has, in one
+// run, so the sets compare directly: fp32 and int8 prefill GEMMs (300 rows), the int8 and
+// fp32 decode GEMVs, prefill attention, one softmax row.
+func BenchmarkSets(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 5))
+	k, n, m := 512, 512, 300
+	a, w := randVec(r, m*k), randVec(r, n*k)
+	wv := randVec(r, 8192*k)
+	p32, p8 := Pack(w, n, k), must(Quantize(w, n, k, 8))
+	v32, v8 := Pack(wv, 8192, k), must(Quantize(wv, 8192, k, 8))
+	dst := make([]float32, m*8192)
+	h, kvh, hd := 8, 4, 64
+	q, kk, vv := randVec(r, m*h*hd), randVec(r, m*kvh*hd), randVec(r, m*kvh*hd)
+	sc := make([]float32, AttentionScratch(m, m, h, kvh, hd))
+	row := randVec(r, 300)
+	work := make([]float32, 300)
+	gamma := randVec(r, k)
+	for _, s := range sets {
+		if !s.ok {
+			continue
+		}
+		run := func(name string, flops float64, f func()) {
+			b.Run(s.name+"/"+name, func(b *testing.B) {
+				prev := cur
+				cur = s
+				defer func() { cur = prev }()
+				for b.Loop() {
+					f()
+				}
+				if flops > 0 {
+					b.ReportMetric(flops/(b.Elapsed().Seconds()/float64(b.N))/1e9, "GFLOPS")
+				}
+			})
+		}
+		run("f32/300x512x512", 2*float64(m*n*k), func() { MatMulPacked(dst, a, p32, m) })
+		run("int8/300x512x512", 2*float64(m*n*k), func() { MatMulPacked(dst, a, p8, m) })
+		run("f32/1x512x8192", 2*float64(8192*k), func() { MatMulPacked(dst, a, v32, 1) })
+		run("int8/1x512x8192", 2*float64(8192*k), func() { MatMulPacked(dst, a, v8, 1) })
+		run("attention/prefill-300", 4*float64(m*m*h*hd), func() { Attention(dst, q, kk, vv, sc, m, m, h, kvh, hd, 0.125, -1) })
+		run("softmax/300", 0, func() { copy(work, row); softmaxScaled(work, 0.125) })
+		run("norm/300x512", 0, func() { ZCRMSNorm(dst[:m*k], a, gamma, 1e-6) })
+	}
+}
+
+func must(p *Packed, err error) *Packed {
+	if err != nil {
+		panic(err)
+	}
+	return p
+}

@@ -100,3 +100,11 @@ func AttentionGeneric(dst, q, k, v []float32, tq, tk, nHeads, nKV, headDim int, 
 		}
 	}
 }
+
+// normScaleGeneric writes x[i]*inv*(1+g[i]) to dst[i]: the second pass of ZCRMSNorm.
+func normScaleGeneric(dst, x, g []float32, inv float32) {
+	dst, g = dst[:len(x)], g[:len(x)]
+	for i, v := range x {
+		dst[i] = v * inv * (1 + g[i])
+	}
+}

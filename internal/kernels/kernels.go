@@ -66,10 +66,7 @@ func zcrmsNormRows(dst, x, gamma []float32, eps float32, r0, r1 int) {
 		row := x[r*d : r*d+d]
 		ss := dot(row, row)
 		inv := float32(1 / math.Sqrt(float64(ss/float32(d)+eps)))
-		out := dst[r*d : r*d+d]
-		for i, v := range row {
-			out[i] = v * inv * (1 + gamma[i])
-		}
+		normScale(dst[r*d:r*d+d], row, gamma, inv)
 	}
 }
 
@@ -369,8 +366,9 @@ func (j *attnJob) tile(slot, g, h0, nh, i0, i1 int) {
 	}
 	sc := j.scratch[slot*per*tkp : (slot+1)*per*tkp]
 	kp := j.kv.keys(g)
-	for r0 := 0; r0 < nrows; r0 += 6 {
-		mr := min(6, nrows-r0)
+	tm := cur.mr
+	for r0 := 0; r0 < nrows; r0 += tm {
+		mr := min(tm, nrows-r0)
 		a := j.q[first+r0*lda:]
 		for pq := 0; pq < tkp/16; pq++ {
 			gemmMicro(mr, hd, a, lda, kp[pq*hd*16:], sc[r0*tkp+pq*16:], tkp)
@@ -389,8 +387,8 @@ func (j *attnJob) tile(slot, g, h0, nh, i0, i1 int) {
 		softmaxScaled(row[:n], j.scale)
 		clear(row[n:])
 	}
-	for r0 := 0; r0 < nrows; r0 += 6 {
-		mr := min(6, nrows-r0)
+	for r0 := 0; r0 < nrows; r0 += tm {
+		mr := min(tm, nrows-r0)
 		for c := 0; c < hd/16; c++ {
 			gemmMicro(mr, tk, sc[r0*tkp:], tkp, j.kv.values(g, c), j.dst[first+r0*lda+c*16:], lda)
 		}

@@ -46,7 +46,9 @@ func close32(a, b float32, tol float64) bool {
 	return math.Abs(float64(a-b)) <= tol*(1+math.Abs(float64(b)))
 }
 
-func TestDotAxpyConformance(t *testing.T) {
+func TestDotAxpyConformance(t *testing.T) { forEachSet(t, testDotAxpyConformance) }
+
+func testDotAxpyConformance(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	for _, n := range sizes {
 		a, b := randVec(r, n), randVec(r, n+3) // b longer than a is allowed
@@ -68,10 +70,12 @@ func TestDotAxpyConformance(t *testing.T) {
 	}
 }
 
-func TestGemmMicroConformance(t *testing.T) {
+func TestGemmMicroConformance(t *testing.T) { forEachSet(t, testGemmMicroConformance) }
+
+func testGemmMicroConformance(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	for mr := 1; mr <= 6; mr++ {
-		for _, k := range []int{0, 1, 2, 7, 8, 9, 16, 31, 64, 257} {
+	for mr := 1; mr <= cur.mr; mr++ {
+		for _, k := range []int{0, 1, 2, 3, 4, 5, 7, 8, 9, 16, 31, 64, 257} {
 			lda, ldc := k+3, 21
 			a, b := randVec(r, mr*lda), randVec(r, k*16)
 			full, c := guarded(mr * ldc)
@@ -89,9 +93,11 @@ func TestGemmMicroConformance(t *testing.T) {
 	}
 }
 
-func TestMatMulConformance(t *testing.T) {
+func TestMatMulConformance(t *testing.T) { forEachSet(t, testMatMulConformance) }
+
+func testMatMulConformance(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
-	for _, m := range []int{1, 2, 5, 6, 7, 12, 13, 37} {
+	for _, m := range []int{1, 2, 5, 6, 7, 12, 13, 25, 37} {
 		for _, n := range []int{1, 15, 16, 17, 33, 64} {
 			for _, k := range []int{1, 16, 17, 64, 100} {
 				a, w := randVec(r, m*k), randVec(r, n*k)
@@ -127,7 +133,9 @@ func TestExpSoftmax(t *testing.T) {
 	}
 }
 
-func TestSoftmaxConformance(t *testing.T) {
+func TestSoftmaxConformance(t *testing.T) { forEachSet(t, testSoftmaxConformance) }
+
+func testSoftmaxConformance(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, n := range sizes[1:] {
 		for _, scale := range []float32{1, 0.125} {
@@ -179,7 +187,9 @@ func TestSoftmaxConformance(t *testing.T) {
 
 // TestAttentionConformance covers the per-row path (tq < 6) and the tiled one (blocks of 48
 // rows, keys padded to 16), GQA, causal masks, and head dims the tiles do not fit.
-func TestAttentionConformance(t *testing.T) {
+func TestAttentionConformance(t *testing.T) { forEachSet(t, testAttentionConformance) }
+
+func testAttentionConformance(t *testing.T) {
 	r := rand.New(rand.NewPCG(15, 16))
 	for _, sh := range []struct{ h, kv, hd int }{{4, 2, 16}, {8, 4, 64}, {2, 1, 32}, {2, 2, 8}} {
 		for _, tq := range []int{1, 5, 6, 7, 48, 49, 100} {
@@ -207,7 +217,9 @@ func TestAttentionConformance(t *testing.T) {
 
 // TestKVPanelsIncremental is the decode path: positions appended one at a time into panels
 // with spare capacity (holding stale values), attention over the prefix at each step.
-func TestKVPanelsIncremental(t *testing.T) {
+func TestKVPanelsIncremental(t *testing.T) { forEachSet(t, testKVPanelsIncremental) }
+
+func testKVPanelsIncremental(t *testing.T) {
 	r := rand.New(rand.NewPCG(19, 20))
 	h, kvh, hd, capT := 8, 4, 64, 37
 	kvd, qd := kvh*hd, h*hd

@@ -68,29 +68,41 @@ func gemmMicroGeneric(mr, k int, a []float32, lda int, b []float32, c []float32,
 }
 
 // MatMulPacked computes dst (m x N) = a (m x K) times W^T for packed W. Panels of 16 output
-// columns are split across the worker pool; each panel stays in cache while 6-row blocks of
-// a stream past it.
+// columns are split across the worker pool; each panel stays in cache while blocks of rows
+// of a stream past it.
+//
+// With int8 weights, a one-row product (decode) runs the int8 GEMV over a converted to int16;
+// a many-row one (prefill) quantises each row of a to int16 with its own scale and runs the
+// int8 GEMM (integer sums per group of 32) where the kernel set has one, else it expands each
+// panel to fp32 for the fp32 GEMM.
 func MatMulPacked(dst, a []float32, w *Packed, m int) {
 	_ = dst[m*w.N-1]
 	_ = a[m*w.K-1]
 	panels := (w.N + 15) / 16
 	j := matJobs.Get().(*matJob)
-	*j = matJob{dst: dst, a: a, w: w, m: m}
-	if m == 1 && w.Bits == 8 {
-		// The int8 GEMV takes its input as int16, converted once here for every worker.
-		if cap(j.x16buf) < w.K {
-			j.x16buf = make([]int16, w.K)
+	j.dst, j.a, j.w, j.m = dst, a, w, m
+	if nt := Threads() * mrMax * 16; len(j.tiles) < nt {
+		j.tiles = make([]float32, nt)
+	}
+	if w.Bits == 8 && (m == 1 || cur.gemmQ8 != nil) {
+		// The int8 kernels take their input as int16, converted once here for every worker.
+		if cap(j.x16buf) < m*w.K {
+			j.x16buf = make([]int16, m*w.K)
 		}
-		j.x16 = j.x16buf[:w.K]
-		j.xs = quantizeX16(j.x16, a[:w.K])
+		if cap(j.xsbuf) < m {
+			j.xsbuf = make([]float32, m)
+		}
+		j.x16, j.xs = j.x16buf[:m*w.K], j.xsbuf[:m]
+		for i := 0; i < m; i++ {
+			j.xs[i] = quantizeX16(j.x16[i*w.K:(i+1)*w.K], a[i*w.K:(i+1)*w.K])
+		}
 	}
 	if m*w.N*w.K < parallelMinWork || Threads() == 1 || (m == 1 && w.Bits != 32 && w.N*w.K < gemvParallelMinWeights) {
 		j.run(0, 0, panels)
 	} else {
 		parallelRun(panels, j)
 	}
-	buf := j.x16buf
-	*j = matJob{x16buf: buf}
+	j.dst, j.a, j.w, j.x16, j.xs = nil, nil, nil, nil, nil
 	matJobs.Put(j)
 }
 
@@ -100,43 +112,44 @@ func MatMulPacked(dst, a []float32, w *Packed, m int) {
 // 9.5 us on one and 19.9 on two.
 const gemvParallelMinWeights = 16 << 20
 
+// matJob is one product; its buffers (int16 input, row scales, a tile per worker slot for
+// a last partial panel) are kept across uses, so a warm product allocates nothing.
 type matJob struct {
 	dst, a      []float32
 	w           *Packed
 	m           int
 	x16, x16buf []int16
-	xs          float32
+	xs, xsbuf   []float32
+	tiles       []float32
 }
 
-func (j *matJob) run(_, lo, hi int) {
-	if j.m == 1 && j.w.Bits != 32 {
-		gemvPanels(j.dst, j.a, j.x16, j.xs, j.w, lo, hi)
-		return
+func (j *matJob) run(slot, lo, hi int) {
+	tile := j.tiles[slot*mrMax*16 : (slot+1)*mrMax*16]
+	switch {
+	case j.m == 1 && j.w.Bits != 32:
+		gemvPanels(j.dst, j.a, j.x16, j.xs, j.w, lo, hi, tile)
+	case j.w.Bits == 8 && j.x16 != nil:
+		matMulQ8Range(j.dst, j.x16, j.xs, j.w, j.m, lo, hi, tile)
+	case j.w.Bits != 32:
+		matMulQuantRange(j.dst, j.a, j.w, j.m, lo, hi, tile)
+	default:
+		matMulPackedRange(j.dst, j.a, j.w, j.m, lo, hi, tile)
 	}
-	matMulPackedRange(j.dst, j.a, j.w, j.m, lo, hi)
 }
 
 var matJobs = sync.Pool{New: func() any { return new(matJob) }}
 
-func matMulPackedRange(dst, a []float32, w *Packed, m, q0, q1 int) {
-	if w.Bits != 32 {
-		matMulQuantRange(dst, a, w, m, q0, q1)
-		return
-	}
-	k, n := w.K, w.N
-	var tile []float32 // only for a last, partial panel (n not a multiple of 16)
+func matMulPackedRange(dst, a []float32, w *Packed, m, q0, q1 int, tile []float32) {
+	k, n, tm := w.K, w.N, cur.mr
 	for q := q0; q < q1; q++ {
 		b := w.Data[q*k*16 : (q+1)*k*16]
 		j0 := q * 16
 		full := j0+16 <= n
-		for i0 := 0; i0 < m; i0 += 6 {
-			mr := min(6, m-i0)
+		for i0 := 0; i0 < m; i0 += tm {
+			mr := min(tm, m-i0)
 			if full {
 				gemmMicro(mr, k, a[i0*k:], k, b, dst[i0*n+j0:], n)
 				continue
-			}
-			if tile == nil {
-				tile = make([]float32, 6*16)
 			}
 			gemmMicro(mr, k, a[i0*k:], k, b, tile, 16)
 			for i := 0; i < mr; i++ {

@@ -156,16 +156,22 @@ func quantX16Generic(dst []int16, x []float32, inv float32) {
 	}
 }
 
-// gemvQ8Generic is the oracle of gemvQ8x16: the same integer sums per group.
+// gemvQ8Generic is the oracle of gemvQ8x16: the same integer sums per group. In the panel,
+// step pair pp of row j is the two bytes at pp*32 + 2j (q8Offset), which the loop walks in
+// order.
 func gemvQ8Generic(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
 	var acc [16]float32
 	for g := 0; g < k/GroupSize; g++ {
-		for j := range acc {
-			var sum int32
-			for p := g * GroupSize; p < (g+1)*GroupSize; p++ {
-				sum += int32(x[p]) * int32(int8(q[q8Offset(p, j)]))
+		var sums [16]int32
+		for pp := g * GroupSize / 2; pp < (g+1)*GroupSize/2; pp++ {
+			x0, x1 := int32(x[2*pp]), int32(x[2*pp+1])
+			b := q[pp*32 : pp*32+32]
+			for j := range sums {
+				sums[j] += x0*int32(int8(b[2*j])) + x1*int32(int8(b[2*j+1]))
 			}
-			acc[j] += s[g*16+j] * float32(sum)
+		}
+		for j := range acc {
+			acc[j] += s[g*16+j] * float32(sums[j])
 		}
 	}
 	for j := range acc {
@@ -215,20 +221,19 @@ func quantAt(bits int, q []byte, p, j int) int {
 var panelBufs = sync.Pool{New: func() any { return new([]float32) }}
 
 // gemvPanels computes output panels q0..q1 of a one-row product; for int8, x16 and xs are
-// the row as int16 (quantizeX16).
-func gemvPanels(dst, a []float32, x16 []int16, xs float32, w *Packed, q0, q1 int) {
+// the row as int16 (quantizeX16). tile (16 floats) takes a last, partial panel.
+func gemvPanels(dst, a []float32, x16 []int16, xs []float32, w *Packed, q0, q1 int, tile []float32) {
 	k, n, bits := w.K, w.N, w.Bits
 	qStride, sStride := k*16*bits/8, (k/GroupSize)*16
-	var tile [16]float32
 	for q := q0; q < q1; q++ {
 		j0 := q * 16
 		qp, sp := w.Q[q*qStride:(q+1)*qStride], w.S[q*sStride:(q+1)*sStride]
-		c := tile[:]
+		c := tile[:16]
 		if j0+16 <= n {
 			c = dst[j0 : j0+16]
 		}
 		if bits == 8 {
-			gemvQ8(k, x16, xs, qp, sp, c)
+			gemvQ8(k, x16, xs[0], qp, sp, c)
 		} else {
 			gemvQ4(k, a, qp, sp, c)
 		}
@@ -238,21 +243,45 @@ func gemvPanels(dst, a []float32, x16 []int16, xs float32, w *Packed, q0, q1 int
 	}
 }
 
-func matMulQuantRange(dst, a []float32, w *Packed, m, q0, q1 int) {
-	k, n, bits := w.K, w.N, w.Bits
+// matMulQ8Range computes output panels q0..q1 of a many-row product over int8 weights with
+// the set's int8 GEMM: rows of x16 (m x K) are the input quantised per row, xs their scales.
+func matMulQ8Range(dst []float32, x16 []int16, xs []float32, w *Packed, m, q0, q1 int, ctile []float32) {
+	k, n, tm := w.K, w.N, cur.qmr
+	qStride, sStride := k*16, (k/GroupSize)*16
+	for q := q0; q < q1; q++ {
+		qp, sp := w.Q[q*qStride:(q+1)*qStride], w.S[q*sStride:(q+1)*sStride]
+		j0 := q * 16
+		full := j0+16 <= n
+		for i0 := 0; i0 < m; i0 += tm {
+			mr := min(tm, m-i0)
+			if full {
+				cur.gemmQ8(mr, k, x16[i0*k:], k, xs[i0:], qp, sp, dst[i0*n+j0:], n)
+				continue
+			}
+			cur.gemmQ8(mr, k, x16[i0*k:], k, xs[i0:], qp, sp, ctile, 16)
+			for i := 0; i < mr; i++ {
+				copy(dst[(i0+i)*n+j0:(i0+i)*n+n], ctile[i*16:i*16+n-j0])
+			}
+		}
+	}
+}
+
+// matMulQuantRange computes output panels q0..q1 of a many-row product by expanding each
+// quantised panel to fp32 in a per-worker buffer and running the fp32 GEMM over it.
+func matMulQuantRange(dst, a []float32, w *Packed, m, q0, q1 int, ctile []float32) {
+	k, n, bits, tm := w.K, w.N, w.Bits, cur.mr
 	qStride, sStride := k*16*bits/8, (k/GroupSize)*16
 	bp := panelBufs.Get().(*[]float32)
-	if cap(*bp) < 16*k+6*16 {
-		*bp = make([]float32, 16*k+6*16)
+	if cap(*bp) < 16*k {
+		*bp = make([]float32, 16*k)
 	}
 	buf := (*bp)[:16*k]
-	ctile := (*bp)[16*k : 16*k+6*16]
 	for q := q0; q < q1; q++ {
 		dequantQ(bits, k, w.Q[q*qStride:(q+1)*qStride], w.S[q*sStride:(q+1)*sStride], buf)
 		j0 := q * 16
 		full := j0+16 <= n
-		for i0 := 0; i0 < m; i0 += 6 {
-			mr := min(6, m-i0)
+		for i0 := 0; i0 < m; i0 += tm {
+			mr := min(tm, m-i0)
 			if full {
 				gemmMicro(mr, k, a[i0*k:], k, buf, dst[i0*n+j0:], n)
 				continue
@@ -305,4 +334,14 @@ func Concat(ps ...*Packed) (*Packed, error) {
 		out.S = append(out.S, p.S...)
 	}
 	return out, nil
+}
+
+// gemmQ8Generic is the oracle of the int8 prefill GEMM: for rows i < mr of int16 inputs
+// (row i scaled by xs[i]) and one int8 panel, exact int32 sums per group of 32 steps, each
+// converted once and multiplied by the panel's scale: c[i*ldc+j] = xs[i] * sum_g s[g*16+j] *
+// sum_{p in g} a[i*lda+p]*q[j][p].
+func gemmQ8Generic(mr, k int, a []int16, lda int, xs []float32, q []byte, s []float32, c []float32, ldc int) {
+	for i := 0; i < mr; i++ {
+		gemvQ8Generic(k, a[i*lda:i*lda+k], xs[i], q, s, c[i*ldc:i*ldc+16])
+	}
 }

@@ -28,7 +28,9 @@ func guardedBytes(n int) (full, inner []byte) {
 	return full, full[16 : 16+n]
 }
 
-func TestQuantPanelConformance(t *testing.T) {
+func TestQuantPanelConformance(t *testing.T) { forEachSet(t, testQuantPanelConformance) }
+
+func testQuantPanelConformance(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
 	for _, bits := range []int{8, 4} {
 		for _, k := range []int{32, 64, 96, 512} {
@@ -78,7 +80,9 @@ func TestQuantPanelConformance(t *testing.T) {
 
 // TestMatMulQuant checks the quantised GEMV (m = 1) and the expand-then-GEMM path (m > 1)
 // against the generic GEMM over the weights the packed form represents.
-func TestMatMulQuant(t *testing.T) {
+func TestMatMulQuant(t *testing.T) { forEachSet(t, testMatMulQuant) }
+
+func testMatMulQuant(t *testing.T) {
 	r := rand.New(rand.NewPCG(9, 10))
 	for _, bits := range []int{8, 4} {
 		for _, n := range []int{1, 15, 16, 17, 33, 64} {
@@ -189,7 +193,9 @@ func TestPackedRow(t *testing.T) {
 	}
 }
 
-func TestConcat(t *testing.T) {
+func TestConcat(t *testing.T) { forEachSet(t, testConcat) }
+
+func testConcat(t *testing.T) {
 	r := rand.New(rand.NewPCG(21, 22))
 	k := 64
 	for _, bits := range []int{32, 8, 4} {
@@ -230,7 +236,9 @@ func TestConcat(t *testing.T) {
 	}
 }
 
-func TestQuantizeX16(t *testing.T) {
+func TestQuantizeX16(t *testing.T) { forEachSet(t, testQuantizeX16) }
+
+func testQuantizeX16(t *testing.T) {
 	r := rand.New(rand.NewPCG(23, 24))
 	for _, n := range []int{1, 7, 8, 15, 16, 17, 33, 512} {
 		x := randVec(r, n)

@@ -263,8 +263,9 @@ func TestGrammarAcceptsAndRejects(t *testing.T) {
 	for _, tc := range cases {
 		var s gstate
 		ok := true
-		for i := 0; i < len(tc.in); i++ {
-			if !g.feed(&s, tc.in[i]) {
+		wire := toWire(tc.in) // string values carry their virtual leading space
+		for i := 0; i < len(wire); i++ {
+			if !g.feed(&s, wire[i]) {
 				ok = false
 				break
 			}

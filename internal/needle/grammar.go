@@ -18,6 +18,13 @@ import (
 // any JSON for untyped parameters. A token is allowed when every byte of it is. The state is
 // a small value type, so trying a token is a copy and a few transitions, with no allocation.
 //
+// Copy-consistent values (train/answer_format.py): the model writes every string value inside
+// a call's arguments as if it were preceded by one space, '"' + " lisbon" + '"', so that its
+// first word carries SentencePiece's word-start marker exactly as in the transcript. The grammar
+// requires that space as the first byte of such a string (and of string enum literals) and
+// marks it virtual (gstate.virt): the decoder drops it from the output. Object keys and tool
+// names have no such space.
+//
 // The closer (closeChar) gives, for any state, one canonical next byte on a shortest-ish way
 // to a complete answer; following it always terminates. closeLen counts those bytes, and the
 // decoder only takes a token when closeLen after it still fits in the token budget, so every
@@ -124,7 +131,11 @@ func (g *grammar) specFor(p *toolspec.Param) (int16, error) {
 		}
 		var c [][]byte
 		for _, v := range p.Enum {
-			c = append(c, toolspec.AppendValue(nil, v))
+			b := toolspec.AppendValue(nil, v)
+			if len(b) > 0 && b[0] == '"' { // the value's leading space, see above
+				b = append(b[:1], append([]byte{' '}, b[1:]...)...)
+			}
+			c = append(c, b)
 		}
 		return g.addSpec(valSpec{kind: vkLiteral, lits: g.addLits(c)}), nil
 	}
@@ -186,6 +197,9 @@ const (
 	fObject
 )
 
+// strLead is the string sub-state of a value string before its virtual leading space.
+const strLead = 3
+
 type frame struct {
 	kind  uint8
 	sub   uint8
@@ -203,6 +217,7 @@ type gstate struct {
 	ncalls uint8
 	depth  uint8
 	info   bool // this token touched a tool name, a value or a call/no-call decision
+	virt   bool // the last byte fed was a value's leading space: not part of the JSON
 	mpos   uint16
 	alive  uint64
 	seen   uint64
@@ -224,8 +239,10 @@ func allMask(n int) uint64 {
 	return 1<<n - 1
 }
 
-// feed advances s by one byte, reporting whether the byte is allowed.
+// feed advances s by one byte, reporting whether the byte is allowed. After it, s.virt
+// reports whether the byte was a value's virtual leading space.
 func (g *grammar) feed(s *gstate, c byte) bool {
+	s.virt = false
 	for s.depth > 0 {
 		s.info = true
 		switch g.feedFrame(s, c) {
@@ -428,7 +445,7 @@ func (g *grammar) startValue(s *gstate, spec int16, c byte) bool {
 	}
 	switch kind {
 	case vkString:
-		return c == '"' && g.push(s, frame{kind: fString})
+		return c == '"' && g.push(s, frame{kind: fString, sub: strLead})
 	case vkInteger, vkNumber:
 		f := frame{kind: fNumber, spec: spec, pos: 1}
 		switch {
@@ -493,6 +510,12 @@ func (g *grammar) feedFrame(s *gstate, c byte) feedResult {
 	switch f.kind {
 	case fString:
 		switch {
+		case f.sub == strLead:
+			if c != ' ' {
+				return reject
+			}
+			f.sub, s.virt = 0, true
+			return consumed
 		case f.pend > 0 && f.sub == 0: // UTF-8 continuation
 			if c < 0x80 || c > 0xBF {
 				return reject
@@ -606,6 +629,9 @@ func (g *grammar) feedFrame(s *gstate, c byte) feedResult {
 			}
 			return reject
 		}
+		if f.pos == 1 && c == ' ' && ls.cands[bits.TrailingZeros64(alive)][0] == '"' {
+			s.virt = true // a string literal's leading space
+		}
 		f.alive, f.pos = alive, pos
 		if done {
 			s.depth--
@@ -686,6 +712,8 @@ func (g *grammar) closeChar(s gstate) (byte, bool) {
 		switch f.kind {
 		case fString:
 			switch {
+			case f.sub == strLead:
+				return ' ', true
 			case f.sub == 1:
 				return 'n', true
 			case f.sub == 2:

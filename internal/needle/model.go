@@ -23,6 +23,7 @@ type Model struct {
 	cos, sin []float32
 	vocab    *vocabIndex
 	pool     sync.Pool
+	ground   Grounding // default copy rule (Options.Grounding)
 }
 
 // Load reads config.json, model.safetensors and tokenizer.model from dir.
@@ -74,7 +75,7 @@ func NewWithOptions(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*M
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Cfg: cfg, Tok: tok, Meta: st.meta}
+	m := &Model{Cfg: cfg, Tok: tok, Meta: st.meta, ground: opt.Grounding}
 	if err := bindWeights(&m.W, st, cfg); err != nil {
 		return nil, err
 	}
@@ -107,6 +108,9 @@ type scratch struct {
 	ids                   []int32
 	out                   []byte
 	pooled, hid           []float32
+	copy                  copyState // grounded decoding (grounded.go)
+	saved                 []savedLogit
+	allow                 tokenSet
 }
 
 func (m *Model) newScratch() *scratch {
@@ -120,6 +124,7 @@ func (m *Model) newScratch() *scratch {
 			kernels.AttendScratch(1, max(c.MaxEncLen, c.MaxDecLen), c.NHeads, c.NKVHeads))),
 		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n),
 		pooled: make([]float32, d), hid: make([]float32, c.HeadDimContrastive),
+		allow: tokenSet{bits: make([]uint64, (c.VocabSize+63)/64)},
 	}
 	for i := 0; i < c.DecLayers; i++ {
 		s.cross = append(s.cross, kernels.KVPanels{Data: make([]float32, kernels.KVPanelsSize(c.NKVHeads, c.HeadDim, n)),

@@ -125,3 +125,81 @@ func TestWeightsOption(t *testing.T) {
 		t.Error("int2 accepted")
 	}
 }
+
+// TestInt8ComputeAccuracy measures, on the golden model with int8 weights, the logit error
+// against fp32 under every kernel set this CPU has: the sets with an int8 prefill GEMM
+// quantise the encoder's activations to int16 per row and sum in int32 per group; the
+// others expand the weights to fp32. The int8 compute must not add measurable error.
+func TestInt8ComputeAccuracy(t *testing.T) {
+	wb, err := os.ReadFile("testdata/golden/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	prev := kernels.Set()
+	defer kernels.Use(prev)
+	errs := map[string]float64{}
+	for name, ok := range kernels.Sets() {
+		if !ok {
+			t.Logf("kernel set %s: skipped, this CPU lacks its features", name)
+			continue
+		}
+		if err := kernels.Use(name); err != nil {
+			t.Fatal(err)
+		}
+		ref := teacherLogits(t, wb, Options{Weights: "f32"})
+		got := teacherLogits(t, wb, Options{Weights: "int8"})
+		var maxAbs float64
+		for i := range ref {
+			maxAbs = math.Max(maxAbs, math.Abs(float64(got[i]-ref[i])))
+		}
+		errs[name] = relRMS(got, ref)
+		t.Logf("kernel set %-12s int8 weights: logits relative RMS error %.6g, max |error| %.4g (of %d logits)", name, errs[name], maxAbs, len(ref))
+		if errs[name] > 0.02 {
+			t.Errorf("kernel set %s: int8 logits relative RMS error %.4f > 0.02", name, errs[name])
+		}
+	}
+	if g, ok := errs["generic"]; ok {
+		for name, e := range errs {
+			if e > g*1.05+1e-4 {
+				t.Errorf("kernel set %s: int8 error %.5f, generic (fp32 compute) %.5f", name, e, g)
+			}
+		}
+	}
+}
+
+// TestDecodeStepDoesNotAllocateQuantised: as TestDecodeStepDoesNotAllocate with int8 and int4
+// weights, whose GEMV converts its input to int16 in pooled job buffers.
+func TestDecodeStepDoesNotAllocateQuantised(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items at random")
+	}
+	wb, err := os.ReadFile("testdata/golden/model.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cb, _ := os.ReadFile("testdata/golden/config.json")
+	cfg, _ := ParseConfig(cb)
+	exp, err := readSafetensors("testdata/golden/expect.safetensors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids := mustI32(t, exp, "enc_ids")
+	for _, w := range []string{"int8", "int4"} {
+		m, err := NewWithOptions(cfg, wb, nil, Options{Weights: w})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := m.getScratch()
+		m.encode(s, ids)
+		m.prepareCross(s, len(ids))
+		m.decodeStep(s, TokEOS, 0, len(ids))
+		pos := 1
+		allocs := testing.AllocsPerRun(20, func() {
+			m.decodeStep(s, 7, pos, len(ids))
+			pos++
+		})
+		if allocs != 0 {
+			t.Fatalf("%s weights, kernels %s: decodeStep allocates %.1f times per token", w, kernels.Set(), allocs)
+		}
+	}
+}

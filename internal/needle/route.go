@@ -14,8 +14,9 @@ import (
 
 // vocabIndex holds the decoded bytes of every piece the grammar may emit.
 type vocabIndex struct {
-	bytes [][]byte // nil for pieces never emitted (control, user-defined)
-	ids   []int32  // ids with non-nil bytes
+	bytes    [][]byte // nil for pieces never emitted (control, user-defined)
+	ids      []int32  // ids with non-nil bytes
+	quoteIDs []int32  // ids whose bytes start with '"' (they can close a string)
 }
 
 func newVocabIndex(t *Tokenizer) *vocabIndex {
@@ -23,6 +24,9 @@ func newVocabIndex(t *Tokenizer) *vocabIndex {
 	for i, b := range v.bytes {
 		if b != nil {
 			v.ids = append(v.ids, int32(i))
+			if len(b) > 0 && b[0] == '"' {
+				v.quoteIDs = append(v.quoteIDs, int32(i))
+			}
 		}
 	}
 	return v
@@ -34,6 +38,8 @@ type Request struct {
 	Tools []toolspec.Tool
 	// MaxNewTokens caps generated tokens (default: the model's max_dec_len - 1).
 	MaxNewTokens int
+	// Grounding is the copy rule for free string values (zero value: DefaultGrounding).
+	Grounding Grounding
 }
 
 // Result is the decoded answer.
@@ -71,7 +77,8 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	res := &Result{}
 
 	t0 := time.Now()
-	ids := m.Tok.AppendEncode(s.ids[:0], req.Query)
+	ids := m.Tok.AppendEncode(s.ids[:0], queryText(req.Query))
+	nQuery := min(len(ids), m.Cfg.MaxEncLen)
 	ids = append(ids, TokTools)
 	s.out = toolspec.AppendJSON(s.out[:0], req.Tools)
 	ids = m.Tok.AppendEncode(ids, string(s.out))
@@ -91,7 +98,7 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	t2 := time.Now()
 	res.Timings.Encode = t2.Sub(t1)
 
-	out, conf, n, err := m.decodeConstrained(ctx, s, g, len(ids), req.MaxNewTokens)
+	out, conf, n, err := m.decodeConstrained(ctx, s, g, len(ids), nQuery, len(req.Query), req.MaxNewTokens, m.grounding(req.Grounding))
 	res.Timings.Decode = time.Since(t2)
 	if err != nil {
 		return nil, err
@@ -108,9 +115,11 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
-// decodeConstrained runs greedy decoding under the grammar. It returns the JSON bytes, the
-// confidence and the number of generated tokens (including <tool_call> and </s>).
-func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n, maxNew int) ([]byte, float64, int, error) {
+// decodeConstrained runs greedy decoding under the grammar with grounded free string values
+// (grounded.go). It returns the JSON bytes, the confidence and the number of generated
+// tokens (including <tool_call> and </s>). A call identical to an earlier one ends the
+// answer (it is dropped): repeating a call never helps and only costs decode steps.
+func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n, nQuery, queryBytes, maxNew int, gr Grounding) ([]byte, float64, int, error) {
 	limit := m.Cfg.MaxDecLen - 1
 	if maxNew > 0 && maxNew < limit {
 		limit = maxNew
@@ -127,6 +136,10 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 	var sumLogp float64
 	var nInfo int
 	vb := m.vocab.bytes
+	cp := &s.copy
+	cp.reset(s.ids[:nQuery], vb, queryBytes)
+	var calls [maxCalls + 1][2]int // byte spans of finished calls
+	nCalls, callStart, callSep := 0, 0, 0
 	for pos := 2; ; pos++ {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, 0, err
@@ -138,7 +151,12 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		// Room left for this token, the closer's bytes after it and </s>.
 		room := limit - used - 1
 		lse := kernels.LogSumExp(s.logits)
-		tok, next, ok := m.pickToken(g, &st, s.logits, room)
+		restrict := m.groundLogits(s, g, &st, gr)
+		tok, next, ok := m.pickToken(g, &st, s.logits, room, restrict)
+		if !ok && restrict != nil {
+			tok, next, ok = m.pickToken(g, &st, s.logits, room, nil)
+		}
+		m.unground(s)
 		if !ok {
 			return nil, 0, 0, fmt.Errorf("needle: no token fits the grammar (cap %d)", limit)
 		}
@@ -146,10 +164,58 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 			sumLogp += float64(s.logits[tok] - lse)
 			nInfo++
 		}
+		// The token's bytes, without the virtual leading spaces of values (grammar.go).
+		cur := st
+		contentBytes, startedValue, dup := 0, false, false
+		for _, c := range vb[tok] {
+			prev := cur.phase
+			g.feed(&cur, c)
+			if cur.virt {
+				startedValue = true
+				continue
+			}
+			if prev == phAfterCall && c == ',' {
+				callSep = len(s.out)
+			}
+			if cur.phase == phCallHead && (prev == phOpen || prev == phAfterCall) {
+				callStart = len(s.out)
+			}
+			if in, _ := g.valueString(&cur); in {
+				contentBytes++
+			}
+			s.out = append(s.out, c)
+			if cur.phase == phAfterCall && prev == phCallClose {
+				span := [2]int{callStart, len(s.out)}
+				for _, p := range calls[:nCalls] {
+					if string(s.out[p[0]:p[1]]) == string(s.out[span[0]:span[1]]) {
+						dup = true
+					}
+				}
+				if dup {
+					break
+				}
+				calls[nCalls] = span
+				nCalls++
+			}
+		}
+		used++
+		if dup {
+			s.out = append(s.out[:callSep], ']')
+			used++ // </s>
+			break
+		}
+		if startedValue {
+			cp.step(tok, true, contentBytes)
+		} else if cp.inValue {
+			cp.step(tok, false, contentBytes)
+		}
+		if in, _ := g.valueString(&next); !in && cp.inValue {
+			cp.endValue()
+		} else if in && !startedValue && !cp.inValue {
+			cp.inValue = true // a string value begun by a token that closed another
+		}
 		next.info = false
 		st = next
-		s.out = append(s.out, vb[tok]...)
-		used++
 		if st.phase == phDone {
 			continue // no need to run the decoder for the forced </s>
 		}
@@ -162,13 +228,92 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 	return s.out, conf, used, nil
 }
 
-// pickToken returns the highest-logit token the grammar allows whose completion still fits
-// in room tokens, and the state after it.
-func (m *Model) pickToken(g *grammar, st *gstate, logits []float32, room int) (int32, gstate, bool) {
+// groundLogits applies the grounding rule for this step: it adds the copy bonus to
+// candidate logits (remembered in s.saved for unground) and returns the set of allowed
+// tokens when the step is restricted (nil otherwise).
+func (m *Model) groundLogits(s *scratch, g *grammar, st *gstate, gr Grounding) *tokenSet {
+	in, atStart := g.valueString(st)
+	cp := &s.copy
+	s.saved = s.saved[:0]
+	if !in {
+		return nil
+	}
+	if !atStart && cp.valBytes >= cp.maxBytes {
+		// Too long for anything the transcript justifies: only closing the string.
+		return s.allow.set(m.vocab.quoteIDs, nil)
+	}
+	if gr.Mode == GroundOff {
+		return nil
+	}
+	cands, canClose := cp.candidates(atStart)
+	bonus := func(id int32) {
+		for _, sv := range s.saved {
+			if sv.id == id {
+				return
+			}
+		}
+		s.saved = append(s.saved, savedLogit{id, s.logits[id]})
+		s.logits[id] += gr.Bonus
+	}
+	for _, id := range cands {
+		bonus(id)
+	}
+	if canClose {
+		for _, id := range m.vocab.quoteIDs {
+			bonus(id)
+		}
+	}
+	if gr.Mode == GroundSpan && !atStart && cp.started && cp.copying {
+		var q []int32
+		if canClose {
+			q = m.vocab.quoteIDs
+		}
+		return s.allow.set(cands, q)
+	}
+	return nil
+}
+
+func (m *Model) unground(s *scratch) {
+	for _, sv := range s.saved {
+		s.logits[sv.id] = sv.v
+	}
+	s.saved = s.saved[:0]
+}
+
+type savedLogit struct {
+	id int32
+	v  float32
+}
+
+// tokenSet is a reusable bitset of token ids.
+type tokenSet struct {
+	bits []uint64
+	ids  []int32
+}
+
+func (t *tokenSet) set(a, b []int32) *tokenSet {
+	for _, id := range t.ids {
+		t.bits[id>>6] = 0
+	}
+	t.ids = t.ids[:0]
+	for _, l := range [2][]int32{a, b} {
+		for _, id := range l {
+			t.bits[id>>6] |= 1 << (id & 63)
+			t.ids = append(t.ids, id)
+		}
+	}
+	return t
+}
+
+func (t *tokenSet) has(id int32) bool { return t.bits[id>>6]&(1<<(id&63)) != 0 }
+
+// pickToken returns the highest-logit token the grammar (and allow, when not nil) allows
+// whose completion still fits in room tokens, and the state after it.
+func (m *Model) pickToken(g *grammar, st *gstate, logits []float32, room int, allow *tokenSet) (int32, gstate, bool) {
 	vb := m.vocab.bytes
 	try := func(id int32) (gstate, bool) {
 		b := vb[id]
-		if b == nil {
+		if b == nil || (allow != nil && !allow.has(id)) {
 			return gstate{}, false
 		}
 		s := *st
@@ -244,6 +389,18 @@ func isBanned(b []int32, id int32) bool {
 	}
 	return false
 }
+
+func (m *Model) grounding(r Grounding) Grounding {
+	if r.set {
+		return r
+	}
+	return m.ground.orDefault()
+}
+
+// queryText is the transcript as the encoder sees it: with one leading space, so its first
+// word carries SentencePiece's word-start marker like every other word and like the values
+// the decoder copies from it (train/answer_format.py).
+func queryText(q string) string { return " " + q }
 
 // Embed returns the contrastive embedding of text (L2-normalised, HeadDimContrastive long).
 func (m *Model) Embed(ctx context.Context, text string) ([]float32, error) {

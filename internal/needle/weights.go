@@ -1,12 +1,17 @@
 package needle
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
-	"github.com/needle-router/needle/internal/kernels"
+	"math"
+	"math/rand/v2"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/needle-router/needle/internal/kernels"
 )
 
 // Weight names. The one place they are defined on the Go side, mirroring the docstring of
@@ -108,6 +113,9 @@ type Options struct {
 	//   "int4" projections requantised to int4 (what int4 QAT trains for; lossless for a QAT
 	//          export), the embedding kept at int8 because QAT does not cover it.
 	Weights string
+	// Grounding is the default copy rule for free string values (zero: DefaultGrounding);
+	// a Request's own Grounding wins.
+	Grounding Grounding
 }
 
 func (o Options) validate() error {
@@ -261,4 +269,106 @@ func bindWeights(w *Weights, st *safetensors, c Config) error {
 		return fmt.Errorf("%w: %s", ErrCorruptWeights, strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// Configs are the named shapes of train/needle_model.py (CONFIGS), for benchmarks that need
+// a model of a shape rather than a trained one.
+var Configs = map[string]Config{
+	"26m": {Name: "needle-26m", VocabSize: 8192, DModel: 512, EncLayers: 12, DecLayers: 8, NHeads: 8, NKVHeads: 4,
+		HeadDim: 64, RopeTheta: 10000, NormEps: 1e-6, HeadDimContrastive: 128, MaxEncLen: 1024, MaxDecLen: 512},
+	"small": {Name: "needle-small", VocabSize: 8192, DModel: 256, EncLayers: 4, DecLayers: 4, NHeads: 4, NKVHeads: 2,
+		HeadDim: 64, RopeTheta: 10000, NormEps: 1e-6, HeadDimContrastive: 128, MaxEncLen: 1024, MaxDecLen: 512},
+	"tiny": {Name: "needle-tiny", VocabSize: 8192, DModel: 64, EncLayers: 1, DecLayers: 1, NHeads: 2, NKVHeads: 1,
+		HeadDim: 32, RopeTheta: 10000, NormEps: 1e-6, HeadDimContrastive: 32, MaxEncLen: 256, MaxDecLen: 96},
+}
+
+// RandomModel builds a model of shape cfg with random weights drawn as the trainer
+// initialises them (Needle.reset_parameters, NEEDLE-SPEC "Init"): matrices normal(0, 0.02),
+// attention output projections normal(0, 0.02/sqrt(2 x layers)), norms and gates 0, the
+// fc1 bias 0, log_temp log(1/0.07). The same seed gives the same weights. tok may be nil;
+// it must have cfg.VocabSize pieces otherwise.
+func RandomModel(cfg Config, seed uint64, tok *Tokenizer, opt Options) (*Model, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	r := rand.New(rand.NewPCG(seed, 0x6e656564))
+	oStd := 0.02 / math.Sqrt(float64(2*(cfg.EncLayers+cfg.DecLayers)))
+	var names []string
+	shapes := map[string][]int{}
+	walkTensors(reflect.TypeOf(Weights{}), "", cfg, func(name string, shape []int) {
+		names = append(names, name)
+		shapes[name] = shape
+	})
+	hdr := map[string]any{"__metadata__": map[string]string{"note": fmt.Sprintf("random weights, seed %d", seed)}}
+	total := 0
+	for _, name := range names {
+		n := 4
+		for _, d := range shapes[name] {
+			n *= d
+		}
+		total += n
+	}
+	data := make([]byte, 0, total)
+	for _, name := range names {
+		shape := shapes[name]
+		n := 1
+		for _, d := range shape {
+			n *= d
+		}
+		std := 0.0
+		if len(shape) == 2 {
+			std = 0.02
+			if strings.HasSuffix(name, ".o") {
+				std = oStd
+			}
+		}
+		off := len(data)
+		for i := 0; i < n; i++ {
+			v := float32(r.NormFloat64() * std)
+			if name == "head.log_temp" {
+				v = float32(math.Log(1 / 0.07))
+			}
+			data = binary.LittleEndian.AppendUint32(data, math.Float32bits(v))
+		}
+		hdr[name] = map[string]any{"dtype": "F32", "shape": shape, "data_offsets": []int{off, len(data)}}
+	}
+	h, err := json.Marshal(hdr)
+	if err != nil {
+		return nil, err
+	}
+	file := append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...)
+	return NewWithOptions(cfg, append(file, data...), tok, opt)
+}
+
+// walkTensors calls f with the name and shape of every stored tensor of a Weights, in the
+// order the struct declares them, following the same tags bindWeights binds.
+func walkTensors(t reflect.Type, prefix string, c Config, f func(name string, shape []int)) {
+	dims := map[string]int{"d": c.DModel, "q": c.qDim(), "kv": c.kvDim(), "hd": c.HeadDim,
+		"vocab": c.VocabSize, "c": c.HeadDimContrastive, "1": 1}
+	for i := 0; i < t.NumField(); i++ {
+		fld := t.Field(i)
+		tag := fld.Tag.Get("needle")
+		if tag == "" {
+			continue
+		}
+		name := prefix + tag
+		switch {
+		case fld.Type.Kind() == reflect.Struct:
+			walkTensors(fld.Type, name+".", c, f)
+		case fld.Type.Kind() == reflect.Slice && fld.Type.Elem().Kind() == reflect.Struct:
+			n := c.EncLayers
+			if tag == "dec" {
+				n = c.DecLayers
+			}
+			for j := 0; j < n; j++ {
+				walkTensors(fld.Type.Elem(), name+"."+strconv.Itoa(j)+".", c, f)
+			}
+		default:
+			var shape []int
+			for _, d := range strings.Split(fld.Tag.Get("shape"), ",") {
+				shape = append(shape, dims[d])
+			}
+			f(name, shape)
+		}
+	}
 }

@@ -84,7 +84,7 @@ type Tool struct {
 	schema *jsonschema.Schema
 }
 
-var nameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.\-]{0,127}$`)
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
 
 // Parse reads tools (a JSON array or a single object) in any accepted form and validates
 // them against lim. Field paths in errors are prefixed with prefix (e.g. "tools").

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"sort"
@@ -13,13 +14,19 @@ import (
 	"sync"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
 	bolt "go.etcd.io/bbolt"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
 // ErrNotFound marks an unknown toolset.
 var ErrNotFound = errors.New("registry: toolset not found")
+
+// ErrReadOnly marks a toolset loaded from the tools directory: the API cannot replace or
+// delete it.
+var ErrReadOnly = errors.New("registry: toolset is read-only (loaded from the tools directory)")
 
 // Toolset is a named, validated set of tools.
 type Toolset struct {
@@ -39,8 +46,16 @@ type Config struct {
 	// DataDir holds the embedded store (toolsets.db); empty keeps toolsets in memory only.
 	DataDir string
 	// ToolsDir is read at start: every *.json file becomes a toolset named after the file.
+	// File toolsets are read-only through the API and take precedence over stored toolsets
+	// of the same name (which stay in the store, hidden, and are logged).
 	ToolsDir string
 	Limits   Limits
+	// EmbedCache is the most tool embeddings kept (LRU; default 4096).
+	EmbedCache int
+	// Log receives a line per toolset skipped at start; default: discarded.
+	Log *slog.Logger
+	// OnSkip is called per toolset that fails to load at start (metrics).
+	OnSkip func()
 }
 
 // Registry holds toolsets and caches tool embeddings. It is safe for concurrent use.
@@ -48,21 +63,41 @@ type Registry struct {
 	cfg Config
 	db  *bolt.DB
 
-	mu   sync.RWMutex
-	sets map[string]*Toolset
+	mu       sync.RWMutex
+	sets     map[string]*Toolset
+	readOnly map[string]bool
 
-	embMu sync.Mutex
-	emb   map[[32]byte][]float32
+	emb   *lru.Cache[[32]byte, []float32]
+	embSF singleflight.Group
 }
 
 var bucket = []byte("toolsets")
 
-// Open opens (or creates) the store, loads persisted toolsets and the tools directory.
+// Open opens (or creates) the store, loads persisted toolsets and the tools directory. A
+// stored toolset or file that no longer parses is skipped (logged, OnSkip) and the others
+// serve; only an unreadable store or directory is an error.
 func Open(cfg Config) (*Registry, error) {
-	r := &Registry{cfg: cfg, sets: map[string]*Toolset{}, emb: map[[32]byte][]float32{}}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.OnSkip == nil {
+		cfg.OnSkip = func() {}
+	}
+	if cfg.EmbedCache <= 0 {
+		cfg.EmbedCache = 4096
+	}
+	emb, err := lru.New[[32]byte, []float32](cfg.EmbedCache)
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{cfg: cfg, sets: map[string]*Toolset{}, readOnly: map[string]bool{}, emb: emb}
+	skip := func(what, name string, err error) {
+		cfg.Log.Error("toolset skipped: it does not load", "source", what, "toolset", name, "err", err.Error())
+		cfg.OnSkip()
+	}
 	if cfg.DataDir != "" {
 		if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("registry: data dir: %w", err)
 		}
 		db, err := bolt.Open(filepath.Join(cfg.DataDir, "toolsets.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
 		if err != nil {
@@ -80,11 +115,13 @@ func Open(cfg Config) (*Registry, error) {
 					UpdatedAt time.Time       `json:"updated_at"`
 				}
 				if err := json.Unmarshal(v, &rec); err != nil {
-					return fmt.Errorf("registry: stored toolset %s: %w", k, err)
+					skip("store", string(k), err)
+					return nil
 				}
 				tools, err := Parse(rec.Raw, cfg.Limits, "tools")
 				if err != nil {
-					return fmt.Errorf("registry: stored toolset %s: %w", k, err)
+					skip("store", string(k), err)
+					return nil
 				}
 				r.sets[string(k)] = &Toolset{Name: string(k), Tools: tools, Raw: rec.Raw, UpdatedAt: rec.UpdatedAt}
 				return nil
@@ -92,7 +129,7 @@ func Open(cfg Config) (*Registry, error) {
 		})
 		if err != nil {
 			db.Close()
-			return nil, err
+			return nil, fmt.Errorf("registry: read store: %w", err)
 		}
 	}
 	if cfg.ToolsDir != "" {
@@ -101,16 +138,26 @@ func Open(cfg Config) (*Registry, error) {
 			return nil, err
 		}
 		for _, f := range files {
+			name := strings.TrimSuffix(filepath.Base(f), ".json")
 			b, err := os.ReadFile(f)
 			if err != nil {
-				return nil, err
+				skip("file", name, err)
+				continue
 			}
-			name := strings.TrimSuffix(filepath.Base(f), ".json")
 			tools, err := Parse(b, cfg.Limits, "tools")
-			if err != nil {
-				return nil, fmt.Errorf("registry: %s: %w", f, err)
+			if err == nil && !setNameRE.MatchString(name) {
+				err = fmt.Errorf("file name is not a valid toolset name (%s)", setNameRE)
 			}
-			r.sets[name] = &Toolset{Name: name, Tools: tools, Raw: b, UpdatedAt: time.Now()}
+			if err != nil {
+				skip("file", name, err)
+				continue
+			}
+			if _, ok := r.sets[name]; ok {
+				cfg.Log.Warn("the tools directory's toolset hides the stored one of the same name", "toolset", name)
+			}
+			st, _ := os.Stat(f)
+			r.sets[name] = &Toolset{Name: name, Tools: tools, Raw: b, UpdatedAt: st.ModTime()}
+			r.readOnly[name] = true
 		}
 	}
 	return r, nil
@@ -137,6 +184,9 @@ func (r *Registry) Put(name string, raw []byte, now time.Time) (*Toolset, error)
 	}
 	if len(tools) == 0 {
 		return nil, &ValidationError{Violations: []Violation{{Field: "tools", Description: "a toolset needs at least one tool"}}}
+	}
+	if r.isReadOnly(name) {
+		return nil, fmt.Errorf("%w: %q", ErrReadOnly, name)
 	}
 	ts := &Toolset{Name: name, Tools: tools, Raw: append(json.RawMessage(nil), raw...), UpdatedAt: now}
 	if r.db != nil {
@@ -174,8 +224,17 @@ func (r *Registry) List() []*Toolset {
 	return out
 }
 
+func (r *Registry) isReadOnly(name string) bool {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.readOnly[name]
+}
+
 // Delete removes a toolset.
 func (r *Registry) Delete(name string) error {
+	if r.isReadOnly(name) {
+		return fmt.Errorf("%w: %q", ErrReadOnly, name)
+	}
 	r.mu.Lock()
 	_, ok := r.sets[name]
 	delete(r.sets, name)
@@ -190,22 +249,24 @@ func (r *Registry) Delete(name string) error {
 }
 
 // Embedding returns the cached embedding of a tool's compact flat JSON (what the contrastive
-// head was trained on), computing it once.
+// head was trained on). The cache is a bounded LRU; concurrent misses for the same tool
+// compute it once.
 func (r *Registry) Embedding(ctx context.Context, e Embedder, t *toolspec.Tool) ([]float32, error) {
 	text := string(t.AppendJSON(nil))
 	key := sha256.Sum256([]byte(text))
-	r.embMu.Lock()
-	v, ok := r.emb[key]
-	r.embMu.Unlock()
-	if ok {
+	if v, ok := r.emb.Get(key); ok {
 		return v, nil
 	}
-	v, err := e.Embed(ctx, text)
+	v, err, _ := r.embSF.Do(string(key[:]), func() (any, error) {
+		v, err := e.Embed(ctx, text)
+		if err != nil {
+			return nil, err
+		}
+		r.emb.Add(key, v)
+		return v, nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	r.embMu.Lock()
-	r.emb[key] = v
-	r.embMu.Unlock()
-	return v, nil
+	return v.([]float32), nil
 }

@@ -1,17 +1,20 @@
-// Package router is the Route pipeline (ARCHITECTURE.md) and its gRPC service: validate,
-// resolve the toolset, retrieve candidate tools with the contrastive head, decode with the
-// local Needle model, check the calls against their schemas, and escalate multi-turn,
-// low-confidence or invalid cases to the cloud model behind its circuit breaker.
+// Package router is the Route pipeline (ARCHITECTURE.md): validate, admit (bounded workers
+// and queue), resolve the toolset, retrieve candidate tools with the contrastive head,
+// decode with the local Needle model, check the calls against their schemas, then, for
+// multi-turn, low-confidence or invalid cases, ask the cloud model within what is left of
+// the caller's deadline, falling back to the local answer. It knows no transport: the gRPC
+// service and its error table are in internal/api.
 package router
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"sort"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -37,41 +40,14 @@ type Cloud interface {
 	State() string
 }
 
-// Decision and Reason mirror the API enums.
-type Decision int
-
-const (
-	DecisionLocal Decision = iota + 1
-	DecisionEscalated
-	DecisionNoCall
-	DecisionLocalFallback
-)
-
-type Reason int
-
-const (
-	ReasonNone Reason = iota
-	ReasonMultiTurn
-	ReasonLowConfidence
-	ReasonInvalidLocalCall
-	ReasonNoLocalModel
-)
-
-func (d Decision) String() string {
-	return [...]string{"unspecified", "local", "escalated", "no_call", "local_fallback"}[d]
-}
-
-func (r Reason) String() string {
-	return [...]string{"none", "multi_turn", "low_confidence", "invalid_local_call", "no_local_model"}[r]
-}
-
-// Config configures the pipeline. Zero fields take the documented defaults.
+// Config configures the pipeline. Zero fields take the defaults named here; the process
+// defaults an operator sees are set in internal/server's Config.
 type Config struct {
 	// Threshold: local answers with lower confidence escalate. Default 0.96: the lowest
 	// threshold at which the shipped model's local answers were >= 98% exact on the held-out
 	// split (`needle eval synth`, reports/synth.json; README, Results).
 	Threshold float64
-	// TopK tools kept by retrieval when more are offered (default 5).
+	// TopK tools kept by retrieval when more are offered (default 5, at most MaxTopK).
 	TopK int
 	// MaxTranscript is the longest transcript accepted, in bytes (default 4096).
 	MaxTranscript int
@@ -82,13 +58,26 @@ type Config struct {
 	Limits       registry.Limits
 	// ModelID names the local model in responses.
 	ModelID string
+	// CloudBudget is the cloud's time when the caller set no deadline (default 10s).
+	CloudBudget time.Duration
+	// CloudReserve is kept back from the caller's deadline to return the local answer in
+	// time when the cloud is slow (default 50ms).
+	CloudReserve time.Duration
+	// MinCloudBudget: with less time than this left, the cloud is not tried (default 100ms).
+	MinCloudBudget time.Duration
+	// Workers run the local model at once (default GOMAXPROCS); Queue more may wait
+	// (default 4 x Workers); the rest are refused with ErrOverloaded.
+	Workers, Queue int
 	// Capture, when set, receives every escalation of a single-turn request whose cloud
 	// answer passed schema validation (the flywheel, internal/capture). Nil records nothing.
-	Capture Capturer
-	Tracer  trace.Tracer
-	Metrics *Metrics
-	Now     func() time.Time
+	Capture  Capturer
+	Tracer   trace.Tracer
+	Observer Observer
+	Now      func() time.Time
 }
+
+// MaxTopK is the most candidate tools the local decoder takes (its grammar's bitmask width).
+const MaxTopK = 64
 
 func (c *Config) ensureDefaults() {
 	if c.Threshold == 0 {
@@ -97,6 +86,7 @@ func (c *Config) ensureDefaults() {
 	if c.TopK <= 0 {
 		c.TopK = 5
 	}
+	c.TopK = min(c.TopK, MaxTopK)
 	if c.MaxTranscript <= 0 {
 		c.MaxTranscript = 4096
 	}
@@ -106,8 +96,26 @@ func (c *Config) ensureDefaults() {
 	if c.MaxToolsJSON <= 0 {
 		c.MaxToolsJSON = 1 << 20
 	}
+	if c.CloudBudget <= 0 {
+		c.CloudBudget = 10 * time.Second
+	}
+	if c.CloudReserve <= 0 {
+		c.CloudReserve = 50 * time.Millisecond
+	}
+	if c.MinCloudBudget <= 0 {
+		c.MinCloudBudget = 100 * time.Millisecond
+	}
+	if c.Workers <= 0 {
+		c.Workers = runtime.GOMAXPROCS(0)
+	}
+	if c.Queue <= 0 {
+		c.Queue = 4 * c.Workers
+	}
 	if c.Tracer == nil {
 		c.Tracer = noop.NewTracerProvider().Tracer("router")
+	}
+	if c.Observer == nil {
+		c.Observer = NopObserver{}
 	}
 	if c.Now == nil {
 		c.Now = time.Now
@@ -128,13 +136,31 @@ type Pipeline struct {
 	model LocalModel
 	cloud Cloud
 	reg   *registry.Registry
+	adm   *admission
+	// stopping is cancelled by StopEscalations: escalations in flight end and return the
+	// local answer.
+	stopping context.Context
+	stop     context.CancelFunc
 }
 
 // New builds a pipeline.
 func New(cfg Config, model LocalModel, cloud Cloud, reg *registry.Registry) *Pipeline {
 	cfg.ensureDefaults()
-	return &Pipeline{cfg: cfg, model: model, cloud: cloud, reg: reg}
+	p := &Pipeline{cfg: cfg, model: model, cloud: cloud, reg: reg,
+		adm: newAdmission(cfg.Workers, cfg.Queue, cfg.Now, cfg.Observer)}
+	p.stopping, p.stop = context.WithCancel(context.Background())
+	return p
 }
+
+// StopEscalations ends escalations in flight (they answer with the local answer, cause
+// CauseShutdown) and skips new ones. Shutdown calls it before draining.
+func (p *Pipeline) StopEscalations() { p.stop() }
+
+// MaxToolsJSON is the largest tools JSON the pipeline accepts (PutToolset uses it too).
+func (p *Pipeline) MaxToolsJSON() int { return p.cfg.MaxToolsJSON }
+
+// Limits bound the inline toolsets the pipeline accepts (ValidateTools checks with them too).
+func (p *Pipeline) Limits() registry.Limits { return p.cfg.Limits }
 
 // Input is one validated-to-be request.
 type Input struct {
@@ -156,26 +182,24 @@ type Retrieved struct {
 
 // Output is the pipeline's answer.
 type Output struct {
-	Calls        []toolspec.Call
-	Decision     Decision
-	Reason       Reason
-	Confidence   float64
-	Retrieved    []Retrieved
-	Timings      Timings
-	PromptTokens int
-	OutputTokens int
-	ModelID      string
+	Calls         []toolspec.Call
+	Decision      Decision
+	Reason        Reason
+	FallbackCause FallbackCause
+	Confidence    float64
+	Retrieved     []Retrieved
+	Timings       Timings
+	PromptTokens  int
+	OutputTokens  int
+	ModelID       string
 	// Threshold is the confidence threshold this request was judged against.
 	Threshold float64
 }
 
 // Timings per stage.
 type Timings struct {
-	Total, Retrieve, Encode, Decode, Check, Escalate time.Duration
+	Total, Queue, Retrieve, Encode, Decode, Check, Escalate time.Duration
 }
-
-// ErrUnavailable: only the cloud could answer and it could not.
-var ErrUnavailable = errors.New("router: no answer available")
 
 // Route runs the pipeline.
 func (p *Pipeline) Route(ctx context.Context, in Input) (*Output, error) {
@@ -192,10 +216,9 @@ func (p *Pipeline) Route(ctx context.Context, in Input) (*Output, error) {
 	out.ModelID = p.cfg.ModelID
 	span.SetAttributes(attribute.String("router.decision", out.Decision.String()),
 		attribute.String("router.escalation_reason", out.Reason.String()),
+		attribute.String("router.fallback_cause", out.FallbackCause.String()),
 		attribute.Float64("router.confidence", out.Confidence))
-	if p.cfg.Metrics != nil {
-		p.cfg.Metrics.observe(out, p.cloud)
-	}
+	p.cfg.Observer.Routed(out)
 	return out, nil
 }
 
@@ -203,8 +226,10 @@ func (p *Pipeline) validate(in *Input) error {
 	ve := &registry.ValidationError{}
 	add := func(f, d string) { ve.Violations = append(ve.Violations, registry.Violation{Field: f, Description: d}) }
 	switch {
-	case len(in.Transcript) == 0:
-		add("transcript", "must not be empty")
+	case !utf8.ValidString(in.Transcript):
+		add("transcript", "must be valid UTF-8")
+	case strings.TrimSpace(in.Transcript) == "":
+		add("transcript", "must not be empty or blank")
 	case len(in.Transcript) > p.cfg.MaxTranscript:
 		add("transcript", fmt.Sprintf("is %d bytes, at most %d allowed", len(in.Transcript), p.cfg.MaxTranscript))
 	}
@@ -213,14 +238,24 @@ func (p *Pipeline) validate(in *Input) error {
 	}
 	for i, h := range in.History {
 		if h.Role != "user" && h.Role != "assistant" {
-			add(fmt.Sprintf("history[%d].role", i), fmt.Sprintf("must be user or assistant, not %q", h.Role))
+			add(fmt.Sprintf("history[%d].role", i), "must be user or assistant")
 		}
-	}
-	if in.ToolsJSON == "" && in.Toolset == "" {
-		add("tools_source", "give tools_json, tools or toolset")
+		if !utf8.ValidString(h.Content) {
+			add(fmt.Sprintf("history[%d].content", i), "must be valid UTF-8")
+		} else if len(h.Content) > p.cfg.MaxTranscript {
+			add(fmt.Sprintf("history[%d].content", i), fmt.Sprintf("is %d bytes, at most %d allowed", len(h.Content), p.cfg.MaxTranscript))
+		}
 	}
 	if in.ToolsField == "" {
 		in.ToolsField = "tools_json"
+	}
+	switch {
+	case in.ToolsJSON == "" && in.Toolset == "":
+		add("tools_source", "give tools_json, tools or toolset")
+	case !utf8.ValidString(in.ToolsJSON):
+		add(in.ToolsField, "must be valid UTF-8")
+	case !utf8.ValidString(in.Toolset):
+		add("toolset", "must be valid UTF-8")
 	}
 	if len(in.ToolsJSON) > p.cfg.MaxToolsJSON {
 		add(in.ToolsField, fmt.Sprintf("is %d bytes, at most %d allowed", len(in.ToolsJSON), p.cfg.MaxToolsJSON))
@@ -228,8 +263,8 @@ func (p *Pipeline) validate(in *Input) error {
 	if in.MinConfidence != nil && (*in.MinConfidence < 0 || *in.MinConfidence > 1 || math.IsNaN(*in.MinConfidence)) {
 		add("options.min_confidence", "must be in [0, 1]")
 	}
-	if in.TopK > 64 {
-		add("options.top_k", "at most 64")
+	if in.TopK > MaxTopK {
+		add("options.top_k", fmt.Sprintf("at most %d", MaxTopK))
 	}
 	if len(ve.Violations) > 0 {
 		return ve
@@ -241,56 +276,62 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 	if err := p.validate(&in); err != nil {
 		return nil, err
 	}
-	var tools []registry.Tool
-	if in.ToolsJSON != "" {
-		var err error
-		if tools, err = registry.Parse([]byte(in.ToolsJSON), p.cfg.Limits, in.ToolsField); err != nil {
-			return nil, err
-		}
-	} else {
-		ts, err := p.reg.Get(in.Toolset)
-		if err != nil {
-			return nil, err
-		}
-		tools = ts.Tools
-	}
 	out := &Output{}
-	allow := in.AllowEscalate == nil || *in.AllowEscalate
+	tq := p.cfg.Now()
+	release, err := p.adm.acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out.Timings.Queue = p.cfg.Now().Sub(tq)
+	tools, local, err := p.local(ctx, out, in)
+	release() // the cloud call below needs no worker
+	if err != nil {
+		return nil, err
+	}
 	threshold := p.cfg.Threshold
 	if in.MinConfidence != nil {
 		threshold = *in.MinConfidence
 	}
 	out.Threshold = threshold
-	msgs := append(append([]escalate.Message(nil), in.History...), escalate.Message{Role: "user", Content: in.Transcript})
-
-	if len(in.History) > 0 {
-		out.Reason = ReasonMultiTurn
-		if allow {
-			if err := p.escalate(ctx, out, msgs, tools); err == nil {
-				return out, nil
-			} else if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
+	out.Reason = escalationReason(len(in.History) > 0, local, threshold)
+	var cloudCalls []toolspec.Call
+	var cloudErr error
+	if out.Reason != ReasonNone {
+		allow := in.AllowEscalate == nil || *in.AllowEscalate
+		cloudCalls, cloudErr = p.escalate(ctx, out, allow, in, tools)
+		if ctx.Err() != nil {
+			return nil, ctx.Err() // the caller is gone or out of time: nobody to answer
 		}
-		// The cloud could not take it: answer the last turn locally, marked as a fallback.
+	}
+	out.Decision, out.FallbackCause, out.Calls, err = decide(out.Reason, local, cloudCalls, cloudErr)
+	return out, err
+}
+
+// local resolves the tools and, with a local model, runs retrieval, decoding and the schema
+// check. The answer is nil without a local model.
+func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry.Tool, *localAnswer, error) {
+	var tools []registry.Tool
+	if in.ToolsJSON != "" {
+		var err error
+		if tools, err = registry.Parse([]byte(in.ToolsJSON), p.cfg.Limits, in.ToolsField); err != nil {
+			return nil, nil, err
+		}
+	} else {
+		ts, err := p.reg.Get(in.Toolset)
+		if err != nil {
+			return nil, nil, err
+		}
+		tools = ts.Tools
 	}
 	if p.model == nil {
-		out.Reason = ReasonNoLocalModel
-		if !allow {
-			return nil, fmt.Errorf("%w: no local model and escalation not allowed", ErrUnavailable)
-		}
-		if err := p.escalate(ctx, out, msgs, tools); err != nil {
-			if ctx.Err() != nil {
-				return nil, ctx.Err()
-			}
-			return nil, fmt.Errorf("%w: no local model and the cloud failed: %v", ErrUnavailable, err)
-		}
-		return out, nil
+		return tools, nil, nil
 	}
-
 	cands, err := p.retrieve(ctx, out, in, tools)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	if err := fitsDecoder(cands, in); err != nil {
+		return nil, nil, err
 	}
 	ctxD, span := p.cfg.Tracer.Start(ctx, "router.decode")
 	res, err := p.model.Route(ctxD, needle.Request{Query: in.Transcript, Tools: registry.Specs(cands)})
@@ -298,64 +339,64 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 		span.RecordError(err)
 		span.End()
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return nil, nil, ctx.Err()
 		}
-		return nil, fmt.Errorf("router: local model: %w", err)
+		return nil, nil, fmt.Errorf("router: local model: %w", err)
 	}
 	span.SetAttributes(attribute.Int("needle.prompt_tokens", res.PromptTokens), attribute.Int("needle.output_tokens", res.OutputTokens),
 		attribute.Float64("needle.confidence", res.Confidence))
 	span.End()
 	out.Timings.Encode, out.Timings.Decode = res.Timings.Tokenize+res.Timings.Encode, res.Timings.Decode
 	out.PromptTokens, out.OutputTokens, out.Confidence = res.PromptTokens, res.OutputTokens, res.Confidence
-	if p.cfg.Metrics != nil {
-		p.cfg.Metrics.countTokens(res)
-	}
+	p.cfg.Observer.ModelRun(res)
 
 	tc := p.cfg.Now()
 	_, cspan := p.cfg.Tracer.Start(ctx, "router.check")
-	valid := true
-	for _, c := range res.Calls {
-		t := findTool(cands, c.Name)
-		if t == nil || t.ValidateArgs(c.Arguments) != nil {
-			valid = false
-		}
-	}
+	valid := check(cands, res.Calls) == nil
 	cspan.SetAttributes(attribute.Bool("router.valid", valid), attribute.Int("router.calls", len(res.Calls)))
 	cspan.End()
 	out.Timings.Check = p.cfg.Now().Sub(tc)
+	return tools, &localAnswer{Calls: res.Calls, Valid: valid, Confidence: res.Confidence}, nil
+}
 
-	local := func() *Output {
-		out.Calls = res.Calls
-		out.Decision = DecisionLocal
-		if len(res.Calls) == 0 {
-			out.Decision = DecisionNoCall
-		}
-		return out
+// fitsDecoder reports, as a validation error, offered tools the local decoder cannot take:
+// more than MaxTopK enum values in a parameter (tool and parameter counts are bounded by
+// retrieval and the registry's limits).
+func fitsDecoder(tools []registry.Tool, in Input) error {
+	prefix := "toolset"
+	if in.ToolsJSON != "" {
+		prefix = in.ToolsField
 	}
-	switch {
-	case out.Reason == ReasonMultiTurn:
-	case !valid:
-		out.Reason = ReasonInvalidLocalCall
-	case res.Confidence < threshold:
-		out.Reason = ReasonLowConfidence
-	default:
-		return local(), nil
-	}
-	if allow && out.Reason != ReasonMultiTurn {
-		if err := p.escalate(ctx, out, msgs, tools); err == nil {
-			return out, nil
-		} else if ctx.Err() != nil {
-			return nil, ctx.Err()
+	ve := &registry.ValidationError{}
+	for _, t := range tools {
+		for _, prm := range t.Spec.Params {
+			for q := &prm; q != nil; q = q.Items {
+				if len(q.Enum) > MaxTopK {
+					ve.Violations = append(ve.Violations, registry.Violation{Field: prefix + ": " + t.Spec.Name + "." + prm.Name + ".enum",
+						Description: fmt.Sprintf("has %d values, the local model takes at most %d", len(q.Enum), MaxTopK)})
+				}
+			}
 		}
 	}
-	if !valid {
-		return nil, fmt.Errorf("%w: the local call failed its schema and the cloud is unavailable", ErrUnavailable)
+	if len(ve.Violations) > 0 {
+		return ve
 	}
-	local()
-	if out.Decision == DecisionLocal || out.Reason != ReasonNone {
-		out.Decision = DecisionLocalFallback
+	return nil
+}
+
+// check is the schema check of local and cloud calls alike: every call names an offered
+// tool and its arguments pass that tool's schema.
+func check(tools []registry.Tool, calls []toolspec.Call) error {
+	for _, c := range calls {
+		t := findTool(tools, c.Name)
+		if t == nil {
+			return fmt.Errorf("call to %q, which was not offered", c.Name)
+		}
+		if err := t.ValidateArgs(c.Arguments); err != nil {
+			return err
+		}
 	}
-	return out, nil
+	return nil
 }
 
 func findTool(tools []registry.Tool, name string) *registry.Tool {
@@ -367,30 +408,74 @@ func findTool(tools []registry.Tool, name string) *registry.Tool {
 	return nil
 }
 
-func (p *Pipeline) escalate(ctx context.Context, out *Output, msgs []escalate.Message, tools []registry.Tool) error {
+// escalate is the one place the cloud is called. It gives the cloud what is left of the
+// caller's deadline minus the reserve, ends early on shutdown, and checks the answer
+// against the offered tools' schemas like a local answer.
+func (p *Pipeline) escalate(ctx context.Context, out *Output, allow bool, in Input, tools []registry.Tool) (calls []toolspec.Call, err error) {
 	t0 := p.cfg.Now()
+	defer func() {
+		out.Timings.Escalate = p.cfg.Now().Sub(t0)
+		p.cfg.Observer.Escalation(out.Reason, causeOf(err))
+	}()
+	dl, hasDL := ctx.Deadline()
+	budget := cloudBudget(t0, dl, hasDL, p.cfg.CloudBudget, p.cfg.CloudReserve)
+	switch {
+	case !allow:
+		return nil, errNotAllowed
+	case !p.cloud.Configured():
+		return nil, escalate.ErrNotConfigured
+	case p.stopping.Err() != nil:
+		return nil, errShutdown
+	case budget < p.cfg.MinCloudBudget:
+		return nil, fmt.Errorf("%w: %v left", errNoBudget, budget)
+	}
 	ctx, span := p.cfg.Tracer.Start(ctx, "router.escalate")
 	defer span.End()
-	span.SetAttributes(attribute.String("router.escalation_reason", out.Reason.String()), attribute.String("cloud.breaker", p.cloud.State()))
-	res, err := p.cloud.Complete(ctx, escalate.Request{Messages: msgs, Tools: tools})
-	out.Timings.Escalate = p.cfg.Now().Sub(t0)
+	span.SetAttributes(attribute.String("router.escalation_reason", out.Reason.String()), attribute.String("cloud.breaker", p.cloud.State()),
+		attribute.Int64("cloud.budget_ms", budget.Milliseconds()))
+	cctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	stop := context.AfterFunc(p.stopping, func() { cancel(errShutdown) })
+	defer stop()
+	cctx, cancelT := context.WithTimeout(cctx, budget)
+	defer cancelT()
+
+	msgs := make([]escalate.Message, 0, len(in.History)+1)
+	msgs = append(append(msgs, in.History...), escalate.Message{Role: "user", Content: in.Transcript})
+	req := escalate.Request{Messages: msgs, Tools: make([]escalate.Tool, len(tools))}
+	for i, t := range tools {
+		req.Tools[i] = escalate.Tool{Name: t.Spec.Name, Description: t.Spec.Description, Parameters: t.Schema}
+	}
+	res, err := p.cloud.Complete(cctx, req)
 	if err != nil {
+		if c := context.Cause(cctx); c == errShutdown {
+			err = fmt.Errorf("%w: %w", errShutdown, err)
+		} else if ctx.Err() == nil && cctx.Err() != nil {
+			err = fmt.Errorf("%w: %w", escalate.ErrTimeout, err) // our budget ran out, not the caller's deadline
+		}
 		span.RecordError(err)
-		return err
+		return nil, err
 	}
-	out.Calls = res.Calls
-	out.Decision = DecisionEscalated
-	if len(res.Calls) == 0 {
-		out.Decision = DecisionNoCall
+	if err := check(tools, res.Calls); err != nil {
+		err = fmt.Errorf("%w: %w", escalate.ErrBadResponse, err)
+		span.RecordError(err)
+		return nil, err
 	}
-	// The flywheel: escalate.Client returns only answers whose calls name offered tools and
-	// pass their schemas. Multi-turn answers depend on the history a row cannot hold.
-	if p.cfg.Capture != nil && len(msgs) == 1 {
-		if err := p.cfg.Capture.Record(msgs[0].Content, registry.Specs(tools), res.Calls); err != nil {
+	// The flywheel: only answers whose calls name offered tools and pass their schemas (just
+	// checked). Multi-turn answers depend on the history a row cannot hold.
+	if p.cfg.Capture != nil && len(in.History) == 0 {
+		if err := p.cfg.Capture.Record(in.Transcript, registry.Specs(tools), res.Calls); err != nil {
 			span.RecordError(err)
 		}
 	}
-	return nil
+	return res.Calls, nil
+}
+
+func causeOf(err error) FallbackCause {
+	if err == nil {
+		return CauseNone
+	}
+	return fallbackCause(err)
 }
 
 // retrieve keeps the top-k tools by cosine similarity between the transcript and each
@@ -440,11 +525,4 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 	span.SetAttributes(attribute.Int("router.tools_offered", len(tools)), attribute.StringSlice("router.retrieved", names))
 	out.Timings.Retrieve = p.cfg.Now().Sub(t0)
 	return keep, nil
-}
-
-// argsToMap decodes call arguments for the API's Struct field.
-func argsToMap(b json.RawMessage) (map[string]any, error) {
-	var m map[string]any
-	err := json.Unmarshal(b, &m)
-	return m, err
 }

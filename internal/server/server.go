@@ -1,6 +1,7 @@
 // Package server wires the router process: model, registry, cloud client, telemetry, the
 // gRPC server (health, reflection, keepalive, logging and recovery middleware, OpenTelemetry
-// stats handler) and the HTTP server (/metrics, /healthz). cmd/router only parses flags.
+// stats handler) and the HTTP server (/metrics, /healthz, the HTTP/JSON API under /v1/ and
+// the playground page), plus the escalation capture writer. cmd/router only parses flags.
 package server
 
 import (
@@ -33,6 +34,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/api"
 	"github.com/needle-router/needle/internal/capture"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/needle"
@@ -41,64 +43,47 @@ import (
 	"github.com/needle-router/needle/models"
 )
 
-// Config is everything the router process takes. Defaults are in the flag definitions of
-// cmd/router and repeated in the README.
-type Config struct {
-	GRPCAddr     string // default :50051
-	HTTPAddr     string // default :8080
-	ModelDir     string // empty: the model embedded from models/
-	Weights      string // in-memory weight format: "" as stored (default), f32, int8, int4
-	NoModel      bool   // run without a local model (everything escalates)
-	ToolsDir     string
-	DataDir      string
-	Threshold    float64
-	TopK         int
-	Cloud        escalate.Config
-	MaxMsgBytes  int           // default 4 MiB
-	DrainTimeout time.Duration // graceful-stop budget on shutdown (default 20s)
-	// Capture: the escalation flywheel (internal/capture); an empty Dir keeps it off.
-	Capture capture.Config
-	// Ready, when set, receives the bound addresses once the servers are up (tests use it).
-	Ready func(grpcAddr, httpAddr string)
-}
-
 const serviceName = "needle.router.v1.RouterService"
 
-// Run serves until ctx is done, then drains in-flight requests and returns.
+// Run serves until ctx is done, then shuts down: health turns NOT_SERVING, Health/Watch
+// streams end, escalations in flight return their local answers, in-flight requests drain
+// (at most DrainTimeout) and traces flush (at most ExportTimeout).
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
-	if cfg.MaxMsgBytes <= 0 {
-		cfg.MaxMsgBytes = 4 << 20
-	}
-	if cfg.DrainTimeout <= 0 {
-		cfg.DrainTimeout = 20 * time.Second
+	if err := cfg.Validate(); err != nil {
+		return err
 	}
 	tp, err := tracerProvider(ctx)
 	if err != nil {
 		return err
 	}
-	defer tp.Shutdown(context.Background())
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), cfg.ExportTimeout)
+		defer cancel()
+		if err := tp.Shutdown(sctx); err != nil {
+			log.Warn("trace export did not finish", "err", err.Error())
+		}
+	}()
 
 	promReg := prometheus.NewRegistry()
 	promReg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := api.NewMetrics(promReg)
 
 	hs := health.NewServer()
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_NOT_SERVING)
 	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_NOT_SERVING)
-	var svc atomic.Pointer[router.Service]
+	hw := &healthWatch{Server: hs, stopping: make(chan struct{})}
+	var svc atomic.Pointer[api.Service]
 
-	gs := grpc.NewServer(
+	opts := append(api.ServerOptions(log, metrics, logging.UnaryServerInterceptor(slogLogger(log), logging.WithLogOnEvents(logging.FinishCall))),
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp),
 			otelgrpc.WithPropagators(propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})))),
-		grpc.ChainUnaryInterceptor(
-			logging.UnaryServerInterceptor(slogLogger(log), logging.WithLogOnEvents(logging.FinishCall)),
-			router.Recover(log),
-		),
 		grpc.MaxRecvMsgSize(cfg.MaxMsgBytes),
 		grpc.MaxSendMsgSize(cfg.MaxMsgBytes),
 		grpc.KeepaliveParams(keepalive.ServerParameters{MaxConnectionIdle: 5 * time.Minute, Time: 2 * time.Minute, Timeout: 20 * time.Second}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: 10 * time.Second, PermitWithoutStream: true}),
 	)
-	healthpb.RegisterHealthServer(gs, hs)
+	gs := grpc.NewServer(opts...)
+	healthpb.RegisterHealthServer(gs, hw)
 	routerv1.RegisterRouterServiceServer(gs, &lazy{svc: &svc})
 	reflection.Register(gs)
 
@@ -120,7 +105,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	closeWeb, err := mountWeb(ctx, mux, gl.Addr(), cfg.MaxMsgBytes)
+	closeWeb, err := mountWeb(ctx, mux, gl.Addr(), cfg.MaxMsgBytes, log)
 	if err != nil {
 		gl.Close()
 		hl.Close()
@@ -141,14 +126,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	// Load after listening, so health checks see NOT_SERVING rather than a refused port.
-	p, reg, err := build(cfg, log, tp, promReg)
+	p, reg, err := build(cfg, log, tp, metrics)
 	if err != nil {
 		gs.Stop()
 		hsrv.Close()
 		return err
 	}
 	defer reg.Close()
-	svc.Store(router.NewService(p, reg, log))
+	svc.Store(api.NewService(p, reg, log))
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_SERVING)
 	log.Info("serving")
@@ -159,7 +144,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("shutting down: draining in-flight requests")
-	hs.Shutdown()
+	hs.Shutdown()       // NOT_SERVING to every check and watcher
+	close(hw.stopping)  // then end the Watch streams, which GracefulStop would wait for
+	p.StopEscalations() // escalations in flight answer with their local answers
 	done := make(chan struct{})
 	go func() { gs.GracefulStop(); close(done) }()
 	select {
@@ -173,7 +160,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return hsrv.Shutdown(sctx)
 }
 
-func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, promReg *prometheus.Registry) (*router.Pipeline, *registry.Registry, error) {
+func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *api.Metrics) (*router.Pipeline, *registry.Registry, error) {
 	var model router.LocalModel
 	modelID := "none"
 	if !cfg.NoModel {
@@ -194,23 +181,58 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, promReg *p
 			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers)
 		}
 	}
-	reg, err := registry.Open(registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir})
+	reg, err := registry.Open(registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped})
 	if err != nil {
 		return nil, nil, err
 	}
-	capt, err := openCapture(cfg.Capture, log)
+	capt, err := openCapture(capture.Config{Dir: cfg.CaptureDir, MaxBytes: cfg.CaptureMaxBytes, MaxFiles: cfg.CaptureFiles}, log)
 	if err != nil {
 		reg.Close()
 		return nil, nil, err
 	}
-	cloud := escalate.New(cfg.Cloud)
+	cloud := escalate.New(escalate.Config{BaseURL: cfg.CloudURL, Model: cfg.CloudModel, APIKey: cfg.CloudAPIKey,
+		Timeout: cfg.CloudTimeout, MaxRetries: cfg.CloudRetries,
+		Breaker: escalate.BreakerConfig{Failures: uint32(cfg.BreakerFailures), OpenFor: cfg.BreakerOpenFor},
+		Log:     log, OnAttempt: metrics.CloudAttempt, OnStateChange: metrics.BreakerState})
 	if !cloud.Configured() {
 		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
 	}
-	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, ModelID: modelID, Capture: capt,
-		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Metrics: router.NewMetrics(promReg)}, model, cloud, reg)
+	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, ModelID: modelID,
+		Workers: cfg.Workers, Queue: cfg.Queue, CloudBudget: cfg.CloudBudget, CloudReserve: cfg.CloudReserve, Capture: capt,
+		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Observer: metrics}, model, cloud, reg)
 	return p, reg, nil
 }
+
+// healthWatch ends Health/Watch streams when shutdown begins, so they do not hold
+// GracefulStop for the whole drain timeout.
+type healthWatch struct {
+	*health.Server
+	stopping chan struct{}
+}
+
+func (h *healthWatch) Watch(req *healthpb.HealthCheckRequest, stream healthpb.Health_WatchServer) error {
+	ctx, cancel := context.WithCancel(stream.Context())
+	defer cancel()
+	go func() {
+		select {
+		case <-h.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	err := h.Server.Watch(req, watchStream{stream, ctx})
+	if ctx.Err() != nil && stream.Context().Err() == nil {
+		return status.Error(codes.Unavailable, "server shutting down")
+	}
+	return err
+}
+
+type watchStream struct {
+	healthpb.Health_WatchServer
+	ctx context.Context
+}
+
+func (w watchStream) Context() context.Context { return w.ctx }
 
 // tracerProvider exports spans over OTLP when the standard OTEL_* variables ask for it;
 // otherwise spans are still made (responses carry trace ids) but not exported.
@@ -243,7 +265,7 @@ func slogLogger(l *slog.Logger) logging.Logger {
 // lazy answers Unavailable until the real service is ready.
 type lazy struct {
 	routerv1.UnimplementedRouterServiceServer
-	svc *atomic.Pointer[router.Service]
+	svc *atomic.Pointer[api.Service]
 }
 
 var errLoading = status.Error(codes.Unavailable, "router is loading")

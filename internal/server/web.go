@@ -17,17 +17,17 @@ import (
 // mountWeb adds the HTTP/JSON API (/v1/..., over a loopback connection to the gRPC server
 // at grpcAddr) and the playground page (/ and /ui/...) to mux. The returned func closes the
 // connection.
-func mountWeb(ctx context.Context, mux *http.ServeMux, grpcAddr net.Addr, maxBody int) (func(), error) {
+func mountWeb(ctx context.Context, mux *http.ServeMux, grpcAddr net.Addr, maxBody int, log *slog.Logger) (func(), error) {
 	conn, err := httpapi.Dial(grpcAddr)
 	if err != nil {
 		return nil, err
 	}
-	api, err := httpapi.New(ctx, conn, int64(maxBody))
+	h, err := httpapi.New(ctx, conn, int64(maxBody), log)
 	if err != nil {
 		conn.Close()
 		return nil, err
 	}
-	mux.Handle(httpapi.Prefix, api)
+	mux.Handle(httpapi.Prefix, h)
 	pg := playground.Handler()
 	mux.Handle("GET /{$}", pg)
 	mux.Handle("GET /ui/", pg)

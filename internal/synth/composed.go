@@ -50,7 +50,7 @@ var archetypes = []archetype{
 	{[]string{"duration_minutes", "minutes", "length_min"}, "integer", "Duration in minutes.", "minutes", nil},
 	{[]string{"level", "zone", "slot_number", "intensity"}, "integer", "A small whole number.", "zone", nil},
 	{[]string{"amount", "budget", "price_limit", "cost"}, "number", "Amount of money in dollars.", "money", nil},
-	{[]string{"distance_km", "weight_kg", "volume_liters"}, "number", "A measured quantity.", "distance", nil},
+	{[]string{"distance_km", "weight_kg", "volume_liters"}, "number", "A measured quantity.", "measure", nil},
 	{[]string{"name", "label", "title", "nickname"}, "string", "A short name.", "timer_label", nil},
 	{[]string{"contact", "owner", "assignee", "guest"}, "string", "A person's name.", "person", nil},
 	{[]string{"notes", "comment", "description", "memo"}, "string", "Free-text notes.", "subject", nil},
@@ -71,6 +71,7 @@ type composed struct {
 	verb, object string
 	arch         []*archetype
 	req          []bool
+	d            *compDomain
 }
 
 func (g *gen) composeTool() *instance {
@@ -80,7 +81,27 @@ func (g *gen) composeTool() *instance {
 		lo, n = n, heldOutCompDomains
 	}
 	d := &compDomains[lo+g.r.IntN(n)]
-	c := &composed{verb: d.verbs[g.r.IntN(len(d.verbs))], object: d.objects[g.r.IntN(len(d.objects))]}
+	return g.composeWith(d, d.verbs[g.r.IntN(len(d.verbs))], d.objects[g.r.IntN(len(d.objects))])
+}
+
+// composeNear composes a near miss of c: the same object with another verb ("schedule the
+// oven" next to "preheat the oven") or the same verb on another object of the domain.
+func (g *gen) composeNear(c *composed) *instance {
+	d := c.d
+	verb, object := c.verb, c.object
+	if g.r.IntN(2) == 0 {
+		verb = d.verbs[g.r.IntN(len(d.verbs))]
+	} else {
+		object = d.objects[g.r.IntN(len(d.objects))]
+	}
+	if verb == c.verb && object == c.object {
+		return nil
+	}
+	return g.composeWith(d, verb, object)
+}
+
+func (g *gen) composeWith(d *compDomain, verb, object string) *instance {
+	c := &composed{verb: verb, object: object, d: d}
 	nameStyle := 0
 	if g.r.IntN(4) == 0 {
 		nameStyle = 1

@@ -166,7 +166,7 @@ var families = []family{
 		"Log water intake.|Record how much water was drunk.",
 		Ps(R("ml", A("integer", "amount_ml|milliliters|volume_ml", "Amount in milliliters.|Water amount, ml.", "glasses_ml"))),
 		"I drank {ml}", "log {ml}", "(add|record) {ml}", "track {ml} for me"),
-	F("camera", "glasses", "take_photo|capture|camera.capture|snap_photo|record_video",
+	F("camera", "glasses", "take_photo|capture_photo|camera.capture|snap_photo|take_picture",
 		"Take a photo or video with the camera.|Capture an image.",
 		Ps(O("mode", E("mode|camera_mode|type", "Capture mode.|Camera mode.", "camera_mode", "photo", "video", "portrait", "panorama", "night")),
 			O("timer", A("integer", "timer_seconds|delay|countdown", "Self-timer delay in seconds.|Seconds before capture.", "seconds"))),

@@ -3,12 +3,20 @@
 // description styles, procedurally composed tools of every JSON type, typed and spoken
 // phrasings, near-miss distractors, several calls and no call. A held-out split by tool
 // family and template measures transfer to unseen tools and wordings.
+//
+// What the data teaches, aimed at the measured failures: near misses (families listed in
+// near, composed tools sharing an object or verb) so the tool must be told apart by its
+// description; function masking (opaque names); no-call rows that offer only near misses of
+// what is asked; parallel calls of one tool; spoken numbers, times, dates and codes whose
+// value must be rewritten; invented names, places and titles; long rows with 400-1000 token
+// inputs. Config.MinTools, MaxTools, MaxDescLen and Long make a short-to-long curriculum.
 package synth
 
 import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"unicode"
 
@@ -40,6 +48,24 @@ type Config struct {
 	// Composed is the fraction of rows whose target is a procedurally composed tool
 	// (default 0.3).
 	Composed float64
+	// MinTools is the fewest tools offered per row (default 1). With MaxTools it makes a
+	// curriculum: short rows (1-3 tools) first, then long ones (up to 10).
+	MinTools int
+	// MaxDescLen caps tool and parameter descriptions at this many characters, cut at a
+	// sentence or word boundary (0: no cap). A small cap keeps early-curriculum inputs short.
+	MaxDescLen int
+	// Long is the fraction of rows whose tools carry long descriptions (usage notes, what
+	// the tool is not for, examples) and extra optional parameters, for 400-1000 token
+	// encoder inputs (default 0.2; negative for none).
+	Long float64
+	// Mask is the fraction of tools whose name is replaced with an opaque identifier
+	// (function masking), so the tool must be chosen by its description (default 0.08;
+	// negative for none). A third of masked tools get opaque parameter names too.
+	Mask float64
+	// NearMiss is the chance that a distractor is a near miss of the target: a family
+	// listed in near, or a composed tool of the same object or verb (default 0.6;
+	// negative for none).
+	NearMiss float64
 }
 
 func (c *Config) ensureDefaults() {
@@ -58,6 +84,28 @@ func (c *Config) ensureDefaults() {
 	if c.Composed == 0 {
 		c.Composed = 0.3
 	}
+	if c.MinTools <= 0 {
+		c.MinTools = 1
+	}
+	if c.MaxTools < c.MinTools {
+		c.MaxTools = c.MinTools
+	}
+	if c.MaxTools > len(toolCountWeights) {
+		c.MaxTools = len(toolCountWeights)
+	}
+	if c.MinTools > c.MaxTools {
+		c.MinTools = c.MaxTools
+	}
+	def := func(x *float64, d float64) {
+		if *x == 0 {
+			*x = d
+		} else if *x < 0 {
+			*x = 0
+		}
+	}
+	def(&c.Long, 0.2)
+	def(&c.Mask, 0.08)
+	def(&c.NearMiss, 0.6)
 }
 
 // Row is one training example in the NEEDLE-SPEC.md JSONL format.
@@ -74,10 +122,12 @@ type Answer struct {
 }
 
 type gen struct {
-	r      *rand.Rand
-	f      *gofakeit.Faker
-	spoken bool
-	cfg    *Config
+	r       *rand.Rand
+	f       *gofakeit.Faker
+	spoken  bool
+	long    bool
+	cfg     *Config
+	unitDim string // the dimension of the last unit said, so "to" units match "from" units
 }
 
 // instance is a tool drawn from a family or composed, with what is needed to fill queries.
@@ -112,8 +162,8 @@ var toolCountWeights = []int{8, 10, 14, 14, 14, 12, 10, 8, 5, 5}
 
 func (g *gen) toolCount(min int) int {
 	max := g.cfg.MaxTools
-	if max > len(toolCountWeights) {
-		max = len(toolCountWeights)
+	if min < g.cfg.MinTools {
+		min = g.cfg.MinTools
 	}
 	if min > max {
 		return min
@@ -148,6 +198,7 @@ func (g *gen) drawFamily(exclude map[string]bool, domain string) *family {
 
 func (g *gen) row() Row {
 	g.spoken = g.r.Float64() < g.cfg.Spoken
+	g.long = g.r.Float64() < g.cfg.Long
 	kind := g.r.Float64()
 	nCalls := 1
 	switch {
@@ -156,6 +207,7 @@ func (g *gen) row() Row {
 	case kind < g.cfg.NoCall+g.cfg.Multi:
 		nCalls = 2 + g.r.IntN(2)*g.r.IntN(2)
 	}
+	nCalls = min(nCalls, g.cfg.MaxTools)
 	var targets []*instance
 	used := map[string]bool{}
 	for c := 0; c < nCalls; c++ {
@@ -173,17 +225,37 @@ func (g *gen) row() Row {
 			in = g.instantiate(f)
 		}
 		if used[in.key()] || hasName(targets, in.tool.Name) {
-			continue // two calls of one row never share a tool name
+			continue // two calls of one row never share a tool name, but see parallel below
 		}
 		used[in.key()] = true
 		targets = append(targets, in)
 	}
+	// Parallel calls of one tool ("set timers for five and ten minutes"): now and then a
+	// multi-call row calls its first tool twice with different values.
+	parallel := len(targets) >= 2 && g.r.IntN(6) == 0
+	if parallel {
+		targets = targets[:1]
+	}
+	// A no-call row now and then asks for a family while offering only its near misses.
+	var noCallFam *family
+	if nCalls == 0 && g.r.IntN(2) == 0 {
+		if f := g.drawFamily(used, ""); f != nil && !ambiguousNoCall[f.key] && len(g.safeNear(f, used)) > 0 {
+			noCallFam = f
+			used[f.key] = true
+			for _, k := range couldServe[f.key] {
+				used[k] = true // never offered in this row
+			}
+		}
+	}
 	n := g.toolCount(max(1, len(targets)))
 	offered := append([]*instance(nil), targets...)
-	for len(offered) < n {
+	for tries := 0; len(offered) < n && tries < 200; tries++ {
 		var in *instance
-		if len(targets) > 0 && g.r.IntN(2) == 0 && targets[0].fam != nil {
-			// Near miss: another tool from the same domain.
+		if g.r.Float64() < g.cfg.NearMiss {
+			in = g.nearMiss(targets, noCallFam, used)
+		}
+		if in == nil && len(targets) > 0 && g.r.IntN(3) == 0 && targets[0].fam != nil {
+			// Same domain: a looser near miss.
 			if f := g.drawFamily(used, targets[0].domain); f != nil {
 				in = g.instantiate(f)
 			}
@@ -210,10 +282,23 @@ func (g *gen) row() Row {
 		parts = append(parts, q)
 		answers = append(answers, Answer{Name: t.tool.Name, Arguments: args})
 	}
+	if parallel {
+		for try := 0; try < 4; try++ {
+			q, args := g.fill(targets[0])
+			if string(args) != string(answers[0].Arguments) && q != parts[0] {
+				parts = append(parts, q)
+				answers = append(answers, Answer{Name: targets[0].tool.Name, Arguments: args})
+				break
+			}
+		}
+	}
 	var query string
-	if len(targets) == 0 {
+	switch {
+	case noCallFam != nil:
+		query, _ = g.fill(g.instantiate(noCallFam))
+	case len(targets) == 0:
 		query = g.unrelated(used)
-	} else {
+	default:
 		query = parts[0]
 		for _, p := range parts[1:] {
 			query += pick(g, " and ", " and then ", ", then ", " then ", ", also ", ". Also ", " and also ", ", and ") + p
@@ -224,10 +309,97 @@ func (g *gen) row() Row {
 	for i, o := range offered {
 		tools[i] = o.tool
 	}
+	if g.long {
+		g.lengthen(offered, tools)
+	}
+	if g.cfg.MaxDescLen > 0 {
+		for i := range tools {
+			capDescs(&tools[i], g.cfg.MaxDescLen)
+		}
+	}
 	if answers == nil {
 		answers = []Answer{}
 	}
 	return Row{Query: query, Tools: toolspec.AppendJSON(nil, tools), Answers: answers}
+}
+
+// ambiguousNoCall families are never the subject of a near-miss no-call row: a bare "play X"
+// could be served by another media tool, so "no call" would be a wrong label.
+var ambiguousNoCall = map[string]bool{"music": true, "podcast": true, "radio": true, "audiobook": true, "note": true}
+
+// nearOf lists the near-miss families of f that this split may offer.
+func (g *gen) nearOf(f *family, used map[string]bool) []*family {
+	var out []*family
+	for _, k := range near[f.key] {
+		nf := familyByKey[k]
+		if nf == nil || used[k] || (g.cfg.Split == Train && heldOutFamilies[k]) {
+			continue
+		}
+		out = append(out, nf)
+	}
+	return out
+}
+
+// couldServe lists near misses that could still serve some request of the family ("take me to
+// the nearest pharmacy" is also navigation): never the only tools of a no-call row.
+var couldServe = map[string][]string{
+	"find_nearby": {"navigate"}, "transit": {"navigate", "ride"}, "navigate": {"transit", "ride", "find_nearby"}, "ride": {"navigate", "transit"},
+	"share_eta": {"message"}, "sun_times": {"weather"}, "weather": {"sun_times", "air_quality"}, "air_quality": {"weather"},
+	"coffee": {"food_order", "shopping"}, "food_order": {"shopping", "coffee"}, "shopping": {"food_order", "coffee"},
+	"reminder": {"calendar"}, "calendar": {"reminder"}, "video": {"camera"}, "camera": {"video"}, "list": {"shopping", "note"},
+	"announce": {"message"}, "message": {"announce"}, "meal": {"water"}, "workout": {"stopwatch"}, "breathe": {"timer"},
+}
+
+// safeNear is nearOf without the near misses that could serve a request of f.
+func (g *gen) safeNear(f *family, used map[string]bool) []*family {
+	var out []*family
+	for _, nf := range g.nearOf(f, used) {
+		ok := true
+		for _, k := range couldServe[f.key] {
+			if nf.key == k {
+				ok = false
+			}
+		}
+		if ok {
+			out = append(out, nf)
+		}
+	}
+	return out
+}
+
+// nearMiss draws a distractor easy to confuse with one of the targets (or, in a no-call
+// row, with the family the query asks for).
+func (g *gen) nearMiss(targets []*instance, noCallFam *family, used map[string]bool) *instance {
+	var anchor *instance
+	var fam *family
+	switch {
+	case noCallFam != nil:
+		fam = noCallFam
+	case len(targets) > 0:
+		anchor = targets[g.r.IntN(len(targets))]
+		fam = anchor.fam
+	default:
+		return nil
+	}
+	if fam != nil {
+		c := g.nearOf(fam, used)
+		if noCallFam != nil {
+			c = g.safeNear(fam, used)
+		}
+		if len(c) == 0 {
+			return nil
+		}
+		return g.instantiate(c[g.r.IntN(len(c))])
+	}
+	return g.composeNear(anchor.comp)
+}
+
+var familyByKey = map[string]*family{}
+
+func init() {
+	for i := range families {
+		familyByKey[families[i].key] = &families[i]
+	}
 }
 
 func hasName(in []*instance, name string) bool {
@@ -262,11 +434,24 @@ func (g *gen) unrelated(used map[string]bool) string {
 		return chatter[g.r.IntN(len(chatter))]
 	}
 	f := g.drawFamily(used, "")
-	if f == nil {
-		return chatter[0]
+	for try := 0; f != nil && servedBy(f, used) && try < 8; try++ {
+		f = g.drawFamily(used, "")
+	}
+	if f == nil || servedBy(f, used) {
+		return chatter[g.r.IntN(len(chatter))]
 	}
 	q, _ := g.fill(g.instantiate(f))
 	return q
+}
+
+// servedBy reports whether an offered family could serve a request of f.
+func servedBy(f *family, offered map[string]bool) bool {
+	for _, k := range couldServe[f.key] {
+		if offered[k] {
+			return true
+		}
+	}
+	return false
 }
 
 // style renders a snake_case identifier in one of the naming conventions tools use.
@@ -318,15 +503,31 @@ func (g *gen) shuffleParams(in *instance) {
 	g.r.Shuffle(len(ps), func(i, j int) { ps[i], ps[j] = ps[j], ps[i]; ks[i], ks[j] = ks[j], ks[i] })
 }
 
-// mask replaces names with meaningless ones now and then ("function masking"), so the model
-// must read descriptions rather than memorise names.
+var opaqueWords = []string{"falcon", "quartz", "meridian", "tangent", "orbit", "pebble", "cobalt", "lumen", "vector", "harbor",
+	"delta", "juniper", "nimbus", "prism", "sierra", "willow", "zephyr", "atlas", "ember", "kestrel", "onyx", "tulip", "marble", "comet"}
+
+// mask replaces names with opaque or unrelated ones now and then ("function masking"), so the
+// model must read descriptions rather than guess the tool from its name.
 func (g *gen) mask(in *instance) {
-	if g.r.Float64() > 0.06 {
+	if g.r.Float64() >= g.cfg.Mask {
 		return
 	}
-	in.tool.Name = "fn_" + g.f.LetterN(uint(3+g.r.IntN(4)))
-	for i := range in.tool.Params {
-		in.tool.Params[i].Name = "arg_" + g.f.LetterN(uint(2+g.r.IntN(3)))
+	switch g.r.IntN(5) {
+	case 0:
+		in.tool.Name = "fn_" + strings.ToLower(g.f.LetterN(uint(3+g.r.IntN(4))))
+	case 1:
+		in.tool.Name = pick(g, "tool_", "op", "action_", "api_", "f") + strconv.Itoa(g.intIn(1, 999))
+	case 2:
+		in.tool.Name = opaqueWords[g.r.IntN(len(opaqueWords))] + "_" + opaqueWords[g.r.IntN(len(opaqueWords))]
+	case 3:
+		in.tool.Name = strings.ToLower(g.coined()) + pick(g, "", "_v2", "_run", "_go")
+	default:
+		in.tool.Name = "fn_" + g.f.LetterN(uint(3+g.r.IntN(4)))
+	}
+	if g.r.IntN(3) == 0 {
+		for i := range in.tool.Params {
+			in.tool.Params[i].Name = "arg_" + g.f.LetterN(uint(2+g.r.IntN(3)))
+		}
 	}
 }
 
@@ -366,6 +567,12 @@ func (g *gen) fill(in *instance) (string, json.RawMessage) {
 			v.surf = spokenText(v.surf)
 			if v.verbatim {
 				v.v = spokenValue(v.v)
+			}
+			if v.verbatim && g.r.IntN(12) == 0 {
+				// A self-correction: the first value said is not the one meant.
+				if w := slots[a.slot](g); fmt.Sprint(w.v) != fmt.Sprint(v.v) && !strings.Contains(v.surf, spokenText(w.surf)) {
+					v.surf = spokenText(w.surf) + " " + pick(g, "no", "no wait", "sorry I mean", "actually", "I mean", "make that", "uh no") + " " + v.surf
+				}
 			}
 		}
 		vals[key] = v
@@ -420,7 +627,7 @@ func (g *gen) speak(s string) string {
 	s = spokenText(s)
 	if g.r.IntN(6) == 0 {
 		if k := strings.IndexByte(s, ' '); k > 0 {
-			s = s[:k] + " " + pick(g, "um", "uh", "like", "er", "you know") + s[k:]
+			s = s[:k] + " " + pick(g, "um", "uh", "like", "er", "you know", "so", "hmm", "uhh") + s[k:]
 		}
 	}
 	return s
@@ -438,13 +645,44 @@ func spokenText(s string) string {
 	}, s)
 }
 
-var prefixes = []string{"", "", "", "", "please ", "can you ", "could you ", "hey, ", "I'd like you to ", "would you ", "okay ", "hey needle, "}
-var suffixes = []string{"", "", "", "", " please", " thanks", " thank you", " for me", " right now", " asap"}
+var prefixes = []string{"", "", "", "", "", "", "please ", "can you ", "could you ", "hey, ", "I'd like you to ", "would you ", "okay ", "hey needle, ",
+	"I need you to ", "go ahead and ", "quick one, ", "real quick ", "I was wondering if you could ", "ok needle ", "needle, ", "yo ", "alright ", "would you mind, "}
+
+// neutralPrefixes fit any request; the others ("can you", "I'd like you to") need a verb next.
+var neutralPrefixes = []string{"", "", "", "", "", "", "hey, ", "okay ", "hey needle, ", "quick one, ", "real quick ", "ok needle ", "needle, ", "yo ", "alright "}
+
+// verbs that may follow a request prefix; a query starting otherwise ("stock price of X",
+// "I drank ...") gets a neutral prefix.
+var verbs = map[string]bool{}
+
+func init() {
+	for _, v := range strings.Fields(`set start make remind add put create send text message call ring phone dial play turn switch book order
+		get find take navigate log track record translate convert pay show read open lock unlock cancel delete schedule check tell give share
+		vacuum clean announce broadcast split request ask look search pause skip resume dim buy reserve write note jot save email compose draft
+		begin wake enable disable stop count let keep pull leave charge bill divide mark film capture snap grab tune continue listen head bump
+		change stick reply shoot ping precondition warm cool time run preheat configure refill update rename export calibrate review register
+		renew upgrade adjust drive close raise lower reorder purchase measure say route start fade mute unpause go remove cancel deliver
+		send calculate list`) {
+		verbs[v] = true
+	}
+	for _, d := range compDomains {
+		for _, v := range d.verbs {
+			verbs[v] = true
+		}
+	}
+}
+
+var suffixes = []string{"", "", "", "", "", " please", " thanks", " thank you", " for me", " right now", " asap", " if you can", " cheers", " thanks a lot", " when you get a chance"}
 
 // dress adds politeness, case and punctuation (typed style) or strips them (spoken).
 func (g *gen) dress(q string) string {
 	if !isQuestion(q) {
-		q = prefixes[g.r.IntN(len(prefixes))] + q
+		first, _, _ := strings.Cut(q, " ")
+		if verbs[strings.ToLower(first)] {
+			q = prefixes[g.r.IntN(len(prefixes))] + q
+		} else {
+			q = neutralPrefixes[g.r.IntN(len(neutralPrefixes))] + q
+		}
 	}
 	q += suffixes[g.r.IntN(len(suffixes))]
 	if g.spoken {

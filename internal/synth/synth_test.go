@@ -2,9 +2,14 @@ package synth
 
 import (
 	"encoding/json"
+	"fmt"
+	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/brianvoe/gofakeit/v7"
 
 	"github.com/needle-router/needle/internal/registry"
 )
@@ -21,8 +26,17 @@ func TestRowsAreDeterministic(t *testing.T) {
 // Every answer calls an offered tool with arguments that validate against its schema, and
 // string values are mostly copied from the query (grounded).
 func TestRowsAreValidAndGrounded(t *testing.T) {
-	for _, split := range []Split{Train, HeldOut} {
-		g := New(Config{Seed: 5, Split: split})
+	for _, cfg := range []Config{{Seed: 5}, {Seed: 5, Split: HeldOut}, {Seed: 6, MinTools: 1, MaxTools: 3, MaxDescLen: 80, Long: -1},
+		{Seed: 7, MinTools: 6, MaxTools: 10, Long: 1, Mask: 0.5}} {
+		checkRows(t, cfg)
+	}
+}
+
+func checkRows(t *testing.T, cfg Config) {
+	split := cfg.Split
+	{
+		g := New(cfg)
+		lo, hi := g.cfg.MinTools, g.cfg.MaxTools
 		var strVals, grounded, calls, noCalls int
 		for i := uint64(0); i < 2000; i++ {
 			row := g.Row(i)
@@ -30,8 +44,27 @@ func TestRowsAreValidAndGrounded(t *testing.T) {
 			if err != nil {
 				t.Fatalf("row %d tools: %v\n%s", i, err, row.Tools)
 			}
-			if len(tools) < 1 || len(tools) > 10 {
-				t.Fatalf("row %d offers %d tools", i, len(tools))
+			if len(tools) < lo || len(tools) > hi {
+				t.Fatalf("cfg %+v row %d offers %d tools", cfg, i, len(tools))
+			}
+			if cfg.MaxDescLen > 0 {
+				for _, tl := range tools {
+					if len(tl.Spec.Description) > cfg.MaxDescLen {
+						t.Fatalf("row %d: description longer than %d: %q", i, cfg.MaxDescLen, tl.Spec.Description)
+					}
+					for _, p := range tl.Spec.Params {
+						if len(p.Description) > cfg.MaxDescLen {
+							t.Fatalf("row %d: param description longer than %d: %q", i, cfg.MaxDescLen, p.Description)
+						}
+					}
+				}
+			}
+			seen := map[string]bool{}
+			for _, a := range row.Answers {
+				if seen[string(a.Arguments)+a.Name] {
+					t.Fatalf("row %d repeats an identical call %s %s", i, a.Name, a.Arguments)
+				}
+				seen[string(a.Arguments)+a.Name] = true
 			}
 			if len(row.Answers) == 0 {
 				noCalls++
@@ -63,7 +96,7 @@ func TestRowsAreValidAndGrounded(t *testing.T) {
 				}
 			}
 		}
-		if frac := float64(grounded) / float64(strVals); frac < 0.6 {
+		if frac := float64(grounded) / float64(strVals); frac < 0.75 {
 			t.Errorf("split %d: only %.0f%% of free string values appear in the query", split, 100*frac)
 		}
 		if noCalls < 100 || calls < 2000 {
@@ -133,4 +166,220 @@ func BenchmarkRows(b *testing.B) {
 		}
 		i++
 	}
+}
+
+// The catalogue is consistent: tool names belong to one family only (so held-out isolation
+// can be checked by name), near-miss lists name real families, and there are enough families.
+func TestCatalogue(t *testing.T) {
+	owner := map[string]string{}
+	for _, f := range families {
+		for _, n := range f.names {
+			if o, ok := owner[n]; ok && o != f.key {
+				t.Errorf("tool name %s in families %s and %s", n, o, f.key)
+			}
+			owner[n] = f.key
+		}
+	}
+	for k, ns := range near {
+		if familyByKey[k] == nil {
+			t.Errorf("near: no family %s", k)
+		}
+		for _, n := range ns {
+			if familyByKey[n] == nil || n == k {
+				t.Errorf("near[%s]: bad family %s", k, n)
+			}
+		}
+	}
+	for k, ns := range couldServe {
+		for _, n := range append(ns, k) {
+			if familyByKey[n] == nil {
+				t.Errorf("couldServe: no family %s", n)
+			}
+		}
+	}
+	if len(families) < 60 {
+		t.Errorf("%d families, want at least 60", len(families))
+	}
+	held := 0
+	for _, f := range families2 {
+		if heldOutFamilies[f.key] {
+			held++
+		}
+	}
+	if held < 3 {
+		t.Errorf("only %d new families are held out", held)
+	}
+}
+
+// Training rows never show a held-out family's description, not even as a "do not use it
+// to ..." note of a long row, nor a held-out composed domain.
+func TestHeldOutDescriptionsStayOut(t *testing.T) {
+	var descs []string
+	for _, f := range families {
+		if heldOutFamilies[f.key] {
+			for _, d := range f.descs {
+				descs = append(descs, strings.ToLower(strings.TrimSuffix(d, ".")))
+			}
+		}
+	}
+	var objects []string
+	for _, d := range compDomains[len(compDomains)-heldOutCompDomains:] {
+		for _, o := range d.objects {
+			objects = append(objects, strings.ReplaceAll(o, " ", "_"))
+		}
+	}
+	g := New(Config{Seed: 4, Long: 1, NearMiss: 1})
+	for i := uint64(0); i < 2000; i++ {
+		tools := strings.ToLower(string(g.Row(i).Tools))
+		for _, d := range descs {
+			if strings.Contains(tools, d) {
+				t.Fatalf("train row %d shows held-out description %q", i, d)
+			}
+		}
+		for _, o := range objects {
+			if strings.Contains(tools, `"name":"`) && strings.Contains(tools, "_"+o+`"`) {
+				t.Fatalf("train row %d offers a tool of a held-out composed domain (%s)", i, o)
+			}
+		}
+	}
+}
+
+// Knobs: the tool count stays within [MinTools, MaxTools] and covers it; masking and long
+// rows happen at about the asked rates; rows stay deterministic under every knob.
+func TestKnobs(t *testing.T) {
+	cfg := Config{Seed: 3, MinTools: 4, MaxTools: 7, Long: 0.5, Mask: 0.3, MaxDescLen: 200}
+	g := New(cfg)
+	counts := map[int]int{}
+	long := 0
+	for i := uint64(0); i < 1000; i++ {
+		row := g.Row(i)
+		if !reflect.DeepEqual(row, g.Row(i)) {
+			t.Fatalf("row %d not deterministic", i)
+		}
+		var tools []struct{ Name string }
+		json.Unmarshal(row.Tools, &tools)
+		counts[len(tools)]++
+		if strings.Contains(string(row.Tools), "Optional; leave out") || strings.Contains(string(row.Tools), " Required.") ||
+			strings.Contains(string(row.Tools), "Must be given.") || strings.Contains(string(row.Tools), "This value is required.") {
+			long++
+		}
+	}
+	for n := 4; n <= 7; n++ {
+		if counts[n] == 0 {
+			t.Errorf("no row with %d tools: %v", n, counts)
+		}
+	}
+	if len(counts) != 4 {
+		t.Errorf("tool counts outside 4-7: %v", counts)
+	}
+	if long < 300 || long > 700 {
+		t.Errorf("%d long rows of 1000 at Long 0.5", long)
+	}
+	// Negative fractions turn features off.
+	g = New(Config{Seed: 3, Long: -1, Mask: -1, NearMiss: -1})
+	for i := uint64(0); i < 300; i++ {
+		s := string(g.Row(i).Tools)
+		if strings.Contains(s, `"fn_`) || strings.Contains(s, " Required.") {
+			t.Fatalf("row %d masked or long with both off: %s", i, s)
+		}
+	}
+}
+
+// Spoken numbers, times and units that need rewriting come out with the right value.
+func TestSpokenValues(t *testing.T) {
+	if got := digitWords("4021"); got != "four oh two one" {
+		t.Errorf("digitWords(4021) = %q", got)
+	}
+	g := New(Config{Seed: 1})
+	for i := uint64(0); i < 3000; i++ {
+		gg := &gen{r: rand.New(rand.NewPCG(i, 1)), cfg: &g.cfg}
+		gg.f = gofakeit.NewFaker(rand.NewPCG(i, 2), false)
+		gg.spoken = i%2 == 0
+		v := slots["time24"](gg)
+		s := v.v.(string)
+		if len(s) != 5 || s[2] != ':' || s[:2] > "23" || s[3:] > "59" {
+			t.Fatalf("time %q -> %q", v.surf, s)
+		}
+		if want, ok := spokenTimes[v.surf]; ok && want != s {
+			t.Fatalf("time %q -> %q, want %q", v.surf, s, want)
+		}
+		if want := parsePastTo(v.surf); want != "" && want != s {
+			t.Fatalf("time %q -> %q, want %q", v.surf, s, want)
+		}
+		m := slots["measure"](gg)
+		if got := parseSpokenNumber(m.surf); got != m.v.(float64) {
+			t.Fatalf("measure %q -> %v, parsed %v", m.surf, m.v, got)
+		}
+	}
+}
+
+var spokenTimes = map[string]string{"ten to seven pm": "18:50", "twenty past six in the morning": "06:20", "noon": "12:00",
+	"midnight": "00:00", "five to two am": "01:55", "twenty five past eleven at night": "23:25"}
+
+// parseSpokenNumber reads the forms spokenNumber says: digits, "N and a half", "N point D".
+func parseSpokenNumber(s string) float64 {
+	if f, err := strconv.ParseFloat(s, 64); err == nil {
+		return f
+	}
+	w := map[string]float64{}
+	for i, o := range ones {
+		w[o] = float64(i)
+	}
+	for i, o := range tens {
+		if o != "" {
+			w[o] = float64(10 * i)
+		}
+	}
+	var whole, frac float64
+	fracMode := false
+	for _, x := range strings.Fields(s) {
+		switch x {
+		case "and", "a":
+		case "half":
+			frac = 0.5
+		case "point":
+			fracMode = true
+		default:
+			if fracMode {
+				frac = w[x] / 10
+			} else {
+				whole += w[x]
+			}
+		}
+	}
+	return whole + frac
+}
+
+// parsePastTo reads "M past H ampm" and "M to H ampm" times ("" for other forms).
+func parsePastTo(s string) string {
+	var sep string
+	switch {
+	case strings.Contains(s, " past "):
+		sep = " past "
+	case strings.Contains(s, " to "):
+		sep = " to "
+	default:
+		return ""
+	}
+	i := strings.Index(s, sep)
+	ms, rest := s[:i], strings.Fields(s[i+len(sep):])
+	var m int
+	switch ms {
+	case "quarter":
+		m = 15
+	case "half":
+		m = 30
+	default:
+		m = int(parseSpokenNumber(ms))
+	}
+	h := int(parseSpokenNumber(rest[0]))
+	pm := strings.Contains(s, "pm") || strings.Contains(s, "p.m.") || strings.Contains(s, "evening") || strings.Contains(s, "night") || strings.Contains(s, "afternoon")
+	if sep == " to " {
+		h, m = h-1, 60-m
+	}
+	h %= 12
+	if pm {
+		h += 12
+	}
+	return fmt.Sprintf("%02d:%02d", h, m)
 }

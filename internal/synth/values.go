@@ -137,13 +137,6 @@ func clock(g *gen) (surf string, h24, m int) {
 	return surf, h24, m
 }
 
-func (g *gen) name() string {
-	if g.r.IntN(3) == 0 {
-		return g.f.FirstName() + " " + g.f.LastName()
-	}
-	return g.f.FirstName()
-}
-
 var messages = []string{"I'll be late", "running ten minutes behind", "see you at the station", "call me when you land",
 	"dinner is ready", "can you pick up milk", "the meeting moved to Thursday", "happy birthday", "I'm on my way",
 	"don't forget the keys", "let's meet at the cafe", "the package arrived", "thanks for today", "good luck with the exam",
@@ -232,6 +225,9 @@ var slots = map[string]slotFn{
 			}
 			return r
 		}, s)
+		if g.spoken { // "ana at acme dot com": the address must be rewritten from speech
+			return val{surf: strings.ReplaceAll(strings.ReplaceAll(s, "@", " at "), ".", " dot "), v: s}
+		}
 		return val{surf: s, v: s}
 	},
 	"subject": func(g *gen) val {

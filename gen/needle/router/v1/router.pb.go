@@ -138,6 +138,78 @@ func (EscalationReason) EnumDescriptor() ([]byte, []int) {
 	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{1}
 }
 
+// FallbackCause says why a DECISION_LOCAL_FALLBACK answer is the local one.
+type FallbackCause int32
+
+const (
+	FallbackCause_FALLBACK_CAUSE_UNSPECIFIED FallbackCause = 0
+	// No cloud model is configured.
+	FallbackCause_FALLBACK_CAUSE_NOT_CONFIGURED FallbackCause = 1
+	// The cloud's circuit breaker is open after repeated outages; it was not called.
+	FallbackCause_FALLBACK_CAUSE_BREAKER_OPEN FallbackCause = 2
+	// The cloud did not answer within the request's deadline budget.
+	FallbackCause_FALLBACK_CAUSE_TIMEOUT FallbackCause = 3
+	// The cloud failed (HTTP error, network error) after the allowed retries.
+	FallbackCause_FALLBACK_CAUSE_CLOUD_ERROR FallbackCause = 4
+	// The cloud answered with something unusable (unknown tool, arguments failing the schema).
+	FallbackCause_FALLBACK_CAUSE_BAD_CLOUD_ANSWER FallbackCause = 5
+	// The request set allow_escalation = false.
+	FallbackCause_FALLBACK_CAUSE_ESCALATION_DISABLED FallbackCause = 6
+	// The server began shutting down while the cloud was being asked.
+	FallbackCause_FALLBACK_CAUSE_SHUTDOWN FallbackCause = 7
+)
+
+// Enum value maps for FallbackCause.
+var (
+	FallbackCause_name = map[int32]string{
+		0: "FALLBACK_CAUSE_UNSPECIFIED",
+		1: "FALLBACK_CAUSE_NOT_CONFIGURED",
+		2: "FALLBACK_CAUSE_BREAKER_OPEN",
+		3: "FALLBACK_CAUSE_TIMEOUT",
+		4: "FALLBACK_CAUSE_CLOUD_ERROR",
+		5: "FALLBACK_CAUSE_BAD_CLOUD_ANSWER",
+		6: "FALLBACK_CAUSE_ESCALATION_DISABLED",
+		7: "FALLBACK_CAUSE_SHUTDOWN",
+	}
+	FallbackCause_value = map[string]int32{
+		"FALLBACK_CAUSE_UNSPECIFIED":         0,
+		"FALLBACK_CAUSE_NOT_CONFIGURED":      1,
+		"FALLBACK_CAUSE_BREAKER_OPEN":        2,
+		"FALLBACK_CAUSE_TIMEOUT":             3,
+		"FALLBACK_CAUSE_CLOUD_ERROR":         4,
+		"FALLBACK_CAUSE_BAD_CLOUD_ANSWER":    5,
+		"FALLBACK_CAUSE_ESCALATION_DISABLED": 6,
+		"FALLBACK_CAUSE_SHUTDOWN":            7,
+	}
+)
+
+func (x FallbackCause) Enum() *FallbackCause {
+	p := new(FallbackCause)
+	*p = x
+	return p
+}
+
+func (x FallbackCause) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (FallbackCause) Descriptor() protoreflect.EnumDescriptor {
+	return file_needle_router_v1_router_proto_enumTypes[2].Descriptor()
+}
+
+func (FallbackCause) Type() protoreflect.EnumType {
+	return &file_needle_router_v1_router_proto_enumTypes[2]
+}
+
+func (x FallbackCause) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use FallbackCause.Descriptor instead.
+func (FallbackCause) EnumDescriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{2}
+}
+
 // Turn is one earlier message of the conversation.
 type Turn struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -612,9 +684,11 @@ type RouteResponse struct {
 	Timings        *Timings         `protobuf:"bytes,6,opt,name=timings,proto3" json:"timings,omitempty"`
 	ModelId        string           `protobuf:"bytes,7,opt,name=model_id,json=modelId,proto3" json:"model_id,omitempty"`
 	TraceId        string           `protobuf:"bytes,8,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
+	// Set when decision is DECISION_LOCAL_FALLBACK.
+	FallbackCause FallbackCause `protobuf:"varint,9,opt,name=fallback_cause,json=fallbackCause,proto3,enum=needle.router.v1.FallbackCause" json:"fallback_cause,omitempty"`
 	// The confidence threshold this request was judged against (options.min_confidence or the
 	// server's).
-	Threshold     float32 `protobuf:"fixed32,9,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Threshold     float32 `protobuf:"fixed32,10,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -703,6 +777,13 @@ func (x *RouteResponse) GetTraceId() string {
 		return x.TraceId
 	}
 	return ""
+}
+
+func (x *RouteResponse) GetFallbackCause() FallbackCause {
+	if x != nil {
+		return x.FallbackCause
+	}
+	return FallbackCause_FALLBACK_CAUSE_UNSPECIFIED
 }
 
 func (x *RouteResponse) GetThreshold() float32 {
@@ -976,7 +1057,11 @@ func (x *GetToolsetResponse) GetToolset() *Toolset {
 }
 
 type ListToolsetsRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// At most this many toolsets (default 50, at most 500).
+	PageSize uint32 `protobuf:"varint,1,opt,name=page_size,json=pageSize,proto3" json:"page_size,omitempty"`
+	// next_page_token of the previous page; empty for the first page.
+	PageToken     string `protobuf:"bytes,2,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1011,9 +1096,25 @@ func (*ListToolsetsRequest) Descriptor() ([]byte, []int) {
 	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{12}
 }
 
+func (x *ListToolsetsRequest) GetPageSize() uint32 {
+	if x != nil {
+		return x.PageSize
+	}
+	return 0
+}
+
+func (x *ListToolsetsRequest) GetPageToken() string {
+	if x != nil {
+		return x.PageToken
+	}
+	return ""
+}
+
 type ListToolsetsResponse struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Toolsets      []*Toolset             `protobuf:"bytes,1,rep,name=toolsets,proto3" json:"toolsets,omitempty"`
+	state    protoimpl.MessageState `protogen:"open.v1"`
+	Toolsets []*Toolset             `protobuf:"bytes,1,rep,name=toolsets,proto3" json:"toolsets,omitempty"`
+	// Pass as page_token for the next page; empty on the last page.
+	NextPageToken string `protobuf:"bytes,2,opt,name=next_page_token,json=nextPageToken,proto3" json:"next_page_token,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1053,6 +1154,13 @@ func (x *ListToolsetsResponse) GetToolsets() []*Toolset {
 		return x.Toolsets
 	}
 	return nil
+}
+
+func (x *ListToolsetsResponse) GetNextPageToken() string {
+	if x != nil {
+		return x.NextPageToken
+	}
+	return ""
 }
 
 type DeleteToolsetRequest struct {
@@ -1385,7 +1493,7 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\vescalate_ms\x18\x06 \x01(\x01R\n" +
 	"escalateMs\x12#\n" +
 	"\rprompt_tokens\x18\a \x01(\rR\fpromptTokens\x12#\n" +
-	"\routput_tokens\x18\b \x01(\rR\foutputTokens\"\xbd\x03\n" +
+	"\routput_tokens\x18\b \x01(\rR\foutputTokens\"\x85\x04\n" +
 	"\rRouteResponse\x120\n" +
 	"\x05calls\x18\x01 \x03(\v2\x1a.needle.router.v1.ToolCallR\x05calls\x126\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x1a.needle.router.v1.DecisionR\bdecision\x12O\n" +
@@ -1396,8 +1504,10 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x0fretrieved_tools\x18\x05 \x03(\v2\x1f.needle.router.v1.RetrievedToolR\x0eretrievedTools\x123\n" +
 	"\atimings\x18\x06 \x01(\v2\x19.needle.router.v1.TimingsR\atimings\x12\x19\n" +
 	"\bmodel_id\x18\a \x01(\tR\amodelId\x12\x19\n" +
-	"\btrace_id\x18\b \x01(\tR\atraceId\x12\x1c\n" +
-	"\tthreshold\x18\t \x01(\x02R\tthreshold\"\x98\x01\n" +
+	"\btrace_id\x18\b \x01(\tR\atraceId\x12F\n" +
+	"\x0efallback_cause\x18\t \x01(\x0e2\x1f.needle.router.v1.FallbackCauseR\rfallbackCause\x12\x1c\n" +
+	"\tthreshold\x18\n" +
+	" \x01(\x02R\tthreshold\"\x98\x01\n" +
 	"\aToolset\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -1416,10 +1526,14 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x11GetToolsetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"I\n" +
 	"\x12GetToolsetResponse\x123\n" +
-	"\atoolset\x18\x01 \x01(\v2\x19.needle.router.v1.ToolsetR\atoolset\"\x15\n" +
-	"\x13ListToolsetsRequest\"M\n" +
+	"\atoolset\x18\x01 \x01(\v2\x19.needle.router.v1.ToolsetR\atoolset\"Q\n" +
+	"\x13ListToolsetsRequest\x12\x1b\n" +
+	"\tpage_size\x18\x01 \x01(\rR\bpageSize\x12\x1d\n" +
+	"\n" +
+	"page_token\x18\x02 \x01(\tR\tpageToken\"u\n" +
 	"\x14ListToolsetsResponse\x125\n" +
-	"\btoolsets\x18\x01 \x03(\v2\x19.needle.router.v1.ToolsetR\btoolsets\"*\n" +
+	"\btoolsets\x18\x01 \x03(\v2\x19.needle.router.v1.ToolsetR\btoolsets\x12&\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"*\n" +
 	"\x14DeleteToolsetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
 	"\x15DeleteToolsetResponse\"w\n" +
@@ -1449,7 +1563,16 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x1cESCALATION_REASON_MULTI_TURN\x10\x01\x12$\n" +
 	" ESCALATION_REASON_LOW_CONFIDENCE\x10\x02\x12(\n" +
 	"$ESCALATION_REASON_INVALID_LOCAL_CALL\x10\x03\x12$\n" +
-	" ESCALATION_REASON_NO_LOCAL_MODEL\x10\x042\xd3\x05\n" +
+	" ESCALATION_REASON_NO_LOCAL_MODEL\x10\x04*\x99\x02\n" +
+	"\rFallbackCause\x12\x1e\n" +
+	"\x1aFALLBACK_CAUSE_UNSPECIFIED\x10\x00\x12!\n" +
+	"\x1dFALLBACK_CAUSE_NOT_CONFIGURED\x10\x01\x12\x1f\n" +
+	"\x1bFALLBACK_CAUSE_BREAKER_OPEN\x10\x02\x12\x1a\n" +
+	"\x16FALLBACK_CAUSE_TIMEOUT\x10\x03\x12\x1e\n" +
+	"\x1aFALLBACK_CAUSE_CLOUD_ERROR\x10\x04\x12#\n" +
+	"\x1fFALLBACK_CAUSE_BAD_CLOUD_ANSWER\x10\x05\x12&\n" +
+	"\"FALLBACK_CAUSE_ESCALATION_DISABLED\x10\x06\x12\x1b\n" +
+	"\x17FALLBACK_CAUSE_SHUTDOWN\x10\a2\xd3\x05\n" +
 	"\rRouterService\x12^\n" +
 	"\x05Route\x12\x1e.needle.router.v1.RouteRequest\x1a\x1f.needle.router.v1.RouteResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/route\x12w\n" +
 	"\n" +
@@ -1472,68 +1595,70 @@ func file_needle_router_v1_router_proto_rawDescGZIP() []byte {
 	return file_needle_router_v1_router_proto_rawDescData
 }
 
-var file_needle_router_v1_router_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
+var file_needle_router_v1_router_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
 var file_needle_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_needle_router_v1_router_proto_goTypes = []any{
 	(Decision)(0),                 // 0: needle.router.v1.Decision
 	(EscalationReason)(0),         // 1: needle.router.v1.EscalationReason
-	(*Turn)(nil),                  // 2: needle.router.v1.Turn
-	(*RouteRequest)(nil),          // 3: needle.router.v1.RouteRequest
-	(*RouteOptions)(nil),          // 4: needle.router.v1.RouteOptions
-	(*ToolCall)(nil),              // 5: needle.router.v1.ToolCall
-	(*RetrievedTool)(nil),         // 6: needle.router.v1.RetrievedTool
-	(*Timings)(nil),               // 7: needle.router.v1.Timings
-	(*RouteResponse)(nil),         // 8: needle.router.v1.RouteResponse
-	(*Toolset)(nil),               // 9: needle.router.v1.Toolset
-	(*PutToolsetRequest)(nil),     // 10: needle.router.v1.PutToolsetRequest
-	(*PutToolsetResponse)(nil),    // 11: needle.router.v1.PutToolsetResponse
-	(*GetToolsetRequest)(nil),     // 12: needle.router.v1.GetToolsetRequest
-	(*GetToolsetResponse)(nil),    // 13: needle.router.v1.GetToolsetResponse
-	(*ListToolsetsRequest)(nil),   // 14: needle.router.v1.ListToolsetsRequest
-	(*ListToolsetsResponse)(nil),  // 15: needle.router.v1.ListToolsetsResponse
-	(*DeleteToolsetRequest)(nil),  // 16: needle.router.v1.DeleteToolsetRequest
-	(*DeleteToolsetResponse)(nil), // 17: needle.router.v1.DeleteToolsetResponse
-	(*ValidateToolsRequest)(nil),  // 18: needle.router.v1.ValidateToolsRequest
-	(*ToolSummary)(nil),           // 19: needle.router.v1.ToolSummary
-	(*ValidateToolsResponse)(nil), // 20: needle.router.v1.ValidateToolsResponse
-	(*structpb.Value)(nil),        // 21: google.protobuf.Value
-	(*structpb.Struct)(nil),       // 22: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 23: google.protobuf.Timestamp
+	(FallbackCause)(0),            // 2: needle.router.v1.FallbackCause
+	(*Turn)(nil),                  // 3: needle.router.v1.Turn
+	(*RouteRequest)(nil),          // 4: needle.router.v1.RouteRequest
+	(*RouteOptions)(nil),          // 5: needle.router.v1.RouteOptions
+	(*ToolCall)(nil),              // 6: needle.router.v1.ToolCall
+	(*RetrievedTool)(nil),         // 7: needle.router.v1.RetrievedTool
+	(*Timings)(nil),               // 8: needle.router.v1.Timings
+	(*RouteResponse)(nil),         // 9: needle.router.v1.RouteResponse
+	(*Toolset)(nil),               // 10: needle.router.v1.Toolset
+	(*PutToolsetRequest)(nil),     // 11: needle.router.v1.PutToolsetRequest
+	(*PutToolsetResponse)(nil),    // 12: needle.router.v1.PutToolsetResponse
+	(*GetToolsetRequest)(nil),     // 13: needle.router.v1.GetToolsetRequest
+	(*GetToolsetResponse)(nil),    // 14: needle.router.v1.GetToolsetResponse
+	(*ListToolsetsRequest)(nil),   // 15: needle.router.v1.ListToolsetsRequest
+	(*ListToolsetsResponse)(nil),  // 16: needle.router.v1.ListToolsetsResponse
+	(*DeleteToolsetRequest)(nil),  // 17: needle.router.v1.DeleteToolsetRequest
+	(*DeleteToolsetResponse)(nil), // 18: needle.router.v1.DeleteToolsetResponse
+	(*ValidateToolsRequest)(nil),  // 19: needle.router.v1.ValidateToolsRequest
+	(*ToolSummary)(nil),           // 20: needle.router.v1.ToolSummary
+	(*ValidateToolsResponse)(nil), // 21: needle.router.v1.ValidateToolsResponse
+	(*structpb.Value)(nil),        // 22: google.protobuf.Value
+	(*structpb.Struct)(nil),       // 23: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_needle_router_v1_router_proto_depIdxs = []int32{
-	2,  // 0: needle.router.v1.RouteRequest.history:type_name -> needle.router.v1.Turn
-	21, // 1: needle.router.v1.RouteRequest.tools:type_name -> google.protobuf.Value
-	4,  // 2: needle.router.v1.RouteRequest.options:type_name -> needle.router.v1.RouteOptions
-	22, // 3: needle.router.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	5,  // 4: needle.router.v1.RouteResponse.calls:type_name -> needle.router.v1.ToolCall
+	3,  // 0: needle.router.v1.RouteRequest.history:type_name -> needle.router.v1.Turn
+	22, // 1: needle.router.v1.RouteRequest.tools:type_name -> google.protobuf.Value
+	5,  // 2: needle.router.v1.RouteRequest.options:type_name -> needle.router.v1.RouteOptions
+	23, // 3: needle.router.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	6,  // 4: needle.router.v1.RouteResponse.calls:type_name -> needle.router.v1.ToolCall
 	0,  // 5: needle.router.v1.RouteResponse.decision:type_name -> needle.router.v1.Decision
 	1,  // 6: needle.router.v1.RouteResponse.escalation_reason:type_name -> needle.router.v1.EscalationReason
-	6,  // 7: needle.router.v1.RouteResponse.retrieved_tools:type_name -> needle.router.v1.RetrievedTool
-	7,  // 8: needle.router.v1.RouteResponse.timings:type_name -> needle.router.v1.Timings
-	23, // 9: needle.router.v1.Toolset.update_time:type_name -> google.protobuf.Timestamp
-	21, // 10: needle.router.v1.PutToolsetRequest.tools:type_name -> google.protobuf.Value
-	9,  // 11: needle.router.v1.PutToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
-	9,  // 12: needle.router.v1.GetToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
-	9,  // 13: needle.router.v1.ListToolsetsResponse.toolsets:type_name -> needle.router.v1.Toolset
-	21, // 14: needle.router.v1.ValidateToolsRequest.tools:type_name -> google.protobuf.Value
-	19, // 15: needle.router.v1.ValidateToolsResponse.tools:type_name -> needle.router.v1.ToolSummary
-	3,  // 16: needle.router.v1.RouterService.Route:input_type -> needle.router.v1.RouteRequest
-	10, // 17: needle.router.v1.RouterService.PutToolset:input_type -> needle.router.v1.PutToolsetRequest
-	12, // 18: needle.router.v1.RouterService.GetToolset:input_type -> needle.router.v1.GetToolsetRequest
-	14, // 19: needle.router.v1.RouterService.ListToolsets:input_type -> needle.router.v1.ListToolsetsRequest
-	16, // 20: needle.router.v1.RouterService.DeleteToolset:input_type -> needle.router.v1.DeleteToolsetRequest
-	18, // 21: needle.router.v1.RouterService.ValidateTools:input_type -> needle.router.v1.ValidateToolsRequest
-	8,  // 22: needle.router.v1.RouterService.Route:output_type -> needle.router.v1.RouteResponse
-	11, // 23: needle.router.v1.RouterService.PutToolset:output_type -> needle.router.v1.PutToolsetResponse
-	13, // 24: needle.router.v1.RouterService.GetToolset:output_type -> needle.router.v1.GetToolsetResponse
-	15, // 25: needle.router.v1.RouterService.ListToolsets:output_type -> needle.router.v1.ListToolsetsResponse
-	17, // 26: needle.router.v1.RouterService.DeleteToolset:output_type -> needle.router.v1.DeleteToolsetResponse
-	20, // 27: needle.router.v1.RouterService.ValidateTools:output_type -> needle.router.v1.ValidateToolsResponse
-	22, // [22:28] is the sub-list for method output_type
-	16, // [16:22] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	7,  // 7: needle.router.v1.RouteResponse.retrieved_tools:type_name -> needle.router.v1.RetrievedTool
+	8,  // 8: needle.router.v1.RouteResponse.timings:type_name -> needle.router.v1.Timings
+	2,  // 9: needle.router.v1.RouteResponse.fallback_cause:type_name -> needle.router.v1.FallbackCause
+	24, // 10: needle.router.v1.Toolset.update_time:type_name -> google.protobuf.Timestamp
+	22, // 11: needle.router.v1.PutToolsetRequest.tools:type_name -> google.protobuf.Value
+	10, // 12: needle.router.v1.PutToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
+	10, // 13: needle.router.v1.GetToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
+	10, // 14: needle.router.v1.ListToolsetsResponse.toolsets:type_name -> needle.router.v1.Toolset
+	22, // 15: needle.router.v1.ValidateToolsRequest.tools:type_name -> google.protobuf.Value
+	20, // 16: needle.router.v1.ValidateToolsResponse.tools:type_name -> needle.router.v1.ToolSummary
+	4,  // 17: needle.router.v1.RouterService.Route:input_type -> needle.router.v1.RouteRequest
+	11, // 18: needle.router.v1.RouterService.PutToolset:input_type -> needle.router.v1.PutToolsetRequest
+	13, // 19: needle.router.v1.RouterService.GetToolset:input_type -> needle.router.v1.GetToolsetRequest
+	15, // 20: needle.router.v1.RouterService.ListToolsets:input_type -> needle.router.v1.ListToolsetsRequest
+	17, // 21: needle.router.v1.RouterService.DeleteToolset:input_type -> needle.router.v1.DeleteToolsetRequest
+	19, // 22: needle.router.v1.RouterService.ValidateTools:input_type -> needle.router.v1.ValidateToolsRequest
+	9,  // 23: needle.router.v1.RouterService.Route:output_type -> needle.router.v1.RouteResponse
+	12, // 24: needle.router.v1.RouterService.PutToolset:output_type -> needle.router.v1.PutToolsetResponse
+	14, // 25: needle.router.v1.RouterService.GetToolset:output_type -> needle.router.v1.GetToolsetResponse
+	16, // 26: needle.router.v1.RouterService.ListToolsets:output_type -> needle.router.v1.ListToolsetsResponse
+	18, // 27: needle.router.v1.RouterService.DeleteToolset:output_type -> needle.router.v1.DeleteToolsetResponse
+	21, // 28: needle.router.v1.RouterService.ValidateTools:output_type -> needle.router.v1.ValidateToolsResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_needle_router_v1_router_proto_init() }
@@ -1556,7 +1681,7 @@ func file_needle_router_v1_router_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_needle_router_v1_router_proto_rawDesc), len(file_needle_router_v1_router_proto_rawDesc)),
-			NumEnums:      2,
+			NumEnums:      3,
 			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -41,7 +41,8 @@ type RouterServiceClient interface {
 	PutToolset(ctx context.Context, in *PutToolsetRequest, opts ...grpc.CallOption) (*PutToolsetResponse, error)
 	// GetToolset returns one toolset.
 	GetToolset(ctx context.Context, in *GetToolsetRequest, opts ...grpc.CallOption) (*GetToolsetResponse, error)
-	// ListToolsets returns every toolset.
+	// ListToolsets returns toolsets in name order, a page at a time (HTTP: page_size and
+	// page_token as query parameters).
 	ListToolsets(ctx context.Context, in *ListToolsetsRequest, opts ...grpc.CallOption) (*ListToolsetsResponse, error)
 	// DeleteToolset removes a toolset.
 	DeleteToolset(ctx context.Context, in *DeleteToolsetRequest, opts ...grpc.CallOption) (*DeleteToolsetResponse, error)
@@ -133,7 +134,8 @@ type RouterServiceServer interface {
 	PutToolset(context.Context, *PutToolsetRequest) (*PutToolsetResponse, error)
 	// GetToolset returns one toolset.
 	GetToolset(context.Context, *GetToolsetRequest) (*GetToolsetResponse, error)
-	// ListToolsets returns every toolset.
+	// ListToolsets returns toolsets in name order, a page at a time (HTTP: page_size and
+	// page_token as query parameters).
 	ListToolsets(context.Context, *ListToolsetsRequest) (*ListToolsetsResponse, error)
 	// DeleteToolset removes a toolset.
 	DeleteToolset(context.Context, *DeleteToolsetRequest) (*DeleteToolsetResponse, error)

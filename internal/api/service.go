@@ -1,15 +1,20 @@
-package router
+// Package api is the transport edge of the router: the gRPC RouterService over the
+// pipeline and registry, the one table mapping domain errors to gRPC codes with fixed public
+// messages, the interceptors (recovery, decode guard, outcome metrics) and the Prometheus
+// metrics. internal/router stays free of gRPC and Prometheus.
+package api
 
 import (
 	"context"
-	"errors"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"sort"
 	"time"
 
 	"github.com/grpc-ecosystem/go-grpc-middleware/v2/interceptors/recovery"
 	"go.opentelemetry.io/otel/trace"
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -19,19 +24,20 @@ import (
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/router"
 )
 
 // Service implements routerv1.RouterServiceServer over a Pipeline and a Registry.
 type Service struct {
 	routerv1.UnimplementedRouterServiceServer
-	p   *Pipeline
+	p   *router.Pipeline
 	reg *registry.Registry
 	log *slog.Logger
 	now func() time.Time
 }
 
 // NewService returns the gRPC service.
-func NewService(p *Pipeline, reg *registry.Registry, log *slog.Logger) *Service {
+func NewService(p *router.Pipeline, reg *registry.Registry, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
@@ -40,11 +46,11 @@ func NewService(p *Pipeline, reg *registry.Registry, log *slog.Logger) *Service 
 
 // Route implements RouterService.Route.
 func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
-	in := Input{Transcript: req.GetTranscript(), ToolsJSON: req.GetToolsJson(), Toolset: req.GetToolset()}
+	in := router.Input{Transcript: req.GetTranscript(), ToolsJSON: req.GetToolsJson(), Toolset: req.GetToolset()}
 	if req.GetTools() != nil {
-		text, err := toolsText(req.GetTools())
+		text, err := toolsText(req.GetTools(), "tools")
 		if err != nil {
-			return nil, s.status(ctx, err)
+			return nil, Status(ctx, s.log, err)
 		}
 		in.ToolsJSON, in.ToolsField = text, "tools"
 	}
@@ -52,7 +58,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 		in.History = append(in.History, escalate.Message{Role: h.GetRole(), Content: h.GetContent()})
 	}
 	if o := req.GetOptions(); o != nil {
-		in.TopK = int(o.GetTopK())
+		in.TopK = int(min(o.GetTopK(), 1<<20))
 		if o.MinConfidence != nil {
 			v := float64(o.GetMinConfidence())
 			in.MinConfidence = &v
@@ -64,11 +70,12 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 	}
 	out, err := s.p.Route(ctx, in)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, Status(ctx, s.log, err)
 	}
 	resp := &routerv1.RouteResponse{
 		Decision:         routerv1.Decision(out.Decision),
 		EscalationReason: routerv1.EscalationReason(out.Reason),
+		FallbackCause:    routerv1.FallbackCause(out.FallbackCause),
 		Confidence:       float32(out.Confidence),
 		ModelId:          out.ModelID,
 		Threshold:        float32(out.Threshold),
@@ -85,13 +92,13 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 		resp.RetrievedTools = append(resp.RetrievedTools, &routerv1.RetrievedTool{Name: r.Name, Score: r.Score})
 	}
 	for _, c := range out.Calls {
-		m, err := argsToMap(c.Arguments)
-		if err != nil {
-			return nil, s.status(ctx, err)
+		var m map[string]any
+		if err := json.Unmarshal(c.Arguments, &m); err != nil {
+			return nil, Status(ctx, s.log, fmt.Errorf("api: arguments of %s: %w", c.Name, err))
 		}
 		st, err := structpb.NewStruct(m)
 		if err != nil {
-			return nil, s.status(ctx, err)
+			return nil, Status(ctx, s.log, fmt.Errorf("api: arguments of %s: %w", c.Name, err))
 		}
 		resp.Calls = append(resp.Calls, &routerv1.ToolCall{Name: c.Name, Arguments: st, ArgumentsJson: string(c.Arguments)})
 	}
@@ -112,14 +119,15 @@ func toProto(ts *registry.Toolset) *routerv1.Toolset {
 func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetRequest) (*routerv1.PutToolsetResponse, error) {
 	text, field, err := toolsSource(req.GetToolsJson(), req.GetTools())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, Status(ctx, s.log, err)
 	}
-	if len(text) > s.p.cfg.MaxToolsJSON {
-		return nil, s.status(ctx, &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: "too large"}}})
+	if len(text) > s.p.MaxToolsJSON() {
+		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: field,
+			Description: fmt.Sprintf("is %d bytes, at most %d allowed", len(text), s.p.MaxToolsJSON())}}})
 	}
 	ts, err := s.reg.Put(req.GetName(), []byte(text), s.now())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, Status(ctx, s.log, err)
 	}
 	return &routerv1.PutToolsetResponse{Toolset: toProto(ts)}, nil
 }
@@ -128,16 +136,44 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 func (s *Service) GetToolset(ctx context.Context, req *routerv1.GetToolsetRequest) (*routerv1.GetToolsetResponse, error) {
 	ts, err := s.reg.Get(req.GetName())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, Status(ctx, s.log, err)
 	}
 	return &routerv1.GetToolsetResponse{Toolset: toProto(ts)}, nil
 }
 
-// ListToolsets implements RouterService.ListToolsets.
+// Page limits of ListToolsets: a page holds at most pageMax toolsets and stops once it
+// holds pageBytes of definitions, so it stays under the message size limit.
+const (
+	pageDefault = 50
+	pageMax     = 500
+	pageBytes   = 2 << 20
+)
+
+// ListToolsets implements RouterService.ListToolsets: name order, page_size / page_token.
 func (s *Service) ListToolsets(ctx context.Context, req *routerv1.ListToolsetsRequest) (*routerv1.ListToolsetsResponse, error) {
+	size := int(req.GetPageSize())
+	if size <= 0 {
+		size = pageDefault
+	}
+	size = min(size, pageMax)
+	after := ""
+	if tok := req.GetPageToken(); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		if err != nil || len(b) == 0 {
+			return nil, Status(ctx, s.log, errBadPageToken)
+		}
+		after = string(b)
+	}
+	all := s.reg.List()
+	i := sort.Search(len(all), func(i int) bool { return all[i].Name > after })
 	out := &routerv1.ListToolsetsResponse{}
-	for _, ts := range s.reg.List() {
-		out.Toolsets = append(out.Toolsets, toProto(ts))
+	bytes := 0
+	for ; i < len(all) && len(out.Toolsets) < size && (len(out.Toolsets) == 0 || bytes+len(all[i].Raw) <= pageBytes); i++ {
+		out.Toolsets = append(out.Toolsets, toProto(all[i]))
+		bytes += len(all[i].Raw)
+	}
+	if i < len(all) {
+		out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(all[i-1].Name))
 	}
 	return out, nil
 }
@@ -145,48 +181,38 @@ func (s *Service) ListToolsets(ctx context.Context, req *routerv1.ListToolsetsRe
 // DeleteToolset implements RouterService.DeleteToolset.
 func (s *Service) DeleteToolset(ctx context.Context, req *routerv1.DeleteToolsetRequest) (*routerv1.DeleteToolsetResponse, error) {
 	if err := s.reg.Delete(req.GetName()); err != nil {
-		return nil, s.status(ctx, err)
+		return nil, Status(ctx, s.log, err)
 	}
 	return &routerv1.DeleteToolsetResponse{}, nil
 }
 
-// status maps domain errors to gRPC codes: the one table. Internal detail is logged, never
-// sent.
-func (s *Service) status(ctx context.Context, err error) error {
-	var ve *registry.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		st := status.New(codes.InvalidArgument, "invalid request: "+ve.Violations[0].Field+": "+ve.Violations[0].Description)
-		br := &errdetails.BadRequest{}
-		for _, v := range ve.Violations {
-			br.FieldViolations = append(br.FieldViolations, &errdetails.BadRequest_FieldViolation{Field: v.Field, Description: v.Description})
-		}
-		if d, e := st.WithDetails(br); e == nil {
-			st = d
-		}
-		return st.Err()
-	case errors.Is(err, registry.ErrNotFound):
-		return status.Error(codes.NotFound, err.Error())
-	case errors.Is(err, ErrUnavailable), errors.Is(err, escalate.ErrUnavailable), errors.Is(err, escalate.ErrBreakerOpen),
-		errors.Is(err, escalate.ErrNotConfigured):
-		return status.Error(codes.Unavailable, err.Error())
-	case errors.Is(err, context.DeadlineExceeded):
-		return status.Error(codes.DeadlineExceeded, "deadline exceeded")
-	case errors.Is(err, context.Canceled):
-		return status.Error(codes.Canceled, "cancelled")
-	}
-	s.log.ErrorContext(ctx, "internal error", "err", err)
-	return status.Error(codes.Internal, "internal error")
-}
-
-// Recover turns a panic in a handler into Internal with a generic message, logging the
-// detail, so no panic escapes a request and nothing internal reaches the caller.
-func Recover(log *slog.Logger) grpc.UnaryServerInterceptor {
+// ServerOptions are the options every server of this service uses: the decode guard
+// (invalid UTF-8 is InvalidArgument), panic recovery, and route outcome metrics when m is
+// not nil. Extra unary interceptors run first (e.g. logging).
+func ServerOptions(log *slog.Logger, m *Metrics, extra ...grpc.UnaryServerInterceptor) []grpc.ServerOption {
 	if log == nil {
 		log = slog.Default()
 	}
+	codecOpt, guard := decodeGuard()
+	ics := append([]grpc.UnaryServerInterceptor(nil), extra...)
+	if m != nil {
+		ics = append(ics, m.outcomes)
+	}
+	ics = append(ics, recoverPanics(log), func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+		resp, err := guard(ctx, req, info, h)
+		if err == errMalformed {
+			return nil, Status(ctx, log, err)
+		}
+		return resp, err
+	})
+	return []grpc.ServerOption{codecOpt, grpc.ChainUnaryInterceptor(ics...)}
+}
+
+// recoverPanics turns a panic in a handler into Internal with the fixed message, logging
+// the detail.
+func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
 	return recovery.UnaryServerInterceptor(recovery.WithRecoveryHandlerContext(func(ctx context.Context, p any) error {
 		log.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p))
-		return status.Error(codes.Internal, "internal error")
+		return status.Error(codes.Internal, internalMessage)
 	}))
 }

@@ -1,10 +1,11 @@
-package router
+package api
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -24,6 +25,7 @@ import (
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -72,17 +74,26 @@ func cloudServer(t *testing.T, status int) string {
 	return srv.URL
 }
 
-func newClient(t *testing.T, model LocalModel, cloudURL string) routerv1.RouterServiceClient {
+func newClient(t *testing.T, model router.LocalModel, cloudURL string) routerv1.RouterServiceClient {
 	t.Helper()
-	reg, err := registry.Open(registry.Config{DataDir: t.TempDir()})
+	return newClientWith(t, model, cloudURL, registry.Config{DataDir: t.TempDir()}, nil)
+}
+
+func newClientWith(t *testing.T, model router.LocalModel, cloudURL string, rc registry.Config, mod func(*router.Config)) routerv1.RouterServiceClient {
+	t.Helper()
+	reg, err := registry.Open(rc)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { reg.Close() })
-	cloud := escalate.New(escalate.Config{BaseURL: cloudURL, MaxRetries: -1, Timeout: time.Second})
-	p := New(Config{Threshold: 0.5, ModelID: "fake"}, model, cloud, reg)
+	cloud := escalate.New(escalate.Config{BaseURL: cloudURL, Timeout: time.Second})
+	cfg := router.Config{Threshold: 0.5, ModelID: "fake"}
+	if mod != nil {
+		mod(&cfg)
+	}
+	p := router.New(cfg, model, cloud, reg)
 	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer(grpc.ChainUnaryInterceptor(Recover(nil)))
+	gs := grpc.NewServer(ServerOptions(slog.New(slog.DiscardHandler), nil)...)
 	routerv1.RegisterRouterServiceServer(gs, NewService(p, reg, nil))
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
@@ -93,8 +104,13 @@ func newClient(t *testing.T, model LocalModel, cloudURL string) routerv1.RouterS
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return routerv1.NewRouterServiceClient(conn)
+	c := routerv1.NewRouterServiceClient(conn)
+	conns[c] = conn
+	return c
 }
+
+// conns gives tests the connection under a client (for raw calls).
+var conns = map[routerv1.RouterServiceClient]*grpc.ClientConn{}
 
 func route(c routerv1.RouterServiceClient, req *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -130,7 +146,7 @@ func TestRouteDecisions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var model LocalModel = &fakeModel{RouteF: answer(tc.conf, tc.calls...)}
+			var model router.LocalModel = &fakeModel{RouteF: answer(tc.conf, tc.calls...)}
 			if tc.nilModel {
 				model = nil
 			}

@@ -1,4 +1,4 @@
-package router
+package api
 
 import (
 	"context"
@@ -12,10 +12,14 @@ import (
 )
 
 // toolsText returns tools given as JSON values (the API's `tools` field) as JSON text. Keys
-// come out sorted: a Struct keeps no order.
-func toolsText(v *structpb.Value) (string, error) {
+// come out sorted: a Struct keeps no order. A value JSON cannot hold (NaN, infinity) is a
+// violation of field.
+func toolsText(v *structpb.Value, field string) (string, error) {
 	b, err := json.Marshal(v.AsInterface())
-	return string(b), err
+	if err != nil {
+		return "", &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: "holds a value JSON cannot represent (NaN or infinity)"}}}
+	}
+	return string(b), nil
 }
 
 // toolsSource picks the tools JSON text and the field its violations are named after.
@@ -26,7 +30,7 @@ func toolsSource(toolsJSON string, tools *structpb.Value) (text, field string, e
 	if toolsJSON != "" {
 		return "", "", &registry.ValidationError{Violations: []registry.Violation{{Field: "tools", Description: "give tools or tools_json, not both"}}}
 	}
-	text, err = toolsText(tools)
+	text, err = toolsText(tools, "tools")
 	return text, "tools", err
 }
 
@@ -35,17 +39,17 @@ func toolsSource(toolsJSON string, tools *structpb.Value) (text, field string, e
 func (s *Service) ValidateTools(ctx context.Context, req *routerv1.ValidateToolsRequest) (*routerv1.ValidateToolsResponse, error) {
 	text, field, err := toolsSource(req.GetToolsJson(), req.GetTools())
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, Status(ctx, s.log, err)
 	}
 	if text == "" {
-		return nil, s.status(ctx, &registry.ValidationError{Violations: []registry.Violation{{Field: "tools_source", Description: "give tools_json or tools"}}})
+		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: "tools_source", Description: "give tools_json or tools"}}})
 	}
-	if len(text) > s.p.cfg.MaxToolsJSON {
-		return nil, s.status(ctx, &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: fmt.Sprintf("is %d bytes, at most %d allowed", len(text), s.p.cfg.MaxToolsJSON)}}})
+	if max := s.p.MaxToolsJSON(); len(text) > max {
+		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: fmt.Sprintf("is %d bytes, at most %d allowed", len(text), max)}}})
 	}
-	tools, err := registry.Parse([]byte(text), s.p.cfg.Limits, field)
+	tools, err := registry.Parse([]byte(text), s.p.Limits(), field)
 	if err != nil {
-		return nil, s.status(ctx, err)
+		return nil, Status(ctx, s.log, err)
 	}
 	out := &routerv1.ValidateToolsResponse{Tools: []*routerv1.ToolSummary{}}
 	for _, t := range tools {

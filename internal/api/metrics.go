@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/status"
+
+	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/router"
+)
+
+// Metrics are the router's Prometheus series. It implements router.Observer, and gives the
+// cloud client its attempt and breaker callbacks.
+type Metrics struct {
+	latency     *prometheus.HistogramVec
+	requests    *prometheus.CounterVec
+	escalations *prometheus.CounterVec
+	attempts    *prometheus.CounterVec
+	breaker     *prometheus.GaugeVec
+	queue       prometheus.Gauge
+	shed        prometheus.Counter
+	skipped     prometheus.Counter
+	tokens      *prometheus.CounterVec
+	tokSeconds  *prometheus.CounterVec
+}
+
+var _ router.Observer = (*Metrics)(nil)
+
+// NewMetrics registers the series on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "needle_route_duration_seconds",
+			Help: "Latency of answered Routes by decision.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"decision"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_route_requests_total",
+			Help: "Route calls by gRPC code and decision (decision is \"none\" for errors)."}, []string{"code", "decision"}),
+		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_escalations_total",
+			Help: "Requests that wanted the cloud model, by reason and outcome (ok, or the fallback cause)."}, []string{"reason", "outcome"}),
+		attempts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_cloud_attempts_total",
+			Help: "HTTP attempts to the cloud model by kind (ok, timeout, network, http_429, http_5xx, http_4xx, bad_response)."}, []string{"kind"}),
+		breaker: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "needle_cloud_breaker_state",
+			Help: "1 for the cloud breaker's current state (set by the breaker's state-change callback)."}, []string{"state"}),
+		queue: prometheus.NewGauge(prometheus.GaugeOpts{Name: "needle_queue_depth",
+			Help: "Requests waiting for a model worker."}),
+		shed: prometheus.NewCounter(prometheus.CounterOpts{Name: "needle_shed_total",
+			Help: "Requests refused with RESOURCE_EXHAUSTED by admission control."}),
+		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "needle_toolsets_skipped_total",
+			Help: "Stored or file toolsets that failed to load at start and were skipped."}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_model_tokens_total",
+			Help: "Tokens processed by the local model."}, []string{"stage"}),
+		tokSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_model_seconds_total",
+			Help: "Seconds spent in the local model (tokens/s = tokens_total / seconds_total)."}, []string{"stage"}),
+	}
+	reg.MustRegister(m.latency, m.requests, m.escalations, m.attempts, m.breaker, m.queue, m.shed, m.skipped, m.tokens, m.tokSeconds)
+	m.BreakerState("", "closed")
+	return m
+}
+
+// Routed implements router.Observer.
+func (m *Metrics) Routed(o *router.Output) {
+	m.latency.WithLabelValues(o.Decision.String()).Observe(o.Timings.Total.Seconds())
+}
+
+// Escalation implements router.Observer.
+func (m *Metrics) Escalation(r router.Reason, c router.FallbackCause) {
+	outcome := "ok"
+	if c != router.CauseNone {
+		outcome = c.String()
+	}
+	m.escalations.WithLabelValues(r.String(), outcome).Inc()
+}
+
+// ModelRun implements router.Observer.
+func (m *Metrics) ModelRun(r *needle.Result) {
+	m.tokens.WithLabelValues("prefill").Add(float64(r.PromptTokens))
+	m.tokens.WithLabelValues("decode").Add(float64(r.OutputTokens))
+	m.tokSeconds.WithLabelValues("prefill").Add(r.Timings.Encode.Seconds())
+	m.tokSeconds.WithLabelValues("decode").Add(r.Timings.Decode.Seconds())
+}
+
+// QueueDepth implements router.Observer.
+func (m *Metrics) QueueDepth(n int) { m.queue.Set(float64(n)) }
+
+// Shed implements router.Observer.
+func (m *Metrics) Shed() { m.shed.Inc() }
+
+// CloudAttempt is escalate.Config.OnAttempt.
+func (m *Metrics) CloudAttempt(k escalate.Kind) { m.attempts.WithLabelValues(string(k)).Inc() }
+
+// BreakerState is escalate.Config.OnStateChange.
+func (m *Metrics) BreakerState(_, to string) {
+	for _, s := range []string{"closed", "half-open", "open"} {
+		v := 0.0
+		if s == to {
+			v = 1
+		}
+		m.breaker.WithLabelValues(s).Set(v)
+	}
+}
+
+// ToolsetSkipped counts a toolset that failed to load (registry.Config.OnSkip).
+func (m *Metrics) ToolsetSkipped() { m.skipped.Inc() }
+
+// outcomes counts every Route by code and decision, errors and panics included.
+func (m *Metrics) outcomes(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+	resp, err := h(ctx, req)
+	if info.FullMethod == routerv1.RouterService_Route_FullMethodName {
+		decision := "none"
+		if r, ok := resp.(*routerv1.RouteResponse); ok && err == nil {
+			decision = router.Decision(r.GetDecision()).String()
+		}
+		m.requests.WithLabelValues(status.Code(err).String(), decision).Inc()
+	}
+	return resp, err
+}

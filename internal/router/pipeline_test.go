@@ -1,0 +1,256 @@
+package router
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/toolspec"
+)
+
+type fakeModel struct {
+	RouteF func(ctx context.Context, req needle.Request) (*needle.Result, error)
+}
+
+func (f *fakeModel) Route(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	return f.RouteF(ctx, req)
+}
+
+func (f *fakeModel) Embed(ctx context.Context, text string) ([]float32, error) {
+	return []float32{1, 0}, nil
+}
+
+func answer(conf float64, calls ...toolspec.Call) *fakeModel {
+	return &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		return &needle.Result{Calls: calls, Confidence: conf}, nil
+	}}
+}
+
+var timerCall = toolspec.Call{Name: "set_timer", Arguments: []byte(`{"minutes":5}`)}
+
+const tools = `[{"name":"set_timer","description":"Timer","parameters":{"minutes":{"type":"integer","required":true}}}]`
+
+// fakeCloud is an OpenAI-compatible endpoint: hang until released, or answer status.
+type fakeCloud struct {
+	calls   atomic.Int32
+	release chan struct{}
+	status  int
+	body    string
+}
+
+func newCloud(t *testing.T, status int, body string) (*fakeCloud, string) {
+	c := &fakeCloud{status: status, body: body, release: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c.calls.Add(1)
+		if c.status == 0 { // hang
+			select {
+			case <-r.Context().Done():
+			case <-c.release:
+			}
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(c.status)
+		fmt.Fprint(w, c.body)
+	}))
+	t.Cleanup(srv.Close)
+	t.Cleanup(func() { close(c.release) })
+	return c, srv.URL
+}
+
+const timerAnswer = `{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"set_timer","arguments":"{\"minutes\":7}"}}]}}]}`
+
+func pipeline(t *testing.T, model LocalModel, url string, mod func(*Config)) *Pipeline {
+	t.Helper()
+	reg, err := registry.Open(registry.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := Config{Threshold: 0.5}
+	if mod != nil {
+		mod(&cfg)
+	}
+	return New(cfg, model, escalate.New(escalate.Config{BaseURL: url, Timeout: time.Minute}), reg)
+}
+
+// A hanging cloud yields the local answer, marked, before the caller's deadline: the caller
+// would otherwise see DeadlineExceeded.
+func TestHangingCloudFallsBackWithinTheDeadline(t *testing.T) {
+	_, url := newCloud(t, 0, "")
+	for _, tc := range []struct {
+		name string
+		in   Input
+	}{
+		{"low confidence", Input{Transcript: "timer", ToolsJSON: tools}},
+		{"multi-turn", Input{Transcript: "timer", ToolsJSON: tools, History: []escalate.Message{{Role: "user", Content: "hi"}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := pipeline(t, answer(0.1, timerCall), url, func(c *Config) { c.CloudReserve = 100 * time.Millisecond })
+			ctx, cancel := context.WithTimeout(context.Background(), 400*time.Millisecond)
+			defer cancel()
+			out, err := p.Route(ctx, tc.in)
+			if err != nil {
+				t.Fatalf("%v, want the local answer", err)
+			}
+			if out.Decision != DecisionLocalFallback || out.FallbackCause != CauseTimeout || out.Calls[0].Name != "set_timer" {
+				t.Fatalf("%v %v %v", out.Decision, out.FallbackCause, out.Calls)
+			}
+		})
+	}
+	// Without a caller deadline the configured budget applies.
+	p := pipeline(t, answer(0.1, timerCall), url, func(c *Config) { c.CloudBudget = 300 * time.Millisecond })
+	out, err := p.Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools})
+	if err != nil || out.Decision != DecisionLocalFallback || out.FallbackCause != CauseTimeout {
+		t.Fatalf("no deadline: %+v %v", out, err)
+	}
+}
+
+// The cloud is not called when the deadline leaves it less than MinCloudBudget.
+func TestNoBudgetSkipsTheCloud(t *testing.T) {
+	c, url := newCloud(t, 200, timerAnswer)
+	p := pipeline(t, answer(0.1, timerCall), url, func(c *Config) { c.CloudReserve = time.Hour - time.Second; c.MinCloudBudget = time.Minute })
+	ctx, cancel := context.WithTimeout(context.Background(), time.Hour)
+	defer cancel()
+	out, err := p.Route(ctx, Input{Transcript: "timer", ToolsJSON: tools})
+	if err != nil || out.Decision != DecisionLocalFallback || out.FallbackCause != CauseTimeout || c.calls.Load() != 0 {
+		t.Fatalf("%+v %v, %d cloud calls", out, err, c.calls.Load())
+	}
+}
+
+// With history and no local model a failed escalation is not retried by a second path.
+func TestNoDoubleEscalation(t *testing.T) {
+	c, url := newCloud(t, 500, `{"error":{"message":"down"}}`)
+	p := pipeline(t, nil, url, nil)
+	_, err := p.Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools, History: []escalate.Message{{Role: "user", Content: "hi"}}})
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || ue.Cause != CauseCloudError {
+		t.Fatalf("%v, want ErrUnavailable (cloud_error)", err)
+	}
+	if c.calls.Load() != 1 {
+		t.Fatalf("%d HTTP calls, want 1 (retries 0)", c.calls.Load())
+	}
+}
+
+// A cloud answer failing the schema is a bad answer: the local answer is returned.
+func TestBadCloudAnswerFallsBack(t *testing.T) {
+	bad := `{"id":"x","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,"tool_calls":[{"id":"1","type":"function","function":{"name":"set_timer","arguments":"{\"minutes\":\"soon\"}"}}]}}]}`
+	_, url := newCloud(t, 200, bad)
+	out, err := pipeline(t, answer(0.1, timerCall), url, nil).Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools})
+	if err != nil || out.Decision != DecisionLocalFallback || out.FallbackCause != CauseBadCloudAnswer {
+		t.Fatalf("%+v %v", out, err)
+	}
+	_, url = newCloud(t, 200, timerAnswer)
+	out, err = pipeline(t, answer(0.1, timerCall), url, nil).Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools})
+	if err != nil || out.Decision != DecisionEscalated || string(out.Calls[0].Arguments) != `{"minutes":7}` {
+		t.Fatalf("%+v %v", out, err)
+	}
+}
+
+// StopEscalations ends an escalation in flight with the local answer.
+func TestShutdownReturnsTheLocalAnswer(t *testing.T) {
+	c, url := newCloud(t, 0, "")
+	p := pipeline(t, answer(0.1, timerCall), url, nil)
+	go func() {
+		for c.calls.Load() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		p.StopEscalations()
+	}()
+	out, err := p.Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools})
+	if err != nil || out.Decision != DecisionLocalFallback || out.FallbackCause != CauseShutdown {
+		t.Fatalf("%+v %v", out, err)
+	}
+}
+
+type countObs struct {
+	NopObserver
+	shed atomic.Int32
+}
+
+func (o *countObs) Shed() { o.shed.Add(1) }
+
+// Past its workers and queue the pipeline refuses at once with a retry hint.
+func TestAdmissionSheds(t *testing.T) {
+	started := make(chan struct{}, 8)
+	unblock := make(chan struct{})
+	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		started <- struct{}{}
+		<-unblock
+		return &needle.Result{Calls: []toolspec.Call{timerCall}, Confidence: 0.9}, nil
+	}}
+	obs := &countObs{}
+	p := pipeline(t, m, "", func(c *Config) { c.Workers, c.Queue, c.Observer = 1, 1, obs })
+	in := Input{Transcript: "timer", ToolsJSON: tools}
+	errc := make(chan error, 2)
+	go func() { _, err := p.Route(context.Background(), in); errc <- err }()
+	<-started // the one worker is busy
+	go func() { _, err := p.Route(context.Background(), in); errc <- err }()
+	for p.adm.waiting.Load() != 1 { // the second waits in the queue
+		time.Sleep(time.Millisecond)
+	}
+	_, err := p.Route(context.Background(), in)
+	var oe *OverloadError
+	if !errors.Is(err, ErrOverloaded) || !errors.As(err, &oe) || oe.RetryAfter <= 0 || obs.shed.Load() != 1 {
+		t.Fatalf("%v (shed %d), want ErrOverloaded with a retry delay", err, obs.shed.Load())
+	}
+	close(unblock)
+	for i := 0; i < 2; i++ {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// A request whose deadline passes before a worker is expected to free up is refused now.
+func TestAdmissionShedsWhenTheDeadlineCannotBeMet(t *testing.T) {
+	a := newAdmission(1, 10, time.Now, NopObserver{})
+	a.svcNs.Store(int64(time.Hour))
+	release, err := a.acquire(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := a.acquire(ctx); !errors.Is(err, ErrOverloaded) {
+		t.Fatalf("%v, want ErrOverloaded", err)
+	}
+}
+
+// Tools the local decoder cannot take are a validation error, not an internal one.
+func TestDecoderLimitsAreInvalidArgument(t *testing.T) {
+	enum := "["
+	for i := 0; i < 70; i++ {
+		if i > 0 {
+			enum += ","
+		}
+		enum += fmt.Sprintf(`"v%d"`, i)
+	}
+	big := `[{"name":"pick","description":"d","parameters":{"type":"object","properties":{"v":{"type":"string","enum":` + enum + `]}}}}]`
+	_, err := pipeline(t, answer(0.9), "", nil).Route(context.Background(), Input{Transcript: "x", ToolsJSON: big})
+	if !errors.Is(err, registry.ErrInvalid) {
+		t.Fatalf("%v, want a validation error", err)
+	}
+}
+
+func TestBlankAndInvalidUTF8(t *testing.T) {
+	p := pipeline(t, answer(0.9, timerCall), "", nil)
+	for _, in := range []Input{
+		{Transcript: " \t\n ", ToolsJSON: tools},
+		{Transcript: "a\xffb", ToolsJSON: tools},
+		{Transcript: "ok", ToolsJSON: tools, History: []escalate.Message{{Role: "user", Content: "\xc3"}}},
+		{Transcript: "ok", Toolset: "\xff"},
+	} {
+		if _, err := p.Route(context.Background(), in); !errors.Is(err, registry.ErrInvalid) {
+			t.Errorf("%q: %v, want a validation error", in.Transcript, err)
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package server
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is everything the router process takes. Its defaults, flags and NEEDLE_*
+// environment variables are declared once, in options below; the README's configuration
+// table is generated from them (TestREADMEConfigTable).
+type Config struct {
+	GRPCAddr, HTTPAddr string
+	ModelDir           string // empty: the model embedded from models/
+	Weights            string // in-memory weight format: "" as stored, f32, int8, int4
+	NoModel            bool
+	ToolsDir, DataDir  string
+	Threshold          float64
+	TopK               int
+	Workers, Queue     int
+	CloudURL           string
+	CloudModel         string
+	CloudAPIKey        string
+	CloudTimeout       time.Duration
+	CloudRetries       int
+	CloudBudget        time.Duration
+	CloudReserve       time.Duration
+	BreakerFailures    int
+	BreakerOpenFor     time.Duration
+	DrainTimeout       time.Duration
+	ExportTimeout      time.Duration
+	MaxMsgBytes        int
+	LogLevel           string
+	CaptureDir         string // empty: capture off
+	CaptureMaxBytes    int64
+	CaptureFiles       int
+	// Ready, when set, receives the bound addresses once the servers are up (tests use it).
+	Ready func(grpcAddr, httpAddr string)
+}
+
+// option is one setting: its flag, environment variable, default and README text.
+type option struct {
+	flag, env string
+	def       string // parsed like a flag value
+	doc       string // README default when it is not the literal def ("" -> `def`, or none)
+	usage     string
+	ptr       func(c *Config) any
+}
+
+var options = []option{
+	{"grpc-addr", "NEEDLE_GRPC_ADDR", ":50051", "", "gRPC listen address", func(c *Config) any { return &c.GRPCAddr }},
+	{"http-addr", "NEEDLE_HTTP_ADDR", ":8080", "", "the playground page (`/`), the HTTP/JSON API (`/v1/`), `/metrics` (Prometheus) and `/healthz`", func(c *Config) any { return &c.HTTPAddr }},
+	{"model", "NEEDLE_MODEL", "", "embedded `models/`", "model directory: `config.json`, `model.safetensors`, `tokenizer.model`", func(c *Config) any { return &c.ModelDir }},
+	{"weights", "NEEDLE_WEIGHTS", "", "as stored", "in-memory weight format: `f32`, `int8` or `int4`", func(c *Config) any { return &c.Weights }},
+	{"no-model", "NEEDLE_NO_MODEL", "false", "", "run without a local model: everything escalates (reason `NO_LOCAL_MODEL`)", func(c *Config) any { return &c.NoModel }},
+	{"tools-dir", "NEEDLE_TOOLS_DIR", "", "", "every `*.json` file becomes a read-only toolset named after the file; it hides a stored toolset of the same name; must exist", func(c *Config) any { return &c.ToolsDir }},
+	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted", func(c *Config) any { return &c.DataDir }},
+	{"threshold", "NEEDLE_THRESHOLD", "0.96", "", "local answers below this confidence escalate, in (0, 1]; the measured threshold for >= 98% local precision of the shipped model (Results)", func(c *Config) any { return &c.Threshold }},
+	{"top-k", "NEEDLE_TOP_K", "5", "", "tools kept by retrieval, 1 to 64", func(c *Config) any { return &c.TopK }},
+	{"workers", "NEEDLE_WORKERS", "0", "GOMAXPROCS", "requests running the local model at once", func(c *Config) any { return &c.Workers }},
+	{"queue", "NEEDLE_QUEUE", "0", "4 x workers", "requests waiting for a worker; past it, or when the deadline cannot be met, `RESOURCE_EXHAUSTED` with retry info", func(c *Config) any { return &c.Queue }},
+	{"cloud-url", "NEEDLE_CLOUD_BASE_URL", "", "", "OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`; empty = no cloud", func(c *Config) any { return &c.CloudURL }},
+	{"cloud-model", "NEEDLE_CLOUD_MODEL", "gpt-4o-mini", "", "cloud model name", func(c *Config) any { return &c.CloudModel }},
+	{"", "NEEDLE_CLOUD_API_KEY", "", "", "cloud API key (environment only)", func(c *Config) any { return &c.CloudAPIKey }},
+	{"cloud-timeout", "NEEDLE_CLOUD_TIMEOUT", "10s", "", "per-attempt timeout", func(c *Config) any { return &c.CloudTimeout }},
+	{"cloud-retries", "NEEDLE_CLOUD_RETRIES", "2", "", "retries of 429/5xx/timeouts/network errors (0 = one attempt), jittered exponential backoff, `Retry-After` honoured within the deadline", func(c *Config) any { return &c.CloudRetries }},
+	{"cloud-budget", "NEEDLE_CLOUD_BUDGET", "10s", "", "the cloud's time when the caller sets no deadline; with one, the cloud gets what is left of it", func(c *Config) any { return &c.CloudBudget }},
+	{"cloud-reserve", "NEEDLE_CLOUD_RESERVE", "50ms", "", "kept back from the caller's deadline so a slow cloud still yields the local answer (`LOCAL_FALLBACK`) in time", func(c *Config) any { return &c.CloudReserve }},
+	{"breaker-failures", "NEEDLE_BREAKER_FAILURES", "5", "", "consecutive cloud outages (5xx, 429, timeouts, network errors) that open the breaker", func(c *Config) any { return &c.BreakerFailures }},
+	{"breaker-open-for", "NEEDLE_BREAKER_OPEN_FOR", "30s", "", "how long the open breaker waits before a probe", func(c *Config) any { return &c.BreakerOpenFor }},
+	{"drain-timeout", "NEEDLE_DRAIN_TIMEOUT", "20s", "", "how long SIGTERM waits for in-flight requests", func(c *Config) any { return &c.DrainTimeout }},
+	{"export-timeout", "NEEDLE_EXPORT_TIMEOUT", "2s", "", "how long shutdown waits to flush traces", func(c *Config) any { return &c.ExportTimeout }},
+	{"max-msg-bytes", "NEEDLE_MAX_MSG_BYTES", "4194304", "4 MiB", "largest gRPC message received or sent", func(c *Config) any { return &c.MaxMsgBytes }},
+	{"capture-dir", "NEEDLE_CAPTURE_DIR", "", "none (off)", "append validated single-turn cloud answers as training rows to `escalations.jsonl` in this directory (Escalation flywheel); created when missing", func(c *Config) any { return &c.CaptureDir }},
+	{"capture-max-bytes", "NEEDLE_CAPTURE_MAX_BYTES", "67108864", "64 MiB", "size at which `escalations.jsonl` rotates, at least 4096", func(c *Config) any { return &c.CaptureMaxBytes }},
+	{"capture-files", "NEEDLE_CAPTURE_FILES", "8", "", "rotated capture files kept (`escalations.1.jsonl` ...), at least 1; older ones are deleted", func(c *Config) any { return &c.CaptureFiles }},
+	{"log-level", "NEEDLE_LOG_LEVEL", "info", "", "`debug`, `info`, `warn` or `error`; slog JSON logs on stderr", func(c *Config) any { return &c.LogLevel }},
+}
+
+// value adapts a Config field to flag.Value.
+type value struct{ p any }
+
+func (v value) String() string {
+	switch p := v.p.(type) {
+	case *string:
+		return *p
+	case *int:
+		return strconv.Itoa(*p)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
+	case *float64:
+		return strconv.FormatFloat(*p, 'g', -1, 64)
+	case *bool:
+		return strconv.FormatBool(*p)
+	case *time.Duration:
+		return p.String()
+	}
+	return ""
+}
+
+func (v value) Set(s string) error {
+	var err error
+	switch p := v.p.(type) {
+	case *string:
+		*p = s
+	case *int:
+		*p, err = strconv.Atoi(s)
+	case *int64:
+		*p, err = strconv.ParseInt(s, 10, 64)
+	case *float64:
+		*p, err = strconv.ParseFloat(s, 64)
+	case *bool:
+		*p, err = strconv.ParseBool(s)
+	case *time.Duration:
+		*p, err = time.ParseDuration(s)
+	}
+	return err
+}
+
+func (v value) IsBoolFlag() bool { _, ok := v.p.(*bool); return ok }
+
+// Defaults returns the Config with every documented default.
+func Defaults() Config {
+	var c Config
+	for _, o := range options {
+		if err := (value{o.ptr(&c)}).Set(o.def); err != nil {
+			panic(fmt.Sprintf("server: default of %s: %v", o.env, err))
+		}
+	}
+	return c
+}
+
+// Load builds the Config from defaults, then NEEDLE_* variables, then flags, and validates
+// it. Any bad value is an error naming the flag or variable.
+func Load(args []string, getenv func(string) string) (Config, error) {
+	c := Defaults()
+	fs := flag.NewFlagSet("router", flag.ContinueOnError)
+	var errs []error
+	for _, o := range options {
+		v := value{o.ptr(&c)}
+		if s := getenv(o.env); s != "" {
+			if err := v.Set(s); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", o.env, s, err))
+			}
+		}
+		if o.flag != "" {
+			fs.Var(v, o.flag, o.usage+" (env "+o.env+", default "+o.defaultText()+")")
+		}
+	}
+	if len(errs) > 0 {
+		return c, errors.Join(errs...)
+	}
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	return c, c.Validate()
+}
+
+func (o option) defaultText() string {
+	switch {
+	case o.doc != "":
+		return o.doc
+	case o.def == "":
+		return "none"
+	}
+	return "`" + o.def + "`"
+}
+
+// Validate reports every bad setting.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(name, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("--%s: "+format, append([]any{name}, args...)...))
+	}
+	if !(c.Threshold > 0 && c.Threshold <= 1) {
+		bad("threshold", "%v is not in (0, 1]", c.Threshold)
+	}
+	if c.TopK < 1 || c.TopK > 64 {
+		bad("top-k", "%d is not in [1, 64]", c.TopK)
+	}
+	if c.Workers < 0 || c.Queue < 0 {
+		bad("workers", "workers and queue must not be negative")
+	}
+	if c.CloudRetries < 0 || c.CloudRetries > 10 {
+		bad("cloud-retries", "%d is not in [0, 10]", c.CloudRetries)
+	}
+	if c.BreakerFailures < 1 {
+		bad("breaker-failures", "must be at least 1")
+	}
+	for name, d := range map[string]time.Duration{"cloud-timeout": c.CloudTimeout, "cloud-budget": c.CloudBudget, "breaker-open-for": c.BreakerOpenFor,
+		"drain-timeout": c.DrainTimeout, "export-timeout": c.ExportTimeout} {
+		if d <= 0 {
+			bad(name, "must be positive")
+		}
+	}
+	if c.CloudReserve < 0 || c.CloudReserve >= c.CloudBudget {
+		bad("cloud-reserve", "must be in [0, cloud-budget)")
+	}
+	if c.CaptureMaxBytes < 4096 {
+		bad("capture-max-bytes", "at least 4096")
+	}
+	if c.CaptureFiles < 1 {
+		bad("capture-files", "at least 1")
+	}
+	if c.MaxMsgBytes < 1<<16 {
+		bad("max-msg-bytes", "at least 65536")
+	}
+	if c.CloudURL != "" {
+		if u, err := url.Parse(c.CloudURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("cloud-url", "not an http(s) URL")
+		}
+	}
+	switch c.Weights {
+	case "", "f32", "int8", "int4":
+	default:
+		bad("weights", "%q is not f32, int8 or int4", c.Weights)
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
+	}
+	for name, dir := range map[string]string{"tools-dir": c.ToolsDir, "model": c.ModelDir} {
+		if dir == "" {
+			continue
+		}
+		if st, err := os.Stat(dir); err != nil || !st.IsDir() {
+			bad(name, "%s is not a directory", dir)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// MarkdownTable is the README's configuration table.
+func MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+	for _, o := range options {
+		f := "-"
+		if o.flag != "" {
+			f = "`--" + o.flag + "`"
+		}
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", f, o.env, o.defaultText(), o.usage)
+	}
+	return b.String()
+}

@@ -1,0 +1,83 @@
+package server
+
+import (
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+)
+
+var update = flag.Bool("update", false, "rewrite the README's configuration table")
+
+// TestREADMEConfigTable keeps the README's table what config.go declares.
+func TestREADMEConfigTable(t *testing.T) {
+	const path = "../../README.md"
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	const begin, end = "<!-- config:begin -->\n", "<!-- config:end -->"
+	i, j := strings.Index(s, begin), strings.Index(s, end)
+	if i < 0 || j < i {
+		t.Fatal("README has no config markers")
+	}
+	want := s[:i+len(begin)] + MarkdownTable() + s[j:]
+	if *update {
+		if err := os.WriteFile(path, []byte(want), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if s != want {
+		t.Fatal("README configuration table is stale: go test ./internal/server -run README -update")
+	}
+}
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestLoadDefaultsEnvAndFlags(t *testing.T) {
+	c, err := Load(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Threshold != 0.96 || c.TopK != 5 || c.CloudRetries != 2 || c.CloudTimeout != 10*time.Second || c.GRPCAddr != ":50051" || c.CloudModel != "gpt-4o-mini" ||
+		c.CaptureDir != "" || c.CaptureMaxBytes != 64<<20 || c.CaptureFiles != 8 {
+		t.Fatalf("defaults %+v", c)
+	}
+	c, err = Load([]string{"--threshold", "0.5", "--cloud-retries", "0", "--no-model"}, env(map[string]string{"NEEDLE_THRESHOLD": "0.7", "NEEDLE_TOP_K": "9", "NEEDLE_CLOUD_API_KEY": "k"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Threshold != 0.5 || c.TopK != 9 || c.CloudRetries != 0 || !c.NoModel || c.CloudAPIKey != "k" {
+		t.Fatalf("flag over env, env over default: %+v", c)
+	}
+}
+
+func TestBadValuesAreFatal(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{nil, map[string]string{"NEEDLE_THRESHOLD": "high"}, "NEEDLE_THRESHOLD"},
+		{[]string{"--threshold", "5"}, nil, "threshold"},
+		{[]string{"--threshold", "0"}, nil, "threshold"},
+		{[]string{"--top-k", "65"}, nil, "top-k"},
+		{[]string{"--tools-dir", "/nonexistent/tools"}, nil, "tools-dir"},
+		{[]string{"--cloud-retries", "-1"}, nil, "cloud-retries"},
+		{[]string{"--cloud-url", "api.openai.com"}, nil, "cloud-url"},
+		{[]string{"--log-level", "loud"}, nil, "log-level"},
+		{[]string{"--weights", "int3"}, nil, "weights"},
+		{[]string{"--capture-max-bytes", "10"}, nil, "capture-max-bytes"},
+		{[]string{"--capture-files", "0"}, nil, "capture-files"},
+		{nil, map[string]string{"NEEDLE_CAPTURE_MAX_BYTES": "1e6"}, "NEEDLE_CAPTURE_MAX_BYTES"},
+		{nil, map[string]string{"NEEDLE_CLOUD_TIMEOUT": "10"}, "NEEDLE_CLOUD_TIMEOUT"},
+		{[]string{"stray"}, nil, "unexpected"},
+	} {
+		if _, err := Load(tc.args, env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%v %v: %v, want an error naming %s", tc.args, tc.env, err, tc.want)
+		}
+	}
+}
