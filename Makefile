@@ -10,8 +10,12 @@ PROTOC_GEN_GO_VERSION      := v1.36.12
 PROTOC_GEN_GO_GRPC_VERSION := v1.5.1
 BUF_VERSION                := v1.75.0
 GRPCURL_VERSION            := v1.9.3
+# Matches the grpc-gateway runtime in go.mod.
+GRPC_GATEWAY_VERSION       := v2.30.0
+GRPC_HEALTH_PROBE_VERSION  := v0.4.62
+PLAYWRIGHT_CORE_VERSION    := 1.65.1
 
-.PHONY: deps help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
+.PHONY: deps e2e-deps e2e help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -22,15 +26,24 @@ build: ## build bin/router, bin/perception-stub, bin/needle
 run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
 	./bin/router --tools-dir examples/toolsets --data-dir .data
 
-test: deps tools test-go test-noasm test-kernel-sets test-arm64 test-python ## all tests: Go with -race, noasm kernels, each kernel set forced, arm64 under qemu, fixtures rechecked against PyTorch/SentencePiece, training smoke test
+test: deps tools e2e-deps test-go test-noasm test-kernel-sets test-arm64 test-python ## all tests: Go with -race (browser test included), noasm kernels, each kernel set forced, arm64 under qemu, fixtures rechecked against PyTorch/SentencePiece, training smoke test
 
 deps: ## install the Debian packages the Python side needs, when missing (needs root)
 	@{ $(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null && test -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4; } || { \
 	  echo "installing python3-torch, python3-numpy, python3-sentencepiece, libopenblas0-pthread"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread libtcmalloc-minimal4 >/dev/null; }
 
-test-go: $(TOOLS)/grpcurl
-	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl $(GO) test -race -count=1 ./...
+test-go: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe
+	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl NEEDLE_E2E_HEALTH_PROBE=$(TOOLS)/grpc-health-probe $(GO) test -race -count=1 ./...
+
+e2e-deps: ## Debian's chromium and playwright-core (npm) for the browser test; where they cannot be installed the test skips and says so
+	@[ -x /usr/bin/chromium ] || { echo "installing chromium (Debian)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: the browser test will skip"; }
+	@[ -d e2e/node_modules/playwright-core ] || { echo "installing playwright-core@$(PLAYWRIGHT_CORE_VERSION) (npm)"; \
+	  (cd e2e && npm install --no-audit --no-fund --silent playwright-core@$(PLAYWRIGHT_CORE_VERSION)) || echo "playwright-core could not be installed: the browser test will skip"; }
+
+e2e: e2e-deps ## the playground in headless chromium against the real router; screenshots in e2e/out/
+	$(GO) test -count=1 -run TestPlaygroundInChromium -v ./cmd/router/
 
 test-noasm: ## kernels and engine with the pure-Go twins
 	$(GO) test -count=1 -tags noasm ./internal/kernels/... ./internal/needle/...
@@ -68,7 +81,7 @@ lint: $(TOOLS)/buf check-asm ## go vet + buf lint + gofmt + generated assembly f
 	$(TOOLS)/buf lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 
-proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc ## regenerate gen/ from proto/
+proto: $(TOOLS)/buf $(TOOLS)/protoc-gen-go $(TOOLS)/protoc-gen-go-grpc $(TOOLS)/protoc-gen-grpc-gateway ## regenerate gen/ from proto/
 	$(TOOLS)/buf generate
 
 check-proto: proto ## fail when the committed generated code is stale
@@ -83,14 +96,18 @@ data: build ## 100k training rows and 1k held-out rows under data/
 	./bin/needle data -n 100000 -seed 11 -o data/train.jsonl
 	./bin/needle data -n 1000 -seed 12 -split heldout -o data/heldout.jsonl
 
-tools: $(TOOLS)/grpcurl ## install pinned Go tools into .tools/bin
+tools: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe ## install pinned Go tools into .tools/bin
 
 $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
 $(TOOLS)/protoc-gen-go-grpc:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/grpc/cmd/protoc-gen-go-grpc@$(PROTOC_GEN_GO_GRPC_VERSION)
+$(TOOLS)/protoc-gen-grpc-gateway:
+	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-gateway/v2/protoc-gen-grpc-gateway@$(GRPC_GATEWAY_VERSION)
 $(TOOLS)/buf:
 	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
+$(TOOLS)/grpc-health-probe:
+	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-health-probe@$(GRPC_HEALTH_PROBE_VERSION)
 $(TOOLS)/grpcurl:
 	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 

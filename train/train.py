@@ -62,6 +62,29 @@ def load_rows(path, limit=None):
     return rows
 
 
+def mix_rows(rows, specs, rng):
+    """Adds rows from other JSONL files (e.g. the router's --capture-dir escalations) so each
+    makes up its fraction of the result: specs are "FILE:FRACTION", FILE may be a glob, and
+    a file's rows are repeated or subsampled to reach their share."""
+    import glob
+    extra = []
+    for spec in specs:
+        path, _, frac = spec.rpartition(":")
+        frac = float(frac)
+        files = sorted(glob.glob(path))
+        assert path and 0 < frac < 1 and files, f"--mix {spec}: want FILE:FRACTION with 0<FRACTION<1 and an existing FILE"
+        src = [r for f in files for r in load_rows(f)]
+        assert src, f"--mix {spec}: no rows"
+        extra.append((src, frac))
+    rest = 1 - sum(f for _, f in extra)
+    assert rest > 0, "--mix fractions must add up to less than 1"
+    out = list(rows)
+    for src, frac in extra:
+        n = round(len(rows) * frac / rest)
+        out += rng.sample(src, n) if n <= len(src) else src * (n // len(src)) + rng.sample(src, n % len(src))
+    return out
+
+
 PAD_MULT = 16  # lengths rounded up so oneDNN/BLAS see few distinct shapes (primitive cache)
 
 
@@ -300,6 +323,8 @@ def main():
     ap.add_argument("--decay", type=float, default=0.25, help="fraction of training decaying it to 0")
     ap.add_argument("--bench", type=int, default=0,
                     help="throughput only: run this many steps after 5 warm-up steps, print one JSON line, export nothing")
+    ap.add_argument("--mix", action="append", default=[], metavar="FILE:FRACTION",
+                    help="mix rows from FILE (a glob; e.g. the router's --capture-dir files) in as FRACTION of the training rows; repeatable")
     a = ap.parse_args()
     global PAD_MULT
     if os.environ.get("NEEDLE_TRAIN_LEGACY"):
@@ -322,7 +347,7 @@ def main():
     if a.init:
         t, _ = st.load(os.path.join(a.init, "model.safetensors"))
         model.load_exported(dequant(t))
-    rows = load_rows(a.data)
+    rows = mix_rows(load_rows(a.data), a.mix, random.Random(a.seed)) if a.mix else load_rows(a.data)
     held = load_rows(a.heldout, a.val_rows) if a.heldout else []
     # Characters stand in for tokens when bucketing (tokenizing every row up front costs minutes).
     lens = [len(r["query"]) + len(dumps(r["tools"])) for r in rows]

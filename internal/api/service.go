@@ -47,6 +47,13 @@ func NewService(p *router.Pipeline, reg *registry.Registry, log *slog.Logger) *S
 // Route implements RouterService.Route.
 func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
 	in := router.Input{Transcript: req.GetTranscript(), ToolsJSON: req.GetToolsJson(), Toolset: req.GetToolset()}
+	if req.GetTools() != nil {
+		text, err := toolsText(req.GetTools(), "tools")
+		if err != nil {
+			return nil, Status(ctx, s.log, err)
+		}
+		in.ToolsJSON, in.ToolsField = text, "tools"
+	}
 	for _, h := range req.GetHistory() {
 		in.History = append(in.History, escalate.Message{Role: h.GetRole(), Content: h.GetContent()})
 	}
@@ -71,6 +78,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 		FallbackCause:    routerv1.FallbackCause(out.FallbackCause),
 		Confidence:       float32(out.Confidence),
 		ModelId:          out.ModelID,
+		Threshold:        float32(out.Threshold),
 		Timings: &routerv1.Timings{
 			TotalMs: ms(out.Timings.Total), RetrieveMs: ms(out.Timings.Retrieve), EncodeMs: ms(out.Timings.Encode),
 			DecodeMs: ms(out.Timings.Decode), CheckMs: ms(out.Timings.Check), EscalateMs: ms(out.Timings.Escalate),
@@ -109,11 +117,15 @@ func toProto(ts *registry.Toolset) *routerv1.Toolset {
 
 // PutToolset implements RouterService.PutToolset.
 func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetRequest) (*routerv1.PutToolsetResponse, error) {
-	if len(req.GetToolsJson()) > s.p.MaxToolsJSON() {
-		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: "tools_json",
-			Description: fmt.Sprintf("is %d bytes, at most %d allowed", len(req.GetToolsJson()), s.p.MaxToolsJSON())}}})
+	text, field, err := toolsSource(req.GetToolsJson(), req.GetTools())
+	if err != nil {
+		return nil, Status(ctx, s.log, err)
 	}
-	ts, err := s.reg.Put(req.GetName(), []byte(req.GetToolsJson()), s.now())
+	if len(text) > s.p.MaxToolsJSON() {
+		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: field,
+			Description: fmt.Sprintf("is %d bytes, at most %d allowed", len(text), s.p.MaxToolsJSON())}}})
+	}
+	ts, err := s.reg.Put(req.GetName(), []byte(text), s.now())
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
 	}

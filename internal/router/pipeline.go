@@ -68,9 +68,12 @@ type Config struct {
 	// Workers run the local model at once (default GOMAXPROCS); Queue more may wait
 	// (default 4 x Workers); the rest are refused with ErrOverloaded.
 	Workers, Queue int
-	Tracer         trace.Tracer
-	Observer       Observer
-	Now            func() time.Time
+	// Capture, when set, receives every escalation of a single-turn request whose cloud
+	// answer passed schema validation (the flywheel, internal/capture). Nil records nothing.
+	Capture  Capturer
+	Tracer   trace.Tracer
+	Observer Observer
+	Now      func() time.Time
 }
 
 // MaxTopK is the most candidate tools the local decoder takes (its grammar's bitmask width).
@@ -119,6 +122,11 @@ func (c *Config) ensureDefaults() {
 	}
 }
 
+// Capturer records validated cloud answers as training rows (internal/capture.Writer).
+type Capturer interface {
+	Record(query string, tools []toolspec.Tool, calls []toolspec.Call) error
+}
+
 // DefaultThreshold is the calibrated confidence threshold of the shipped model.
 const DefaultThreshold = 0.96
 
@@ -151,11 +159,15 @@ func (p *Pipeline) StopEscalations() { p.stop() }
 // MaxToolsJSON is the largest tools JSON the pipeline accepts (PutToolset uses it too).
 func (p *Pipeline) MaxToolsJSON() int { return p.cfg.MaxToolsJSON }
 
+// Limits bound the inline toolsets the pipeline accepts (ValidateTools checks with them too).
+func (p *Pipeline) Limits() registry.Limits { return p.cfg.Limits }
+
 // Input is one validated-to-be request.
 type Input struct {
 	Transcript    string
 	History       []escalate.Message
 	ToolsJSON     string
+	ToolsField    string // the request field ToolsJSON came from, for violations (default tools_json)
 	Toolset       string
 	TopK          int
 	MinConfidence *float64
@@ -180,6 +192,8 @@ type Output struct {
 	PromptTokens  int
 	OutputTokens  int
 	ModelID       string
+	// Threshold is the confidence threshold this request was judged against.
+	Threshold float64
 }
 
 // Timings per stage.
@@ -232,16 +246,19 @@ func (p *Pipeline) validate(in *Input) error {
 			add(fmt.Sprintf("history[%d].content", i), fmt.Sprintf("is %d bytes, at most %d allowed", len(h.Content), p.cfg.MaxTranscript))
 		}
 	}
+	if in.ToolsField == "" {
+		in.ToolsField = "tools_json"
+	}
 	switch {
 	case in.ToolsJSON == "" && in.Toolset == "":
-		add("tools_source", "give tools_json or toolset")
+		add("tools_source", "give tools_json, tools or toolset")
 	case !utf8.ValidString(in.ToolsJSON):
-		add("tools_json", "must be valid UTF-8")
+		add(in.ToolsField, "must be valid UTF-8")
 	case !utf8.ValidString(in.Toolset):
 		add("toolset", "must be valid UTF-8")
 	}
 	if len(in.ToolsJSON) > p.cfg.MaxToolsJSON {
-		add("tools_json", fmt.Sprintf("is %d bytes, at most %d allowed", len(in.ToolsJSON), p.cfg.MaxToolsJSON))
+		add(in.ToolsField, fmt.Sprintf("is %d bytes, at most %d allowed", len(in.ToolsJSON), p.cfg.MaxToolsJSON))
 	}
 	if in.MinConfidence != nil && (*in.MinConfidence < 0 || *in.MinConfidence > 1 || math.IsNaN(*in.MinConfidence)) {
 		add("options.min_confidence", "must be in [0, 1]")
@@ -275,6 +292,7 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 	if in.MinConfidence != nil {
 		threshold = *in.MinConfidence
 	}
+	out.Threshold = threshold
 	out.Reason = escalationReason(len(in.History) > 0, local, threshold)
 	var cloudCalls []toolspec.Call
 	var cloudErr error
@@ -295,7 +313,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	var tools []registry.Tool
 	if in.ToolsJSON != "" {
 		var err error
-		if tools, err = registry.Parse([]byte(in.ToolsJSON), p.cfg.Limits, "tools_json"); err != nil {
+		if tools, err = registry.Parse([]byte(in.ToolsJSON), p.cfg.Limits, in.ToolsField); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -312,7 +330,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := fitsDecoder(cands, in.ToolsJSON != ""); err != nil {
+	if err := fitsDecoder(cands, in); err != nil {
 		return nil, nil, err
 	}
 	ctxD, span := p.cfg.Tracer.Start(ctx, "router.decode")
@@ -344,10 +362,10 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 // fitsDecoder reports, as a validation error, offered tools the local decoder cannot take:
 // more than MaxTopK enum values in a parameter (tool and parameter counts are bounded by
 // retrieval and the registry's limits).
-func fitsDecoder(tools []registry.Tool, inline bool) error {
+func fitsDecoder(tools []registry.Tool, in Input) error {
 	prefix := "toolset"
-	if inline {
-		prefix = "tools_json"
+	if in.ToolsJSON != "" {
+		prefix = in.ToolsField
 	}
 	ve := &registry.ValidationError{}
 	for _, t := range tools {
@@ -442,6 +460,13 @@ func (p *Pipeline) escalate(ctx context.Context, out *Output, allow bool, in Inp
 		err = fmt.Errorf("%w: %w", escalate.ErrBadResponse, err)
 		span.RecordError(err)
 		return nil, err
+	}
+	// The flywheel: only answers whose calls name offered tools and pass their schemas (just
+	// checked). Multi-turn answers depend on the history a row cannot hold.
+	if p.cfg.Capture != nil && len(in.History) == 0 {
+		if err := p.cfg.Capture.Record(in.Transcript, registry.Specs(tools), res.Calls); err != nil {
+			span.RecordError(err)
+		}
 	}
 	return res.Calls, nil
 }

@@ -37,6 +37,9 @@ type Config struct {
 	ExportTimeout      time.Duration
 	MaxMsgBytes        int
 	LogLevel           string
+	CaptureDir         string // empty: capture off
+	CaptureMaxBytes    int64
+	CaptureFiles       int
 	// Ready, when set, receives the bound addresses once the servers are up (tests use it).
 	Ready func(grpcAddr, httpAddr string)
 }
@@ -52,7 +55,7 @@ type option struct {
 
 var options = []option{
 	{"grpc-addr", "NEEDLE_GRPC_ADDR", ":50051", "", "gRPC listen address", func(c *Config) any { return &c.GRPCAddr }},
-	{"http-addr", "NEEDLE_HTTP_ADDR", ":8080", "", "`/metrics` (Prometheus) and `/healthz`", func(c *Config) any { return &c.HTTPAddr }},
+	{"http-addr", "NEEDLE_HTTP_ADDR", ":8080", "", "the playground page (`/`), the HTTP/JSON API (`/v1/`), `/metrics` (Prometheus) and `/healthz`", func(c *Config) any { return &c.HTTPAddr }},
 	{"model", "NEEDLE_MODEL", "", "embedded `models/`", "model directory: `config.json`, `model.safetensors`, `tokenizer.model`", func(c *Config) any { return &c.ModelDir }},
 	{"weights", "NEEDLE_WEIGHTS", "", "as stored", "in-memory weight format: `f32`, `int8` or `int4`", func(c *Config) any { return &c.Weights }},
 	{"no-model", "NEEDLE_NO_MODEL", "false", "", "run without a local model: everything escalates (reason `NO_LOCAL_MODEL`)", func(c *Config) any { return &c.NoModel }},
@@ -74,6 +77,9 @@ var options = []option{
 	{"drain-timeout", "NEEDLE_DRAIN_TIMEOUT", "20s", "", "how long SIGTERM waits for in-flight requests", func(c *Config) any { return &c.DrainTimeout }},
 	{"export-timeout", "NEEDLE_EXPORT_TIMEOUT", "2s", "", "how long shutdown waits to flush traces", func(c *Config) any { return &c.ExportTimeout }},
 	{"max-msg-bytes", "NEEDLE_MAX_MSG_BYTES", "4194304", "4 MiB", "largest gRPC message received or sent", func(c *Config) any { return &c.MaxMsgBytes }},
+	{"capture-dir", "NEEDLE_CAPTURE_DIR", "", "none (off)", "append validated single-turn cloud answers as training rows to `escalations.jsonl` in this directory (Escalation flywheel); created when missing", func(c *Config) any { return &c.CaptureDir }},
+	{"capture-max-bytes", "NEEDLE_CAPTURE_MAX_BYTES", "67108864", "64 MiB", "size at which `escalations.jsonl` rotates, at least 4096", func(c *Config) any { return &c.CaptureMaxBytes }},
+	{"capture-files", "NEEDLE_CAPTURE_FILES", "8", "", "rotated capture files kept (`escalations.1.jsonl` ...), at least 1; older ones are deleted", func(c *Config) any { return &c.CaptureFiles }},
 	{"log-level", "NEEDLE_LOG_LEVEL", "info", "", "`debug`, `info`, `warn` or `error`; slog JSON logs on stderr", func(c *Config) any { return &c.LogLevel }},
 }
 
@@ -86,6 +92,8 @@ func (v value) String() string {
 		return *p
 	case *int:
 		return strconv.Itoa(*p)
+	case *int64:
+		return strconv.FormatInt(*p, 10)
 	case *float64:
 		return strconv.FormatFloat(*p, 'g', -1, 64)
 	case *bool:
@@ -103,6 +111,8 @@ func (v value) Set(s string) error {
 		*p = s
 	case *int:
 		*p, err = strconv.Atoi(s)
+	case *int64:
+		*p, err = strconv.ParseInt(s, 10, 64)
 	case *float64:
 		*p, err = strconv.ParseFloat(s, 64)
 	case *bool:
@@ -194,6 +204,12 @@ func (c *Config) Validate() error {
 	}
 	if c.CloudReserve < 0 || c.CloudReserve >= c.CloudBudget {
 		bad("cloud-reserve", "must be in [0, cloud-budget)")
+	}
+	if c.CaptureMaxBytes < 4096 {
+		bad("capture-max-bytes", "at least 4096")
+	}
+	if c.CaptureFiles < 1 {
+		bad("capture-files", "at least 1")
 	}
 	if c.MaxMsgBytes < 1<<16 {
 		bad("max-msg-bytes", "at least 65536")

@@ -42,7 +42,8 @@ func TestLoadDefaultsEnvAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Threshold != 0.96 || c.TopK != 5 || c.CloudRetries != 2 || c.CloudTimeout != 10*time.Second || c.GRPCAddr != ":50051" || c.CloudModel != "gpt-4o-mini" {
+	if c.Threshold != 0.96 || c.TopK != 5 || c.CloudRetries != 2 || c.CloudTimeout != 10*time.Second || c.GRPCAddr != ":50051" || c.CloudModel != "gpt-4o-mini" ||
+		c.CaptureDir != "" || c.CaptureMaxBytes != 64<<20 || c.CaptureFiles != 8 {
 		t.Fatalf("defaults %+v", c)
 	}
 	c, err = Load([]string{"--threshold", "0.5", "--cloud-retries", "0", "--no-model"}, env(map[string]string{"NEEDLE_THRESHOLD": "0.7", "NEEDLE_TOP_K": "9", "NEEDLE_CLOUD_API_KEY": "k"}))
@@ -69,6 +70,9 @@ func TestBadValuesAreFatal(t *testing.T) {
 		{[]string{"--cloud-url", "api.openai.com"}, nil, "cloud-url"},
 		{[]string{"--log-level", "loud"}, nil, "log-level"},
 		{[]string{"--weights", "int3"}, nil, "weights"},
+		{[]string{"--capture-max-bytes", "10"}, nil, "capture-max-bytes"},
+		{[]string{"--capture-files", "0"}, nil, "capture-files"},
+		{nil, map[string]string{"NEEDLE_CAPTURE_MAX_BYTES": "1e6"}, "NEEDLE_CAPTURE_MAX_BYTES"},
 		{nil, map[string]string{"NEEDLE_CLOUD_TIMEOUT": "10"}, "NEEDLE_CLOUD_TIMEOUT"},
 		{[]string{"stray"}, nil, "unexpected"},
 	} {

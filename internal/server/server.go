@@ -1,6 +1,7 @@
 // Package server wires the router process: model, registry, cloud client, telemetry, the
 // gRPC server (health, reflection, keepalive, logging and recovery middleware, OpenTelemetry
-// stats handler) and the HTTP server (/metrics, /healthz). cmd/router only parses flags.
+// stats handler) and the HTTP server (/metrics, /healthz, the HTTP/JSON API under /v1/ and
+// the playground page), plus the escalation capture writer. cmd/router only parses flags.
 package server
 
 import (
@@ -34,6 +35,7 @@ import (
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/api"
+	"github.com/needle-router/needle/internal/capture"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
@@ -103,6 +105,13 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
+	closeWeb, err := mountWeb(ctx, mux, gl.Addr(), cfg.MaxMsgBytes, log)
+	if err != nil {
+		gl.Close()
+		hl.Close()
+		return err
+	}
+	defer closeWeb()
 	hsrv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- gs.Serve(gl) }()
@@ -176,6 +185,11 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *a
 	if err != nil {
 		return nil, nil, err
 	}
+	capt, err := openCapture(capture.Config{Dir: cfg.CaptureDir, MaxBytes: cfg.CaptureMaxBytes, MaxFiles: cfg.CaptureFiles}, log)
+	if err != nil {
+		reg.Close()
+		return nil, nil, err
+	}
 	cloud := escalate.New(escalate.Config{BaseURL: cfg.CloudURL, Model: cfg.CloudModel, APIKey: cfg.CloudAPIKey,
 		Timeout: cfg.CloudTimeout, MaxRetries: cfg.CloudRetries,
 		Breaker: escalate.BreakerConfig{Failures: uint32(cfg.BreakerFailures), OpenFor: cfg.BreakerOpenFor},
@@ -184,7 +198,7 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *a
 		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
 	}
 	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, ModelID: modelID,
-		Workers: cfg.Workers, Queue: cfg.Queue, CloudBudget: cfg.CloudBudget, CloudReserve: cfg.CloudReserve,
+		Workers: cfg.Workers, Queue: cfg.Queue, CloudBudget: cfg.CloudBudget, CloudReserve: cfg.CloudReserve, Capture: capt,
 		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Observer: metrics}, model, cloud, reg)
 	return p, reg, nil
 }

@@ -7,6 +7,7 @@
 package routerv1
 
 import (
+	_ "google.golang.org/genproto/googleapis/api/annotations"
 	protoreflect "google.golang.org/protobuf/reflect/protoreflect"
 	protoimpl "google.golang.org/protobuf/runtime/protoimpl"
 	structpb "google.golang.org/protobuf/types/known/structpb"
@@ -273,6 +274,7 @@ type RouteRequest struct {
 	//
 	//	*RouteRequest_ToolsJson
 	//	*RouteRequest_Toolset
+	//	*RouteRequest_Tools
 	ToolsSource   isRouteRequest_ToolsSource `protobuf_oneof:"tools_source"`
 	Options       *RouteOptions              `protobuf:"bytes,5,opt,name=options,proto3" json:"options,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -348,6 +350,15 @@ func (x *RouteRequest) GetToolset() string {
 	return ""
 }
 
+func (x *RouteRequest) GetTools() *structpb.Value {
+	if x != nil {
+		if x, ok := x.ToolsSource.(*RouteRequest_Tools); ok {
+			return x.Tools
+		}
+	}
+	return nil
+}
+
 func (x *RouteRequest) GetOptions() *RouteOptions {
 	if x != nil {
 		return x.Options
@@ -370,9 +381,19 @@ type RouteRequest_Toolset struct {
 	Toolset string `protobuf:"bytes,4,opt,name=toolset,proto3,oneof"`
 }
 
+type RouteRequest_Tools struct {
+	// Tools as JSON values (an array, or one tool object) in any of the forms tools_json
+	// accepts; field violations name them "tools[i]...". In HTTP/JSON this is plain JSON:
+	// "tools": [{"name": ...}]. A Struct does not keep key order, so the flat form's
+	// parameter order is taken from tools_json only.
+	Tools *structpb.Value `protobuf:"bytes,6,opt,name=tools,proto3,oneof"`
+}
+
 func (*RouteRequest_ToolsJson) isRouteRequest_ToolsSource() {}
 
 func (*RouteRequest_Toolset) isRouteRequest_ToolsSource() {}
+
+func (*RouteRequest_Tools) isRouteRequest_ToolsSource() {}
 
 type RouteOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -665,6 +686,9 @@ type RouteResponse struct {
 	TraceId        string           `protobuf:"bytes,8,opt,name=trace_id,json=traceId,proto3" json:"trace_id,omitempty"`
 	// Set when decision is DECISION_LOCAL_FALLBACK.
 	FallbackCause FallbackCause `protobuf:"varint,9,opt,name=fallback_cause,json=fallbackCause,proto3,enum=needle.router.v1.FallbackCause" json:"fallback_cause,omitempty"`
+	// The confidence threshold this request was judged against (options.min_confidence or the
+	// server's).
+	Threshold     float32 `protobuf:"fixed32,10,opt,name=threshold,proto3" json:"threshold,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -762,6 +786,13 @@ func (x *RouteResponse) GetFallbackCause() FallbackCause {
 	return FallbackCause_FALLBACK_CAUSE_UNSPECIFIED
 }
 
+func (x *RouteResponse) GetThreshold() float32 {
+	if x != nil {
+		return x.Threshold
+	}
+	return 0
+}
+
 type Toolset struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -832,9 +863,12 @@ func (x *Toolset) GetUpdateTime() *timestamppb.Timestamp {
 }
 
 type PutToolsetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	ToolsJson     string                 `protobuf:"bytes,2,opt,name=tools_json,json=toolsJson,proto3" json:"tools_json,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The definitions as JSON text (kept as given). Give this or tools.
+	ToolsJson string `protobuf:"bytes,2,opt,name=tools_json,json=toolsJson,proto3" json:"tools_json,omitempty"`
+	// The definitions as JSON values (HTTP/JSON: "tools": [...]). Give this or tools_json.
+	Tools         *structpb.Value `protobuf:"bytes,3,opt,name=tools,proto3" json:"tools,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -881,6 +915,13 @@ func (x *PutToolsetRequest) GetToolsJson() string {
 		return x.ToolsJson
 	}
 	return ""
+}
+
+func (x *PutToolsetRequest) GetTools() *structpb.Value {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
 }
 
 type PutToolsetResponse struct {
@@ -1202,14 +1243,222 @@ func (*DeleteToolsetResponse) Descriptor() ([]byte, []int) {
 	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{15}
 }
 
+type ValidateToolsRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to ToolsSource:
+	//
+	//	*ValidateToolsRequest_ToolsJson
+	//	*ValidateToolsRequest_Tools
+	ToolsSource   isValidateToolsRequest_ToolsSource `protobuf_oneof:"tools_source"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateToolsRequest) Reset() {
+	*x = ValidateToolsRequest{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateToolsRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateToolsRequest) ProtoMessage() {}
+
+func (x *ValidateToolsRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateToolsRequest.ProtoReflect.Descriptor instead.
+func (*ValidateToolsRequest) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *ValidateToolsRequest) GetToolsSource() isValidateToolsRequest_ToolsSource {
+	if x != nil {
+		return x.ToolsSource
+	}
+	return nil
+}
+
+func (x *ValidateToolsRequest) GetToolsJson() string {
+	if x != nil {
+		if x, ok := x.ToolsSource.(*ValidateToolsRequest_ToolsJson); ok {
+			return x.ToolsJson
+		}
+	}
+	return ""
+}
+
+func (x *ValidateToolsRequest) GetTools() *structpb.Value {
+	if x != nil {
+		if x, ok := x.ToolsSource.(*ValidateToolsRequest_Tools); ok {
+			return x.Tools
+		}
+	}
+	return nil
+}
+
+type isValidateToolsRequest_ToolsSource interface {
+	isValidateToolsRequest_ToolsSource()
+}
+
+type ValidateToolsRequest_ToolsJson struct {
+	// As RouteRequest.tools_json.
+	ToolsJson string `protobuf:"bytes,1,opt,name=tools_json,json=toolsJson,proto3,oneof"`
+}
+
+type ValidateToolsRequest_Tools struct {
+	// As RouteRequest.tools.
+	Tools *structpb.Value `protobuf:"bytes,2,opt,name=tools,proto3,oneof"`
+}
+
+func (*ValidateToolsRequest_ToolsJson) isValidateToolsRequest_ToolsSource() {}
+
+func (*ValidateToolsRequest_Tools) isValidateToolsRequest_ToolsSource() {}
+
+// ToolSummary is one validated tool as the router sees it.
+type ToolSummary struct {
+	state       protoimpl.MessageState `protogen:"open.v1"`
+	Name        string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	Description string                 `protobuf:"bytes,2,opt,name=description,proto3" json:"description,omitempty"`
+	// Parameter names in the order the model is shown them.
+	Parameters []string `protobuf:"bytes,3,rep,name=parameters,proto3" json:"parameters,omitempty"`
+	// The required parameters.
+	Required []string `protobuf:"bytes,4,rep,name=required,proto3" json:"required,omitempty"`
+	// The tool in Needle's flat form, as compact JSON (what the model reads).
+	FlatJson      string `protobuf:"bytes,5,opt,name=flat_json,json=flatJson,proto3" json:"flat_json,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ToolSummary) Reset() {
+	*x = ToolSummary{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ToolSummary) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ToolSummary) ProtoMessage() {}
+
+func (x *ToolSummary) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ToolSummary.ProtoReflect.Descriptor instead.
+func (*ToolSummary) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ToolSummary) GetName() string {
+	if x != nil {
+		return x.Name
+	}
+	return ""
+}
+
+func (x *ToolSummary) GetDescription() string {
+	if x != nil {
+		return x.Description
+	}
+	return ""
+}
+
+func (x *ToolSummary) GetParameters() []string {
+	if x != nil {
+		return x.Parameters
+	}
+	return nil
+}
+
+func (x *ToolSummary) GetRequired() []string {
+	if x != nil {
+		return x.Required
+	}
+	return nil
+}
+
+func (x *ToolSummary) GetFlatJson() string {
+	if x != nil {
+		return x.FlatJson
+	}
+	return ""
+}
+
+type ValidateToolsResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Tools         []*ToolSummary         `protobuf:"bytes,1,rep,name=tools,proto3" json:"tools,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ValidateToolsResponse) Reset() {
+	*x = ValidateToolsResponse{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ValidateToolsResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ValidateToolsResponse) ProtoMessage() {}
+
+func (x *ValidateToolsResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ValidateToolsResponse.ProtoReflect.Descriptor instead.
+func (*ValidateToolsResponse) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ValidateToolsResponse) GetTools() []*ToolSummary {
+	if x != nil {
+		return x.Tools
+	}
+	return nil
+}
+
 var File_needle_router_v1_router_proto protoreflect.FileDescriptor
 
 const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\n" +
-	"\x1dneedle/router/v1/router.proto\x12\x10needle.router.v1\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n" +
+	"\x1dneedle/router/v1/router.proto\x12\x10needle.router.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"4\n" +
 	"\x04Turn\x12\x12\n" +
 	"\x04role\x18\x01 \x01(\tR\x04role\x12\x18\n" +
-	"\acontent\x18\x02 \x01(\tR\acontent\"\xe7\x01\n" +
+	"\acontent\x18\x02 \x01(\tR\acontent\"\x97\x02\n" +
 	"\fRouteRequest\x12\x1e\n" +
 	"\n" +
 	"transcript\x18\x01 \x01(\tR\n" +
@@ -1217,7 +1466,8 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\ahistory\x18\x02 \x03(\v2\x16.needle.router.v1.TurnR\ahistory\x12\x1f\n" +
 	"\n" +
 	"tools_json\x18\x03 \x01(\tH\x00R\ttoolsJson\x12\x1a\n" +
-	"\atoolset\x18\x04 \x01(\tH\x00R\atoolset\x128\n" +
+	"\atoolset\x18\x04 \x01(\tH\x00R\atoolset\x12.\n" +
+	"\x05tools\x18\x06 \x01(\v2\x16.google.protobuf.ValueH\x00R\x05tools\x128\n" +
 	"\aoptions\x18\x05 \x01(\v2\x1e.needle.router.v1.RouteOptionsR\aoptionsB\x0e\n" +
 	"\ftools_source\"\xa7\x01\n" +
 	"\fRouteOptions\x12\x13\n" +
@@ -1243,7 +1493,7 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\vescalate_ms\x18\x06 \x01(\x01R\n" +
 	"escalateMs\x12#\n" +
 	"\rprompt_tokens\x18\a \x01(\rR\fpromptTokens\x12#\n" +
-	"\routput_tokens\x18\b \x01(\rR\foutputTokens\"\xe7\x03\n" +
+	"\routput_tokens\x18\b \x01(\rR\foutputTokens\"\x85\x04\n" +
 	"\rRouteResponse\x120\n" +
 	"\x05calls\x18\x01 \x03(\v2\x1a.needle.router.v1.ToolCallR\x05calls\x126\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x1a.needle.router.v1.DecisionR\bdecision\x12O\n" +
@@ -1255,7 +1505,9 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\atimings\x18\x06 \x01(\v2\x19.needle.router.v1.TimingsR\atimings\x12\x19\n" +
 	"\bmodel_id\x18\a \x01(\tR\amodelId\x12\x19\n" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x12F\n" +
-	"\x0efallback_cause\x18\t \x01(\x0e2\x1f.needle.router.v1.FallbackCauseR\rfallbackCause\"\x98\x01\n" +
+	"\x0efallback_cause\x18\t \x01(\x0e2\x1f.needle.router.v1.FallbackCauseR\rfallbackCause\x12\x1c\n" +
+	"\tthreshold\x18\n" +
+	" \x01(\x02R\tthreshold\"\x98\x01\n" +
 	"\aToolset\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -1263,11 +1515,12 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\n" +
 	"tool_names\x18\x03 \x03(\tR\ttoolNames\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"F\n" +
+	"updateTime\"t\n" +
 	"\x11PutToolsetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
-	"tools_json\x18\x02 \x01(\tR\ttoolsJson\"I\n" +
+	"tools_json\x18\x02 \x01(\tR\ttoolsJson\x12,\n" +
+	"\x05tools\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x05tools\"I\n" +
 	"\x12PutToolsetResponse\x123\n" +
 	"\atoolset\x18\x01 \x01(\v2\x19.needle.router.v1.ToolsetR\atoolset\"'\n" +
 	"\x11GetToolsetRequest\x12\x12\n" +
@@ -1283,7 +1536,22 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"*\n" +
 	"\x14DeleteToolsetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
-	"\x15DeleteToolsetResponse*\x83\x01\n" +
+	"\x15DeleteToolsetResponse\"w\n" +
+	"\x14ValidateToolsRequest\x12\x1f\n" +
+	"\n" +
+	"tools_json\x18\x01 \x01(\tH\x00R\ttoolsJson\x12.\n" +
+	"\x05tools\x18\x02 \x01(\v2\x16.google.protobuf.ValueH\x00R\x05toolsB\x0e\n" +
+	"\ftools_source\"\x9c\x01\n" +
+	"\vToolSummary\x12\x12\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12 \n" +
+	"\vdescription\x18\x02 \x01(\tR\vdescription\x12\x1e\n" +
+	"\n" +
+	"parameters\x18\x03 \x03(\tR\n" +
+	"parameters\x12\x1a\n" +
+	"\brequired\x18\x04 \x03(\tR\brequired\x12\x1b\n" +
+	"\tflat_json\x18\x05 \x01(\tR\bflatJson\"L\n" +
+	"\x15ValidateToolsResponse\x123\n" +
+	"\x05tools\x18\x01 \x03(\v2\x1d.needle.router.v1.ToolSummaryR\x05tools*\x83\x01\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDECISION_LOCAL\x10\x01\x12\x16\n" +
@@ -1304,15 +1572,16 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x1aFALLBACK_CAUSE_CLOUD_ERROR\x10\x04\x12#\n" +
 	"\x1fFALLBACK_CAUSE_BAD_CLOUD_ANSWER\x10\x05\x12&\n" +
 	"\"FALLBACK_CAUSE_ESCALATION_DISABLED\x10\x06\x12\x1b\n" +
-	"\x17FALLBACK_CAUSE_SHUTDOWN\x10\a2\xcc\x03\n" +
-	"\rRouterService\x12H\n" +
-	"\x05Route\x12\x1e.needle.router.v1.RouteRequest\x1a\x1f.needle.router.v1.RouteResponse\x12W\n" +
+	"\x17FALLBACK_CAUSE_SHUTDOWN\x10\a2\xd3\x05\n" +
+	"\rRouterService\x12^\n" +
+	"\x05Route\x12\x1e.needle.router.v1.RouteRequest\x1a\x1f.needle.router.v1.RouteResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/route\x12w\n" +
 	"\n" +
-	"PutToolset\x12#.needle.router.v1.PutToolsetRequest\x1a$.needle.router.v1.PutToolsetResponse\x12W\n" +
+	"PutToolset\x12#.needle.router.v1.PutToolsetRequest\x1a$.needle.router.v1.PutToolsetResponse\"\x1e\x82\xd3\xe4\x93\x02\x18:\x01*\x1a\x13/v1/toolsets/{name}\x12t\n" +
 	"\n" +
-	"GetToolset\x12#.needle.router.v1.GetToolsetRequest\x1a$.needle.router.v1.GetToolsetResponse\x12]\n" +
-	"\fListToolsets\x12%.needle.router.v1.ListToolsetsRequest\x1a&.needle.router.v1.ListToolsetsResponse\x12`\n" +
-	"\rDeleteToolset\x12&.needle.router.v1.DeleteToolsetRequest\x1a'.needle.router.v1.DeleteToolsetResponseB?Z=github.com/needle-router/needle/gen/needle/router/v1;routerv1b\x06proto3"
+	"GetToolset\x12#.needle.router.v1.GetToolsetRequest\x1a$.needle.router.v1.GetToolsetResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/toolsets/{name}\x12s\n" +
+	"\fListToolsets\x12%.needle.router.v1.ListToolsetsRequest\x1a&.needle.router.v1.ListToolsetsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/toolsets\x12}\n" +
+	"\rDeleteToolset\x12&.needle.router.v1.DeleteToolsetRequest\x1a'.needle.router.v1.DeleteToolsetResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/toolsets/{name}\x12\x7f\n" +
+	"\rValidateTools\x12&.needle.router.v1.ValidateToolsRequest\x1a'.needle.router.v1.ValidateToolsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/tools:validateB?Z=github.com/needle-router/needle/gen/needle/router/v1;routerv1b\x06proto3"
 
 var (
 	file_needle_router_v1_router_proto_rawDescOnce sync.Once
@@ -1327,7 +1596,7 @@ func file_needle_router_v1_router_proto_rawDescGZIP() []byte {
 }
 
 var file_needle_router_v1_router_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_needle_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 16)
+var file_needle_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
 var file_needle_router_v1_router_proto_goTypes = []any{
 	(Decision)(0),                 // 0: needle.router.v1.Decision
 	(EscalationReason)(0),         // 1: needle.router.v1.EscalationReason
@@ -1348,38 +1617,48 @@ var file_needle_router_v1_router_proto_goTypes = []any{
 	(*ListToolsetsResponse)(nil),  // 16: needle.router.v1.ListToolsetsResponse
 	(*DeleteToolsetRequest)(nil),  // 17: needle.router.v1.DeleteToolsetRequest
 	(*DeleteToolsetResponse)(nil), // 18: needle.router.v1.DeleteToolsetResponse
-	(*structpb.Struct)(nil),       // 19: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 20: google.protobuf.Timestamp
+	(*ValidateToolsRequest)(nil),  // 19: needle.router.v1.ValidateToolsRequest
+	(*ToolSummary)(nil),           // 20: needle.router.v1.ToolSummary
+	(*ValidateToolsResponse)(nil), // 21: needle.router.v1.ValidateToolsResponse
+	(*structpb.Value)(nil),        // 22: google.protobuf.Value
+	(*structpb.Struct)(nil),       // 23: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
 }
 var file_needle_router_v1_router_proto_depIdxs = []int32{
 	3,  // 0: needle.router.v1.RouteRequest.history:type_name -> needle.router.v1.Turn
-	5,  // 1: needle.router.v1.RouteRequest.options:type_name -> needle.router.v1.RouteOptions
-	19, // 2: needle.router.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
-	6,  // 3: needle.router.v1.RouteResponse.calls:type_name -> needle.router.v1.ToolCall
-	0,  // 4: needle.router.v1.RouteResponse.decision:type_name -> needle.router.v1.Decision
-	1,  // 5: needle.router.v1.RouteResponse.escalation_reason:type_name -> needle.router.v1.EscalationReason
-	7,  // 6: needle.router.v1.RouteResponse.retrieved_tools:type_name -> needle.router.v1.RetrievedTool
-	8,  // 7: needle.router.v1.RouteResponse.timings:type_name -> needle.router.v1.Timings
-	2,  // 8: needle.router.v1.RouteResponse.fallback_cause:type_name -> needle.router.v1.FallbackCause
-	20, // 9: needle.router.v1.Toolset.update_time:type_name -> google.protobuf.Timestamp
-	10, // 10: needle.router.v1.PutToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
-	10, // 11: needle.router.v1.GetToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
-	10, // 12: needle.router.v1.ListToolsetsResponse.toolsets:type_name -> needle.router.v1.Toolset
-	4,  // 13: needle.router.v1.RouterService.Route:input_type -> needle.router.v1.RouteRequest
-	11, // 14: needle.router.v1.RouterService.PutToolset:input_type -> needle.router.v1.PutToolsetRequest
-	13, // 15: needle.router.v1.RouterService.GetToolset:input_type -> needle.router.v1.GetToolsetRequest
-	15, // 16: needle.router.v1.RouterService.ListToolsets:input_type -> needle.router.v1.ListToolsetsRequest
-	17, // 17: needle.router.v1.RouterService.DeleteToolset:input_type -> needle.router.v1.DeleteToolsetRequest
-	9,  // 18: needle.router.v1.RouterService.Route:output_type -> needle.router.v1.RouteResponse
-	12, // 19: needle.router.v1.RouterService.PutToolset:output_type -> needle.router.v1.PutToolsetResponse
-	14, // 20: needle.router.v1.RouterService.GetToolset:output_type -> needle.router.v1.GetToolsetResponse
-	16, // 21: needle.router.v1.RouterService.ListToolsets:output_type -> needle.router.v1.ListToolsetsResponse
-	18, // 22: needle.router.v1.RouterService.DeleteToolset:output_type -> needle.router.v1.DeleteToolsetResponse
-	18, // [18:23] is the sub-list for method output_type
-	13, // [13:18] is the sub-list for method input_type
-	13, // [13:13] is the sub-list for extension type_name
-	13, // [13:13] is the sub-list for extension extendee
-	0,  // [0:13] is the sub-list for field type_name
+	22, // 1: needle.router.v1.RouteRequest.tools:type_name -> google.protobuf.Value
+	5,  // 2: needle.router.v1.RouteRequest.options:type_name -> needle.router.v1.RouteOptions
+	23, // 3: needle.router.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	6,  // 4: needle.router.v1.RouteResponse.calls:type_name -> needle.router.v1.ToolCall
+	0,  // 5: needle.router.v1.RouteResponse.decision:type_name -> needle.router.v1.Decision
+	1,  // 6: needle.router.v1.RouteResponse.escalation_reason:type_name -> needle.router.v1.EscalationReason
+	7,  // 7: needle.router.v1.RouteResponse.retrieved_tools:type_name -> needle.router.v1.RetrievedTool
+	8,  // 8: needle.router.v1.RouteResponse.timings:type_name -> needle.router.v1.Timings
+	2,  // 9: needle.router.v1.RouteResponse.fallback_cause:type_name -> needle.router.v1.FallbackCause
+	24, // 10: needle.router.v1.Toolset.update_time:type_name -> google.protobuf.Timestamp
+	22, // 11: needle.router.v1.PutToolsetRequest.tools:type_name -> google.protobuf.Value
+	10, // 12: needle.router.v1.PutToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
+	10, // 13: needle.router.v1.GetToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
+	10, // 14: needle.router.v1.ListToolsetsResponse.toolsets:type_name -> needle.router.v1.Toolset
+	22, // 15: needle.router.v1.ValidateToolsRequest.tools:type_name -> google.protobuf.Value
+	20, // 16: needle.router.v1.ValidateToolsResponse.tools:type_name -> needle.router.v1.ToolSummary
+	4,  // 17: needle.router.v1.RouterService.Route:input_type -> needle.router.v1.RouteRequest
+	11, // 18: needle.router.v1.RouterService.PutToolset:input_type -> needle.router.v1.PutToolsetRequest
+	13, // 19: needle.router.v1.RouterService.GetToolset:input_type -> needle.router.v1.GetToolsetRequest
+	15, // 20: needle.router.v1.RouterService.ListToolsets:input_type -> needle.router.v1.ListToolsetsRequest
+	17, // 21: needle.router.v1.RouterService.DeleteToolset:input_type -> needle.router.v1.DeleteToolsetRequest
+	19, // 22: needle.router.v1.RouterService.ValidateTools:input_type -> needle.router.v1.ValidateToolsRequest
+	9,  // 23: needle.router.v1.RouterService.Route:output_type -> needle.router.v1.RouteResponse
+	12, // 24: needle.router.v1.RouterService.PutToolset:output_type -> needle.router.v1.PutToolsetResponse
+	14, // 25: needle.router.v1.RouterService.GetToolset:output_type -> needle.router.v1.GetToolsetResponse
+	16, // 26: needle.router.v1.RouterService.ListToolsets:output_type -> needle.router.v1.ListToolsetsResponse
+	18, // 27: needle.router.v1.RouterService.DeleteToolset:output_type -> needle.router.v1.DeleteToolsetResponse
+	21, // 28: needle.router.v1.RouterService.ValidateTools:output_type -> needle.router.v1.ValidateToolsResponse
+	23, // [23:29] is the sub-list for method output_type
+	17, // [17:23] is the sub-list for method input_type
+	17, // [17:17] is the sub-list for extension type_name
+	17, // [17:17] is the sub-list for extension extendee
+	0,  // [0:17] is the sub-list for field type_name
 }
 
 func init() { file_needle_router_v1_router_proto_init() }
@@ -1390,15 +1669,20 @@ func file_needle_router_v1_router_proto_init() {
 	file_needle_router_v1_router_proto_msgTypes[1].OneofWrappers = []any{
 		(*RouteRequest_ToolsJson)(nil),
 		(*RouteRequest_Toolset)(nil),
+		(*RouteRequest_Tools)(nil),
 	}
 	file_needle_router_v1_router_proto_msgTypes[2].OneofWrappers = []any{}
+	file_needle_router_v1_router_proto_msgTypes[16].OneofWrappers = []any{
+		(*ValidateToolsRequest_ToolsJson)(nil),
+		(*ValidateToolsRequest_Tools)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_needle_router_v1_router_proto_rawDesc), len(file_needle_router_v1_router_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   16,
+			NumMessages:   19,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,7 @@ const (
 	RouterService_GetToolset_FullMethodName    = "/needle.router.v1.RouterService/GetToolset"
 	RouterService_ListToolsets_FullMethodName  = "/needle.router.v1.RouterService/ListToolsets"
 	RouterService_DeleteToolset_FullMethodName = "/needle.router.v1.RouterService/DeleteToolset"
+	RouterService_ValidateTools_FullMethodName = "/needle.router.v1.RouterService/ValidateTools"
 )
 
 // RouterServiceClient is the client API for RouterService service.
@@ -31,7 +32,8 @@ const (
 // For semantics around ctx use and closing/ending streaming RPCs, please refer to https://pkg.go.dev/google.golang.org/grpc/?tab=doc#ClientConn.NewStream.
 //
 // RouterService turns a transcript into tool calls: locally with the Needle model when it
-// is confident, through a cloud model otherwise.
+// is confident, through a cloud model otherwise. The google.api.http options are the
+// HTTP/JSON mapping served on the router's HTTP port (grpc-gateway).
 type RouterServiceClient interface {
 	// Route decides the tool calls for one transcript.
 	Route(ctx context.Context, in *RouteRequest, opts ...grpc.CallOption) (*RouteResponse, error)
@@ -39,10 +41,15 @@ type RouterServiceClient interface {
 	PutToolset(ctx context.Context, in *PutToolsetRequest, opts ...grpc.CallOption) (*PutToolsetResponse, error)
 	// GetToolset returns one toolset.
 	GetToolset(ctx context.Context, in *GetToolsetRequest, opts ...grpc.CallOption) (*GetToolsetResponse, error)
-	// ListToolsets returns toolsets in name order, a page at a time.
+	// ListToolsets returns toolsets in name order, a page at a time (HTTP: page_size and
+	// page_token as query parameters).
 	ListToolsets(ctx context.Context, in *ListToolsetsRequest, opts ...grpc.CallOption) (*ListToolsetsResponse, error)
 	// DeleteToolset removes a toolset.
 	DeleteToolset(ctx context.Context, in *DeleteToolsetRequest, opts ...grpc.CallOption) (*DeleteToolsetResponse, error)
+	// ValidateTools parses and validates tool definitions without storing them: the same
+	// checks as PutToolset and Route, answered with the normalised tools or INVALID_ARGUMENT
+	// and a field violation per problem.
+	ValidateTools(ctx context.Context, in *ValidateToolsRequest, opts ...grpc.CallOption) (*ValidateToolsResponse, error)
 }
 
 type routerServiceClient struct {
@@ -103,12 +110,23 @@ func (c *routerServiceClient) DeleteToolset(ctx context.Context, in *DeleteTools
 	return out, nil
 }
 
+func (c *routerServiceClient) ValidateTools(ctx context.Context, in *ValidateToolsRequest, opts ...grpc.CallOption) (*ValidateToolsResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ValidateToolsResponse)
+	err := c.cc.Invoke(ctx, RouterService_ValidateTools_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // RouterServiceServer is the server API for RouterService service.
 // All implementations must embed UnimplementedRouterServiceServer
 // for forward compatibility.
 //
 // RouterService turns a transcript into tool calls: locally with the Needle model when it
-// is confident, through a cloud model otherwise.
+// is confident, through a cloud model otherwise. The google.api.http options are the
+// HTTP/JSON mapping served on the router's HTTP port (grpc-gateway).
 type RouterServiceServer interface {
 	// Route decides the tool calls for one transcript.
 	Route(context.Context, *RouteRequest) (*RouteResponse, error)
@@ -116,10 +134,15 @@ type RouterServiceServer interface {
 	PutToolset(context.Context, *PutToolsetRequest) (*PutToolsetResponse, error)
 	// GetToolset returns one toolset.
 	GetToolset(context.Context, *GetToolsetRequest) (*GetToolsetResponse, error)
-	// ListToolsets returns toolsets in name order, a page at a time.
+	// ListToolsets returns toolsets in name order, a page at a time (HTTP: page_size and
+	// page_token as query parameters).
 	ListToolsets(context.Context, *ListToolsetsRequest) (*ListToolsetsResponse, error)
 	// DeleteToolset removes a toolset.
 	DeleteToolset(context.Context, *DeleteToolsetRequest) (*DeleteToolsetResponse, error)
+	// ValidateTools parses and validates tool definitions without storing them: the same
+	// checks as PutToolset and Route, answered with the normalised tools or INVALID_ARGUMENT
+	// and a field violation per problem.
+	ValidateTools(context.Context, *ValidateToolsRequest) (*ValidateToolsResponse, error)
 	mustEmbedUnimplementedRouterServiceServer()
 }
 
@@ -144,6 +167,9 @@ func (UnimplementedRouterServiceServer) ListToolsets(context.Context, *ListTools
 }
 func (UnimplementedRouterServiceServer) DeleteToolset(context.Context, *DeleteToolsetRequest) (*DeleteToolsetResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteToolset not implemented")
+}
+func (UnimplementedRouterServiceServer) ValidateTools(context.Context, *ValidateToolsRequest) (*ValidateToolsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ValidateTools not implemented")
 }
 func (UnimplementedRouterServiceServer) mustEmbedUnimplementedRouterServiceServer() {}
 func (UnimplementedRouterServiceServer) testEmbeddedByValue()                       {}
@@ -256,6 +282,24 @@ func _RouterService_DeleteToolset_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RouterService_ValidateTools_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ValidateToolsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterServiceServer).ValidateTools(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouterService_ValidateTools_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterServiceServer).ValidateTools(ctx, req.(*ValidateToolsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // RouterService_ServiceDesc is the grpc.ServiceDesc for RouterService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -282,6 +326,10 @@ var RouterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteToolset",
 			Handler:    _RouterService_DeleteToolset_Handler,
+		},
+		{
+			MethodName: "ValidateTools",
+			Handler:    _RouterService_ValidateTools_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},
