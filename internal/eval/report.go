@@ -134,7 +134,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		s := r.Categories[c]
 		fmt.Fprintf(w, "%-24s %7d %7d %7d %8.1f%%\n", c, s.Total, s.Correct, s.Errors, 100*s.Accuracy)
 	}
-	if r.Cost.Answered > 0 {
+	if r.Cost.Answered > 0 && r.Cost.P90RouteMs > 0 { // a predictions file has no cost
 		fmt.Fprintf(w, "answered %d: mean output tokens %.1f, route p50 %.1f ms, p90 %.1f ms\n",
 			r.Cost.Answered, r.Cost.MeanOutputTokens, r.Cost.P50RouteMs, r.Cost.P90RouteMs)
 	}
