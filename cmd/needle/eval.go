@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/needle-router/needle/internal/eval"
 	"github.com/needle-router/needle/internal/router"
@@ -37,6 +38,7 @@ func evalBFCL(ctx context.Context, args []string) error {
 	out := fs.String("json", "", "write the report as JSON to this file")
 	topK := fs.Int("top-k", 5, "tools kept by retrieval")
 	limit := fs.Int("limit", 0, "at most this many items per category (0: all)")
+	perItem := fs.String("per-item", "", "write one JSON line per item to this file: id, category, prediction, verdict, reason, error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -65,12 +67,12 @@ func evalBFCL(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		predict = func(ctx context.Context, e *eval.Entry) ([]eval.Call, error) {
+		predict = func(ctx context.Context, e *eval.Entry) eval.Prediction {
 			c, ok := byID[e.ID]
 			if !ok {
-				return nil, fmt.Errorf("no prediction for %s", e.ID)
+				return eval.Prediction{Err: fmt.Errorf("no prediction for %s", e.ID)}
 			}
-			return c, nil
+			return eval.Prediction{Calls: c}
 		}
 	} else {
 		m, err := loadModel(*model, *weights)
@@ -82,34 +84,78 @@ func evalBFCL(ctx context.Context, args []string) error {
 		if err != nil {
 			return err
 		}
-		predict = func(ctx context.Context, e *eval.Entry) ([]eval.Call, error) {
-			o, err := p.Route(ctx, router.Input{Transcript: e.Question, ToolsJSON: string(e.Functions), AllowEscalate: &noEscalation})
-			if err != nil {
-				return nil, err
-			}
-			var calls []eval.Call
-			for _, c := range o.Calls {
-				v, err := eval.Decode(c.Arguments)
-				if err != nil {
-					return nil, err
-				}
-				m, _ := v.(map[string]any)
-				calls = append(calls, eval.Call{Name: c.Name, Args: m})
-			}
-			return calls, nil
+		predict = func(ctx context.Context, e *eval.Entry) eval.Prediction {
+			return routePrediction(ctx, p, e.Question, string(e.Functions))
 		}
 	}
-	rep, err := eval.RunBFCL(ctx, name, data, predict, progressBar())
+	each, closeItems, err := itemWriter(*perItem)
+	if err != nil {
+		return err
+	}
+	bar := progressBar()
+	rep, err := eval.RunBFCL(ctx, name, data, predict, func(done, total int, it *eval.Item) error {
+		bar(done, total, it.Category)
+		return each(it)
+	})
 	fmt.Fprintln(os.Stderr)
+	if cerr := closeItems(); err == nil {
+		err = cerr
+	}
 	if err != nil {
 		return err
 	}
 	rep.WriteTable(os.Stdout)
-	if *out != "" {
-		b, _ := json.MarshalIndent(rep, "", "  ")
-		return os.WriteFile(*out, append(b, '\n'), 0o644)
+	return writeJSON(*out, rep)
+}
+
+// routePrediction runs one request through the pipeline, timing it.
+func routePrediction(ctx context.Context, p *router.Pipeline, transcript, tools string) eval.Prediction {
+	t0 := time.Now()
+	o, err := p.Route(ctx, router.Input{Transcript: transcript, ToolsJSON: tools, AllowEscalate: &noEscalation})
+	pr := eval.Prediction{Err: err, Latency: time.Since(t0)}
+	if err != nil {
+		return pr
 	}
-	return nil
+	pr.Confidence, pr.OutputTokens = o.Confidence, o.OutputTokens
+	pr.Calls, pr.ParseErr = eval.FromToolCalls(o.Calls)
+	return pr
+}
+
+// itemWriter opens path for JSON lines (nothing when path is empty).
+func itemWriter(path string) (write func(v any) error, close func() error, err error) {
+	if path == "" {
+		return func(any) error { return nil }, func() error { return nil }, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc.Encode, func() error { // safe to call twice
+		if f == nil {
+			return nil
+		}
+		err := w.Flush()
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		f = nil
+		return err
+	}, nil
+}
+
+// writeJSON writes v, indented, to path (nothing when path is empty).
+func writeJSON(path string, v any) error {
+	if path == "" {
+		return nil
+	}
+	b, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 func readPredictions(path string) (map[string][]eval.Call, error) {

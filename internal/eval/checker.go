@@ -25,8 +25,8 @@ func Decode(b []byte) (any, error) {
 
 // Call is one predicted call: {"name": ..., "arguments": {...}}.
 type Call struct {
-	Name string
-	Args map[string]any
+	Name string         `json:"name"`
+	Args map[string]any `json:"arguments"`
 }
 
 // Func is a function description in BFCL's dialect.

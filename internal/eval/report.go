@@ -7,13 +7,58 @@ import (
 	"sort"
 )
 
-// Predict returns the calls a model makes for a question and its BFCL function list.
-type Predict func(ctx context.Context, e *Entry) ([]Call, error)
+// Predict answers one BFCL item: the model's calls for its question and function list.
+type Predict func(ctx context.Context, e *Entry) Prediction
 
-// Score is one category's result.
+// Verdict is a BFCL item's outcome.
+type Verdict string
+
+const (
+	Pass    Verdict = "pass"
+	Fail    Verdict = "fail"  // the model answered (or its answer did not parse) and the checker rejects it
+	Errored Verdict = "error" // the request failed: no answer to check
+)
+
+// Item is one BFCL item's result, the line `needle eval bfcl --per-item` writes.
+type Item struct {
+	ID       string  `json:"id"`
+	Category string  `json:"category"`
+	Calls    []Call  `json:"prediction"` // null when there is no answer (an error, or arguments that did not parse)
+	Verdict  Verdict `json:"verdict"`
+	Reason   string  `json:"reason,omitempty"` // the checker's reason for a fail
+	Error    string  `json:"error,omitempty"`  // the request's error text
+	// What the answer cost.
+	Confidence   float64 `json:"confidence"`
+	OutputTokens int     `json:"output_tokens"`
+	RouteMs      float64 `json:"route_ms"`
+}
+
+// ScoreItem checks one prediction against an entry's ground truth. A request error is an
+// Err verdict; arguments that did not parse are a Fail with reason "did not parse".
+func ScoreItem(e *Entry, p Prediction) Item {
+	it := Item{ID: e.ID, Category: e.Category, Calls: p.shown(), Confidence: p.Confidence,
+		OutputTokens: p.OutputTokens, RouteMs: p.Latency.Seconds() * 1000}
+	switch {
+	case p.Err != nil:
+		it.Verdict, it.Error = Errored, p.Err.Error()
+	case p.ParseErr != nil:
+		it.Verdict, it.Reason = Fail, "did not parse: "+p.ParseErr.Error()
+	default:
+		if r := Check(e.Category, e.Funcs, p.Calls, e.Answers); r.OK {
+			it.Verdict = Pass
+		} else {
+			it.Verdict, it.Reason = Fail, r.Reason
+		}
+	}
+	return it
+}
+
+// Score is one category's result. Accuracy is Correct/Total: errors count against it, and
+// are also counted on their own.
 type Score struct {
 	Total    int     `json:"total"`
 	Correct  int     `json:"correct"`
+	Errors   int     `json:"errors"`
 	Accuracy float64 `json:"accuracy"`
 }
 
@@ -21,44 +66,60 @@ type Score struct {
 type Report struct {
 	Model      string           `json:"model"`
 	Categories map[string]Score `json:"categories"`
+	Cost       Cost             `json:"cost"`
 }
 
-// RunBFCL scores predict on every entry. progress, when set, is called after each item.
-func RunBFCL(ctx context.Context, model string, data map[string][]Entry, predict Predict, progress func(done, total int, cat string)) (*Report, error) {
-	rep := &Report{Model: model, Categories: map[string]Score{}}
+// RunBFCL scores predict on every entry, categories in name order. each, when set, gets
+// every item's result as it is scored (done counts items so far, of total); an error from it
+// stops the run.
+func RunBFCL(ctx context.Context, model string, data map[string][]Entry, predict Predict, each func(done, total int, it *Item) error) (*Report, error) {
 	total := 0
-	for _, es := range data {
-		total += len(es)
-	}
 	cats := make([]string, 0, len(data))
-	for c := range data {
+	for c, es := range data {
+		total += len(es)
 		cats = append(cats, c)
 	}
 	sort.Strings(cats)
-	done := 0
+	var items []Item
 	for _, cat := range cats {
-		var s Score
 		for i := range data[cat] {
 			if err := ctx.Err(); err != nil {
 				return nil, err
 			}
-			e := &data[cat][i]
-			calls, err := predict(ctx, e)
-			s.Total++
-			if err == nil && Check(cat, e.Funcs, calls, e.Answers).OK {
-				s.Correct++
-			}
-			done++
-			if progress != nil {
-				progress(done, total, cat)
+			p := predict(ctx, &data[cat][i])
+			items = append(items, ScoreItem(&data[cat][i], p))
+			if each != nil {
+				if err := each(len(items), total, &items[len(items)-1]); err != nil {
+					return nil, err
+				}
 			}
 		}
-		if s.Total > 0 {
-			s.Accuracy = float64(s.Correct) / float64(s.Total)
-		}
-		rep.Categories[cat] = s
 	}
-	return rep, nil
+	return Summarize(model, items), nil
+}
+
+// Summarize counts items per category and what the answered ones cost.
+func Summarize(model string, items []Item) *Report {
+	rep := &Report{Model: model, Categories: map[string]Score{}}
+	var tokens []int
+	var ms []float64
+	for _, it := range items {
+		if it.Verdict != Errored {
+			tokens, ms = append(tokens, it.OutputTokens), append(ms, it.RouteMs)
+		}
+		s := rep.Categories[it.Category]
+		s.Total++
+		switch it.Verdict {
+		case Pass:
+			s.Correct++
+		case Errored:
+			s.Errors++
+		}
+		s.Accuracy = float64(s.Correct) / float64(s.Total)
+		rep.Categories[it.Category] = s
+	}
+	rep.Cost = costOf(tokens, ms)
+	return rep
 }
 
 // WriteTable prints one row per category.
@@ -68,9 +129,13 @@ func (r *Report) WriteTable(w io.Writer) {
 		cats = append(cats, c)
 	}
 	sort.Strings(cats)
-	fmt.Fprintf(w, "model %s\n%-24s %7s %7s %9s\n", r.Model, "category", "total", "correct", "accuracy")
+	fmt.Fprintf(w, "model %s\n%-24s %7s %7s %7s %9s\n", r.Model, "category", "total", "correct", "errors", "accuracy")
 	for _, c := range cats {
 		s := r.Categories[c]
-		fmt.Fprintf(w, "%-24s %7d %7d %8.1f%%\n", c, s.Total, s.Correct, 100*s.Accuracy)
+		fmt.Fprintf(w, "%-24s %7d %7d %7d %8.1f%%\n", c, s.Total, s.Correct, s.Errors, 100*s.Accuracy)
+	}
+	if r.Cost.Answered > 0 && r.Cost.P90RouteMs > 0 { // a predictions file has no cost
+		fmt.Fprintf(w, "answered %d: mean output tokens %.1f, route p50 %.1f ms, p90 %.1f ms\n",
+			r.Cost.Answered, r.Cost.MeanOutputTokens, r.Cost.P50RouteMs, r.Cost.P90RouteMs)
 	}
 }

@@ -6,30 +6,80 @@ import (
 	"image/color"
 	"io"
 	"sort"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 )
 
-// SynthItem is one held-out row's expected and predicted calls.
+// SynthItem is one held-out row: its query, the expected calls and the prediction.
 type SynthItem struct {
-	Want       []Call
-	Got        []Call
-	Parsed     bool
-	Confidence float64
+	Query string
+	Want  []Call
+	Pred  Prediction
+}
+
+// SynthRow is one row's score, the line `needle eval synth --per-item` writes.
+type SynthRow struct {
+	Query      string  `json:"query"`
+	Expected   []Call  `json:"expected"`
+	Predicted  []Call  `json:"predicted"` // null when there is no answer
+	Exact      bool    `json:"exact"`
+	NameOK     bool    `json:"name_ok"` // the same tool names in the same order (no call: none)
+	Confidence float64 `json:"confidence"`
+	Error      string  `json:"error,omitempty"` // the request's error, or "did not parse: ..."
+	// What the answer cost.
+	OutputTokens int     `json:"output_tokens"`
+	RouteMs      float64 `json:"route_ms"`
+
+	Counts RowCounts `json:"-"`
+}
+
+// RowCounts are a row's contributions to the report's ratios.
+type RowCounts struct {
+	Errored, Parsed bool
+	TP, FP, FN      int // calls matched exactly / predicted unmatched / expected unmatched
+	Args, ArgsOK    int // expected arguments, and those the same-position same-name call got right
+	// String values of rows whose tool names are right, split by whether the expected value
+	// appears verbatim (case-insensitive) in the query.
+	Copy, Rewrite Tally
+}
+
+// Tally counts right answers out of N.
+type Tally struct{ N, OK int }
+
+func (t *Tally) add(ok bool) {
+	t.N++
+	if ok {
+		t.OK++
+	}
+}
+
+// Rate is OK/N (0 for none).
+func (t Tally) Rate() float64 {
+	if t.N == 0 {
+		return 0
+	}
+	return float64(t.OK) / float64(t.N)
 }
 
 // SynthReport holds the held-out metrics (fractions in [0,1]).
 type SynthReport struct {
-	N           int             `json:"n"`
-	ExactMatch  float64         `json:"exact_match"`
-	ToolNameAcc float64         `json:"tool_name_accuracy"`
-	CallF1      float64         `json:"call_f1"`
-	ArgAcc      float64         `json:"argument_accuracy"`
-	ParseRate   float64         `json:"parse_rate"`
-	NoCallAcc   float64         `json:"no_call_accuracy"`
-	NoCallN     int             `json:"no_call_n"`
+	N           int     `json:"n"`
+	ExactMatch  float64 `json:"exact_match"`
+	ToolNameAcc float64 `json:"tool_name_accuracy"`
+	CallF1      float64 `json:"call_f1"`
+	ArgAcc      float64 `json:"argument_accuracy"`
+	// ParseRate is the fraction of rows answered with arguments that parse; Errors counts
+	// failed requests (no answer), which are neither parsed nor parse failures.
+	ParseRate float64 `json:"parse_rate"`
+	Errors    int     `json:"errors"`
+	NoCallAcc float64 `json:"no_call_accuracy"`
+	NoCallN   int     `json:"no_call_n"`
+	// Values is copied-value accuracy when the tool is right.
+	Values      ValueAccuracy   `json:"values"`
+	Cost        Cost            `json:"cost"`
 	Retrieval   *Retrieval      `json:"retrieval,omitempty"`
 	Calibration []CoveragePoint `json:"calibration"`
 	// Threshold98 is the lowest confidence threshold whose local answers are at least 98%
@@ -38,13 +88,16 @@ type SynthReport struct {
 	Coverage98  float64 `json:"coverage_at_98_precision"`
 }
 
-// Retrieval is recall of the called tool among a catalogue, by the contrastive head.
-type Retrieval struct {
-	Catalogue int     `json:"catalogue"`
-	Queries   int     `json:"queries"`
-	Recall1   float64 `json:"recall_at_1"`
-	Recall5   float64 `json:"recall_at_5"`
-	MRR       float64 `json:"mrr"`
+// ValueAccuracy: over the string argument values of rows whose tool names are right, the
+// fraction the model got exactly right; Copy is the values that appear verbatim
+// (case-insensitive) in the query, Rewrite the others (times, codes, normalised forms).
+type ValueAccuracy struct {
+	N               int     `json:"n"`
+	Accuracy        float64 `json:"accuracy"`
+	CopyN           int     `json:"copy_n"`
+	CopyAccuracy    float64 `json:"copy_accuracy"`
+	RewriteN        int     `json:"rewrite_n"`
+	RewriteAccuracy float64 `json:"rewrite_accuracy"`
 }
 
 // CoveragePoint: answering the most confident Coverage fraction gives Precision exact.
@@ -79,65 +132,114 @@ func callsEqual(a, b []Call) bool {
 	return true
 }
 
-// ScoreSynth computes the held-out metrics and the calibration table.
-func ScoreSynth(items []SynthItem) SynthReport {
-	r := SynthReport{N: len(items), Threshold98: -1}
-	var exact, names, parsed, noCallOK int
-	var tp, fp, fn, argOK, argN int
-	for _, it := range items {
-		if it.Parsed {
-			parsed++
+// ScoreSynthRow scores one row. A row without an answer (request error or parse failure) is
+// neither exact nor name-right, and every expected call and argument counts as missed.
+func ScoreSynthRow(it SynthItem) SynthRow {
+	p := &it.Pred
+	r := SynthRow{Query: it.Query, Expected: it.Want, Predicted: p.shown(), Confidence: p.Confidence,
+		Error: p.errText(), OutputTokens: p.OutputTokens, RouteMs: p.Latency.Seconds() * 1000}
+	if r.Expected == nil {
+		r.Expected = []Call{}
+	}
+	c := &r.Counts
+	c.Errored, c.Parsed = p.Err != nil, p.answered()
+	var got []Call
+	if c.Parsed {
+		got = p.Calls
+		r.Exact = callsEqual(it.Want, got)
+		r.NameOK = len(it.Want) == len(got)
+		for i := range it.Want {
+			r.NameOK = r.NameOK && it.Want[i].Name == got[i].Name
 		}
-		if callsEqual(it.Want, it.Got) {
-			exact++
-		}
-		if len(it.Want) == len(it.Got) {
-			same := true
-			for i := range it.Want {
-				same = same && it.Want[i].Name == it.Got[i].Name
-			}
-			if same {
-				names++
+	}
+	used := make([]bool, len(got))
+	for _, w := range it.Want {
+		hit := false
+		for j, g := range got {
+			if !used[j] && callEqual(w, g) {
+				used[j], hit = true, true
+				break
 			}
 		}
-		if len(it.Want) == 0 {
-			r.NoCallN++
-			if len(it.Got) == 0 {
-				noCallOK++
-			}
+		if hit {
+			c.TP++
+		} else {
+			c.FN++
 		}
-		used := make([]bool, len(it.Got))
-		for _, w := range it.Want {
-			hit := false
-			for j, g := range it.Got {
-				if !used[j] && callEqual(w, g) {
-					used[j], hit = true, true
-					break
-				}
+	}
+	for j := range got {
+		if !used[j] {
+			c.FP++
+		}
+	}
+	query := strings.ToLower(it.Query)
+	for i, w := range it.Want {
+		var g map[string]any
+		if i < len(got) && got[i].Name == w.Name {
+			g = got[i].Args
+		}
+		for k, v := range w.Args {
+			gv, has := g[k]
+			c.Args++
+			if has && pyEqual(gv, v) {
+				c.ArgsOK++
 			}
-			if hit {
-				tp++
+			s, isStr := v.(string)
+			if !isStr || !r.NameOK {
+				continue
+			}
+			gs, _ := gv.(string)
+			ok := has && gs == s
+			if strings.Contains(query, strings.ToLower(s)) {
+				c.Copy.add(ok)
 			} else {
-				fn++
-			}
-		}
-		for j := range it.Got {
-			if !used[j] {
-				fp++
-			}
-		}
-		for i, w := range it.Want {
-			for k, v := range w.Args {
-				argN++
-				if i < len(it.Got) && it.Got[i].Name == w.Name {
-					if g, ok := it.Got[i].Args[k]; ok && pyEqual(g, v) {
-						argOK++
-					}
-				}
+				c.Rewrite.add(ok)
 			}
 		}
 	}
-	n := float64(max(1, len(items)))
+	return r
+}
+
+// ScoreSynth computes the held-out metrics and the calibration table from scored rows
+// (Retrieval is left to the caller).
+func ScoreSynth(rows []SynthRow) SynthReport {
+	r := SynthReport{N: len(rows), Threshold98: -1}
+	var exact, names, parsed, noCallOK int
+	var tp, fp, fn, argOK, argN int
+	var cp, rw Tally
+	conf := make([]float64, len(rows))
+	ok := make([]bool, len(rows))
+	var tokens []int
+	var ms []float64
+	for i := range rows {
+		row := &rows[i]
+		c := &row.Counts
+		if c.Parsed {
+			parsed++
+		}
+		if c.Errored {
+			r.Errors++
+		}
+		if row.Exact {
+			exact++
+		}
+		if row.NameOK {
+			names++
+		}
+		if len(row.Expected) == 0 {
+			r.NoCallN++
+			if c.Parsed && len(row.Predicted) == 0 {
+				noCallOK++
+			}
+		}
+		tp, fp, fn, argN, argOK = tp+c.TP, fp+c.FP, fn+c.FN, argN+c.Args, argOK+c.ArgsOK
+		cp.N, cp.OK, rw.N, rw.OK = cp.N+c.Copy.N, cp.OK+c.Copy.OK, rw.N+c.Rewrite.N, rw.OK+c.Rewrite.OK
+		conf[i], ok[i] = row.Confidence, row.Exact
+		if !c.Errored {
+			tokens, ms = append(tokens, row.OutputTokens), append(ms, row.RouteMs)
+		}
+	}
+	n := float64(max(1, len(rows)))
 	r.ExactMatch, r.ToolNameAcc, r.ParseRate = float64(exact)/n, float64(names)/n, float64(parsed)/n
 	if tp+fp+fn > 0 {
 		r.CallF1 = 2 * float64(tp) / float64(2*tp+fp+fn)
@@ -148,48 +250,68 @@ func ScoreSynth(items []SynthItem) SynthReport {
 	if r.NoCallN > 0 {
 		r.NoCallAcc = float64(noCallOK) / float64(r.NoCallN)
 	}
-	r.Calibration, r.Threshold98, r.Coverage98 = calibrate(items)
+	all := Tally{N: cp.N + rw.N, OK: cp.OK + rw.OK}
+	r.Values = ValueAccuracy{N: all.N, Accuracy: all.Rate(), CopyN: cp.N, CopyAccuracy: cp.Rate(), RewriteN: rw.N, RewriteAccuracy: rw.Rate()}
+	r.Cost = costOf(tokens, ms)
+	r.Calibration = CoverageCurve(conf, ok, []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0})
+	r.Threshold98, r.Coverage98 = ThresholdForPrecision(conf, ok, 0.98)
 	return r
 }
 
-// calibrate sorts answers by confidence and reports precision (exact match) at coverage
-// levels, and the lowest threshold keeping precision >= 98%.
-func calibrate(items []SynthItem) ([]CoveragePoint, float64, float64) {
-	type pc struct {
-		c  float64
-		ok bool
+type scored struct {
+	c  float64
+	ok bool
+}
+
+// byConfidence pairs confidences with correctness, most confident first.
+func byConfidence(conf []float64, ok []bool) []scored {
+	xs := make([]scored, len(conf))
+	for i := range conf {
+		xs[i] = scored{conf[i], ok[i]}
 	}
-	var xs []pc
-	for _, it := range items {
-		xs = append(xs, pc{it.Confidence, callsEqual(it.Want, it.Got)})
-	}
-	sort.Slice(xs, func(i, j int) bool { return xs[i].c > xs[j].c })
+	sort.SliceStable(xs, func(i, j int) bool { return xs[i].c > xs[j].c })
+	return xs
+}
+
+// CoverageCurve reports, for each coverage level, the precision of answering the most
+// confident fraction of rows (rounded to whole rows; levels that round to none are left
+// out) and the confidence of the last row answered.
+func CoverageCurve(conf []float64, ok []bool, levels []float64) []CoveragePoint {
+	xs := byConfidence(conf, ok)
 	var pts []CoveragePoint
-	for _, cov := range []float64{0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0} {
-		k := int(cov*float64(len(xs)) + 0.5)
+	for _, cov := range levels {
+		k := min(int(cov*float64(len(xs))+0.5), len(xs))
 		if k == 0 {
 			continue
 		}
-		ok := 0
+		n := 0
 		for _, x := range xs[:k] {
 			if x.ok {
-				ok++
+				n++
 			}
 		}
-		pts = append(pts, CoveragePoint{Coverage: cov, Threshold: xs[k-1].c, Precision: float64(ok) / float64(k)})
+		pts = append(pts, CoveragePoint{Coverage: cov, Threshold: xs[k-1].c, Precision: float64(n) / float64(k)})
 	}
-	thr, cover := -1.0, 0.0
-	ok := 0
+	return pts
+}
+
+// ThresholdForPrecision is the lowest confidence threshold t such that the rows with
+// confidence >= t are at least precision right, and the fraction of rows it answers; -1
+// and 0 when no threshold reaches it. It cuts only between distinct confidences, so the
+// threshold is realisable.
+func ThresholdForPrecision(conf []float64, ok []bool, precision float64) (threshold, coverage float64) {
+	xs := byConfidence(conf, ok)
+	threshold = -1
+	n := 0
 	for i, x := range xs {
 		if x.ok {
-			ok++
+			n++
 		}
-		// Only cut between distinct confidences, so the threshold is realisable.
-		if (i+1 == len(xs) || xs[i+1].c < x.c) && float64(ok)/float64(i+1) >= 0.98 {
-			thr, cover = x.c, float64(i+1)/float64(len(xs))
+		if (i+1 == len(xs) || xs[i+1].c < x.c) && float64(n)/float64(i+1) >= precision {
+			threshold, coverage = x.c, float64(i+1)/float64(len(xs))
 		}
 	}
-	return pts, thr, cover
+	return threshold, coverage
 }
 
 // WriteTable prints the synthetic report.
@@ -197,6 +319,13 @@ func (r *SynthReport) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "held-out rows %d\n", r.N)
 	fmt.Fprintf(w, "  exact match        %6.1f%%\n  tool-name accuracy %6.1f%%\n  call F1            %6.1f%%\n  argument accuracy  %6.1f%%\n  parse rate         %6.1f%%\n  no-call accuracy   %6.1f%% (%d rows)\n",
 		100*r.ExactMatch, 100*r.ToolNameAcc, 100*r.CallF1, 100*r.ArgAcc, 100*r.ParseRate, 100*r.NoCallAcc, r.NoCallN)
+	fmt.Fprintf(w, "  request errors     %6d\n", r.Errors)
+	v := r.Values
+	fmt.Fprintf(w, "  string values, tool right %5.1f%% (%d): copy %.1f%% (%d), rewrite %.1f%% (%d)\n",
+		100*v.Accuracy, v.N, 100*v.CopyAccuracy, v.CopyN, 100*v.RewriteAccuracy, v.RewriteN)
+	if r.Cost.Answered > 0 {
+		fmt.Fprintf(w, "  mean output tokens %6.1f, route p50 %.1f ms, p90 %.1f ms\n", r.Cost.MeanOutputTokens, r.Cost.P50RouteMs, r.Cost.P90RouteMs)
+	}
 	if r.Retrieval != nil {
 		fmt.Fprintf(w, "retrieval over %d tools, %d queries: R@1 %.1f%%  R@5 %.1f%%  MRR %.3f\n",
 			r.Retrieval.Catalogue, r.Retrieval.Queries, 100*r.Retrieval.Recall1, 100*r.Retrieval.Recall5, r.Retrieval.MRR)
