@@ -2,6 +2,7 @@ package needle
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -75,7 +76,7 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 	}
 	if p.Enum != nil {
 		if len(p.Enum) == 0 {
-			return 0, fmt.Errorf("an empty enum admits no value")
+			return 0, errNoValue
 		}
 		return g.litNode(p.Enum)
 	}
@@ -134,13 +135,19 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 		return g.litNode([]any{nil})
 	case "array":
 		items := g.anyN
+		noItems := false
 		if p.Items != nil {
 			var err error
-			if items, err = g.compile(p.Items, level+1); err != nil {
+			if items, err = g.compile(p.Items, level+1); errors.Is(err, errNoValue) {
+				items, noItems = g.anyN, true // only the empty array
+			} else if err != nil {
 				return 0, err
 			}
 		}
 		n := node{kind: nArray, sub: items, min: int32(p.MinItems), max: maxArrayLen}
+		if noItems {
+			n.max = 0
+		}
 		if p.MaxItems != nil {
 			n.max = int32(min(*p.MaxItems, maxArrayLen))
 		}
@@ -165,21 +172,28 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 			}
 			seen[q.Name] = true
 			v, err := g.compile(q, level+1)
+			if errors.Is(err, errNoValue) && !q.Required {
+				continue // a property no value satisfies is never written
+			}
 			if err != nil {
-				return 0, fmt.Errorf("%s: %v", q.Name, err)
+				return 0, fmt.Errorf("%s: %w", q.Name, err)
 			}
 			k := appendEsc(nil, q.Name)
+			if q.Required {
+				o.required |= 1 << len(o.keys)
+			}
 			o.keys = append(o.keys, append(k, '"'))
 			o.vals = append(o.vals, v)
-			if q.Required {
-				o.required |= 1 << i
-			}
 		}
 		g.objs = append(g.objs, o)
 		return g.addNode(node{kind: nObject, sub: int32(len(g.objs) - 1)}), nil
 	}
 	return 0, fmt.Errorf("unknown type %q", p.Type)
 }
+
+// errNoValue: a schema no value satisfies (an empty enum). Such an optional property is never
+// written and such array items leave only the empty array; elsewhere it is unsupported.
+var errNoValue = errors.New("no value satisfies the schema")
 
 // intBounds turns inclusive JSON-number bounds into int64 bounds for integers.
 func intBounds(minS, maxS string) (int64, int64, error) {
@@ -222,6 +236,9 @@ func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, e
 			lits = append(lits, nil)
 		default:
 			n, err := g.compile(a, level)
+			if errors.Is(err, errNoValue) {
+				continue // an alternative without values adds none
+			}
 			if err != nil {
 				return 0, err
 			}
@@ -293,7 +310,7 @@ func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, e
 		}
 	}
 	if only < 0 {
-		return 0, fmt.Errorf("no alternative admits a value")
+		return 0, errNoValue
 	}
 	return only, nil
 }
