@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -240,6 +241,20 @@ func (o *depthObs) QueueDepth(n int) {
 		old := o.depth.Load()
 		if int32(n) <= old || o.depth.CompareAndSwap(old, int32(n)) {
 			return
+		}
+	}
+}
+
+// Schema classes reach the caller as their codes: cloud-only without a cloud is
+// FailedPrecondition, a decoder refusal is InvalidArgument, never Internal.
+func TestSchemaErrorCodes(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for err, want := range map[error]codes.Code{
+		fmt.Errorf("%w: pick: pattern", router.ErrCloudOnly):              codes.FailedPrecondition,
+		fmt.Errorf("router: local model: %w", needle.ErrUnsupportedTools): codes.InvalidArgument,
+	} {
+		if got := status.Code(Status(context.Background(), log, err)); got != want {
+			t.Errorf("%v: %v, want %v", err, got, want)
 		}
 	}
 }

@@ -186,21 +186,16 @@ func errGrounding(s string) error {
 	return fmt.Errorf("needle: grounding %q: want off, bonus[:B] or span[:B] with 0 <= B <= 100", s)
 }
 
-// valueString reports whether the grammar is inside a string value of a call's arguments
-// (not an object key; enum literals are not strings here) and whether it is at its start,
-// before the virtual leading space.
+// valueString reports whether the grammar is inside a free string value of a call's
+// arguments (no enum, const, format or length bound; not an object key: see
+// freeStringValue) and whether it is at its start, before the virtual leading space.
 func (g *grammar) valueString(s *gstate) (in, atStart bool) {
 	if s.depth == 0 {
 		return false, false
 	}
 	f := &s.stack[s.depth-1]
-	if f.kind != fString {
+	if f.kind != fString || f.node == g.keyStr || !g.nodes[f.node].free {
 		return false, false
 	}
-	if s.depth >= 2 {
-		if p := &s.stack[s.depth-2]; p.kind == fObject && p.sub == 1 {
-			return false, false // an object key
-		}
-	}
-	return true, f.sub == strLead
+	return true, f.st == strLead
 }

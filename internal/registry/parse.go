@@ -7,15 +7,17 @@ package registry
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -57,7 +59,9 @@ type Limits struct {
 	MaxTools       int // tools per set (default 128)
 	MaxParams      int // parameters per tool (default 64, the decoder's limit)
 	MaxDescription int // characters in any description (default 1024)
-	MaxDepth       int // nesting depth of a parameter schema (default 6)
+	MaxDepth       int // nesting of subschemas over all keywords (default 8)
+	MaxSchemaBytes int // bytes of one tool's parameters JSON (default 64 KiB)
+	MaxSchemaNodes int // JSON values of one tool's parameters, and nodes its $refs expand to (default 4096)
 }
 
 func (l Limits) withDefaults() Limits {
@@ -71,7 +75,13 @@ func (l Limits) withDefaults() Limits {
 		l.MaxDescription = 1024
 	}
 	if l.MaxDepth <= 0 {
-		l.MaxDepth = 6
+		l.MaxDepth = 8
+	}
+	if l.MaxSchemaBytes <= 0 {
+		l.MaxSchemaBytes = 64 << 10
+	}
+	if l.MaxSchemaNodes <= 0 {
+		l.MaxSchemaNodes = 4096
 	}
 	return l
 }
@@ -81,7 +91,10 @@ type Tool struct {
 	Spec toolspec.Tool
 	// Schema is the normalised JSON Schema of the arguments (sent to the cloud model).
 	Schema map[string]any
-	schema *jsonschema.Schema
+	// Unsupported, when set, says where and why the local decoder cannot take the tool
+	// (cloud-only, README "Tool schemas"): Route escalates instead of decoding it locally.
+	Unsupported *Violation
+	schema      *jsonschema.Schema
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
@@ -89,8 +102,17 @@ var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
 // Parse reads tools (a JSON array or a single object) in any accepted form and validates
 // them against lim. Field paths in errors are prefixed with prefix (e.g. "tools").
 func Parse(data []byte, lim Limits, prefix string) ([]Tool, error) {
+	return ParseContext(context.Background(), data, lim, prefix)
+}
+
+// ParseContext is Parse that stops when ctx ends (ctx's error is returned).
+func ParseContext(ctx context.Context, data []byte, lim Limits, prefix string) ([]Tool, error) {
 	lim = lim.withDefaults()
 	verr := &ValidationError{}
+	if !utf8.Valid(data) {
+		verr.add(prefix, "tools must be valid UTF-8")
+		return nil, verr
+	}
 	data = bytes.TrimSpace(data)
 	if len(data) > 0 && data[0] == '{' {
 		data = append(append([]byte{'['}, data...), ']')
@@ -107,8 +129,14 @@ func Parse(data []byte, lim Limits, prefix string) ([]Tool, error) {
 	var out []Tool
 	seen := map[string]int{}
 	for i, r := range raws {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		field := fmt.Sprintf("%s[%d]", prefix, i)
-		t, ok := parseOne(r, lim, field, verr)
+		t, ok := parseOne(ctx, r, lim, field, verr)
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		if !ok {
 			continue
 		}
@@ -130,7 +158,7 @@ func decodeAny(b []byte) (any, error) {
 	return v, err
 }
 
-func parseOne(raw json.RawMessage, lim Limits, field string, verr *ValidationError) (Tool, bool) {
+func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string, verr *ValidationError) (Tool, bool) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
 		verr.add(field, "not a JSON object: %v", err)
@@ -164,9 +192,17 @@ func parseOne(raw json.RawMessage, lim Limits, field string, verr *ValidationErr
 	if params == nil {
 		params = obj["input_schema"] // Anthropic-style, same JSON Schema
 	}
+	if len(params) > lim.MaxSchemaBytes {
+		verr.add(field+".parameters", "tool %s: parameters are %d bytes, at most %d allowed", t.Spec.Name, len(params), lim.MaxSchemaBytes)
+		return t, false
+	}
 	pv, err := decodeAny(params)
 	if len(params) > 0 && err != nil {
 		verr.add(field+".parameters", "not JSON: %v", err)
+		return t, false
+	}
+	if err := prescan(pv, lim); err != nil {
+		verr.add(field+".parameters", "tool %s: %v", t.Spec.Name, err)
 		return t, false
 	}
 	pm, _ := pv.(map[string]any)
@@ -176,11 +212,29 @@ func parseOne(raw json.RawMessage, lim Limits, field string, verr *ValidationErr
 	}
 	var schema map[string]any
 	if isJSONSchema(pm) {
-		schema = normaliseSchema(pm, field+".parameters", 0, lim, verr, t.Spec.Name).(map[string]any)
+		nz := &normaliser{ctx: ctx, lim: lim, verr: verr, tool: t.Spec.Name}
+		schema = nz.schema(pm, field+".parameters", 0).(map[string]any)
 		if schema["type"] == nil {
 			schema["type"] = "object"
 		}
-		t.Spec.Params = paramsFromSchema(schema, propertyOrder(params))
+		if req, ok := schema["required"].([]any); ok { // a mistake worth naming at the top level
+			props, _ := schema["properties"].(map[string]any)
+			for _, r := range req {
+				if s, ok := r.(string); !ok || props[s] == nil {
+					verr.add(field+".parameters.required", "tool %s: required parameter %v is not in properties", t.Spec.Name, r)
+				}
+			}
+		}
+		if len(verr.Violations) > n0 {
+			return t, false
+		}
+		fl := &flattener{root: schema, tool: t.Spec.Name, verr: verr, budget: lim.MaxSchemaNodes}
+		top := fl.param(schema, field+".parameters")
+		if top.Type != "object" || top.AnyOf != nil || top.Enum != nil {
+			fl.cloudOnly(field+".parameters", "arguments that are not one object with properties are not enforced by the local grammar")
+		}
+		t.Spec.Params = orderParams(top.Properties, propertyOrder(params))
+		t.Unsupported = fl.why
 	} else { // flat form
 		flat, err := toolspec.ParseFlat(append(append([]byte{'['}, raw...), ']'))
 		if err != nil {
@@ -189,7 +243,6 @@ func parseOne(raw json.RawMessage, lim Limits, field string, verr *ValidationErr
 		}
 		t.Spec.Params = flat[0].Params
 		for i := range t.Spec.Params {
-			t.Spec.Params[i].Type = normaliseType(t.Spec.Params[i].Type)
 			checkFlatParam(&t.Spec.Params[i], field+".parameters."+t.Spec.Params[i].Name, 1, lim, verr, t.Spec.Name)
 		}
 		schema = t.Spec.Schema()
@@ -207,6 +260,12 @@ func parseOne(raw json.RawMessage, lim Limits, field string, verr *ValidationErr
 	}
 	t.schema = sch
 	t.Schema = schema
+	if t.Unsupported == nil {
+		if err := needle.CheckTools([]toolspec.Tool{t.Spec}); err != nil {
+			msg := strings.TrimPrefix(err.Error(), needle.ErrUnsupportedTools.Error()+": ")
+			t.Unsupported = &Violation{Field: field + ".parameters", Description: msg}
+		}
+	}
 	return t, true
 }
 
@@ -245,105 +304,54 @@ func normaliseType(t string) string {
 
 var knownTypes = map[string]bool{"string": true, "integer": true, "number": true, "boolean": true, "array": true, "object": true, "null": true, "any": true}
 
-// normaliseSchema copies a JSON Schema, turning BFCL's dialect into standard JSON Schema
-// (dict, float, tuple, any) and checking types and depth.
-func normaliseSchema(v any, field string, depth int, lim Limits, verr *ValidationError, tool string) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return v
-	}
-	if depth > lim.MaxDepth {
-		verr.add(field, "tool %s: schema nested deeper than %d", tool, lim.MaxDepth)
-		return m
-	}
-	out := make(map[string]any, len(m))
-	for k, x := range m {
-		out[k] = x
-	}
-	if t, ok := m["type"].(string); ok {
-		nt := normaliseType(t)
-		if !knownTypes[nt] {
-			verr.add(field+".type", "tool %s: unknown type %q", tool, t)
-		}
-		if nt == "any" {
-			delete(out, "type")
-		} else {
-			out["type"] = nt
-		}
-	}
-	if d, ok := m["description"].(string); ok && len(d) > lim.MaxDescription {
-		verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", tool, len(d), lim.MaxDescription)
-	}
-	if props, ok := m["properties"].(map[string]any); ok {
-		np := make(map[string]any, len(props))
-		for k, p := range props {
-			np[k] = normaliseSchema(p, field+".properties."+k, depth+1, lim, verr, tool)
-		}
-		out["properties"] = np
-	} else if _, has := m["properties"]; has {
-		verr.add(field+".properties", "tool %s: properties must be an object", tool)
-	}
-	if it, ok := m["items"]; ok {
-		out["items"] = normaliseSchema(it, field+".items", depth+1, lim, verr, tool)
-	}
-	if req, ok := m["required"].([]any); ok && depth == 0 { // a mistake worth naming at the top level
-		props, _ := out["properties"].(map[string]any)
-		for _, r := range req {
-			if s, ok := r.(string); !ok || props[s] == nil {
-				verr.add(field+".required", "tool %s: required parameter %v is not in properties", tool, r)
-			}
-		}
-	}
-	// BFCL writes "optional" defaults that JSON Schema validators reject in strict mode;
-	// keep them as annotations only.
-	return out
-}
-
 func checkFlatParam(p *toolspec.Param, field string, depth int, lim Limits, verr *ValidationError, tool string) {
 	if depth > lim.MaxDepth {
 		verr.add(field, "tool %s: schema nested deeper than %d", tool, lim.MaxDepth)
+		return
 	}
-	if p.Type == "" {
+	p.Type = normaliseType(p.Type)
+	if p.Type == "" && len(p.Types) == 0 && p.AnyOf == nil {
 		p.Type = "any"
 	}
-	if !knownTypes[p.Type] {
+	for i, t := range p.Types {
+		p.Types[i] = normaliseType(t)
+		if !knownTypes[p.Types[i]] || p.Types[i] == "any" {
+			verr.add(fmt.Sprintf("%s.type[%d]", field, i), "tool %s: unknown type %q", tool, t)
+		}
+	}
+	if p.Type != "" && !knownTypes[p.Type] {
 		verr.add(field+".type", "tool %s: unknown type %q", tool, p.Type)
 	}
 	if len(p.Description) > lim.MaxDescription {
 		verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", tool, len(p.Description), lim.MaxDescription)
 	}
 	if p.Items != nil {
-		p.Items.Type = normaliseType(p.Items.Type)
 		checkFlatParam(p.Items, field+".items", depth+1, lim, verr, tool)
+	}
+	for i := range p.Properties {
+		checkFlatParam(&p.Properties[i], field+".properties."+p.Properties[i].Name, depth+1, lim, verr, tool)
+	}
+	for i := range p.AnyOf {
+		checkFlatParam(&p.AnyOf[i], fmt.Sprintf("%s.anyOf[%d]", field, i), depth+1, lim, verr, tool)
 	}
 }
 
-// paramsFromSchema flattens a normalised object schema into the model's parameter list,
-// in the schema's property order where the source kept one (sorted otherwise).
-func paramsFromSchema(s map[string]any, order []string) []toolspec.Param {
-	props, _ := s["properties"].(map[string]any)
-	req := map[string]bool{}
-	if r, ok := s["required"].([]any); ok {
-		for _, x := range r {
-			if n, ok := x.(string); ok {
-				req[n] = true
-			}
-		}
+// orderParams puts params in the document's property order where the source kept one.
+func orderParams(params []toolspec.Param, order []string) []toolspec.Param {
+	if len(order) != len(params) {
+		return params
 	}
-	names := order
-	if len(names) != len(props) {
-		names = make([]string, 0, len(props))
-		for k := range props {
-			names = append(names, k)
-		}
-		sort.Strings(names)
+	idx := map[string]int{}
+	for i, p := range params {
+		idx[p.Name] = i
 	}
-	var out []toolspec.Param
-	for _, n := range names {
-		p := paramFromSchema(props[n])
-		p.Name = n
-		p.Required = req[n]
-		out = append(out, p)
+	out := make([]toolspec.Param, 0, len(params))
+	for _, n := range order {
+		i, ok := idx[n]
+		if !ok {
+			return params
+		}
+		out = append(out, params[i])
 	}
 	return out
 }
@@ -361,51 +369,6 @@ func propertyOrder(params json.RawMessage) []string {
 		return nil
 	}
 	return keys
-}
-
-func paramFromSchema(v any) toolspec.Param {
-	m, _ := v.(map[string]any)
-	var p toolspec.Param
-	switch t := m["type"].(type) {
-	case string:
-		p.Type = t
-	case []any: // ["string","null"]: the first non-null type
-		for _, x := range t {
-			if s, ok := x.(string); ok && s != "null" {
-				p.Type = s
-				break
-			}
-		}
-	}
-	if p.Type == "" {
-		p.Type = "any"
-	}
-	p.Description, _ = m["description"].(string)
-	if e, ok := m["enum"].([]any); ok {
-		p.Enum = e
-	}
-	if it, ok := m["items"].(map[string]any); ok {
-		ip := paramFromSchema(it)
-		p.Items = &ip
-	}
-	return p
-}
-
-func compile(schema map[string]any) (*jsonschema.Schema, error) {
-	// Round-trip through jsonschema's own decoder so numbers are json.Number as it expects.
-	b, err := json.Marshal(schema)
-	if err != nil {
-		return nil, err
-	}
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
-	if err != nil {
-		return nil, err
-	}
-	c := jsonschema.NewCompiler()
-	if err := c.AddResource("tool.json", doc); err != nil {
-		return nil, err
-	}
-	return c.Compile("tool.json")
 }
 
 // ValidateArgs checks call arguments (a JSON object) against the tool's schema.

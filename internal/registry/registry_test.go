@@ -24,8 +24,8 @@ func TestParseAllForms(t *testing.T) {
 	}
 	got := string(toolspec.AppendJSON(nil, Specs(tools)))
 	want := `[{"name":"get_weather","description":"Weather for a city.","parameters":{"location":{"type":"string","description":"City","required":true},"unit":{"type":"string","enum":["celsius","fahrenheit"]}}},` +
-		`{"name":"set_timer","description":"Start a timer.","parameters":{"minutes":{"type":"integer","required":true}}},` +
-		`{"name":"math.hypot","description":"BFCL dialect.","parameters":{"x":{"type":"number","required":true},"pts":{"type":"array","items":{"type":"integer"}},"opts":{"type":"object"},"val":{"type":"any"}}},` +
+		`{"name":"set_timer","description":"Start a timer.","parameters":{"minutes":{"type":"integer","minimum":1,"required":true}}},` +
+		`{"name":"math.hypot","description":"BFCL dialect.","parameters":{"x":{"type":"number","required":true},"pts":{"type":"array","items":{"type":"integer"}},"opts":{"type":"object","properties":{}},"val":{"type":"any"}}},` +
 		`{"name":"send_message","description":"Flat form.","parameters":{"to":{"type":"string","description":"Who","required":true},"body":{"type":"string"}}}]`
 	if got != want {
 		t.Errorf("normalised tools\n got %s\nwant %s", got, want)

@@ -27,6 +27,8 @@ const (
 	ReasonLowConfidence
 	ReasonInvalidLocalCall
 	ReasonNoLocalModel
+	// ReasonUnsupportedSchema: a candidate tool's schema is cloud-only (registry.Tool.Unsupported).
+	ReasonUnsupportedSchema
 )
 
 // FallbackCause says why a DecisionLocalFallback answer is the local one (mirrors the API).
@@ -48,7 +50,7 @@ func (d Decision) String() string {
 }
 
 func (r Reason) String() string {
-	return [...]string{"none", "multi_turn", "low_confidence", "invalid_local_call", "no_local_model"}[r]
+	return [...]string{"none", "multi_turn", "low_confidence", "invalid_local_call", "no_local_model", "unsupported_schema"}[r]
 }
 
 func (c FallbackCause) String() string {
@@ -60,6 +62,10 @@ type localAnswer struct {
 	Calls      []toolspec.Call
 	Valid      bool // every call names an offered tool and its arguments pass the schema
 	Confidence float64
+	// Unsupported: a candidate tool is cloud-only, so the local model did not run (why says
+	// which and where).
+	Unsupported bool
+	why         string
 }
 
 // escalationReason says why a request should go to the cloud, or ReasonNone. local is nil
@@ -70,6 +76,8 @@ func escalationReason(multiTurn bool, local *localAnswer, threshold float64) Rea
 		return ReasonMultiTurn
 	case local == nil:
 		return ReasonNoLocalModel
+	case local.Unsupported:
+		return ReasonUnsupportedSchema
 	case !local.Valid:
 		return ReasonInvalidLocalCall
 	case local.Confidence < threshold:
@@ -139,6 +147,10 @@ func cloudBudget(now, deadline time.Time, hasDeadline bool, def, reserve time.Du
 	}
 	return left - reserve
 }
+
+// ErrCloudOnly: a tool the request needs is cloud-only (its schema is outside what the local
+// decoder enforces) and the cloud is not configured or the request disallowed escalation.
+var ErrCloudOnly = errors.New("router: a tool's schema needs the cloud model, which is not configured or not allowed")
 
 // ErrUnavailable: only the cloud could answer and it could not.
 var ErrUnavailable = errors.New("router: no answer available")

@@ -8,6 +8,7 @@ package router
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"runtime"
@@ -303,6 +304,9 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 			return nil, ctx.Err() // the caller is gone or out of time: nobody to answer
 		}
 	}
+	if out.Reason == ReasonUnsupportedSchema && (errors.Is(cloudErr, escalate.ErrNotConfigured) || errors.Is(cloudErr, errNotAllowed)) {
+		return nil, fmt.Errorf("%w: %s", ErrCloudOnly, local.why)
+	}
 	out.Decision, out.FallbackCause, out.Calls, err = decide(out.Reason, local, cloudCalls, cloudErr)
 	return out, err
 }
@@ -313,7 +317,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	var tools []registry.Tool
 	if in.ToolsJSON != "" {
 		var err error
-		if tools, err = registry.Parse([]byte(in.ToolsJSON), p.cfg.Limits, in.ToolsField); err != nil {
+		if tools, err = registry.ParseContext(ctx, []byte(in.ToolsJSON), p.cfg.Limits, in.ToolsField); err != nil {
 			return nil, nil, err
 		}
 	} else {
@@ -330,8 +334,10 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := fitsDecoder(cands, in); err != nil {
-		return nil, nil, err
+	for _, t := range cands {
+		if t.Unsupported != nil { // decided at registration: the grammar would not enforce its schema
+			return tools, &localAnswer{Unsupported: true, why: t.Spec.Name + ": " + t.Unsupported.Field + ": " + t.Unsupported.Description}, nil
+		}
 	}
 	ctxD, span := p.cfg.Tracer.Start(ctx, "router.decode")
 	res, err := p.model.Route(ctxD, needle.Request{Query: in.Transcript, Tools: registry.Specs(cands)})
@@ -357,31 +363,6 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	cspan.End()
 	out.Timings.Check = p.cfg.Now().Sub(tc)
 	return tools, &localAnswer{Calls: res.Calls, Valid: valid, Confidence: res.Confidence}, nil
-}
-
-// fitsDecoder reports, as a validation error, offered tools the local decoder cannot take:
-// more than MaxTopK enum values in a parameter (tool and parameter counts are bounded by
-// retrieval and the registry's limits).
-func fitsDecoder(tools []registry.Tool, in Input) error {
-	prefix := "toolset"
-	if in.ToolsJSON != "" {
-		prefix = in.ToolsField
-	}
-	ve := &registry.ValidationError{}
-	for _, t := range tools {
-		for _, prm := range t.Spec.Params {
-			for q := &prm; q != nil; q = q.Items {
-				if len(q.Enum) > MaxTopK {
-					ve.Violations = append(ve.Violations, registry.Violation{Field: prefix + ": " + t.Spec.Name + "." + prm.Name + ".enum",
-						Description: fmt.Sprintf("has %d values, the local model takes at most %d", len(q.Enum), MaxTopK)})
-				}
-			}
-		}
-	}
-	if len(ve.Violations) > 0 {
-		return ve
-	}
-	return nil
 }
 
 // check is the schema check of local and cloud calls alike: every call names an offered

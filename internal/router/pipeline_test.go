@@ -225,8 +225,10 @@ func TestAdmissionShedsWhenTheDeadlineCannotBeMet(t *testing.T) {
 	}
 }
 
-// Tools the local decoder cannot take are a validation error, not an internal one.
-func TestDecoderLimitsAreInvalidArgument(t *testing.T) {
+// Enums of any size decode locally; a cloud-only tool (schema outside what the grammar
+// enforces) never reaches the local model: without a cloud it is ErrCloudOnly
+// (FailedPrecondition), and a decoder refusal is needle.ErrUnsupportedTools (InvalidArgument).
+func TestSchemaClassesAtRoute(t *testing.T) {
 	enum := "["
 	for i := 0; i < 70; i++ {
 		if i > 0 {
@@ -235,9 +237,24 @@ func TestDecoderLimitsAreInvalidArgument(t *testing.T) {
 		enum += fmt.Sprintf(`"v%d"`, i)
 	}
 	big := `[{"name":"pick","description":"d","parameters":{"type":"object","properties":{"v":{"type":"string","enum":` + enum + `]}}}}]`
-	_, err := pipeline(t, answer(0.9), "", nil).Route(context.Background(), Input{Transcript: "x", ToolsJSON: big})
-	if !errors.Is(err, registry.ErrInvalid) {
-		t.Fatalf("%v, want a validation error", err)
+	if _, err := pipeline(t, answer(0.9), "", nil).Route(context.Background(), Input{Transcript: "x", ToolsJSON: big}); err != nil {
+		t.Fatalf("70-value enum: %v", err)
+	}
+	cloudOnly := `[{"name":"pick","description":"d","parameters":{"type":"object","properties":{"v":{"type":"string","pattern":"^a+$"}}}}]`
+	ran := false
+	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		ran = true
+		return &needle.Result{Calls: []toolspec.Call{}}, nil
+	}}
+	_, err := pipeline(t, m, "", nil).Route(context.Background(), Input{Transcript: "x", ToolsJSON: cloudOnly})
+	if !errors.Is(err, ErrCloudOnly) || ran {
+		t.Fatalf("cloud-only tool without a cloud: %v (model ran: %v), want ErrCloudOnly", err, ran)
+	}
+	refuse := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		return nil, fmt.Errorf("%w: too many", needle.ErrUnsupportedTools)
+	}}
+	if _, err := pipeline(t, refuse, "", nil).Route(context.Background(), Input{Transcript: "x", ToolsJSON: big}); !errors.Is(err, needle.ErrUnsupportedTools) {
+		t.Fatalf("%v, want needle.ErrUnsupportedTools", err)
 	}
 }
 

@@ -22,14 +22,37 @@ type Tool struct {
 	Params      []Param // in the order they are rendered
 }
 
-// Param is one argument. Type is one of string, integer, number, boolean, array, object, any.
+// Param is one argument, or (without a name) the schema of a nested value: the subset of
+// JSON Schema the local model is shown and its grammar enforces (README, "Tool schemas").
+// Type is one of string, integer, number, boolean, array, object, null, any; Types, when
+// set, is a type list (["string","null"]) and Type is empty.
 type Param struct {
 	Name        string
 	Type        string
+	Types       []string
 	Description string
 	Required    bool
-	Enum        []any  // allowed values (string, json.Number, bool), nil when unrestricted
-	Items       *Param // element type of an array, nil when unrestricted
+	Enum        []any   // allowed values of any JSON type (json.Number for numbers), nil when unrestricted
+	Items       *Param  // element type of an array, nil when unrestricted
+	Properties  []Param // an object's declared properties, in order; nil: any object
+	AnyOf       []Param // alternatives: the value matches at least one (exactly one when OneOf)
+	OneOf       bool    // AnyOf came from oneOf
+	Minimum     string  // integer bounds, inclusive, as JSON numbers; "" when unbounded
+	Maximum     string  //
+	MinLength   int     // string length bounds in code points; MaxLength nil: unbounded
+	MaxLength   *int    //
+	MinItems    int     // array length bounds; MaxItems nil: unbounded
+	MaxItems    *int    //
+	Format      string  // an annotation the validator does not check (shown to the model)
+	Closed      bool    // additionalProperties: false (not shown: the grammar writes declared keys only)
+}
+
+// TypeList returns the parameter's types: Types, or Type alone.
+func (p *Param) TypeList() []string {
+	if len(p.Types) > 0 {
+		return p.Types
+	}
+	return []string{p.Type}
 }
 
 // Call is one tool call as the model writes it.
@@ -49,7 +72,13 @@ func (t *Tool) Param(name string) *Param {
 }
 
 // AppendJSON appends the compact flat JSON of tools:
-// [{"name":..,"description":..,"parameters":{"p":{"type":..,"description":..,"enum":[..],"items":{..},"required":true}}}]
+//
+//	[{"name":..,"description":..,"parameters":{"p":{"type":..,"description":..,"enum":[..],"items":{..},
+//	  "properties":{"q":{..}},"anyOf":[{..}],"minimum":..,"maximum":..,"minLength":..,"maxLength":..,
+//	  "minItems":..,"maxItems":..,"format":..,"required":true}}}]
+//
+// Keys appear in that canonical order and only when set; train/tools_render.py writes the
+// same order, so Python's json.dumps of its output is these bytes.
 func AppendJSON(b []byte, tools []Tool) []byte {
 	b = append(b, '[')
 	for i := range tools {
@@ -81,7 +110,20 @@ func (t *Tool) AppendJSON(b []byte) []byte {
 
 func (p *Param) appendBody(b []byte) []byte {
 	b = append(b, `{"type":`...)
-	b = AppendString(b, p.Type)
+	if len(p.Types) > 0 {
+		b = append(b, '[')
+		for i, t := range p.Types {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, t)
+		}
+		b = append(b, ']')
+	} else if p.Type == "" {
+		b = append(b, `"any"`...)
+	} else {
+		b = AppendString(b, p.Type)
+	}
 	if p.Description != "" { // canonical form: an empty parameter description is left out
 		b = append(b, `,"description":`...)
 		b = AppendString(b, p.Description)
@@ -99,6 +141,53 @@ func (p *Param) appendBody(b []byte) []byte {
 	if p.Items != nil {
 		b = append(b, `,"items":`...)
 		b = p.Items.appendBody(b)
+	}
+	if p.Properties != nil {
+		b = append(b, `,"properties":{`...)
+		for i := range p.Properties {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = AppendString(b, p.Properties[i].Name)
+			b = append(b, ':')
+			b = p.Properties[i].appendBody(b)
+		}
+		b = append(b, '}')
+	}
+	if p.AnyOf != nil {
+		if p.OneOf {
+			b = append(b, `,"oneOf":[`...)
+		} else {
+			b = append(b, `,"anyOf":[`...)
+		}
+		for i := range p.AnyOf {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = p.AnyOf[i].appendBody(b)
+		}
+		b = append(b, ']')
+	}
+	if p.Minimum != "" {
+		b = appendNumber(append(b, `,"minimum":`...), p.Minimum)
+	}
+	if p.Maximum != "" {
+		b = appendNumber(append(b, `,"maximum":`...), p.Maximum)
+	}
+	if p.MinLength > 0 {
+		b = strconv.AppendInt(append(b, `,"minLength":`...), int64(p.MinLength), 10)
+	}
+	if p.MaxLength != nil {
+		b = strconv.AppendInt(append(b, `,"maxLength":`...), int64(*p.MaxLength), 10)
+	}
+	if p.MinItems > 0 {
+		b = strconv.AppendInt(append(b, `,"minItems":`...), int64(p.MinItems), 10)
+	}
+	if p.MaxItems != nil {
+		b = strconv.AppendInt(append(b, `,"maxItems":`...), int64(*p.MaxItems), 10)
+	}
+	if p.Format != "" {
+		b = AppendString(append(b, `,"format":`...), p.Format)
 	}
 	if p.Required {
 		b = append(b, `,"required":true`...)
@@ -295,16 +384,36 @@ func parseFlatTool(r json.RawMessage) (Tool, error) {
 
 func parseFlatParam(r json.RawMessage) (Param, error) {
 	var p struct {
-		Type        string          `json:"type"`
-		Description string          `json:"description"`
-		Required    bool            `json:"required"`
-		Enum        json.RawMessage `json:"enum"`
-		Items       json.RawMessage `json:"items"`
+		Type        json.RawMessage   `json:"type"`
+		Description string            `json:"description"`
+		Required    bool              `json:"required"`
+		Enum        json.RawMessage   `json:"enum"`
+		Items       json.RawMessage   `json:"items"`
+		Properties  json.RawMessage   `json:"properties"`
+		AnyOf       []json.RawMessage `json:"anyOf"`
+		OneOf       []json.RawMessage `json:"oneOf"`
+		Minimum     json.Number       `json:"minimum"`
+		Maximum     json.Number       `json:"maximum"`
+		MinLength   int               `json:"minLength"`
+		MaxLength   *int              `json:"maxLength"`
+		MinItems    int               `json:"minItems"`
+		MaxItems    *int              `json:"maxItems"`
+		Format      string            `json:"format"`
 	}
 	if err := json.Unmarshal(r, &p); err != nil {
 		return Param{}, err
 	}
-	out := Param{Type: p.Type, Description: p.Description, Required: p.Required}
+	out := Param{Description: p.Description, Required: p.Required, Minimum: string(p.Minimum), Maximum: string(p.Maximum),
+		MinLength: p.MinLength, MaxLength: p.MaxLength, MinItems: p.MinItems, MaxItems: p.MaxItems, Format: p.Format}
+	if len(p.Type) > 0 && p.Type[0] == '[' {
+		if err := json.Unmarshal(p.Type, &out.Types); err != nil {
+			return out, fmt.Errorf("type: %w", err)
+		}
+	} else if len(p.Type) > 0 && string(p.Type) != "null" {
+		if err := json.Unmarshal(p.Type, &out.Type); err != nil {
+			return out, fmt.Errorf("type: %w", err)
+		}
+	}
 	if len(p.Enum) > 0 && string(p.Enum) != "null" {
 		d := json.NewDecoder(bytes.NewReader(p.Enum))
 		d.UseNumber()
@@ -318,6 +427,32 @@ func parseFlatParam(r json.RawMessage) (Param, error) {
 			return out, fmt.Errorf("items: %w", err)
 		}
 		out.Items = &it
+	}
+	if len(p.Properties) > 0 && string(p.Properties) != "null" {
+		keys, vals, err := OrderedObject(p.Properties)
+		if err != nil {
+			return out, fmt.Errorf("properties: %w", err)
+		}
+		out.Properties = []Param{}
+		for i, k := range keys {
+			q, err := parseFlatParam(vals[i])
+			if err != nil {
+				return out, fmt.Errorf("properties.%s: %w", k, err)
+			}
+			q.Name = k
+			out.Properties = append(out.Properties, q)
+		}
+	}
+	alts, kw := p.AnyOf, "anyOf"
+	if p.OneOf != nil {
+		alts, kw, out.OneOf = p.OneOf, "oneOf", true
+	}
+	for i, a := range alts {
+		q, err := parseFlatParam(a)
+		if err != nil {
+			return out, fmt.Errorf("%s[%d]: %w", kw, i, err)
+		}
+		out.AnyOf = append(out.AnyOf, q)
 	}
 	return out, nil
 }
@@ -354,32 +489,80 @@ func OrderedObject(data json.RawMessage) ([]string, []json.RawMessage, error) {
 }
 
 // Schema returns the JSON Schema (draft 2020-12) of the tool's arguments object: the flat
-// form's per-parameter "required" turned back into a "required" list.
+// form's per-parameter "required" turned back into a "required" list. The flat form is
+// closed: an object with declared properties takes no others.
 func (t *Tool) Schema() map[string]any {
+	return objectSchema(t.Params, true)
+}
+
+func objectSchema(params []Param, closed bool) map[string]any {
 	props := map[string]any{}
 	req := []any{}
-	for i := range t.Params {
-		p := &t.Params[i]
+	for i := range params {
+		p := &params[i]
 		props[p.Name] = p.schema()
 		if p.Required {
 			req = append(req, p.Name)
 		}
 	}
-	return map[string]any{"type": "object", "properties": props, "required": req, "additionalProperties": false}
+	s := map[string]any{"type": "object", "properties": props, "required": req}
+	if closed {
+		s["additionalProperties"] = false
+	}
+	return s
 }
 
 func (p *Param) schema() map[string]any {
 	s := map[string]any{}
-	switch p.Type {
-	case "", "any":
+	if p.Properties != nil {
+		s = objectSchema(p.Properties, true)
+	}
+	switch {
+	case len(p.Types) > 0:
+		ts := make([]any, len(p.Types))
+		for i, t := range p.Types {
+			ts[i] = t
+		}
+		s["type"] = ts
+	case p.Type == "", p.Type == "any":
+		delete(s, "type")
 	default:
 		s["type"] = p.Type
 	}
 	if p.Enum != nil {
 		s["enum"] = p.Enum
 	}
-	if p.Items != nil && p.Type == "array" {
+	if p.Items != nil {
 		s["items"] = p.Items.schema()
+	}
+	if p.AnyOf != nil {
+		alts := make([]any, len(p.AnyOf))
+		for i := range p.AnyOf {
+			alts[i] = p.AnyOf[i].schema()
+		}
+		if p.OneOf {
+			s["oneOf"] = alts
+		} else {
+			s["anyOf"] = alts
+		}
+	}
+	if p.Minimum != "" {
+		s["minimum"] = json.Number(p.Minimum)
+	}
+	if p.Maximum != "" {
+		s["maximum"] = json.Number(p.Maximum)
+	}
+	if p.MinLength > 0 {
+		s["minLength"] = p.MinLength
+	}
+	if p.MaxLength != nil {
+		s["maxLength"] = *p.MaxLength
+	}
+	if p.MinItems > 0 {
+		s["minItems"] = p.MinItems
+	}
+	if p.MaxItems != nil {
+		s["maxItems"] = *p.MaxItems
 	}
 	return s
 }

@@ -1,0 +1,678 @@
+package registry
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/needle-router/needle/internal/toolspec"
+)
+
+// One rule for every tool schema (README, "Tool schemas"): Parse either refuses a tool
+// (InvalidArgument, with the tool and field path) or accepts it as
+//   - local: its flat form (toolspec.Param) shows the model the whole structure and the
+//     decoder's grammar enforces everything the validator checks, or
+//   - cloud-only (Tool.Unsupported says where and why): the validator checks something the
+//     grammar does not enforce; Route escalates such tools.
+//
+// Cost is bounded before anything compiles: the bytes, JSON values and nesting of each
+// tool's parameters (over all keywords), the nodes its $refs expand to, then the grammar's
+// own limits (needle.CheckTools). The JSON Schema compiler loads nothing: only references
+// inside the tool's schema (#/...) resolve.
+
+// schemaURL names a tool's schema for the compiler: absolute and not a file, so that no
+// relative reference can turn into a path.
+const schemaURL = "https://tool.needle.invalid/schema.json"
+
+// Keywords the validator ignores or treats as annotations.
+var annotations = map[string]bool{
+	"description": true, "title": true, "default": true, "examples": true, "$comment": true, "deprecated": true,
+	"readOnly": true, "writeOnly": true, "$defs": true, "definitions": true, "optional": true, "$anchor": true,
+	"contentEncoding": true, "contentMediaType": true, "contentSchema": true, "format": true, "$schema": true, "$id": true,
+}
+
+// Keywords the validator checks that the local grammar does not enforce (cloud-only).
+var unenforced = map[string]bool{
+	"multipleOf": true, "pattern": true, "maxContains": true, "minContains": true, "maxProperties": true,
+	"minProperties": true, "dependentRequired": true, "not": true, "if": true, "then": true, "else": true,
+	"dependentSchemas": true, "prefixItems": true, "contains": true, "patternProperties": true, "propertyNames": true,
+	"unevaluatedItems": true, "unevaluatedProperties": true, "$dynamicRef": true, "$recursiveRef": true,
+	"$dynamicAnchor": true, "$recursiveAnchor": true,
+}
+
+// Keywords whose value is one subschema, a map of them, or a list of them.
+var (
+	subSchema  = []string{"items", "additionalProperties", "not", "if", "then", "else", "contains", "propertyNames", "unevaluatedItems", "unevaluatedProperties", "contentSchema"}
+	subSchemas = []string{"properties", "patternProperties", "$defs", "definitions", "dependentSchemas"}
+	subLists   = []string{"allOf", "anyOf", "oneOf", "prefixItems"}
+)
+
+// prescan bounds the cost of a tool's parameters before any other work: JSON nesting and
+// the number of JSON values, over every keyword.
+func prescan(v any, lim Limits) error {
+	nodes := 0
+	maxJSONDepth := 2*lim.MaxDepth + 8
+	var walk func(v any, d int) error
+	walk = func(v any, d int) error {
+		nodes++
+		if nodes > lim.MaxSchemaNodes {
+			return fmt.Errorf("schema has more than %d JSON values, at most %d allowed", lim.MaxSchemaNodes, lim.MaxSchemaNodes)
+		}
+		if d > maxJSONDepth {
+			return fmt.Errorf("schema JSON nested deeper than %d", maxJSONDepth)
+		}
+		switch x := v.(type) {
+		case map[string]any:
+			for _, e := range x {
+				if err := walk(e, d+1); err != nil {
+					return err
+				}
+			}
+		case []any:
+			for _, e := range x {
+				if err := walk(e, d+1); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	return walk(v, 0)
+}
+
+// normaliser copies a JSON Schema into standard draft 2020-12: BFCL's and Python's type
+// names (dict, float, tuple, any, ...) wherever a type appears, OpenAPI's nullable as a type
+// list, draft-7 tuple items as prefixItems; it refuses references outside the document and
+// embedded resources, and checks nesting over all subschema keywords.
+type normaliser struct {
+	ctx   context.Context
+	lim   Limits
+	verr  *ValidationError
+	tool  string
+	steps int
+}
+
+func (n *normaliser) schema(v any, field string, depth int) any {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return v
+	}
+	if n.steps++; n.steps%256 == 0 && n.ctx.Err() != nil {
+		n.verr.add(field, "tool %s: %v", n.tool, n.ctx.Err())
+		return m
+	}
+	if depth > n.lim.MaxDepth {
+		n.verr.add(field, "tool %s: schema nested deeper than %d", n.tool, n.lim.MaxDepth)
+		return m
+	}
+	out := make(map[string]any, len(m))
+	for k, x := range m {
+		out[k] = x
+	}
+	delete(out, "$schema") // always draft 2020-12
+	if id, ok := m["$id"]; ok {
+		if depth > 0 {
+			n.verr.add(field+".$id", "tool %s: embedded schema resources ($id %v) are not supported", n.tool, id)
+		}
+		delete(out, "$id")
+	}
+	for _, k := range []string{"$ref", "$dynamicRef", "$recursiveRef"} {
+		if r, ok := m[k]; ok {
+			if s, ok := r.(string); !ok || !strings.HasPrefix(s, "#") {
+				n.verr.add(field+"."+k, "tool %s: only references inside the tool's schema (#/...) are allowed, not %v", n.tool, r)
+			}
+		}
+	}
+	switch t := m["type"].(type) {
+	case string:
+		nt := normaliseType(t)
+		if !knownTypes[nt] {
+			n.verr.add(field+".type", "tool %s: unknown type %q", n.tool, t)
+		}
+		if nt == "any" {
+			delete(out, "type")
+		} else {
+			out["type"] = nt
+		}
+	case []any:
+		var ts []any
+		anyT := false
+		for i, x := range t {
+			s, _ := x.(string)
+			nt := normaliseType(s)
+			if !knownTypes[nt] {
+				n.verr.add(fmt.Sprintf("%s.type[%d]", field, i), "tool %s: unknown type %v", n.tool, x)
+			}
+			anyT = anyT || nt == "any"
+			ts = append(ts, nt)
+		}
+		if anyT {
+			delete(out, "type")
+		} else {
+			out["type"] = ts
+		}
+	case nil:
+	default:
+		n.verr.add(field+".type", "tool %s: type must be a string or a list of strings", n.tool)
+	}
+	if nb, ok := m["nullable"].(bool); ok { // OpenAPI 3.0
+		delete(out, "nullable")
+		switch t := out["type"].(type) {
+		case string:
+			if nb && t != "null" {
+				out["type"] = []any{t, "null"}
+			}
+		case []any:
+			if nb {
+				out["type"] = append(append([]any{}, t...), "null")
+			}
+		}
+	}
+	if d, ok := m["description"].(string); ok && len(d) > n.lim.MaxDescription {
+		n.verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", n.tool, len(d), n.lim.MaxDescription)
+	}
+	if it, ok := m["items"].([]any); ok { // draft 7 tuples
+		out["prefixItems"] = it
+		delete(out, "items")
+		if ai, ok := m["additionalItems"]; ok {
+			out["items"] = ai
+			delete(out, "additionalItems")
+		}
+	}
+	for _, k := range subSchema {
+		if x, ok := out[k]; ok {
+			out[k] = n.schema(x, field+"."+k, depth+1)
+		}
+	}
+	for _, k := range subSchemas {
+		if x, ok := out[k]; ok {
+			props, ok := x.(map[string]any)
+			if !ok {
+				n.verr.add(field+"."+k, "tool %s: %s must be an object", n.tool, k)
+				continue
+			}
+			np := make(map[string]any, len(props))
+			for name, p := range props {
+				np[name] = n.schema(p, field+"."+k+"."+name, depth+1)
+			}
+			out[k] = np
+		}
+	}
+	for _, k := range subLists {
+		if x, ok := out[k]; ok {
+			l, ok := x.([]any)
+			if !ok {
+				n.verr.add(field+"."+k, "tool %s: %s must be a list", n.tool, k)
+				continue
+			}
+			nl := make([]any, len(l))
+			for i, p := range l {
+				nl[i] = n.schema(p, fmt.Sprintf("%s.%s[%d]", field, k, i), depth+1)
+			}
+			out[k] = nl
+		}
+	}
+	return out
+}
+
+// flattener builds the model's flat form of a normalised schema, resolving local $refs, and
+// notes the first thing the local grammar would not enforce (cloudOnly).
+type flattener struct {
+	root   any
+	tool   string
+	verr   *ValidationError
+	budget int
+	refs   []string
+	why    *Violation
+}
+
+func (f *flattener) cloudOnly(field, format string, args ...any) {
+	if f.why == nil {
+		f.why = &Violation{Field: field, Description: fmt.Sprintf(format, args...)}
+	}
+}
+
+func (f *flattener) param(v any, field string) toolspec.Param {
+	anyP := toolspec.Param{Type: "any"}
+	if f.budget--; f.budget < 0 {
+		if f.budget == -1 {
+			f.verr.add(field, "tool %s: schema expands ($ref included) past its node limit", f.tool)
+		}
+		return anyP
+	}
+	switch x := v.(type) {
+	case bool:
+		if !x {
+			f.cloudOnly(field, "the false schema admits no value")
+		}
+		return anyP
+	case map[string]any:
+		return f.object(x, field)
+	}
+	f.verr.add(field, "tool %s: a schema must be an object or a boolean", f.tool)
+	return anyP
+}
+
+func hasValidation(m map[string]any, except ...string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if annotations[k] || strings.HasPrefix(k, "x-") || contains(except, k) {
+			continue
+		}
+		return k
+	}
+	return ""
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func (f *flattener) object(m map[string]any, field string) toolspec.Param {
+	desc, _ := m["description"].(string)
+	if ref, ok := m["$ref"].(string); ok {
+		if k := hasValidation(m, "$ref"); k != "" {
+			f.cloudOnly(field+"."+k, "%s next to $ref is not enforced by the local grammar", k)
+		}
+		target, ok := resolvePointer(f.root, ref)
+		if !ok {
+			f.verr.add(field+".$ref", "tool %s: $ref %q does not resolve inside the tool's schema", f.tool, ref)
+			return toolspec.Param{Type: "any"}
+		}
+		if contains(f.refs, ref) {
+			f.cloudOnly(field+".$ref", "recursive $ref %s: the local grammar is not recursive", ref)
+			return toolspec.Param{Type: "any"}
+		}
+		f.refs = append(f.refs, ref)
+		p := f.param(target, field)
+		f.refs = f.refs[:len(f.refs)-1]
+		if desc != "" {
+			p.Description = desc
+		}
+		return p
+	}
+	if all, ok := m["allOf"].([]any); ok {
+		if len(all) == 1 && hasValidation(m, "allOf") == "" {
+			p := f.param(all[0], field+".allOf[0]")
+			if desc != "" {
+				p.Description = desc
+			}
+			return p
+		}
+		f.cloudOnly(field+".allOf", "allOf is not enforced by the local grammar (only a single subschema is)")
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		if unenforced[k] {
+			f.cloudOnly(field+"."+k, "%s is checked by the validator but not enforced by the local grammar", k)
+		}
+	}
+	p := toolspec.Param{Description: desc}
+	var types []string
+	switch t := m["type"].(type) {
+	case string:
+		types = []string{t}
+	case []any:
+		for _, x := range t {
+			if s, ok := x.(string); ok && !contains(types, s) {
+				types = append(types, s)
+			}
+		}
+	}
+	if len(types) == 0 { // keywords that only apply to one type imply it
+		switch {
+		case m["properties"] != nil || m["required"] != nil:
+			types = []string{"object"}
+		case m["items"] != nil:
+			types = []string{"array"}
+		}
+	}
+	has := func(t string) bool { return len(types) == 0 || contains(types, t) }
+	switch len(types) {
+	case 0:
+		p.Type = "any"
+	case 1:
+		p.Type = types[0]
+	default:
+		p.Types = types
+	}
+	if _, ok := m["enum"]; ok {
+		p.Enum = f.literals(m, field, types)
+		return p
+	}
+	if _, ok := m["const"]; ok {
+		p.Enum = f.literals(m, field, types)
+		return p
+	}
+	if alts, kw := m["anyOf"], "anyOf"; alts != nil || m["oneOf"] != nil {
+		if alts == nil {
+			alts, kw, p.OneOf = m["oneOf"], "oneOf", true
+		}
+		if m["anyOf"] != nil && m["oneOf"] != nil {
+			f.cloudOnly(field, "anyOf and oneOf together are not enforced by the local grammar")
+		}
+		if k := hasValidation(m, kw, "type"); k != "" {
+			f.cloudOnly(field+"."+k, "%s next to %s is not enforced by the local grammar", k, kw)
+		}
+		l, _ := alts.([]any)
+		if len(l) == 0 {
+			f.verr.add(field+"."+kw, "tool %s: %s must list at least one schema", f.tool, kw)
+		}
+		for i, a := range l {
+			p.AnyOf = append(p.AnyOf, f.param(a, fmt.Sprintf("%s.%s[%d]", field, kw, i)))
+		}
+		if len(types) > 0 { // type and anyOf: both hold; the local grammar takes them apart only
+			f.cloudOnly(field+".type", "type next to %s is not enforced by the local grammar", kw)
+		}
+		p.Type, p.Types = "", nil
+		return p
+	}
+	// Numbers: integer bounds are enforced; number bounds are not.
+	bounds := m["minimum"] != nil || m["maximum"] != nil || m["exclusiveMinimum"] != nil || m["exclusiveMaximum"] != nil
+	if bounds && (has("number") || len(types) == 0) {
+		f.cloudOnly(field, "bounds on numbers (not integers) are not enforced by the local grammar")
+	} else if bounds && has("integer") {
+		lo, hi := math.Inf(-1), math.Inf(1)
+		if x, ok := number(m["minimum"]); ok {
+			lo = math.Max(lo, math.Ceil(x))
+		}
+		if x, ok := number(m["exclusiveMinimum"]); ok {
+			lo = math.Max(lo, math.Floor(x)+1)
+		}
+		if x, ok := number(m["maximum"]); ok {
+			hi = math.Min(hi, math.Floor(x))
+		}
+		if x, ok := number(m["exclusiveMaximum"]); ok {
+			hi = math.Min(hi, math.Ceil(x)-1)
+		}
+		if lo > hi {
+			f.verr.add(field, "tool %s: no integer satisfies the bounds", f.tool)
+		}
+		if !math.IsInf(lo, 0) {
+			p.Minimum = strconv.FormatFloat(lo, 'f', -1, 64)
+		}
+		if !math.IsInf(hi, 0) {
+			p.Maximum = strconv.FormatFloat(hi, 'f', -1, 64)
+		}
+	}
+	// Strings.
+	for _, k := range []string{"minLength", "maxLength"} {
+		x, ok := count(m[k])
+		if !ok {
+			continue
+		}
+		if len(types) == 0 {
+			f.cloudOnly(field+"."+k, "%s on an untyped value is not enforced by the local grammar", k)
+		} else if has("string") {
+			if k == "minLength" {
+				p.MinLength = x
+			} else {
+				p.MaxLength = &x
+			}
+		}
+	}
+	if s, ok := m["format"].(string); ok && has("string") {
+		p.Format = s // an annotation: draft 2020-12 validators do not assert it
+	}
+	// Arrays.
+	if has("array") {
+		if it, ok := m["items"]; ok {
+			if b, isBool := it.(bool); isBool {
+				if !b {
+					zero := 0
+					p.MaxItems = &zero
+				}
+			} else {
+				ip := f.param(it, field+".items")
+				p.Items = &ip
+			}
+		}
+		if x, ok := count(m["minItems"]); ok {
+			p.MinItems = x
+		}
+		if x, ok := count(m["maxItems"]); ok {
+			if p.MaxItems == nil || x < *p.MaxItems {
+				p.MaxItems = &x
+			}
+		}
+		if u, _ := m["uniqueItems"].(bool); u && (p.MaxItems == nil || *p.MaxItems > 1) {
+			f.cloudOnly(field+".uniqueItems", "uniqueItems is not enforced by the local grammar")
+		}
+	}
+	if len(types) == 0 && (m["minItems"] != nil || m["maxItems"] != nil) {
+		f.cloudOnly(field, "array bounds on an untyped value are not enforced by the local grammar")
+	}
+	// Objects.
+	if has("object") {
+		props, _ := m["properties"].(map[string]any)
+		req := map[string]bool{}
+		var reqOrder []string
+		if r, ok := m["required"].([]any); ok {
+			for _, x := range r {
+				if s, ok := x.(string); ok && !req[s] {
+					req[s] = true
+					reqOrder = append(reqOrder, s)
+				}
+			}
+		}
+		ap, hasAP := m["additionalProperties"]
+		closed := hasAP && ap == false
+		switch {
+		case props == nil && len(req) == 0 && !hasAP:
+			// any object
+		case props == nil && hasAP && ap != true && ap != false:
+			f.cloudOnly(field+".additionalProperties", "additionalProperties with a schema on an object without properties is not enforced by the local grammar")
+		default:
+			p.Properties = []toolspec.Param{}
+			names := make([]string, 0, len(props))
+			for k := range props {
+				names = append(names, k)
+			}
+			sort.Strings(names)
+			for _, k := range names {
+				q := f.param(props[k], field+".properties."+k)
+				q.Name, q.Required = k, req[k]
+				if q.Required && q.Enum != nil && len(q.Enum) == 0 {
+					// Refusing would reject real toolsets (BFCL has such tools): no local answer
+					// can be valid, so the tool is cloud-only.
+					f.cloudOnly(field+".properties."+k+".enum", "required property %q admits no value: its enum/const contradicts its type", k)
+				}
+				p.Properties = append(p.Properties, q)
+			}
+			for _, k := range reqOrder {
+				if _, ok := props[k]; ok {
+					continue
+				}
+				if closed {
+					f.verr.add(field+".required", "tool %s: required property %q is not in properties and additionalProperties is false", f.tool, k)
+					continue
+				}
+				p.Properties = append(p.Properties, toolspec.Param{Name: k, Type: "any", Required: true})
+			}
+			p.Closed = closed
+		}
+	}
+	return p
+}
+
+// literals returns the enum/const values that satisfy the type, refusing a schema none does.
+func (f *flattener) literals(m map[string]any, field string, types []string) []any {
+	var vals []any
+	if e, ok := m["enum"]; ok {
+		l, ok := e.([]any)
+		if !ok || len(l) == 0 {
+			f.verr.add(field+".enum", "tool %s: enum must be a non-empty list", f.tool)
+			return nil
+		}
+		vals = l
+	}
+	if c, ok := m["const"]; ok {
+		if vals == nil {
+			vals = []any{c}
+		} else {
+			cb := canonical(c)
+			var keep []any
+			for _, v := range vals {
+				if canonical(v) == cb {
+					keep = append(keep, v)
+				}
+			}
+			vals = keep
+		}
+	}
+	var keep []any
+	for _, v := range vals {
+		if len(types) == 0 || contains(types, jsonType(v)) || (jsonType(v) == "integer" && contains(types, "number")) {
+			keep = append(keep, v)
+		}
+	}
+	if len(keep) == 0 { // no value: refused where required (object), never written where optional
+		return []any{}
+	}
+	if k := hasValidation(m, "enum", "const", "type"); k != "" {
+		f.cloudOnly(field+"."+k, "%s next to enum/const is not enforced by the local grammar", k)
+	}
+	return keep
+}
+
+func canonical(v any) string {
+	return string(toolspec.AppendValue(nil, v))
+}
+
+func jsonType(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return "boolean"
+	case string:
+		return "string"
+	case json.Number:
+		if f, err := x.Float64(); err == nil && f == math.Trunc(f) && !math.IsInf(f, 0) {
+			return "integer"
+		}
+		return "number"
+	case []any:
+		return "array"
+	case map[string]any:
+		return "object"
+	}
+	return ""
+}
+
+func number(v any) (float64, bool) {
+	n, ok := v.(json.Number)
+	if !ok {
+		return 0, false
+	}
+	f, err := n.Float64()
+	return f, err == nil && !math.IsNaN(f)
+}
+
+func count(v any) (int, bool) {
+	f, ok := number(v)
+	if !ok || f < 0 {
+		return 0, false
+	}
+	return int(math.Min(f, 1<<30)), true
+}
+
+// resolvePointer resolves a local reference ("#" or "#/a/b") in root.
+func resolvePointer(root any, ref string) (any, bool) {
+	if ref == "#" {
+		return root, true
+	}
+	if !strings.HasPrefix(ref, "#/") {
+		return nil, false // anchors are not resolved locally
+	}
+	cur := root
+	for _, tok := range strings.Split(ref[2:], "/") {
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
+		if u, err := urlUnescape(tok); err == nil {
+			tok = u
+		}
+		switch c := cur.(type) {
+		case map[string]any:
+			v, ok := c[tok]
+			if !ok {
+				return nil, false
+			}
+			cur = v
+		case []any:
+			i, err := strconv.Atoi(tok)
+			if err != nil || i < 0 || i >= len(c) {
+				return nil, false
+			}
+			cur = c[i]
+		default:
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func urlUnescape(s string) (string, error) {
+	if !strings.Contains(s, "%") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '%' && i+2 < len(s) {
+			x, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
+			if err != nil {
+				return "", err
+			}
+			b.WriteByte(byte(x))
+			i += 2
+			continue
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String(), nil
+}
+
+// refuseLoader is the compiler's only loader: the schema compiler reads no file and no URL.
+type refuseLoader struct{}
+
+func (refuseLoader) Load(url string) (any, error) {
+	return nil, fmt.Errorf("only references inside the tool's schema (#/...) are allowed")
+}
+
+func compile(schema map[string]any) (*jsonschema.Schema, error) {
+	// Round-trip through jsonschema's own decoder so numbers are json.Number as it expects.
+	b, err := json.Marshal(schema)
+	if err != nil {
+		return nil, err
+	}
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	c := jsonschema.NewCompiler()
+	c.UseLoader(refuseLoader{})
+	c.DefaultDraft(jsonschema.Draft2020)
+	if err := c.AddResource(schemaURL, doc); err != nil {
+		return nil, err
+	}
+	return c.Compile(schemaURL)
+}
