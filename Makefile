@@ -55,11 +55,13 @@ test-kernel-sets: ## the engine's tests with each kernel set forced (NEEDLE_KERN
 	    echo "== NEEDLE_KERNELS=$$s"; NEEDLE_KERNELS=$$s $(GO) test -count=1 ./internal/kernels/... ./internal/needle/... || exit 1; \
 	  else echo "== NEEDLE_KERNELS=$$s: skipped, this CPU lacks the features of kernel set $$s"; fi; done
 
-QEMU_ARM64 ?= $(shell command -v qemu-aarch64-static || command -v qemu-aarch64)
-test-arm64: ## GOARCH=arm64 build, and kernels + engine tests under qemu-user (Debian qemu-user-static); skipped without qemu
+test-arm64: ## GOARCH=arm64 build, and kernels + engine tests under qemu-user (Debian qemu-user-static, installed when missing); skipped only where it cannot be installed
 	GOARCH=arm64 $(GO) build ./...
-	@if [ -z "$(QEMU_ARM64)" ]; then echo "test-arm64: SKIPPED, no qemu-aarch64(-static) found (apt-get install qemu-user-static)"; else \
-	  GOARCH=arm64 $(GO) test -count=1 -exec $(QEMU_ARM64) ./internal/kernels/... ./internal/needle/...; fi
+	@command -v qemu-aarch64-static >/dev/null || command -v qemu-aarch64 >/dev/null || { echo "installing qemu-user-static"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null) || echo "qemu-user-static could not be installed"; }
+	@q=$$(command -v qemu-aarch64-static || command -v qemu-aarch64); if [ -z "$$q" ]; then echo "test-arm64: SKIPPED, no qemu-aarch64(-static) found (apt-get install qemu-user-static)"; else \
+	  GOARCH=arm64 $(GO) test -count=1 -exec $$q ./internal/kernels/... && \
+	  GOARCH=arm64 $(GO) test -count=1 -exec $$q -run 'Parity|Format|Golden|Quant|Grammar|Tokeniz|Alloc|Ground' ./internal/needle/; fi
 
 asm: ## regenerate the kernels' assembly from internal/kernels/_asm (avo)
 	cd internal/kernels/_asm && $(GO) run asm.go -out ../kernels_amd64.s -stubs ../kernels_amd64_stubs.go -pkg kernels
@@ -70,6 +72,7 @@ check-asm: asm ## fail when the committed generated assembly is stale
 test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePiece produce; tiny training run loads in Go
 	$(PY) train/golden.py --out internal/needle/testdata/golden --check
 	$(PY) train/tools_render.py internal/toolspec/testdata/tools.json | cmp - internal/toolspec/testdata/tools.golden
+	$(PY) train/answer_format.py --check --fixture internal/needle/testdata/format/cases.jsonl
 	@for m in models/tokenizer.model:needle ../shared/fixtures/sentencepiece/san_needle_lm_8k.model:san_needle_lm_8k; do \
 	  f=$${m%%:*}; n=$${m##*:}; [ -f $$f ] || continue; \
 	  $(PY) train/tokcases.py $$f /tmp/tokcases.$$n.jsonl.gz && \

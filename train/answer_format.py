@@ -206,6 +206,23 @@ def _fixture(out_path, tokenizer, rows_path, n):
     print(f"{len(cases)} cases -> {out_path}")
 
 
+def _check(path, tokenizer):
+    """Recomputes every case of an existing fixture with this file and SentencePiece."""
+    import sentencepiece as spm
+    from needle_model import TOOLS
+    sp = spm.SentencePieceProcessor(model_file=tokenizer)
+    n = 0
+    with open(path) as f:
+        for line in f:
+            c = json.loads(line)
+            ids, _ = answer_ids(sp, c["answers"])
+            assert ids == c["dec"], f"answer ids differ for {c['query']!r}"
+            assert encoder_ids(sp, c["query"], c["tools"], TOOLS) == c["enc"], f"encoder ids differ for {c['query']!r}"
+            assert json.loads(decode_answer(sp, ids)) == c["answers"]
+            n += 1
+    print(f"format fixture: {n} cases current")
+
+
 if __name__ == "__main__":
     import argparse
     import os
@@ -213,8 +230,12 @@ if __name__ == "__main__":
     sys.path.insert(0, os.path.dirname(__file__))
     ap = argparse.ArgumentParser()
     ap.add_argument("--fixture", required=True)
+    ap.add_argument("--check", action="store_true", help="recompute an existing fixture instead of writing one")
     ap.add_argument("--tokenizer", default="models/tokenizer.model")
     ap.add_argument("--rows", default="")
     ap.add_argument("-n", type=int, default=60)
     a = ap.parse_args()
-    _fixture(a.fixture, a.tokenizer, a.rows, a.n)
+    if a.check:
+        _check(a.fixture, a.tokenizer)
+    else:
+        _fixture(a.fixture, a.tokenizer, a.rows, a.n)

@@ -322,7 +322,7 @@ def main():
     ap.add_argument("--warmup", type=float, default=0.05, help="fraction of training warming up the learning rate")
     ap.add_argument("--decay", type=float, default=0.25, help="fraction of training decaying it to 0")
     ap.add_argument("--bench", type=int, default=0,
-                    help="throughput only: run this many steps after 5 warm-up steps, print one JSON line, export nothing")
+                    help="throughput only: run this many steps after 2 warm-up steps, print one JSON line, export nothing")
     ap.add_argument("--mix", action="append", default=[], metavar="FILE:FRACTION",
                     help="mix rows from FILE (a glob; e.g. the router's --capture-dir files) in as FRACTION of the training rows; repeatable")
     a = ap.parse_args()
@@ -330,7 +330,7 @@ def main():
     if os.environ.get("NEEDLE_TRAIN_LEGACY"):
         PAD_MULT = 1
     if a.bench:
-        a.steps, a.val_every, a.heldout = a.bench + 5, 0, None
+        a.steps, a.val_every, a.heldout = a.bench + 2, 0, None
 
     import sentencepiece as spm
     torch.manual_seed(a.seed)
@@ -445,9 +445,9 @@ def main():
         win_tok += ntok
         win_flops += step_flops(flops_tok, E, D, cfg)
         hist.append(float(loss_tok))
-        if a.bench and step == 5:
+        if a.bench and step == 2:
             bench_t, bench_tok, bench_fl = time.time(), seen_tokens, 0.0
-        if a.bench and step > 5:
+        if a.bench and step > 2:
             bench_fl += step_flops(flops_tok, E, D, cfg)
         if step % 20 == 0 or step == 1:
             dt = max(1e-9, time.time() - win_t)
