@@ -320,6 +320,9 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		if tools, err = registry.ParseContext(ctx, []byte(in.ToolsJSON), p.cfg.Limits, in.ToolsField); err != nil {
 			return nil, nil, err
 		}
+		if len(tools) == 0 { // as a stored toolset: nothing to choose from is the caller's mistake
+			return nil, nil, &registry.ValidationError{Violations: []registry.Violation{{Field: in.ToolsField, Description: "needs at least one tool"}}}
+		}
 	} else {
 		ts, err := p.reg.Get(in.Toolset)
 		if err != nil {

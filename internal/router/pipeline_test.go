@@ -271,3 +271,22 @@ func TestBlankAndInvalidUTF8(t *testing.T) {
 		}
 	}
 }
+
+// Inline tools must name at least one tool, as a stored toolset must: an empty list is a
+// caller's mistake, not a reason to spend a cloud call (or answer UNAVAILABLE without a model).
+func TestEmptyInlineToolsAreInvalid(t *testing.T) {
+	c, url := newCloud(t, 200, timerAnswer)
+	for _, model := range []LocalModel{nil, answer(0.1)} {
+		p := pipeline(t, model, url, nil)
+		for _, js := range []string{"[]", " [ ] "} {
+			_, err := p.Route(context.Background(), Input{Transcript: "timer", ToolsJSON: js})
+			var ve *registry.ValidationError
+			if !errors.As(err, &ve) || len(ve.Violations) != 1 || ve.Violations[0].Field != "tools_json" {
+				t.Errorf("%q: %v, want a validation error on tools_json", js, err)
+			}
+		}
+	}
+	if c.calls.Load() != 0 {
+		t.Fatalf("%d cloud calls, want 0", c.calls.Load())
+	}
+}
