@@ -74,7 +74,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 	}
 	resp := &routerv1.RouteResponse{
 		Decision:         routerv1.Decision(out.Decision),
-		EscalationReason: routerv1.EscalationReason(out.Reason),
+		EscalationReason: escalationReason(out.Reason),
 		FallbackCause:    routerv1.FallbackCause(out.FallbackCause),
 		Confidence:       float32(out.Confidence),
 		ModelId:          out.ModelID,
@@ -215,4 +215,23 @@ func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
 		log.ErrorContext(ctx, "panic in handler", "panic", fmt.Sprint(p))
 		return status.Error(codes.Internal, internalMessage)
 	}))
+}
+
+// escalationReason maps the router's reason to the proto enum, one by one, so a reason added to
+// the router without its proto value is caught by TestEscalationReasonsMapped rather than sent
+// as a bare number.
+func escalationReason(r router.Reason) routerv1.EscalationReason {
+	switch r {
+	case router.ReasonMultiTurn:
+		return routerv1.EscalationReason_ESCALATION_REASON_MULTI_TURN
+	case router.ReasonLowConfidence:
+		return routerv1.EscalationReason_ESCALATION_REASON_LOW_CONFIDENCE
+	case router.ReasonInvalidLocalCall:
+		return routerv1.EscalationReason_ESCALATION_REASON_INVALID_LOCAL_CALL
+	case router.ReasonNoLocalModel:
+		return routerv1.EscalationReason_ESCALATION_REASON_NO_LOCAL_MODEL
+	case router.ReasonUnsupportedSchema:
+		return routerv1.EscalationReason_ESCALATION_REASON_UNSUPPORTED_SCHEMA
+	}
+	return routerv1.EscalationReason_ESCALATION_REASON_UNSPECIFIED
 }

@@ -195,28 +195,40 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 // written and such array items leave only the empty array; elsewhere it is unsupported.
 var errNoValue = errors.New("no value satisfies the schema")
 
-// intBounds turns inclusive JSON-number bounds into int64 bounds for integers.
+// intBounds turns inclusive JSON-number bounds into int64 bounds for integers, exactly
+// (toolspec.Decimal: a float64 reading drops 1e999999, turns 1e-999999 into 0 and rounds
+// 2^53+1, so the grammar would admit integers the validator refuses).
 func intBounds(minS, maxS string) (int64, int64, error) {
 	const limit = 1e17 // well inside maxIntLen digits
-	lo, hi := -limit, limit
+	lo, hi := int64(-limit), int64(limit)
 	if minS != "" {
-		f, err := strconv.ParseFloat(minS, 64)
-		if err != nil || math.IsNaN(f) {
+		d, ok := toolspec.ParseDecimal(minS)
+		if !ok {
 			return 0, 0, fmt.Errorf("minimum %q is not a number", minS)
 		}
-		lo = math.Max(lo, math.Ceil(f))
+		switch v, sat := d.Round(true); {
+		case sat > 0:
+			return 0, 0, fmt.Errorf("minimum %s is more than the decoder writes", minS)
+		case sat == 0:
+			lo = max(lo, v)
+		}
 	}
 	if maxS != "" {
-		f, err := strconv.ParseFloat(maxS, 64)
-		if err != nil || math.IsNaN(f) {
+		d, ok := toolspec.ParseDecimal(maxS)
+		if !ok {
 			return 0, 0, fmt.Errorf("maximum %q is not a number", maxS)
 		}
-		hi = math.Min(hi, math.Floor(f))
+		switch v, sat := d.Round(false); {
+		case sat < 0:
+			return 0, 0, fmt.Errorf("maximum %s is less than the decoder writes", maxS)
+		case sat == 0:
+			hi = min(hi, v)
+		}
 	}
 	if lo > hi {
-		return 0, 0, fmt.Errorf("no integer lies between minimum and maximum")
+		return 0, 0, fmt.Errorf("no integer the decoder writes lies between minimum and maximum")
 	}
-	return int64(lo), int64(hi), nil
+	return lo, hi, nil
 }
 
 // union compiles alternatives into one node dispatched on the first byte: literal

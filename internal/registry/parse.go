@@ -189,8 +189,10 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 		verr.add(field+".description", "description of %s is %d characters, at most %d allowed", t.Spec.Name, len(t.Spec.Description), lim.MaxDescription)
 	}
 	params := obj["parameters"]
-	if params == nil {
-		params = obj["input_schema"] // Anthropic-style, same JSON Schema
+	for _, k := range []string{"inputSchema", "input_schema"} { // MCP, Anthropic: the same JSON Schema
+		if params == nil {
+			params = obj[k]
+		}
 	}
 	if len(params) > lim.MaxSchemaBytes {
 		verr.add(field+".parameters", "tool %s: parameters are %d bytes, at most %d allowed", t.Spec.Name, len(params), lim.MaxSchemaBytes)
@@ -236,7 +238,10 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 		t.Spec.Params = orderParams(top.Properties, propertyOrder(params))
 		t.Unsupported = fl.why
 	} else { // flat form
-		flat, err := toolspec.ParseFlat(append(append([]byte{'['}, raw...), ']'))
+		// The flat form is read from the tool itself (not an OpenAI wrapper around it), with
+		// its parameters under whichever key they came.
+		one, _ := json.Marshal(map[string]json.RawMessage{"name": obj["name"], "description": obj["description"], "parameters": params})
+		flat, err := toolspec.ParseFlat(append(append([]byte{'['}, one...), ']'))
 		if err != nil {
 			verr.add(field+".parameters", "neither JSON Schema nor Needle's flat form: %v", err)
 			return t, false
@@ -279,6 +284,13 @@ func isJSONSchema(pm map[string]any) bool {
 	switch pm["type"] {
 	case "object", "dict":
 		return true
+	}
+	// Every parameter of the flat form is an object; a top level with any other value
+	// ("$ref": "...", "type": "string", "required": [...], "anyOf": [...]) is JSON Schema.
+	for _, v := range pm {
+		if _, ok := v.(map[string]any); !ok {
+			return true
+		}
 	}
 	return false
 }

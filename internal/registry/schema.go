@@ -392,28 +392,7 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 	if bounds && (has("number") || len(types) == 0) {
 		f.cloudOnly(field, "bounds on numbers (not integers) are not enforced by the local grammar")
 	} else if bounds && has("integer") {
-		lo, hi := math.Inf(-1), math.Inf(1)
-		if x, ok := number(m["minimum"]); ok {
-			lo = math.Max(lo, math.Ceil(x))
-		}
-		if x, ok := number(m["exclusiveMinimum"]); ok {
-			lo = math.Max(lo, math.Floor(x)+1)
-		}
-		if x, ok := number(m["maximum"]); ok {
-			hi = math.Min(hi, math.Floor(x))
-		}
-		if x, ok := number(m["exclusiveMaximum"]); ok {
-			hi = math.Min(hi, math.Ceil(x)-1)
-		}
-		if lo > hi {
-			f.verr.add(field, "tool %s: no integer satisfies the bounds", f.tool)
-		}
-		if !math.IsInf(lo, 0) {
-			p.Minimum = strconv.FormatFloat(lo, 'f', -1, 64)
-		}
-		if !math.IsInf(hi, 0) {
-			p.Maximum = strconv.FormatFloat(hi, 'f', -1, 64)
-		}
+		f.intBounds(m, field, &p)
 	}
 	// Strings.
 	for _, k := range []string{"minLength", "maxLength"} {
@@ -430,6 +409,9 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 				p.MaxLength = &x
 			}
 		}
+	}
+	if p.MaxLength != nil && *p.MaxLength < p.MinLength {
+		f.verr.add(field, "tool %s: no string satisfies minLength and maxLength", f.tool)
 	}
 	if s, ok := m["format"].(string); ok && has("string") {
 		p.Format = s // an annotation: draft 2020-12 validators do not assert it
@@ -454,6 +436,9 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 			if p.MaxItems == nil || x < *p.MaxItems {
 				p.MaxItems = &x
 			}
+		}
+		if p.MaxItems != nil && *p.MaxItems < p.MinItems {
+			f.verr.add(field, "tool %s: no array satisfies minItems and maxItems", f.tool)
 		}
 		if u, _ := m["uniqueItems"].(bool); u && (p.MaxItems == nil || *p.MaxItems > 1) {
 			f.cloudOnly(field+".uniqueItems", "uniqueItems is not enforced by the local grammar")
@@ -580,21 +565,105 @@ func jsonType(v any) string {
 	return ""
 }
 
-func number(v any) (float64, bool) {
+func number(v any) (toolspec.Decimal, bool) {
 	n, ok := v.(json.Number)
 	if !ok {
-		return 0, false
+		return toolspec.Decimal{}, false
 	}
-	f, err := n.Float64()
-	return f, err == nil && !math.IsNaN(f)
+	return toolspec.ParseDecimal(string(n))
 }
 
+// count reads a length bound exactly (json.Number.Float64 fails on 1e999999, and a failed
+// read used to drop the bound the validator still checks): beyond 1<<30 it saturates there,
+// which the grammar either ignores (maxima) or refuses (minima, so cloud-only).
 func count(v any) (int, bool) {
-	f, ok := number(v)
-	if !ok || f < 0 {
+	d, ok := number(v)
+	if !ok || d.Neg {
 		return 0, false
 	}
-	return int(math.Min(f, 1<<30)), true
+	x, sat := d.Round(false)
+	if sat > 0 || x > 1<<30 {
+		return 1 << 30, true
+	}
+	return int(x), true
+}
+
+// intBounds reads minimum, maximum and the exclusive bounds of an integer exactly. Only
+// integers within ±toolspec.IntLimit are written by the decoder: a bound beyond on the far
+// side is no constraint there; a range that lies wholly beyond is cloud-only; a range no
+// integer lies in is refused.
+func (f *flattener) intBounds(m map[string]any, field string, p *toolspec.Param) {
+	type bound struct {
+		d         toolspec.Decimal
+		exclusive bool
+		key       string
+	}
+	var lows, highs []bound
+	lo, hi := int64(-toolspec.IntLimit), int64(toolspec.IntLimit)
+	loBeyond, hiBeyond := false, false // the range lies wholly above / below ±IntLimit
+	for _, k := range []string{"minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"} {
+		x, ok := m[k]
+		if !ok {
+			continue
+		}
+		d, ok := number(x)
+		if !ok {
+			f.verr.add(field+"."+k, "tool %s: %s is not a number", f.tool, k)
+			continue
+		}
+		excl := strings.HasPrefix(k, "exclusive")
+		if strings.HasSuffix(k, "inimum") {
+			lows = append(lows, bound{d, excl, k})
+			v, sat := d.Round(!excl) // least integer >= d, or greatest <= d (then +1)
+			if excl && sat == 0 {
+				v++
+			}
+			switch {
+			case sat > 0:
+				loBeyond = true
+			case sat == 0 && v > lo:
+				lo = v
+			}
+		} else {
+			highs = append(highs, bound{d, excl, k})
+			v, sat := d.Round(excl)
+			if excl && sat == 0 {
+				v--
+			}
+			switch {
+			case sat < 0:
+				hiBeyond = true
+			case sat == 0 && v < hi:
+				hi = v
+			}
+		}
+	}
+	if loBeyond || hiBeyond {
+		for _, l := range lows {
+			for _, h := range highs {
+				if c := l.d.Cmp(h.d); c > 0 || (c == 0 && (l.exclusive || h.exclusive)) {
+					f.verr.add(field, "tool %s: no integer satisfies %s and %s", f.tool, l.key, h.key)
+					return
+				}
+			}
+		}
+		if loBeyond && !hiBeyond && hi < toolspec.IntLimit || hiBeyond && !loBeyond && lo > -toolspec.IntLimit {
+			f.verr.add(field, "tool %s: no integer satisfies the bounds", f.tool)
+			return
+		}
+		f.cloudOnly(field, "integer bounds that admit only integers beyond ±1e18 are not enforced by the local grammar")
+		return
+	}
+	if lo > hi {
+		f.verr.add(field, "tool %s: no integer satisfies the bounds", f.tool)
+		return
+	}
+	if lo > -toolspec.IntLimit {
+		p.Minimum = strconv.FormatInt(lo, 10)
+	}
+	if hi < toolspec.IntLimit {
+		p.Maximum = strconv.FormatInt(hi, 10)
+	}
 }
 
 // resolvePointer resolves a local reference ("#" or "#/a/b") in root.

@@ -91,6 +91,9 @@ const (
 	EscalationReason_ESCALATION_REASON_LOW_CONFIDENCE     EscalationReason = 2
 	EscalationReason_ESCALATION_REASON_INVALID_LOCAL_CALL EscalationReason = 3
 	EscalationReason_ESCALATION_REASON_NO_LOCAL_MODEL     EscalationReason = 4
+	// A candidate tool's schema uses JSON Schema the local grammar does not enforce
+	// (cloud-only, README "Tool schemas").
+	EscalationReason_ESCALATION_REASON_UNSUPPORTED_SCHEMA EscalationReason = 5
 )
 
 // Enum value maps for EscalationReason.
@@ -101,6 +104,7 @@ var (
 		2: "ESCALATION_REASON_LOW_CONFIDENCE",
 		3: "ESCALATION_REASON_INVALID_LOCAL_CALL",
 		4: "ESCALATION_REASON_NO_LOCAL_MODEL",
+		5: "ESCALATION_REASON_UNSUPPORTED_SCHEMA",
 	}
 	EscalationReason_value = map[string]int32{
 		"ESCALATION_REASON_UNSPECIFIED":        0,
@@ -108,6 +112,7 @@ var (
 		"ESCALATION_REASON_LOW_CONFIDENCE":     2,
 		"ESCALATION_REASON_INVALID_LOCAL_CALL": 3,
 		"ESCALATION_REASON_NO_LOCAL_MODEL":     4,
+		"ESCALATION_REASON_UNSUPPORTED_SCHEMA": 5,
 	}
 )
 
@@ -1557,13 +1562,14 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x0eDECISION_LOCAL\x10\x01\x12\x16\n" +
 	"\x12DECISION_ESCALATED\x10\x02\x12\x14\n" +
 	"\x10DECISION_NO_CALL\x10\x03\x12\x1b\n" +
-	"\x17DECISION_LOCAL_FALLBACK\x10\x04*\xcd\x01\n" +
+	"\x17DECISION_LOCAL_FALLBACK\x10\x04*\xf7\x01\n" +
 	"\x10EscalationReason\x12!\n" +
 	"\x1dESCALATION_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cESCALATION_REASON_MULTI_TURN\x10\x01\x12$\n" +
 	" ESCALATION_REASON_LOW_CONFIDENCE\x10\x02\x12(\n" +
 	"$ESCALATION_REASON_INVALID_LOCAL_CALL\x10\x03\x12$\n" +
-	" ESCALATION_REASON_NO_LOCAL_MODEL\x10\x04*\x99\x02\n" +
+	" ESCALATION_REASON_NO_LOCAL_MODEL\x10\x04\x12(\n" +
+	"$ESCALATION_REASON_UNSUPPORTED_SCHEMA\x10\x05*\x99\x02\n" +
 	"\rFallbackCause\x12\x1e\n" +
 	"\x1aFALLBACK_CAUSE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dFALLBACK_CAUSE_NOT_CONFIGURED\x10\x01\x12\x1f\n" +
