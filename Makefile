@@ -40,7 +40,7 @@ e2e-deps: ## Debian's chromium and playwright-core (npm) for the browser test; w
 	@[ -x /usr/bin/chromium ] || { echo "installing chromium (Debian)"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed: the browser test will skip"; }
 	@[ -d e2e/node_modules/playwright-core ] || { echo "installing playwright-core@$(PLAYWRIGHT_CORE_VERSION) (npm)"; \
-	  (cd e2e && npm install --no-audit --no-fund --silent playwright-core@$(PLAYWRIGHT_CORE_VERSION)) || echo "playwright-core could not be installed: the browser test will skip"; }
+	  (cd e2e && npm install --no-save --no-audit --no-fund --silent playwright-core@$(PLAYWRIGHT_CORE_VERSION)) || echo "playwright-core could not be installed: the browser test will skip"; }
 
 e2e: e2e-deps ## the playground in headless chromium against the real router; screenshots in e2e/out/
 	$(GO) test -count=1 -run TestPlaygroundInChromium -v ./cmd/router/
