@@ -39,7 +39,7 @@ type Grounding struct {
 }
 
 // DefaultGrounding is the rule chosen by the ablation in models/README.md.
-var DefaultGrounding = Grounding{Mode: GroundSpan, Bonus: 2, set: true}
+var DefaultGrounding = Grounding{Mode: GroundBonus, Bonus: 2, set: true}
 
 // ParseGrounding reads "off", "bonus", "bonus:3", "span", "span:2".
 func ParseGrounding(s string) (Grounding, error) {
