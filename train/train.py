@@ -572,25 +572,27 @@ def bucketed_order(lens, batch, window):
 
 
 def save_ckpt(path, model, opt_m, opt_a, qat, step, tokens):
-    """Compact resumable checkpoint: fp32 weights, optimiser moments in bf16."""
-    def small(sd):
-        st_ = sd["state"]
-        return {"state": {k: {n: (v.to(torch.bfloat16) if torch.is_tensor(v) and v.dim() > 0 else v)
-                              for n, v in s_.items()} for k, s_ in st_.items()},
-                "param_groups": sd["param_groups"]}
-    sd = {k: v for k, v in model.state_dict().items()}
+    """Compact resumable checkpoint (under 16 MB for the small config): weights and Muon's
+    momentum in bf16; AdamW's moments (embedding, norms, gates, head) are left out and restart
+    on resume, which costs a few steps of AdamW warm-up, not a restart of training."""
+    sd = {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in model.state_dict().items()}
     if qat.on:  # store the raw (pre-quantisation) weights under their plain names
         sd = {k.replace(".parametrizations.weight.original", ".weight"): v for k, v in sd.items()}
+    muon = opt_m.state_dict()
+    muon = {"state": {k: {n: (v.to(torch.bfloat16) if torch.is_tensor(v) and v.dim() > 0 else v)
+                          for n, v in s_.items()} for k, s_ in muon["state"].items()},
+            "param_groups": muon["param_groups"]}
     tmp = path + ".tmp"
-    torch.save({"model": sd, "muon": small(opt_m.state_dict()), "adam": small(opt_a.state_dict()),
-                "step": step, "tokens": tokens, "qat": qat.on}, tmp)
+    torch.save({"model": sd, "muon": muon, "step": step, "tokens": tokens, "qat": qat.on}, tmp)
     os.replace(tmp, path)
 
 
 def load_ckpt(path, model, opt_m, opt_a, qat):
     ck = torch.load(path, map_location="cpu")
-    model.load_state_dict(ck["model"])
+    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in ck["model"].items()})
     for opt, key in ((opt_m, "muon"), (opt_a, "adam")):
+        if key not in ck:  # compact checkpoints leave AdamW's moments out
+            continue
         sd = ck[key]
         sd["state"] = {k: {n: (v.float() if torch.is_tensor(v) and v.dim() > 0 else v) for n, v in s_.items()}
                        for k, s_ in sd["state"].items()}

@@ -110,7 +110,7 @@ type scratch struct {
 	pooled, hid           []float32
 	copy                  copyState // grounded decoding (grounded.go)
 	saved                 []savedLogit
-	allow                 tokenSet
+	allow, bonused        tokenSet
 }
 
 func (m *Model) newScratch() *scratch {

@@ -247,11 +247,10 @@ func (m *Model) groundLogits(s *scratch, g *grammar, st *gstate, gr Grounding) *
 	}
 	cands, canClose := cp.candidates(atStart)
 	bonus := func(id int32) {
-		for _, sv := range s.saved {
-			if sv.id == id {
-				return
-			}
+		if s.bonused.has(id) { // a token repeated in the transcript gets the bonus once
+			return
 		}
+		s.bonused.add(id)
 		s.saved = append(s.saved, savedLogit{id, s.logits[id]})
 		s.logits[id] += gr.Bonus
 	}
@@ -278,6 +277,7 @@ func (m *Model) unground(s *scratch) {
 		s.logits[sv.id] = sv.v
 	}
 	s.saved = s.saved[:0]
+	s.bonused.set(nil, nil)
 }
 
 type savedLogit struct {
@@ -303,6 +303,11 @@ func (t *tokenSet) set(a, b []int32) *tokenSet {
 		}
 	}
 	return t
+}
+
+func (t *tokenSet) add(id int32) {
+	t.bits[id>>6] |= 1 << (id & 63)
+	t.ids = append(t.ids, id)
 }
 
 func (t *tokenSet) has(id int32) bool { return t.bits[id>>6]&(1<<(id&63)) != 0 }
