@@ -124,7 +124,8 @@ func (m *Model) newScratch() *scratch {
 			kernels.AttendScratch(1, max(c.MaxEncLen, c.MaxDecLen), c.NHeads, c.NKVHeads))),
 		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n),
 		pooled: make([]float32, d), hid: make([]float32, c.HeadDimContrastive),
-		allow: tokenSet{bits: make([]uint64, (c.VocabSize+63)/64)},
+		allow:   tokenSet{bits: make([]uint64, (c.VocabSize+63)/64)},
+		bonused: tokenSet{bits: make([]uint64, (c.VocabSize+63)/64)},
 	}
 	for i := 0; i < c.DecLayers; i++ {
 		s.cross = append(s.cross, kernels.KVPanels{Data: make([]float32, kernels.KVPanelsSize(c.NKVHeads, c.HeadDim, n)),
