@@ -60,6 +60,12 @@ CONFIGS = {
     # CPU-trainable shape shipped until the 26m model is trained on a GPU.
     "small": Config(d_model=256, enc_layers=4, dec_layers=4, n_heads=4, n_kv_heads=2,
                     head_dim=64, name="needle-small"),
+    # Candidates against "small" at equal CPU time (learning curves, issue 10): wider + deeper
+    # encoder, and deeper at the same width.
+    "wide": Config(d_model=384, enc_layers=6, dec_layers=4, n_heads=6, n_kv_heads=3,
+                   head_dim=64, name="needle-wide"),
+    "deep": Config(d_model=256, enc_layers=8, dec_layers=6, n_heads=4, n_kv_heads=2,
+                   head_dim=64, name="needle-deep"),
     # CI smoke-test shape: the real tokenizer, a model small enough to train in seconds.
     "tiny": Config(d_model=64, enc_layers=1, dec_layers=1, n_heads=2, n_kv_heads=1, head_dim=32,
                    head_dim_contrastive=32, max_enc_len=256, max_dec_len=96, name="needle-tiny"),

@@ -97,7 +97,7 @@ def pad(seqs, value=PAD, extra=0):
     return out
 
 
-def make_batch(enc, rows):
+def make_batch(enc, rows, hard_neg=0, rng=None):
     e, d, w = [], [], []
     for r in rows:
         e.append(enc.enc_ids(r["query"], r["tools"]))
@@ -118,7 +118,17 @@ def make_batch(enc, rows):
             if tool is not None:
                 q.append(enc.sp.encode(r["query"])[:128])
                 t.append(enc.sp.encode(dumps(tool))[:256])
-    return E, D, W, q, t
+    # Hard negatives: tools offered beside the called one are mostly near misses from the same
+    # family, the confusions retrieval over a registry must resolve (in-batch tools rarely are).
+    negs = []
+    if hard_neg > 0:
+        rng = rng or random
+        for r in rows:
+            called = {c["name"] for c in r["answers"]}
+            others = [x for x in r["tools"] if x["name"] not in called]
+            for x in rng.sample(others, min(hard_neg, len(others))):
+                negs.append(enc.sp.encode(dumps(x))[:256])
+    return E, D, W, q, t + negs
 
 
 # ---- optimisers -----------------------------------------------------------------------------
@@ -232,7 +242,37 @@ def parse_answer(sp, ids):
         return None
 
 
-def validate(model, enc, rows, max_new=96, bs=32):
+@torch.no_grad()
+def heldout_loss(model, enc, rows, bs=32):
+    """Teacher-forced token loss on held-out rows: mean cross-entropy per answer token
+    (unweighted) and the role-weighted loss training minimises. Cheap and smooth enough to
+    compare shapes by learning curve at equal CPU time."""
+    model.eval()
+    ce_sum = w_sum = n_tok = wl_sum = 0.0
+    for i in range(0, len(rows), bs):
+        E, D, W, _, _ = make_batch(enc, rows[i:i + bs])
+        mask = E != PAD
+        h = model.decode(D[:, :-1], model.encode(E, mask), mask)
+        lg = model.logits(h).float()
+        ce = F.cross_entropy(lg.reshape(-1, lg.shape[-1]), D[:, 1:].reshape(-1), reduction="none").view_as(W)
+        valid = (W > 0).float()
+        ce_sum += float((ce * valid).sum())
+        n_tok += float(valid.sum())
+        wl_sum += float((ce * W).sum())
+        w_sum += float(W.sum())
+    model.train()
+    return {"val_loss": ce_sum / max(1.0, n_tok), "val_wloss": wl_sum / max(1e-9, w_sum)}
+
+
+def validate(model, enc, rows, max_new=96, bs=32, greedy=True):
+    out = heldout_loss(model, enc, rows, bs)
+    if not greedy:
+        return out
+    out.update(validate_greedy(model, enc, rows, max_new, bs))
+    return out
+
+
+def validate_greedy(model, enc, rows, max_new=96, bs=32):
     n = exact = name_ok = parsed = 0
     vals_tot = vals_ok = 0
     for i in range(0, len(rows), bs):
@@ -310,6 +350,10 @@ def main():
     ap.add_argument("--val-every", type=int, default=500)
     ap.add_argument("--val-rows", type=int, default=128)
     ap.add_argument("--contrastive", type=float, default=0.1)
+    ap.add_argument("--hard-negatives", type=int, default=0,
+                    help="per row, this many of its other offered tools (near-miss distractors) join the contrastive loss as negatives")
+    ap.add_argument("--val-secs", type=float, default=0, help="also validate every this many seconds (learning curves by CPU time)")
+    ap.add_argument("--val-greedy", type=int, default=1, help="0: validate by held-out token loss only (no greedy decoding)")
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--log", default="")
@@ -383,6 +427,7 @@ def main():
         step, seen_tokens = load_ckpt(a.resume, model, opt_m, opt_a, qat)
         print(f"resumed {a.resume} at step {step}, {seen_tokens} tokens", flush=True)
     step0 = step
+    last_val = time.time()
     order = bucketed_order(lens, a.batch, a.bucket)
     win_t, win_tok, win_flops = time.time(), 0, 0.0
     while True:
@@ -409,7 +454,7 @@ def main():
             cursor = 0
         batch_rows = [rows[i] for i in order[cursor]]
         cursor += 1
-        E, D, W, q, t = make_batch(enc, batch_rows)
+        E, D, W, q, t = make_batch(enc, batch_rows, a.hard_negatives)
         E, D, W = E.to(dev), D.to(dev), W.to(dev)
         with autocast():
             mask = E != PAD
@@ -430,8 +475,10 @@ def main():
                 et = model.embed_text(T, T != PAD)
                 temp = model.head.log_temp.exp().clamp(max=100)
                 sim = temp * eq.float() @ et.float().t()
-                lab = torch.arange(sim.shape[0], device=dev)
-                closs = 0.5 * (F.cross_entropy(sim, lab) + F.cross_entropy(sim.t(), lab))
+                nq = sim.shape[0]
+                lab = torch.arange(nq, device=dev)
+                # query -> tool over positives and hard negatives; tool -> query over positives
+                closs = 0.5 * (F.cross_entropy(sim, lab) + F.cross_entropy(sim[:, :nq].t(), lab))
                 loss = loss + a.contrastive * closs
         opt_m.zero_grad(set_to_none=True)
         opt_a.zero_grad(set_to_none=True)
@@ -462,8 +509,12 @@ def main():
                                        "closs": float(closs), "tokens": seen_tokens, "tok_s": tps,
                                        "gflops": gflops}) + "\n")
                 logf.flush()
-        if held and a.val_every and step % a.val_every == 0:
-            v = validate(model, enc, held)
+        due_t = a.val_secs and time.time() - last_val >= a.val_secs
+        if held and ((a.val_every and step % a.val_every == 0) or due_t):
+            last_val = time.time()
+            v = validate(model, enc, held, greedy=bool(a.val_greedy))
+            v["t"] = round(last_val - t0, 1)
+            v["tokens"] = seen_tokens
             print(f"step {step} heldout {json.dumps(v)}", flush=True)
             if logf:
                 logf.write(json.dumps({"step": step, "heldout": v}) + "\n")
@@ -479,7 +530,7 @@ def main():
                                      "tokens_per_s": round((seen_tokens - bench_tok) / dt, 1),
                                      "gflops": round(bench_fl / dt / 1e9, 2)}), flush=True)
         return
-    final = validate(model, enc, held) if held else {}
+    final = validate(model, enc, held, greedy=bool(a.val_greedy)) if held else {}
     meta = {"steps": step, "tokens_seen": seen_tokens, "seconds": round(time.time() - t0),
             "device": dev, "torch": torch.__version__, "heldout": json.dumps(final),
             "first_loss": hist[0] if hist else 0, "last_loss": float(np.mean(hist[-20:])) if hist else 0}

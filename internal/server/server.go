@@ -37,6 +37,7 @@ import (
 	"github.com/needle-router/needle/internal/api"
 	"github.com/needle-router/needle/internal/capture"
 	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/kernels"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
@@ -178,7 +179,8 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *a
 			return nil, nil, fmt.Errorf("load model: %w", err)
 		default:
 			model, modelID = m, m.ID()
-			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers)
+			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers,
+				"kernels", kernels.Describe())
 		}
 	}
 	reg, err := registry.Open(registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped})
