@@ -18,7 +18,7 @@ var groundSpec = new(string)
 // weightsFlag registers --weights, the in-memory weight format, and --ground, the copy rule
 // for free string values, on a subcommand.
 func weightsFlag(fs *flag.FlagSet) *string {
-	groundSpec = fs.String("ground", "default", "grounded decoding of free string values: off, bonus[:B], span[:B] (see internal/needle/grounded.go)")
+	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/needle/grounded.go")
 	return fs.String("weights", "", "in-memory weight format: empty keeps the file's, or f32, int8, int4")
 }
 

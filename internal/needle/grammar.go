@@ -269,3 +269,44 @@ func CheckTools(tools []toolspec.Tool) error {
 	_, err := newGrammar(tools)
 	return err
 }
+
+// numberSlot reports whether the next bytes fed to s are part of a number value inside a
+// call's arguments (in), and whether that number has not started yet (atStart: the slot
+// takes a value and its schema admits a number, so its first byte is still to come).
+// Enums of numbers are literals, already constrained, and not reported.
+func (g *grammar) numberSlot(s *gstate) (in, atStart bool) {
+	if s.depth == 0 {
+		return false, false
+	}
+	f := &s.stack[s.depth-1]
+	var slot int32 = -1
+	switch f.kind {
+	case fNumber:
+		return true, false
+	case fObject:
+		if f.st == objValue {
+			o := &g.objs[g.nodes[f.node].sub]
+			slot = o.val
+			if !o.open {
+				slot = o.vals[f.key]
+			}
+		}
+	case fArray:
+		if f.st == arrStart || f.st == arrNext {
+			slot = g.nodes[f.node].sub
+		}
+	}
+	if slot < 0 {
+		return false, false
+	}
+	nd := &g.nodes[slot]
+	if nd.kind == nAny || nd.kind == nUnion {
+		if a := nd.alt[clsNumber]; a >= 0 {
+			nd = &g.nodes[a]
+		}
+	}
+	if nd.kind == nInteger || nd.kind == nNumber {
+		return true, true
+	}
+	return false, false
+}

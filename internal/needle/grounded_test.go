@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -16,7 +17,7 @@ func TestCopyStateCandidates(t *testing.T) {
 	}
 	q := []int32{10, 11, 14, 13, 11} // " set a ti mer a"
 	var c copyState
-	c.reset(q, vb, 15)
+	c.reset(q, vb, " set a timer a ")
 
 	cands, canClose := c.candidates(true)
 	if want := []int32{10, 11, 14, 11}; !slices.Equal(cands, want) || canClose {
@@ -51,18 +52,20 @@ func TestCopyStateCandidates(t *testing.T) {
 
 func TestParseGrounding(t *testing.T) {
 	for in, want := range map[string]Grounding{
-		"off":      {Mode: GroundOff, Bonus: DefaultGrounding.Bonus, set: true},
-		"bonus:3":  {Mode: GroundBonus, Bonus: 3, set: true},
-		"span":     {Mode: GroundSpan, Bonus: DefaultGrounding.Bonus, set: true},
-		"span:0.5": {Mode: GroundSpan, Bonus: 0.5, set: true},
-		"default":  DefaultGrounding,
+		"off":                  {Mode: GroundOff, Bonus: DefaultGrounding.Bonus, set: true},
+		"bonus:3":              {Mode: GroundBonus, Bonus: 3, set: true},
+		"span":                 {Mode: GroundSpan, Bonus: DefaultGrounding.Bonus, set: true},
+		"span:0.5":             {Mode: GroundSpan, Bonus: 0.5, set: true},
+		"bonus:2,strings":      {Mode: GroundBonus, Bonus: 2, StringsOnly: true, set: true},
+		"span,repeats,strings": {Mode: GroundSpan, Bonus: DefaultGrounding.Bonus, StringsOnly: true, AnyRepeat: true, set: true},
+		"default":              DefaultGrounding,
 	} {
 		got, err := ParseGrounding(in)
 		if err != nil || got != want {
 			t.Errorf("%q: %+v %v, want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"spam", "bonus:x", "span:-1", "bonus:1000"} {
+	for _, bad := range []string{"spam", "bonus:x", "span:-1", "bonus:1000", "off,strings", "bonus,nums", ",strings", "bonus,strings,strings", "bonus,"} {
 		if _, err := ParseGrounding(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -75,8 +78,8 @@ func TestGroundedDecodingBounded(t *testing.T) {
 	m := randomModel(t, 7)
 	tools := mustTools(t, `[{"name":"note","description":"Save a note.","parameters":{"text":{"type":"string","required":true},"tags":{"type":"array","items":{"type":"string"}}}},
 {"name":"timer","description":"Start a timer.","parameters":{"minutes":{"type":"integer","required":true},"label":{"type":"string"}}}]`)
-	queries := []string{"note buy milk", "set a timer for ten minutes called pasta", "x", "remember that the kitchen light is broken"}
-	for _, mode := range []string{"off", "bonus:4", "span:2", "span:50"} {
+	queries := []string{"note buy milk", "set a timer for ten minutes called pasta", "x", "remember that the kitchen light is broken", "timer 12 minutes, no 1,250 or -3.5 or 99999999999999999999999"}
+	for _, mode := range []string{"off", "bonus:4", "span:2", "span:50", "bonus:50", "bonus:4,strings"} {
 		gr, err := ParseGrounding(mode)
 		if err != nil {
 			t.Fatal(err)
@@ -105,5 +108,170 @@ func TestGroundedDecodingBounded(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// Number literals are read from the transcript as a user wrote them.
+func TestNumberLiterals(t *testing.T) {
+	for _, c := range []struct {
+		text string
+		want []string
+	}{
+		{"base 10 and height 5.5", []string{"10", "5.5"}},
+		{"move -3 steps, then 2,500 more", []string{"-3", "2500"}},
+		{"pH-7 at 10am on 2024-05-01", []string{"7", "10", "2024", "05", "01"}},
+		{"1,23 is not a thousands group; 3. is an integer", []string{"1", "23", "3"}},
+		{"ten minutes", nil},
+		{"x 1234567890123456789012345 y 7", []string{"7"}}, // too long to be copied
+	} {
+		var cs copyState
+		cs.numberLiterals(c.text)
+		var got []string
+		lo := int32(0)
+		for _, hi := range cs.numEnds {
+			got = append(got, string(cs.nums[lo:hi]))
+			lo = hi
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%q: %q, want %q", c.text, got, c.want)
+		}
+	}
+}
+
+// Candidates extend a transcript number the value matches so far; ending is offered when
+// it equals one.
+func TestNumberCandidates(t *testing.T) {
+	var cs copyState
+	cs.numberLiterals("triangle with base 10, height 5 and 15 more, or -1")
+	for _, c := range []struct {
+		sofar  string
+		want   string
+		canEnd bool
+	}{
+		{"", "15-", false},
+		{"1", "05", false},
+		{"10", "", true},
+		{"5", "", true},
+		{"57", "", false},
+		{"-", "1", false},
+		{"2", "", false},
+	} {
+		got, end := cs.numberCandidates(nil, []byte(c.sofar))
+		if string(got) != c.want || end != c.canEnd {
+			t.Errorf("after %q: %q end %v, want %q end %v", c.sofar, got, end, c.want, c.canEnd)
+		}
+	}
+	if got := string(numberSoFar([]byte(`{"a":1,"b":-2.5`))); got != "-2.5" {
+		t.Errorf("numberSoFar: %q", got)
+	}
+}
+
+// numberSlot is true where a number value may start (its schema admits one) and inside one.
+func TestNumberSlot(t *testing.T) {
+	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"n":{"type":"integer"},"x":{"type":"number"},"s":{"type":"string"},"e":{"enum":[1,2]},"l":{"type":"array","items":{"type":"number"}},"a":{}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	type slot struct{ in, atStart bool }
+	for in, want := range map[string]slot{
+		`[{"name":"f","arguments":{"`:        {},
+		`[{"name":"f","arguments":{"n":`:     {true, true},
+		`[{"name":"f","arguments":{"n":1`:    {true, false},
+		`[{"name":"f","arguments":{"x":-2.`:  {true, false},
+		`[{"name":"f","arguments":{"s":`:     {},
+		`[{"name":"f","arguments":{"e":`:     {}, // an enum is a literal
+		`[{"name":"f","arguments":{"l":[`:    {true, true},
+		`[{"name":"f","arguments":{"l":[1,`:  {true, true},
+		`[{"name":"f","arguments":{"a":`:     {true, true}, // untyped admits a number
+		`[{"name":"f","arguments":{"n":12,"`: {},
+	} {
+		var s gstate
+		if !feedAll(g, &s, in) {
+			t.Fatalf("%s refused", in)
+		}
+		if in2, at := g.numberSlot(&s); (slot{in2, at}) != want {
+			t.Errorf("%s: numberSlot %v %v, want %v", in, in2, at, want)
+		}
+	}
+}
+
+// Whatever the transcript, reading its numbers never panics and stays bounded.
+func FuzzNumberLiterals(f *testing.F) {
+	for _, s := range []string{"", "1", "-", "1,", "1,000", "2,50", "-3.", ".5", "9,999,999.25 x", "a-1 -2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		var cs copyState
+		cs.numberLiterals(s)
+		if len(cs.numEnds) > maxNumLits {
+			t.Fatalf("%d literals", len(cs.numEnds))
+		}
+		cs.numberCandidates(nil, []byte(s))
+	})
+}
+
+// A further call of a tool stays only when something from the transcript tells it apart.
+func TestGroundedRepeat(t *testing.T) {
+	call := func(name, args string) []byte { return []byte(`{"name":"` + name + `","arguments":` + args + `}`) }
+	for _, c := range []struct {
+		query   string
+		earlier [][]byte
+		next    []byte
+		keep    bool
+	}{
+		{"weather in Paris and London", [][]byte{call("weather", `{"city":"Paris"}`)}, call("weather", `{"city":"London"}`), true},
+		{"weather in Paris and London", [][]byte{call("weather", `{"city":"Paris"}`)}, call("weather", `{"city":"Berlin"}`), false},
+		{"triangle with base 10 and height 5", [][]byte{call("area", `{"base":10,"height":5}`)}, call("area", `{"base":0,"height":57}`), false},
+		{"timers for 5 and 10 minutes", [][]byte{call("timer", `{"minutes":5}`)}, call("timer", `{"minutes":10.0}`), true},
+		{"note milk then call mom", [][]byte{call("note", `{"text":"milk"}`)}, call("call", `{"who":"made up"}`), true}, // another tool
+		{"tag a and b", [][]byte{call("tag", `{"t":["a"]}`)}, call("tag", `{"t":["B"]}`), true},
+		{"triangle with base 10 and height 5 units", [][]byte{call("area", `{"base":5,"height":10,"unit":"x"}`)}, call("area", `{"base":0,"height":5,"unit":"units"}`), false},
+		{"hypotenuse of sides 4 and 5", [][]byte{call("hyp", `{"x":4,"y":5}`)}, call("hyp", `{"x":5,"y":4}`), false}, // nothing new
+		{"book 2 rooms in Rome and 3 in Oslo", [][]byte{call("book", `{"n":2,"city":"Rome"}`)}, call("book", `{"n":3,"city":"Oslo"}`), true},
+		{"x", [][]byte{call("f", `{"a":1}`), call("g", `{}`)}, call("f", `{"a":1,"b":"  "}`), false}, // blank strings are not grounded
+	} {
+		var cs copyState
+		cs.numberLiterals(c.query)
+		if got := cs.groundedRepeat(c.query, c.next, c.earlier); got != c.keep {
+			t.Errorf("%q then %s: keep %v, want %v", c.query, c.next, got, c.keep)
+		}
+	}
+}
+
+// The call tracker finds each call object's bytes, and the comma before a further call,
+// whatever the phases around them (a span that began at the comma hid every repeated call
+// after the first from the duplicate rule).
+func TestCallTrackerSpans(t *testing.T) {
+	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"a":{"type":"integer"}}},{"name":"g","parameters":{}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := []string{`{"name":"f","arguments":{"a":1}}`, `{"name":"g","arguments":{}}`, `{"name":"f","arguments":{"a":1}}`}
+	wire := "[" + strings.Join(calls, ",") + "]"
+	var st gstate
+	var ct callTracker
+	var out []byte
+	var seps []int
+	for i := 0; i < len(wire); i++ {
+		prev := st.phase
+		if !g.feed(&st, wire[i]) {
+			t.Fatalf("refused at %d", i)
+		}
+		out = append(out, wire[i])
+		if ct.fed(prev, st.phase, wire[i], len(out)) {
+			ct.add(len(out))
+			seps = append(seps, ct.sep)
+		}
+	}
+	if ct.n != len(calls) {
+		t.Fatalf("%d calls tracked, want %d", ct.n, len(calls))
+	}
+	for i, c := range calls {
+		if got := string(out[ct.calls[i][0]:ct.calls[i][1]]); got != c {
+			t.Errorf("call %d: %s, want %s", i, got, c)
+		}
+	}
+	if string(out[:seps[2]]) != "["+calls[0]+","+calls[1] {
+		t.Errorf("cut before the third call leaves %s", out[:seps[2]])
 	}
 }

@@ -110,6 +110,8 @@ type scratch struct {
 	pooled, hid           []float32
 	copy                  copyState // grounded decoding (grounded.go)
 	saved                 []savedLogit
+	numCand               []byte   // grounded number bytes this step
+	earlier               [][]byte // finished calls, for the repeat rule
 	allow, bonused        tokenSet
 }
 

@@ -14,18 +14,30 @@ import (
 
 // vocabIndex holds the decoded bytes of every piece the grammar may emit.
 type vocabIndex struct {
-	bytes    [][]byte // nil for pieces never emitted (control, user-defined)
-	ids      []int32  // ids with non-nil bytes
-	quoteIDs []int32  // ids whose bytes start with '"' (they can close a string)
+	bytes    [][]byte   // nil for pieces never emitted (control, user-defined)
+	ids      []int32    // ids with non-nil bytes
+	quoteIDs []int32    // ids whose bytes start with '"' (they can close a string)
+	numEnd   []int32    // ids whose bytes start with ',', '}' or ']' (they can end a number)
+	single   [256]int32 // the piece that is exactly this one byte (-1: none); a normal piece over a byte-fallback one
 }
 
 func newVocabIndex(t *Tokenizer) *vocabIndex {
 	v := &vocabIndex{bytes: t.TokenBytes()}
+	for i := range v.single {
+		v.single[i] = -1
+	}
 	for i, b := range v.bytes {
 		if b != nil {
 			v.ids = append(v.ids, int32(i))
 			if len(b) > 0 && b[0] == '"' {
 				v.quoteIDs = append(v.quoteIDs, int32(i))
+			}
+			if len(b) > 0 && (b[0] == ',' || b[0] == '}' || b[0] == ']') {
+				v.numEnd = append(v.numEnd, int32(i))
+			}
+			// Byte-fallback pieces come first in the vocabulary: a later normal piece wins.
+			if len(b) == 1 {
+				v.single[b[0]] = int32(i)
 			}
 		}
 	}
@@ -98,7 +110,7 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	t2 := time.Now()
 	res.Timings.Encode = t2.Sub(t1)
 
-	out, conf, n, err := m.decodeConstrained(ctx, s, g, len(ids), nQuery, len(req.Query), req.MaxNewTokens, m.grounding(req.Grounding))
+	out, conf, n, err := m.decodeConstrained(ctx, s, g, len(ids), nQuery, req.Query, req.MaxNewTokens, m.grounding(req.Grounding))
 	res.Timings.Decode = time.Since(t2)
 	if err != nil {
 		return nil, err
@@ -118,8 +130,10 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 // decodeConstrained runs greedy decoding under the grammar with grounded free string values
 // (grounded.go). It returns the JSON bytes, the confidence and the number of generated
 // tokens (including <tool_call> and </s>). A call identical to an earlier one ends the
-// answer (it is dropped): repeating a call never helps and only costs decode steps.
-func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n, nQuery, queryBytes, maxNew int, gr Grounding) ([]byte, float64, int, error) {
+// answer (it is dropped): repeating a call never helps and only costs decode steps. So does,
+// unless gr says otherwise, a further call of a tool that nothing from the transcript tells
+// apart from its earlier calls (copyState.groundedRepeat).
+func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n, nQuery int, query string, maxNew int, gr Grounding) ([]byte, float64, int, error) {
 	limit := m.Cfg.MaxDecLen - 1
 	if maxNew > 0 && maxNew < limit {
 		limit = maxNew
@@ -137,9 +151,8 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 	var nInfo int
 	vb := m.vocab.bytes
 	cp := &s.copy
-	cp.reset(s.ids[:nQuery], vb, queryBytes)
-	var calls [maxCalls + 1][2]int // byte spans of finished calls
-	nCalls, callStart, callSep := 0, 0, 0
+	cp.reset(s.ids[:nQuery], vb, query)
+	var ct callTracker
 	for pos := 2; ; pos++ {
 		if err := ctx.Err(); err != nil {
 			return nil, 0, 0, err
@@ -174,33 +187,32 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 				startedValue = true
 				continue
 			}
-			if prev == phAfterCall && c == ',' {
-				callSep = len(s.out)
-			}
-			if cur.phase == phCallHead && (prev == phOpen || prev == phAfterCall) {
-				callStart = len(s.out)
-			}
 			if in, _ := g.valueString(&cur); in {
 				contentBytes++
 			}
 			s.out = append(s.out, c)
-			if cur.phase == phAfterCall && prev == phCallClose {
-				span := [2]int{callStart, len(s.out)}
-				for _, p := range calls[:nCalls] {
-					if string(s.out[p[0]:p[1]]) == string(s.out[span[0]:span[1]]) {
-						dup = true
-					}
-				}
-				if dup {
-					break
-				}
-				calls[nCalls] = span
-				nCalls++
+			if !ct.fed(prev, cur.phase, c, len(s.out)) {
+				continue
 			}
+			call := s.out[ct.start:len(s.out)]
+			earlier := s.earlier[:0]
+			for _, p := range ct.calls[:ct.n] {
+				e := s.out[p[0]:p[1]]
+				dup = dup || string(e) == string(call)
+				earlier = append(earlier, e)
+			}
+			s.earlier = earlier
+			if !dup && ct.n > 0 && !gr.AnyRepeat && gr.Mode != GroundOff {
+				dup = !cp.groundedRepeat(query, call, earlier)
+			}
+			if dup {
+				break
+			}
+			ct.add(len(s.out))
 		}
 		used++
 		if dup {
-			s.out = append(s.out[:callSep], ']')
+			s.out = append(s.out[:ct.sep], ']')
 			used++ // </s>
 			break
 		}
@@ -228,6 +240,32 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 	return s.out, conf, used, nil
 }
 
+// callTracker follows the call objects in the answer's bytes: where the current call
+// began, where the comma before it is, and the byte spans of finished calls.
+type callTracker struct {
+	start, sep int // the current call's '{'; the ',' before it (the answer ends there if it is dropped)
+	calls      [maxCalls + 1][2]int
+	n          int
+}
+
+// fed records the byte c, fed in phase prev and leaving phase cur, which now ends out at
+// byte outLen; it reports whether c closed a call (then out[t.start:outLen] is the call).
+func (t *callTracker) fed(prev, cur uint8, c byte, outLen int) bool {
+	switch {
+	case prev == phOpen && cur == phCallHead: // '{' of the first call
+		t.start = outLen - 1
+	case prev == phAfterCall && cur == phCallHead: // ',' before a further call, whose '{' follows
+		t.sep, t.start = outLen-1, outLen
+	}
+	return cur == phAfterCall && prev == phCallClose
+}
+
+// add keeps the call that just closed at outLen.
+func (t *callTracker) add(outLen int) {
+	t.calls[t.n] = [2]int{t.start, outLen}
+	t.n++
+}
+
 // groundLogits applies the grounding rule for this step: it adds the copy bonus to
 // candidate logits (remembered in s.saved for unground) and returns the set of allowed
 // tokens when the step is restricted (nil otherwise).
@@ -236,6 +274,9 @@ func (m *Model) groundLogits(s *scratch, g *grammar, st *gstate, gr Grounding) *
 	cp := &s.copy
 	s.saved = s.saved[:0]
 	if !in {
+		if gr.Mode != GroundOff && !gr.StringsOnly {
+			m.groundNumber(s, g, st, gr)
+		}
 		return nil
 	}
 	if !atStart && cp.valBytes >= cp.maxBytes {
@@ -272,8 +313,36 @@ func (m *Model) groundLogits(s *scratch, g *grammar, st *gstate, gr Grounding) *
 	return nil
 }
 
+// groundNumber adds the copy bonus for number values (grounded.go); it never restricts.
+func (m *Model) groundNumber(s *scratch, g *grammar, st *gstate, gr Grounding) {
+	in, atStart := g.numberSlot(st)
+	if !in {
+		return
+	}
+	var sofar []byte
+	if !atStart {
+		sofar = numberSoFar(s.out)
+	}
+	cp := &s.copy
+	bs, canEnd := cp.numberCandidates(s.numCand[:0], sofar)
+	s.numCand = bs
+	for _, b := range bs {
+		if id := m.vocab.single[b]; id >= 0 {
+			s.saved = append(s.saved, savedLogit{id, s.logits[id]})
+			s.logits[id] += gr.Bonus
+		}
+	}
+	if canEnd {
+		for _, id := range m.vocab.numEnd {
+			s.saved = append(s.saved, savedLogit{id, s.logits[id]})
+			s.logits[id] += gr.Bonus
+		}
+	}
+}
+
 func (m *Model) unground(s *scratch) {
-	for _, sv := range s.saved {
+	for i := len(s.saved) - 1; i >= 0; i-- { // backwards: an id saved twice ends at its first value
+		sv := s.saved[i]
 		s.logits[sv.id] = sv.v
 	}
 	s.saved = s.saved[:0]
