@@ -12,10 +12,12 @@ import (
 // is always present and is the oracle of every other in the conformance suite.
 //
 //	generic      pure Go, every GOARCH
-//	avx2         AVX2 + FMA: 6x16 fp32 GEMM on ymm, int8 GEMV with VPMADDWD (Zen 3, Haswell on)
-//	avx512       AVX-512 F/BW/VL/DQ: 12x16 fp32 GEMM on zmm, exp/softmax, norms, int8 GEMV on zmm
-//	avx512-vnni  avx512 plus AVX512-VNNI: int8 GEMV and the int8 prefill GEMM with VPDPWSSD
-//	             (Ice Lake, Sapphire Rapids, Zen 4/5)
+//	avx2         AVX2 + FMA: 6x16 fp32 GEMM on ymm, int8 and int4 GEMVs with VPMADDWD (Zen 3,
+//	             Haswell on)
+//	avx512       AVX-512 F/BW/VL/DQ: 12x16 fp32 GEMM on zmm, exp/softmax, norms, int8 and int4
+//	             GEMVs on zmm
+//	avx512-vnni  avx512 plus AVX512-VNNI: int8 and int4 GEMVs and the int8 prefill GEMM with
+//	             VPDPWSSD (Ice Lake, Sapphire Rapids, Zen 4/5)
 type kernelSet struct {
 	name  string
 	needs string // the CPU features it requires, named as Features names them
@@ -26,7 +28,7 @@ type kernelSet struct {
 	axpy      func(y []float32, alpha float32, x []float32)
 	gemm      func(mr, k int, a []float32, lda int, b, c []float32, ldc int)
 	gemvQ8    func(k int, x []int16, xs float32, q []byte, s, c []float32)
-	gemvQ4    func(k int, x []float32, q []byte, s, c []float32)
+	gemvQ4    func(k int, x []int16, xg []int32, xs float32, q []byte, s, c []float32)
 	dequantQ  func(bits, k int, q []byte, s, dst []float32)
 	expSum    func(x []float32, shift, scale float32) float32
 	vecMax    func(x []float32) float32
@@ -128,9 +130,11 @@ func axpy(y []float32, alpha float32, x []float32) { cur.axpy(y, alpha, x) }
 func gemmMicro(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int) {
 	cur.gemm(mr, k, a, lda, b, c, ldc)
 }
-func gemvQ4(k int, x []float32, q []byte, s []float32, c []float32) { cur.gemvQ4(k, x, q, s, c) }
 func gemvQ8(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
 	cur.gemvQ8(k, x, xs, q, s, c)
+}
+func gemvQ4(k int, x []int16, xg []int32, xs float32, q []byte, s []float32, c []float32) {
+	cur.gemvQ4(k, x, xg, xs, q, s, c)
 }
 func dequantQ(bits, k int, q []byte, s []float32, dst []float32) { cur.dequantQ(bits, k, q, s, dst) }
 func expSum(x []float32, shift, scale float32) float32           { return cur.expSum(x, shift, scale) }

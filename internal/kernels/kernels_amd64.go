@@ -20,14 +20,14 @@ func archSets() []*kernelSet {
 	has512 := avx2.ok && x.HasAVX512F && x.HasAVX512BW && x.HasAVX512VL && x.HasAVX512DQ
 	avx512 := &kernelSet{
 		name: "avx512", needs: "avx2 fma avx512f avx512bw avx512vl avx512dq", ok: has512, mr: mr512,
-		dot: dotAVX512, axpy: axpy512x, gemm: gemm512, gemvQ8: gemvQ8512, gemvQ4: gemvQ4AVX2,
+		dot: dotAVX512, axpy: axpy512x, gemm: gemm512, gemvQ8: gemvQ8512, gemvQ4: gemvQ4512,
 		dequantQ: dequantQAVX2, expSum: expSum512x, vecMax: vecMax512, scal: scal512x,
 		absMax: absMax512x, quantX16: quantX16512x, normScale: normScale512x,
 		gemmQ8: gemmQ8AVX512, qmr: mr512,
 	}
 	vnni := *avx512
 	vnni.name, vnni.needs, vnni.ok = "avx512-vnni", avx512.needs+" avx512vnni", has512 && x.HasAVX512VNNI
-	vnni.gemvQ8, vnni.gemmQ8, vnni.qmr = gemvQ8VNNIx, gemmQ8VNNI, mr512
+	vnni.gemvQ8, vnni.gemvQ4, vnni.gemmQ8, vnni.qmr = gemvQ8VNNIx, gemvQ4VNNIx, gemmQ8VNNI, mr512
 	return []*kernelSet{&vnni, avx512, avx2}
 }
 
@@ -63,12 +63,13 @@ func gemmAVX2(mr, k int, a []float32, lda int, b []float32, c []float32, ldc int
 	}
 }
 
-func gemvQ4AVX2(k int, x []float32, q []byte, s []float32, c []float32) {
+func gemvQ4AVX2(k int, x []int16, xg []int32, xs float32, q []byte, s []float32, c []float32) {
 	_ = x[k-1]
+	_ = xg[k/GroupSize-1]
 	_ = q[k*8-1]
 	_ = s[(k/GroupSize)*16-1]
 	_ = c[15]
-	gemvQ4x16(k, &x[0], &q[0], &s[0], &c[0])
+	gemvQ4x16(k, &x[0], &xg[0], xs, &q[0], &s[0], &c[0])
 }
 
 func gemvQ8AVX2(k int, x []int16, xs float32, q []byte, s []float32, c []float32) {
@@ -206,6 +207,24 @@ func gemvQ8VNNIx(k int, x []int16, xs float32, q []byte, s []float32, c []float3
 	_ = s[(k/GroupSize)*16-1]
 	_ = c[15]
 	gemvQ8VNNI(k, &x[0], xs, &q[0], &s[0], &c[0])
+}
+
+func gemvQ4512(k int, x []int16, xg []int32, xs float32, q []byte, s []float32, c []float32) {
+	_ = x[k-1]
+	_ = xg[k/GroupSize-1]
+	_ = q[k*8-1]
+	_ = s[(k/GroupSize)*16-1]
+	_ = c[15]
+	gemvQ4AVX512(k, &x[0], &xg[0], xs, &q[0], &s[0], &c[0])
+}
+
+func gemvQ4VNNIx(k int, x []int16, xg []int32, xs float32, q []byte, s []float32, c []float32) {
+	_ = x[k-1]
+	_ = xg[k/GroupSize-1]
+	_ = q[k*8-1]
+	_ = s[(k/GroupSize)*16-1]
+	_ = c[15]
+	gemvQ4VNNI(k, &x[0], &xg[0], xs, &q[0], &s[0], &c[0])
 }
 
 func gemmQ8VNNI(mr, k int, a []int16, lda int, xs []float32, q []byte, s []float32, c []float32, ldc int) {

@@ -31,13 +31,13 @@ func gemm6x16(k int, a *float32, lda int, b *float32, c *float32, ldc int)
 // gemvQ8x16 computes one 16-row panel of the int8 GEMV over int16 activations: c[j] = xs * sum_p x[p]*w[j][p], k a multiple of 32.
 func gemvQ8x16(k int, x *int16, xs float32, q *byte, s *float32, c *float32)
 
-// gemvQ4x16 computes one 16-row panel of a quantised GEMV: c[j] = sum_p x[p]*w[j][p], k a multiple of 32.
-func gemvQ4x16(k int, x *float32, q *byte, s *float32, c *float32)
+// gemvQ4x16 computes one 16-row panel of the int4 GEMV over int16 activations: c[j] = xs * sum_p x[p]*w[j][p], xg the group sums (q4GroupSums), k a multiple of 32.
+func gemvQ4x16(k int, x *int16, xg *int32, xs float32, q *byte, s *float32, c *float32)
 
 // dequantQ8x16 expands one int8 16-row panel of k steps (k a multiple of 32) to fp32.
 func dequantQ8x16(k int, q *byte, s *float32, dst *float32)
 
-// dequantQ4x16 expands one quantised 16-row panel of k steps (k a multiple of 32) to fp32.
+// dequantQ4x16 expands one int4 16-row panel of k steps (k a multiple of 32) to fp32.
 func dequantQ4x16(k int, q *byte, s *float32, dst *float32)
 
 // expSumAVX2 replaces x[i] with exp((x[i]-shift)*scale) for i < len(x)/8*8 and returns their sum.
@@ -123,6 +123,12 @@ func gemvQ8AVX512(k int, x *int16, xs float32, q *byte, s *float32, c *float32)
 
 // gemvQ8VNNI computes one 16-row panel of the int8 GEMV over int16 activations on zmm: c[j] = xs * sum_p x[p]*w[j][p], k a multiple of 32.
 func gemvQ8VNNI(k int, x *int16, xs float32, q *byte, s *float32, c *float32)
+
+// gemvQ4AVX512 computes one 16-row panel of the int4 GEMV over int16 activations on zmm: c[j] = xs * sum_p x[p]*w[j][p], xg the group sums (q4GroupSums), k a multiple of 32.
+func gemvQ4AVX512(k int, x *int16, xg *int32, xs float32, q *byte, s *float32, c *float32)
+
+// gemvQ4VNNI computes one 16-row panel of the int4 GEMV over int16 activations on zmm: c[j] = xs * sum_p x[p]*w[j][p], xg the group sums (q4GroupSums), k a multiple of 32.
+func gemvQ4VNNI(k int, x *int16, xg *int32, xs float32, q *byte, s *float32, c *float32)
 
 // gemmQ8VNNIx1 computes a 1x16 tile over int16 rows and an int8 panel: c[i*ldc+j] = xs[i] * sum_p a[i*lda+p]*w[j][p], k a multiple of 32.
 func gemmQ8VNNIx1(k int, a *int16, lda int, xs *float32, q *byte, s *float32, c *float32, ldc int)

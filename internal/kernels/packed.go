@@ -15,15 +15,26 @@ import "sync"
 // model load.
 //
 // Quantised weights (Bits 8 or 4) keep the same panel order with one float32 scale per row
-// per 32 inputs (symmetric, as train/train.py exports them):
+// per 32 inputs (symmetric, as train/train.py exports them); within a panel the integers
+// are laid out for VPMADDWD/VPDPWSSD, which multiply int16 pairs (w[p], w[p+1]) by the input
+// pair (x[p], x[p+1]):
 //
-//	Q (int8):  Q[q*k*16 + p*16 + j]            = W[16q+j][p] / scale
-//	Q (int4):  Q[q*k*8 + p*8 + i]              = (W[16q+i][p]/scale + 8) | (W[16q+i+8][p]/scale + 8) << 4
+//	Q (int8):  Q[q*k*16 + (p/2)*32 + (j/8)*16 + (j%8)*2 + p%2]  = W[16q+j][p] / scale   (q8Offset)
+//	Q (int4):  32-bit little-endian word at q*k*8 + (p/8)*64 + 4j holds steps 8(p/8)..+7 of
+//	           row 16q+j as nibbles W/scale + 8; step 8b+r at bit 16*(r%2) + 4*(r/2)  (q4Offset)
 //	S:         S[q*(k/32)*16 + (p/32)*16 + j]  = scale of W[16q+j][32*(p/32) ...]
 //
-// Decode (m = 1) reads them directly (gemvQ8x16/gemvQ4x16: a quarter or an eighth of the
-// fp32 bytes); prefill expands one panel at a time to fp32 in a small buffer and runs the
-// fp32 micro-kernel over it, so the expansion is paid once per panel, not per row.
+// So an int4 block of 8 steps is one 64-byte load for the 16 rows: the words masked with
+// 0x000F000F are the pairs (w+8) of steps (0, 1), masked with 0x00F000F0 16 times steps
+// (2, 3), and shifted right by 8 the same masks give (4, 5) and (6, 7). The +8 offset is
+// taken out per group with the input's group sum (q4GroupSums); 0x88 is a zero pair, so
+// padding rows are exact zeros.
+//
+// Decode (m = 1) reads them directly, with integer sums per group over the input converted
+// to int16 (gemvQ8*, gemvQ4*: a quarter or an eighth of the fp32 bytes); prefill runs the
+// int8 GEMM where the kernel set has one, else expands one panel at a time to fp32 in a
+// small buffer and runs the fp32 micro-kernel over it, so the expansion is paid once per
+// panel, not per row.
 type Packed struct {
 	N, K int
 	Bits int       // 32 (Data), 8 or 4 (Q and S)
@@ -71,8 +82,8 @@ func gemmMicroGeneric(mr, k int, a []float32, lda int, b []float32, c []float32,
 // columns are split across the worker pool; each panel stays in cache while blocks of rows
 // of a stream past it.
 //
-// With int8 weights, a one-row product (decode) runs the int8 GEMV over a converted to int16;
-// a many-row one (prefill) quantises each row of a to int16 with its own scale and runs the
+// With int8 or int4 weights, a one-row product (decode) runs the int8 or int4 GEMV over a
+// converted to int16; with int8 weights a many-row one (prefill) quantises each row of a to int16 with its own scale and runs the
 // int8 GEMM (integer sums per group of 32) where the kernel set has one, else it expands each
 // panel to fp32 for the fp32 GEMM.
 func MatMulPacked(dst, a []float32, w *Packed, m int) {
@@ -84,7 +95,7 @@ func MatMulPacked(dst, a []float32, w *Packed, m int) {
 	if nt := Threads() * mrMax * 16; len(j.tiles) < nt {
 		j.tiles = make([]float32, nt)
 	}
-	if w.Bits == 8 && (m == 1 || cur.gemmQ8 != nil) {
+	if (w.Bits == 8 && (m == 1 || cur.gemmQ8 != nil)) || (w.Bits == 4 && m == 1) {
 		// The int8 kernels take their input as int16, converted once here for every worker.
 		if cap(j.x16buf) < m*w.K {
 			j.x16buf = make([]int16, m*w.K)
@@ -96,13 +107,20 @@ func MatMulPacked(dst, a []float32, w *Packed, m int) {
 		for i := 0; i < m; i++ {
 			j.xs[i] = quantizeX16(j.x16[i*w.K:(i+1)*w.K], a[i*w.K:(i+1)*w.K])
 		}
+		if w.Bits == 4 {
+			if cap(j.xgbuf) < w.K/GroupSize {
+				j.xgbuf = make([]int32, w.K/GroupSize)
+			}
+			j.xg = j.xgbuf[:w.K/GroupSize]
+			q4GroupSums(j.xg, j.x16)
+		}
 	}
 	if m*w.N*w.K < parallelMinWork || Threads() == 1 || (m == 1 && w.Bits != 32 && w.N*w.K < gemvParallelMinWeights) {
 		j.run(0, 0, panels)
 	} else {
 		parallelRun(panels, j)
 	}
-	j.dst, j.a, j.w, j.x16, j.xs = nil, nil, nil, nil, nil
+	j.dst, j.a, j.w, j.x16, j.xs, j.xg = nil, nil, nil, nil, nil, nil
 	matJobs.Put(j)
 }
 
@@ -112,14 +130,15 @@ func MatMulPacked(dst, a []float32, w *Packed, m int) {
 // 9.5 us on one and 19.9 on two.
 const gemvParallelMinWeights = 16 << 20
 
-// matJob is one product; its buffers (int16 input, row scales, a tile per worker slot for
-// a last partial panel) are kept across uses, so a warm product allocates nothing.
+// matJob is one product; its buffers (int16 input, row scales, int4 group sums, a tile per
+// worker slot for a last partial panel) are kept across uses, so a warm product allocates nothing.
 type matJob struct {
 	dst, a      []float32
 	w           *Packed
 	m           int
 	x16, x16buf []int16
 	xs, xsbuf   []float32
+	xg, xgbuf   []int32
 	tiles       []float32
 }
 
@@ -127,7 +146,7 @@ func (j *matJob) run(slot, lo, hi int) {
 	tile := j.tiles[slot*mrMax*16 : (slot+1)*mrMax*16]
 	switch {
 	case j.m == 1 && j.w.Bits != 32:
-		gemvPanels(j.dst, j.a, j.x16, j.xs, j.w, lo, hi, tile)
+		gemvPanels(j.dst, j.x16, j.xg, j.xs, j.w, lo, hi, tile)
 	case j.w.Bits == 8 && j.x16 != nil:
 		matMulQ8Range(j.dst, j.x16, j.xs, j.w, j.m, lo, hi, tile)
 	case j.w.Bits != 32:

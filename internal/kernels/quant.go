@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"sync"
@@ -97,13 +98,10 @@ func (p *Packed) setRow(j int, row []int8) {
 		return
 	}
 	base := p.Q[pq*k*8:]
-	shift, i := uint(0), jj
-	if jj >= 8 {
-		shift, i = 4, jj-8
-	}
 	for c, v := range row {
-		b := &base[c*8+i]
-		*b = *b&^(0xf<<shift) | byte(v+8)<<shift
+		off, sh := q4Offset(c, jj)
+		b := &base[off]
+		*b = *b&^(0xf<<sh) | byte(v+8)<<sh
 	}
 }
 
@@ -116,16 +114,25 @@ func (p *Packed) Weight(j, c int) float32 {
 	case 8:
 		return float32(int8(p.Q[pq*k*16+q8Offset(c, jj)])) * p.S[pq*(k/GroupSize)*16+(c/GroupSize)*16+jj]
 	}
-	b := p.Q[pq*k*8+c*8+jj%8]
-	if jj >= 8 {
-		b >>= 4
-	}
-	return float32(int(b&0xf)-8) * p.S[pq*(k/GroupSize)*16+(c/GroupSize)*16+jj]
+	return float32(quantAt(4, p.Q[pq*k*8:], c, jj)) * p.S[pq*(k/GroupSize)*16+(c/GroupSize)*16+jj]
 }
 
 // q8Offset is where step p of panel row j lives within an int8 panel: steps in pairs,
 // rows 0..7 then 8..15, so VPMADDWD can multiply a row's (p, p+1) by two int16 inputs.
 func q8Offset(p, j int) int { return (p/2)*32 + (j/8)*16 + (j%8)*2 + p%2 }
+
+// q4Offset is where step p of panel row j lives within an int4 panel: the byte and the
+// nibble's shift in it. Steps come in blocks of 8; block b is 64 bytes, one little-endian
+// 32-bit word per row (4j), step 8b+r the nibble w+8 at bit 16*(r%2) + 4*(r/2): steps
+// 0, 2, 4, 6 in the low half-word, 1, 3, 5, 7 in the high one. So the word masked with
+// 0x000F000F is the int16 pair (w[0]+8, w[1]+8) that VPMADDWD/VPDPWSSD multiplies by
+// (x[0], x[1]); masked with 0x00F000F0 it is 16 times steps (2, 3); shifted right by 8,
+// the same two masks give steps (4, 5) and 16 times (6, 7).
+func q4Offset(p, j int) (int, uint) {
+	r := p % 8
+	bit := 16*(r%2) + 4*(r/2)
+	return (p/8)*64 + 4*j + bit/8, uint(bit % 8)
+}
 
 // quantizeX16 writes x as int16 with one scale (max|x|/32767) and returns the scale: the
 // activations of the int8 GEMV. The rounding error, under 2e-5 of max|x|, is two orders
@@ -179,22 +186,45 @@ func gemvQ8Generic(k int, x []int16, xs float32, q []byte, s []float32, c []floa
 	}
 }
 
-// gemvQ4Generic is the oracle of gemvQ4x16: one panel, one input row.
-func gemvQ4Generic(k int, x []float32, q []byte, s []float32, c []float32) {
+// q4GroupSums writes xg[g] = -8 * sum of x over group g: what the int4 kernels start each
+// group's integer sum from, so that summing (w+8)*x over the group's nibbles gives sum w*x.
+func q4GroupSums(xg []int32, x []int16) {
+	for g := range xg {
+		var sum int32
+		for _, v := range x[g*GroupSize : (g+1)*GroupSize] {
+			sum += int32(v)
+		}
+		xg[g] = -8 * sum
+	}
+}
+
+// gemvQ4Generic is the oracle of the int4 GEMVs (gemvQ4x16, gemvQ4AVX512, gemvQ4VNNI): the
+// same exact integer sums per group over int16 activations as gemvQ8Generic, walking the
+// panel's 64-byte blocks of 8 steps (q4Offset) in order. It subtracts the nibbles' offset
+// from each weight instead of starting from the group sums xg (q4GroupSums), so comparing
+// a kernel against it checks xg too.
+func gemvQ4Generic(k int, x []int16, xg []int32, xs float32, q []byte, s []float32, c []float32) {
+	_ = xg
 	var acc [16]float32
 	for g := 0; g < k/GroupSize; g++ {
-		var gs [16]float32
-		for p := g * GroupSize; p < (g+1)*GroupSize; p++ {
-			xp := x[p]
-			for j := range gs {
-				gs[j] += xp * float32(quantAt(4, q, p, j))
+		var sums [16]int32
+		for b := g * GroupSize / 8; b < (g+1)*GroupSize/8; b++ {
+			blk, xb := q[b*64:b*64+64], x[b*8:b*8+8]
+			for j := range sums {
+				d := binary.LittleEndian.Uint32(blk[4*j:])
+				for i := 0; i < 4; i++ {
+					w0, w1 := int32(d>>(4*i)&0xf)-8, int32(d>>(16+4*i)&0xf)-8
+					sums[j] += w0*int32(xb[2*i]) + w1*int32(xb[2*i+1])
+				}
 			}
 		}
 		for j := range acc {
-			acc[j] += s[g*16+j] * gs[j]
+			acc[j] += s[g*16+j] * float32(sums[j])
 		}
 	}
-	copy(c[:16], acc[:])
+	for j := range acc {
+		c[j] = acc[j] * xs
+	}
 }
 
 // dequantQGeneric is the oracle of dequantQ8x16/dequantQ4x16.
@@ -211,18 +241,16 @@ func quantAt(bits int, q []byte, p, j int) int {
 	if bits == 8 {
 		return int(int8(q[q8Offset(p, j)]))
 	}
-	b := q[p*8+j%8]
-	if j >= 8 {
-		b >>= 4
-	}
-	return int(b&0xf) - 8
+	off, sh := q4Offset(p, j)
+	return int(q[off]>>sh&0xf) - 8
 }
 
 var panelBufs = sync.Pool{New: func() any { return new([]float32) }}
 
-// gemvPanels computes output panels q0..q1 of a one-row product; for int8, x16 and xs are
-// the row as int16 (quantizeX16). tile (16 floats) takes a last, partial panel.
-func gemvPanels(dst, a []float32, x16 []int16, xs []float32, w *Packed, q0, q1 int, tile []float32) {
+// gemvPanels computes output panels q0..q1 of a one-row product over int8 or int4 weights;
+// x16 and xs are the row as int16 (quantizeX16), xg its group sums for int4 (q4GroupSums).
+// tile (16 floats) takes a last, partial panel.
+func gemvPanels(dst []float32, x16 []int16, xg []int32, xs []float32, w *Packed, q0, q1 int, tile []float32) {
 	k, n, bits := w.K, w.N, w.Bits
 	qStride, sStride := k*16*bits/8, (k/GroupSize)*16
 	for q := q0; q < q1; q++ {
@@ -235,7 +263,7 @@ func gemvPanels(dst, a []float32, x16 []int16, xs []float32, w *Packed, q0, q1 i
 		if bits == 8 {
 			gemvQ8(k, x16, xs[0], qp, sp, c)
 		} else {
-			gemvQ4(k, a, qp, sp, c)
+			gemvQ4(k, x16, xg, xs[0], qp, sp, c)
 		}
 		if j0+16 > n {
 			copy(dst[j0:n], tile[:n-j0])

@@ -49,19 +49,29 @@ func testQuantPanelConformance(t *testing.T) {
 			x := randVec(r, k)
 			full, c := guarded(16)
 			want := make([]float32, 16)
+			x16 := make([]int16, k)
+			xs := quantizeX16(x16, x)
 			if bits == 8 {
-				x16 := make([]int16, k)
-				xs := quantizeX16(x16, x)
 				gemvQ8(k, x16, xs, q, s, c)
 				gemvQ8Generic(k, x16, xs, q, s, want)
 			} else {
-				gemvQ4(k, x, q, s, c)
-				gemvQ4Generic(k, x, q, s, want)
+				xg := make([]int32, k/GroupSize)
+				q4GroupSums(xg, x16)
+				gemvQ4(k, x16, xg, xs, q, s, c)
+				gemvQ4Generic(k, x16, xg, xs, q, s, want)
 			}
 			checkGuards(t, full, 16, fmt.Sprintf("gemvQ%d k=%d", bits, k))
 			for j := range want {
 				if !close32(c[j], want[j], 1e-5*float64(k)) {
 					t.Fatalf("gemvQ%d k=%d [%d]: %g, want %g", bits, k, j, c[j], want[j])
+				}
+				// The twin against float64 over the integers the layout holds (quantAt).
+				var ref float64
+				for p := 0; p < k; p++ {
+					ref += float64(x16[p]) * float64(xs) * float64(quantAt(bits, q, p, j)) * float64(s[(p/GroupSize)*16+j])
+				}
+				if !close32(want[j], float32(ref), 1e-5*float64(k)) {
+					t.Fatalf("gemvQ%d twin k=%d [%d]: %g, float64 %g", bits, k, j, want[j], ref)
 				}
 			}
 			full, d := guarded(16 * k)
@@ -72,6 +82,50 @@ func testQuantPanelConformance(t *testing.T) {
 			for i := range wantD {
 				if d[i] != wantD[i] { // one multiply each: exact
 					t.Fatalf("dequantQ%d k=%d [%d]: %g, want %g", bits, k, i, d[i], wantD[i])
+				}
+			}
+		}
+	}
+}
+
+// TestQ4Extremes: the int4 GEMV at the ends of its ranges (every weight -8 or 7, every input
+// +-32767, signs aligned so no term cancels) against its twin: the group sums, and the
+// times-16 partial sums of the vector kernels, must not overflow int32.
+func TestQ4Extremes(t *testing.T) { forEachSet(t, testQ4Extremes) }
+
+func testQ4Extremes(t *testing.T) {
+	k := 512
+	s := make([]float32, (k/GroupSize)*16)
+	for i := range s {
+		s[i] = 1
+	}
+	for _, fill := range []byte{0x00, 0xFF, 0x0F, 0xF0} {
+		q := make([]byte, 8*k)
+		for i := range q {
+			q[i] = fill
+		}
+		for _, sign := range []int16{1, -1} {
+			x16 := make([]int16, k)
+			for p := range x16 {
+				x16[p] = sign * 32767
+				if quantAt(4, q, p, 0) < 0 {
+					x16[p] = -x16[p]
+				}
+			}
+			xg := make([]int32, k/GroupSize)
+			q4GroupSums(xg, x16)
+			full, c := guarded(16)
+			want := make([]float32, 16)
+			gemvQ4(k, x16, xg, 1, q, s, c)
+			gemvQ4Generic(k, x16, xg, 1, q, s, want)
+			checkGuards(t, full, 16, "gemvQ4 extremes")
+			for j := range want {
+				var ref float64
+				for p := 0; p < k; p++ {
+					ref += float64(x16[p]) * float64(quantAt(4, q, p, j))
+				}
+				if !close32(want[j], float32(ref), 1e-6) || !close32(c[j], want[j], 1e-6) {
+					t.Fatalf("fill %#x sign %d [%d]: %g, twin %g, exact %g", fill, sign, j, c[j], want[j], ref)
 				}
 			}
 		}

@@ -44,6 +44,8 @@ func main() {
 	}
 	gemvQ8512(false)
 	gemvQ8512(true)
+	gemvQ4512(false)
+	gemvQ4512(true)
 	for mr := 1; mr <= mr512; mr++ {
 		gemmQ8512(mr, true)
 		gemmQ8512(mr, false)
@@ -294,19 +296,88 @@ func gemvQ8() {
 	RET()
 }
 
-// gemvQ4x16: as gemvQ8x16 over int4 panels.
+// gemvQ4x16: the int4 GEMV on ymm, integer inside each group like gemvQ8x16. An int4
+// panel is blocks of 8 steps, 64 bytes: one 32-bit word per row holding the 8 steps as
+// nibbles w+8, steps 0, 2, 4, 6 in the low half-word and 1, 3, 5, 7 in the high one
+// (packed.go). Per block, two plain loads (rows 0..7, rows 8..15) and q4Pairs: one shift
+// and four ANDs give each of the block's 4 step pairs as 8 rows' int16 pairs (w[p]+8,
+// w[p+1]+8), two of them times 16; one VPMADDWD against the broadcast (x[p], x[p+1]) and one
+// VPADDD sum them into a plain and a times-16 accumulator. Each group starts the plain one at
+// xg[g] = -8 * sum of the group's x (q4GroupSums), which takes the offset out: exact int32
+// per group of 32 steps, then one conversion and one scale per group.
 func gemvQ4() {
-	var mask, eight VecVirtual
-	gemvQ("gemvQ4x16", 8, func(pq GPVirtual, p int) (VecVirtual, VecVirtual) {
-		return unpackQ4(pq, p, mask, eight)
-	}, func() { mask, eight = q4Consts() })
+	TEXT("gemvQ4x16", NOSPLIT, "func(k int, x *int16, xg *int32, xs float32, q *byte, s *float32, c *float32)")
+	Doc("gemvQ4x16 computes one 16-row panel of the int4 GEMV over int16 activations: c[j] = xs * sum_p x[p]*w[j][p], xg the group sums (q4GroupSums), k a multiple of 32.")
+	k, px, pg, pq, ps := GP64(), GP64(), GP64(), GP64(), GP64()
+	Load(Param("k"), k)
+	Load(Param("x"), px)
+	Load(Param("xg"), pg)
+	Load(Param("q"), pq)
+	Load(Param("s"), ps)
+	masks := q4Masks(YMM)
+	acc0, acc1 := YMM(), YMM()
+	VXORPS(acc0, acc0, acc0)
+	VXORPS(acc1, acc1, acc1)
+	Label("gemvQ4x16loop")
+	CMPQ(k, Imm(0))
+	JE(LabelRef("gemvQ4x16store"))
+	var a [2][2]VecVirtual // [rows 0..7 / 8..15][plain / times 16]
+	for h := 0; h < 2; h++ {
+		a[h] = [2]VecVirtual{YMM(), YMM()}
+		VPBROADCASTD(Mem{Base: pg}, a[h][0])
+		VPXOR(a[h][1], a[h][1], a[h][1])
+	}
+	for b := 0; b < 4; b++ {
+		var v [2][2]VecVirtual // [half][plain / shifted by 8]
+		for h := 0; h < 2; h++ {
+			v[h] = [2]VecVirtual{YMM(), YMM()}
+			VMOVDQU(Mem{Base: pq, Disp: 64*b + 32*h}, v[h][0])
+			VPSRLD(Imm(8), v[h][0], v[h][1])
+		}
+		for i := 0; i < 4; i++ {
+			xb := YMM()
+			VPBROADCASTD(Mem{Base: px, Disp: 4 * (4*b + i)}, xb)
+			for h := 0; h < 2; h++ {
+				t := YMM()
+				VPAND(masks[i%2], v[h][i/2], t)
+				VPMADDWD(xb, t, t)
+				VPADDD(t, a[h][i%2], a[h][i%2])
+			}
+		}
+	}
+	for h := 0; h < 2; h++ {
+		VPSRAD(Imm(4), a[h][1], a[h][1])
+		VPADDD(a[h][1], a[h][0], a[h][0])
+		VCVTDQ2PS(a[h][0], a[h][0])
+	}
+	VFMADD231PS(Mem{Base: ps}, a[0][0], acc0)
+	VFMADD231PS(Mem{Base: ps, Disp: 32}, a[1][0], acc1)
+	ADDQ(U32(256), pq)
+	ADDQ(Imm(64), px)
+	ADDQ(Imm(4), pg)
+	ADDQ(Imm(64), ps)
+	SUBQ(Imm(32), k)
+	JMP(LabelRef("gemvQ4x16loop"))
+	Label("gemvQ4x16store")
+	xs := YMM()
+	VBROADCASTSS(NewParamAddr("xs", 24), xs)
+	VMULPS(xs, acc0, acc0)
+	VMULPS(xs, acc1, acc1)
+	pc := Load(Param("c"), GP64())
+	VMOVUPS(acc0, Mem{Base: pc})
+	VMOVUPS(acc1, Mem{Base: pc, Disp: 32})
+	VZEROUPPER()
+	RET()
 }
 
-func q4Consts() (mask, eight VecVirtual) {
-	mask, eight = YMM(), YMM()
-	VPBROADCASTD(constU32("q4mask", 15), mask)
-	VPBROADCASTD(constU32("q4eight", 8), eight)
-	return
+// q4Masks broadcasts the two masks that pick a step pair out of int4 block words (or the
+// words shifted right by 8): 0x000F000F, the pair itself, and 0x00F000F0, the next pair
+// times 16. Masks[i%2] applied to the words shifted by 8*(i/2) gives pair i of the block.
+func q4Masks(vec func() VecVirtual) [2]VecVirtual {
+	m := [2]VecVirtual{vec(), vec()}
+	VPBROADCASTD(constU32("q4lo", 0x000F000F), m[0])
+	VPBROADCASTD(constU32("q4hi", 0x00F000F0), m[1])
+	return m
 }
 
 var consts = map[string]Mem{}
@@ -318,71 +389,6 @@ func constU32(name string, v uint32) Mem {
 	}
 	consts[name] = ConstData(name, U32(v))
 	return consts[name]
-}
-
-// unpackQ4 loads step p of an int4 panel as two vectors of 8 int32 in [-8, 7].
-func unpackQ4(pq GPVirtual, p int, mask, eight VecVirtual) (VecVirtual, VecVirtual) {
-	t, t0, t1 := YMM(), YMM(), YMM()
-	VPMOVZXBD(Mem{Base: pq, Disp: p * 8}, t)
-	VPAND(mask, t, t0)
-	VPSRLD(Imm(4), t, t1)
-	VPSUBD(eight, t0, t0)
-	VPSUBD(eight, t1, t1)
-	return t0, t1
-}
-
-func gemvQ(name string, stepBytes int, load func(pq GPVirtual, p int) (VecVirtual, VecVirtual), setup func()) {
-	TEXT(name, NOSPLIT, "func(k int, x *float32, q *byte, s *float32, c *float32)")
-	Doc(name + " computes one 16-row panel of a quantised GEMV: c[j] = sum_p x[p]*w[j][p], k a multiple of 32.")
-	k, px, pq, ps := GP64(), GP64(), GP64(), GP64()
-	Load(Param("k"), k)
-	Load(Param("x"), px)
-	Load(Param("q"), pq)
-	Load(Param("s"), ps)
-	if setup != nil {
-		setup()
-	}
-	acc0, acc1 := YMM(), YMM()
-	VXORPS(acc0, acc0, acc0)
-	VXORPS(acc1, acc1, acc1)
-	Label(name + "loop")
-	CMPQ(k, Imm(0))
-	JE(LabelRef(name + "store"))
-	var g [4][2]VecVirtual
-	for p := 0; p < 32; p++ {
-		u := p % 4
-		t0, t1 := load(pq, p)
-		VCVTDQ2PS(t0, t0)
-		VCVTDQ2PS(t1, t1)
-		xb := YMM()
-		VBROADCASTSS(Mem{Base: px, Disp: 4 * p}, xb)
-		if p < 4 {
-			g[u] = [2]VecVirtual{YMM(), YMM()}
-			VMULPS(t0, xb, g[u][0])
-			VMULPS(t1, xb, g[u][1])
-		} else {
-			VFMADD231PS(t0, xb, g[u][0])
-			VFMADD231PS(t1, xb, g[u][1])
-		}
-	}
-	for h := 0; h < 2; h++ {
-		VADDPS(g[1][h], g[0][h], g[0][h])
-		VADDPS(g[3][h], g[2][h], g[2][h])
-		VADDPS(g[2][h], g[0][h], g[0][h])
-	}
-	VFMADD231PS(Mem{Base: ps}, g[0][0], acc0)
-	VFMADD231PS(Mem{Base: ps, Disp: 32}, g[0][1], acc1)
-	ADDQ(U32(32*stepBytes), pq)
-	ADDQ(Imm(128), px)
-	ADDQ(Imm(64), ps)
-	SUBQ(Imm(32), k)
-	JMP(LabelRef(name + "loop"))
-	Label(name + "store")
-	pc := Load(Param("c"), GP64())
-	VMOVUPS(acc0, Mem{Base: pc})
-	VMOVUPS(acc1, Mem{Base: pc, Disp: 32})
-	VZEROUPPER()
-	RET()
 }
 
 // dequantQ8x16 / dequantQ4x16 expand one quantised panel to the fp32 panel layout
@@ -428,45 +434,51 @@ func dequantQ8() {
 	RET()
 }
 
+// dequantQ4x16: step 8b+r of a block's row words is the nibble w+8 at bit 16*(r%2) +
+// 4*(r/2); a left shift that puts it at the top, flipping the top bit (w+8 -> w as a 4-bit
+// two's complement) and an arithmetic right shift by 28 give w as int32.
 func dequantQ4() {
-	var mask, eight VecVirtual
-	dequantQ("dequantQ4x16", 8, func(pq GPVirtual, p int) (VecVirtual, VecVirtual) {
-		return unpackQ4(pq, p, mask, eight)
-	}, func() { mask, eight = q4Consts() })
-}
-
-func dequantQ(name string, stepBytes int, load func(pq GPVirtual, p int) (VecVirtual, VecVirtual), setup func()) {
-	TEXT(name, NOSPLIT, "func(k int, q *byte, s *float32, dst *float32)")
-	Doc(name + " expands one quantised 16-row panel of k steps (k a multiple of 32) to fp32.")
+	TEXT("dequantQ4x16", NOSPLIT, "func(k int, q *byte, s *float32, dst *float32)")
+	Doc("dequantQ4x16 expands one int4 16-row panel of k steps (k a multiple of 32) to fp32.")
 	k, pq, ps, pd := GP64(), GP64(), GP64(), GP64()
 	Load(Param("k"), k)
 	Load(Param("q"), pq)
 	Load(Param("s"), ps)
 	Load(Param("dst"), pd)
-	if setup != nil {
-		setup()
-	}
-	Label(name + "loop")
+	top := YMM()
+	VPBROADCASTD(constU32("q4top", 1<<31), top)
+	Label("dequantQ4x16loop")
 	CMPQ(k, Imm(0))
-	JE(LabelRef(name + "done"))
-	s0, s1 := YMM(), YMM()
-	VMOVUPS(Mem{Base: ps}, s0)
-	VMOVUPS(Mem{Base: ps, Disp: 32}, s1)
-	for p := 0; p < 32; p++ {
-		t0, t1 := load(pq, p)
-		VCVTDQ2PS(t0, t0)
-		VCVTDQ2PS(t1, t1)
-		VMULPS(s0, t0, t0)
-		VMULPS(s1, t1, t1)
-		VMOVUPS(t0, Mem{Base: pd, Disp: 64 * p})
-		VMOVUPS(t1, Mem{Base: pd, Disp: 64*p + 32})
+	JE(LabelRef("dequantQ4x16done"))
+	sc := [2]VecVirtual{YMM(), YMM()}
+	VMOVUPS(Mem{Base: ps}, sc[0])
+	VMOVUPS(Mem{Base: ps, Disp: 32}, sc[1])
+	for b := 0; b < 4; b++ {
+		for h := 0; h < 2; h++ {
+			v := YMM()
+			VMOVDQU(Mem{Base: pq, Disp: 64*b + 32*h}, v)
+			for r := 0; r < 8; r++ {
+				bit := 16*(r%2) + 4*(r/2)
+				t := YMM()
+				if bit == 28 {
+					VPXOR(top, v, t)
+				} else {
+					VPSLLD(Imm(uint64(28-bit)), v, t)
+					VPXOR(top, t, t)
+				}
+				VPSRAD(Imm(28), t, t)
+				VCVTDQ2PS(t, t)
+				VMULPS(sc[h], t, t)
+				VMOVUPS(t, Mem{Base: pd, Disp: 64*(8*b+r) + 32*h})
+			}
+		}
 	}
-	ADDQ(U32(32*stepBytes), pq)
+	ADDQ(U32(256), pq)
 	ADDQ(Imm(64), ps)
 	ADDQ(U32(2048), pd)
 	SUBQ(Imm(32), k)
-	JMP(LabelRef(name + "loop"))
-	Label(name + "done")
+	JMP(LabelRef("dequantQ4x16loop"))
+	Label("dequantQ4x16done")
 	VZEROUPPER()
 	RET()
 }
@@ -1042,6 +1054,81 @@ func gemvQ8512(vnni bool) {
 	JMP(LabelRef(name + "loop"))
 	Label(name + "store")
 	VMULPS_BCST(NewParamAddr("xs", 16), acc, acc)
+	pc := Load(Param("c"), GP64())
+	VMOVUPS(acc, Mem{Base: pc})
+	VZEROUPPER()
+	RET()
+}
+
+// gemvQ4512: the int4 GEMV on zmm. A block of 8 steps (64 bytes, one word per row) is one
+// plain load and one shift; four ANDs (q4Masks) give its 4 step pairs as the 16 rows' int16
+// pairs (w[p]+8, w[p+1]+8), two of them times 16, and one VPDPWSSD against (x[p], x[p+1])
+// broadcast from memory (without VNNI: VPBROADCASTD, VPMADDWD, VPADDD) sums each into a
+// plain or a times-16 accumulator. The plain ones start each group at xg[g] = -8 * the
+// group's sum of x, which takes the offset out: exact int32 per group of 32, then one
+// conversion and scale, as gemvQ8512.
+func gemvQ4512(vnni bool) {
+	name := "gemvQ4AVX512"
+	if vnni {
+		name = "gemvQ4VNNI"
+	}
+	TEXT(name, NOSPLIT, "func(k int, x *int16, xg *int32, xs float32, q *byte, s *float32, c *float32)")
+	Doc(name + " computes one 16-row panel of the int4 GEMV over int16 activations on zmm: c[j] = xs * sum_p x[p]*w[j][p], xg the group sums (q4GroupSums), k a multiple of 32.")
+	k, px, pg, pq, ps := GP64(), GP64(), GP64(), GP64(), GP64()
+	Load(Param("k"), k)
+	Load(Param("x"), px)
+	Load(Param("xg"), pg)
+	Load(Param("q"), pq)
+	Load(Param("s"), ps)
+	masks := q4Masks(ZMM)
+	acc := ZMM()
+	VPXORD(acc, acc, acc)
+	Label(name + "loop")
+	CMPQ(k, Imm(0))
+	JE(LabelRef(name + "store"))
+	// chains[i]: pair i of each block; 0 and 2 plain, 1 and 3 times 16.
+	var chains [4]VecVirtual
+	for i := range chains {
+		chains[i] = ZMM()
+		if i == 0 {
+			VPBROADCASTD(Mem{Base: pg}, chains[i])
+		} else {
+			VPXORD(chains[i], chains[i], chains[i])
+		}
+	}
+	for b := 0; b < 4; b++ {
+		v := [2]VecVirtual{ZMM(), ZMM()}
+		VMOVDQU64(Mem{Base: pq, Disp: 64 * b}, v[0])
+		VPSRLD(Imm(8), v[0], v[1])
+		for i := 0; i < 4; i++ {
+			pp := 4*b + i
+			t := ZMM()
+			VPANDD(masks[i%2], v[i/2], t)
+			c := chains[i]
+			if vnni {
+				VPDPWSSD_BCST(Mem{Base: px, Disp: 4 * pp}, t, c)
+				continue
+			}
+			xb := ZMM()
+			VPBROADCASTD(Mem{Base: px, Disp: 4 * pp}, xb)
+			VPMADDWD(xb, t, t)
+			VPADDD(t, c, c)
+		}
+	}
+	VPADDD(chains[3], chains[1], chains[1])
+	VPSRAD(Imm(4), chains[1], chains[1])
+	VPADDD(chains[2], chains[0], chains[0])
+	VPADDD(chains[1], chains[0], chains[0])
+	VCVTDQ2PS(chains[0], chains[0])
+	VFMADD231PS(Mem{Base: ps}, chains[0], acc)
+	ADDQ(U32(256), pq)
+	ADDQ(Imm(64), px)
+	ADDQ(Imm(4), pg)
+	ADDQ(Imm(64), ps)
+	SUBQ(Imm(32), k)
+	JMP(LabelRef(name + "loop"))
+	Label(name + "store")
+	VMULPS_BCST(NewParamAddr("xs", 24), acc, acc)
 	pc := Load(Param("c"), GP64())
 	VMOVUPS(acc, Mem{Base: pc})
 	VZEROUPPER()
