@@ -28,7 +28,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	model := fs.String("model", "", "model directory (default: the shipped model)")
 	weights := weightsFlag(fs)
-	config := fs.String("config", "", "benchmark a model of this shape (26m, small, tiny) with random weights made in Go with the trainer's init, instead of a trained model; --weights defaults to int8 (what the trainer exports)")
+	config := fs.String("config", "", "benchmark a model of this shape (26m, small, tiny) with random weights made in Go with the trainer's init, instead of a trained model; --weights defaults to int8+int4 (how the trainer's int4 QAT export loads: int8 prefill, int4 decode)")
 	seed := fs.Uint64("seed", 1, "seed of the random weights for --config")
 	runs := fs.Int("n", 30, "end-to-end runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
@@ -115,7 +115,7 @@ func randomModel(name string, seed uint64, weights string) (*needle.Model, error
 		return nil, fmt.Errorf("no config %q (have 26m, small, tiny)", name)
 	}
 	if weights == "" {
-		weights = "int8"
+		weights = "int8+int4" // what a QAT export (train.py) loads as: int8 prefill, int4 decode
 	}
 	var tok *needle.Tokenizer
 	if b, err := models.FS.ReadFile("tokenizer.model"); err == nil {

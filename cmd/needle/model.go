@@ -19,7 +19,7 @@ var groundSpec = new(string)
 // for free string values, on a subcommand.
 func weightsFlag(fs *flag.FlagSet) *string {
 	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/needle/grounded.go")
-	return fs.String("weights", "", "in-memory weight format: empty keeps the file's, or f32, int8, int4")
+	return fs.String("weights", "", "in-memory weight format: empty keeps the file's (int8 on the int4 QAT grid also gets an int4 copy for decode), or f32, int8, int4, int8+int4")
 }
 
 // loadModel loads --model DIR, or the shipped model embedded from models/.

@@ -41,10 +41,20 @@ type Packed struct {
 	Data []float32 // fp32 panels
 	Q    []byte    // quantised panels
 	S    []float32 // scales, per panel, per group of 32 inputs, per row
+	// Decode, when set, is another packing of the same weights that one-row products
+	// (decode) use instead: an int4 copy of int8 weights that lie on the int4 grid (an int4
+	// QAT export), so prefill keeps the int8 GEMM and decode streams half the bytes.
+	Decode *Packed
 }
 
-// Bytes is the memory the packed weights hold.
-func (p *Packed) Bytes() int64 { return int64(4*len(p.Data) + len(p.Q) + 4*len(p.S)) }
+// Bytes is the memory the packed weights hold, a Decode copy included.
+func (p *Packed) Bytes() int64 {
+	n := int64(4*len(p.Data) + len(p.Q) + 4*len(p.S))
+	if p.Decode != nil {
+		n += p.Decode.Bytes()
+	}
+	return n
+}
 
 // Pack lays out w (n x k, row-major) in panels of 16 rows.
 func Pack(w []float32, n, k int) *Packed {
@@ -87,6 +97,9 @@ func gemmMicroGeneric(mr, k int, a []float32, lda int, b []float32, c []float32,
 // int8 GEMM (integer sums per group of 32) where the kernel set has one, else it expands each
 // panel to fp32 for the fp32 GEMM.
 func MatMulPacked(dst, a []float32, w *Packed, m int) {
+	if m == 1 && w.Decode != nil {
+		w = w.Decode
+	}
 	_ = dst[m*w.N-1]
 	_ = a[m*w.K-1]
 	panels := (w.N + 15) / 16

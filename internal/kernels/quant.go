@@ -361,6 +361,20 @@ func Concat(ps ...*Packed) (*Packed, error) {
 		out.Q = append(out.Q, p.Q...)
 		out.S = append(out.S, p.S...)
 	}
+	// The decode copies stack too when every part has one.
+	var decs []*Packed
+	for _, p := range ps {
+		if p.Decode != nil {
+			decs = append(decs, p.Decode)
+		}
+	}
+	if len(decs) == len(ps) {
+		d, err := Concat(decs...)
+		if err != nil {
+			return nil, err
+		}
+		out.Decode = d
+	}
 	return out, nil
 }
 

@@ -323,3 +323,48 @@ func testQuantizeX16(t *testing.T) {
 		t.Fatalf("all-zero input: scale %g", xs)
 	}
 }
+
+// A Decode copy serves one-row products only, and stacks with Concat.
+func TestDecodeCopy(t *testing.T) { forEachSet(t, testDecodeCopy) }
+
+func testDecodeCopy(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	k := 96
+	var parts, parts4 []*Packed
+	for _, n := range []int{32, 20} {
+		w := randVec(r, n*k)
+		p8, _ := Quantize(w, n, k, 8)
+		p4, _ := Quantize(w, n, k, 4)
+		parts4 = append(parts4, p4)
+		c := *p8
+		c.Decode = p4
+		parts = append(parts, &c)
+	}
+	for _, ps := range [][]*Packed{parts[:1], parts} {
+		p, err := Concat(ps...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p4, _ := Concat(parts4[:len(ps)]...)
+		plain := *p
+		plain.Decode = nil
+		if p.Decode == nil || p.Bytes() != plain.Bytes()+p4.Bytes() {
+			t.Fatalf("%d parts: Concat dropped the decode copy or Bytes miscounts it", len(ps))
+		}
+		for _, m := range []int{1, 3} {
+			a := randVec(r, m*k)
+			got, want := make([]float32, m*p.N), make([]float32, m*p.N)
+			MatMulPacked(got, a, p, m)
+			ref := &plain
+			if m == 1 {
+				ref = p4
+			}
+			MatMulPacked(want, a, ref, m)
+			for i := range want {
+				if got[i] != want[i] {
+					t.Fatalf("%d parts, m=%d [%d]: %g, want %g from the %d-bit packing", len(ps), m, i, got[i], want[i], ref.Bits)
+				}
+			}
+		}
+	}
+}

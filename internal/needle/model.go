@@ -362,7 +362,8 @@ func (m *Model) eachPacked(f func(*kernels.Packed)) {
 }
 
 // WeightsFormat describes how the projections and the embedding are held, e.g. "int8",
-// "int4 (embedding int8)", "f32".
+// "int4 (embedding int8)", "f32", or "int8+int4 (embedding int8)": int8 for prefill and an
+// int4 copy for decode.
 func (m *Model) WeightsFormat() string {
 	name := map[int]string{32: "f32", 8: "int8", 4: "int4"}
 	proj := map[int]bool{}
@@ -374,11 +375,23 @@ func (m *Model) WeightsFormat() string {
 	if len(proj) != 1 {
 		return "mixed"
 	}
-	for b := range proj {
-		if b == m.W.EmbedP.Bits {
-			return name[b]
+	dec := map[int]bool{}
+	m.eachPacked(func(p *kernels.Packed) {
+		if p != m.W.EmbedP && p.Decode != nil {
+			dec[p.Decode.Bits] = true
 		}
-		return name[b] + " (embedding " + name[m.W.EmbedP.Bits] + ")"
+	})
+	for b := range proj {
+		f := name[b]
+		if len(dec) == 1 {
+			for d := range dec {
+				f += "+" + name[d] // prefill in b bits, decode in d
+			}
+		}
+		if b != m.W.EmbedP.Bits || len(dec) == 1 {
+			f += " (embedding " + name[m.W.EmbedP.Bits] + ")"
+		}
+		return f
 	}
 	return ""
 }

@@ -1,8 +1,11 @@
 package needle
 
 import (
+	"encoding/binary"
+	"encoding/json"
 	"math"
 	"os"
+	"sort"
 	"strings"
 	"testing"
 
@@ -112,9 +115,53 @@ func TestQuantisedWeights(t *testing.T) {
 			t.Logf("kernel set %-12s int4 on int4-grid weights: logits relative RMS error %.2g", name, e)
 		}
 	}
+	// Stored as int8 (what train.py writes), the int4-grid weights are recognised and get an
+	// int4 decode copy by default; plain weights do not.
+	st8, err := parseSafetensors(grid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grid8 := storeInt8(t, st8)
+	cb, _ := os.ReadFile("testdata/golden/config.json")
+	cfg, _ := ParseConfig(cb)
+	for _, c := range []struct {
+		wb   []byte
+		opt  string
+		want string
+	}{
+		{grid8, "", "int8+int4 (embedding int8)"},
+		{grid8, "int8", "int8"},
+		{storeInt8(t, st), "", "int8"},
+		{storeInt8(t, st), "int8+int4", "int8+int4 (embedding int8)"},
+	} {
+		m, err := NewWithOptions(cfg, c.wb, nil, Options{Weights: c.opt})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := m.WeightsFormat(); got != c.want {
+			t.Errorf("weights %q: format %q, want %q", c.opt, got, c.want)
+		}
+	}
+	if e := relRMS(teacherLogits(t, grid8, Options{}), ref4); e > 0.02 {
+		t.Errorf("int8 prefill + int4 decode on int4-grid weights: logits relative RMS error %.4f", e)
+	}
 	if e := relRMS(ref4, ref); e < 0.01 {
 		t.Errorf("snapping to the int4 grid changed nothing (%.4f): the test is not exercising int4", e)
 	}
+}
+
+// storeInt8 writes st's matrices as train.py exports them: int8 with one scale per 32 inputs.
+func storeInt8(t *testing.T, st *safetensors) []byte {
+	t.Helper()
+	tensors, shapes := map[string][]float32{}, map[string][]int{}
+	for _, name := range st.names() {
+		v, shape, err := st.float32s(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tensors[name], shapes[name] = v, shape
+	}
+	return writeSafetensorsInt8(t, tensors, shapes)
 }
 
 func TestWeightsOption(t *testing.T) {
@@ -214,4 +261,60 @@ func TestDecodeStepDoesNotAllocateQuantised(t *testing.T) {
 			t.Fatalf("%s weights, kernels %s: decodeStep allocates %.1f times per token", w, kernels.Set(), allocs)
 		}
 	}
+}
+
+// writeSafetensorsInt8 is writeSafetensors with the matrices stored the way train.export
+// does: int8 (name) with one float32 scale per 32 inputs (name.scale, n x k/32).
+func writeSafetensorsInt8(t *testing.T, tensors map[string][]float32, shapes map[string][]int) []byte {
+	t.Helper()
+	names := make([]string, 0, len(tensors))
+	for k := range tensors {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	hdr := map[string]any{}
+	var data []byte
+	put := func(name, dtype string, shape []int, b []byte) {
+		hdr[name] = map[string]any{"dtype": dtype, "shape": shape, "data_offsets": []int{len(data), len(data) + len(b)}}
+		data = append(data, b...)
+	}
+	f32 := func(v []float32) []byte {
+		var b []byte
+		for _, f := range v {
+			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
+		}
+		return b
+	}
+	for _, name := range names {
+		v, shape := tensors[name], shapes[name]
+		if len(shape) != 2 || shape[1]%kernels.GroupSize != 0 || strings.HasPrefix(name, "head.") {
+			put(name, "F32", shape, f32(v))
+			continue
+		}
+		q := make([]byte, len(v))
+		sc := make([]float32, len(v)/kernels.GroupSize)
+		for g := range sc {
+			grp := v[g*kernels.GroupSize : (g+1)*kernels.GroupSize]
+			var mx float64
+			for _, x := range grp {
+				mx = max(mx, math.Abs(float64(x)))
+			}
+			s := mx / 127
+			if s == 0 {
+				s = 1
+			}
+			sc[g] = float32(s)
+			for i, x := range grp {
+				q[g*kernels.GroupSize+i] = byte(int8(math.Round(float64(x) / s)))
+			}
+		}
+		put(name, "I8", shape, q)
+		put(name+".scale", "F32", []int{shape[0], shape[1] / kernels.GroupSize}, f32(sc))
+	}
+	h, err := json.Marshal(hdr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := binary.LittleEndian.AppendUint64(nil, uint64(len(h)))
+	return append(append(out, h...), data...)
 }

@@ -111,7 +111,12 @@ type Options struct {
 	//   "f32"  everything expanded to fp32;
 	//   "int8" fp32 tensors quantised to int8 too (one scale per 32 inputs);
 	//   "int4" projections requantised to int4 (what int4 QAT trains for; lossless for a QAT
-	//          export), the embedding kept at int8 because QAT does not cover it.
+	//          export), the embedding kept at int8 because QAT does not cover it;
+	//   "int8+int4" int8 for prefill (the int8 GEMM) and an int4 copy of the projections
+	//          for decode (half the bytes per token), whatever the file holds.
+	// With "", int8 projections that lie on the int4 grid (an int4 QAT export, as
+	// train/train.py writes them) get the int4 decode copy too: it is what they were trained
+	// as, so the copy costs no accuracy. "int8" keeps int8 only.
 	Weights string
 	// Grounding is the default copy rule for free string values (zero: DefaultGrounding);
 	// a Request's own Grounding wins.
@@ -120,10 +125,10 @@ type Options struct {
 
 func (o Options) validate() error {
 	switch o.Weights {
-	case "", "f32", "int8", "int4":
+	case "", "f32", "int8", "int4", "int8+int4":
 		return nil
 	}
-	return fmt.Errorf("%w: weights format %q (want f32, int8 or int4)", ErrConfig, o.Weights)
+	return fmt.Errorf("%w: weights format %q (want f32, int8, int4 or int8+int4)", ErrConfig, o.Weights)
 }
 
 // packer turns bound matrices into the packed form the options ask for.
@@ -138,13 +143,17 @@ func (pk *packer) pack(name string, w []float32, n, k int) (*kernels.Packed, err
 	if w == nil && !stored8 {
 		return nil, fmt.Errorf("tensor %s was not bound", name)
 	}
+	decode4 := false // add an int4 copy for decode
 	switch pk.opt.Weights {
 	case "":
 		if stored8 {
 			bits = 8
+			decode4 = name != "embed" && pk.onInt4Grid(name)
 		}
 	case "int8":
 		bits = 8
+	case "int8+int4":
+		bits, decode4 = 8, name != "embed"
 	case "int4":
 		bits = 4
 		if name == "embed" {
@@ -160,7 +169,15 @@ func (pk *packer) pack(name string, w []float32, n, k int) (*kernels.Packed, err
 		if !ok {
 			return nil, fmt.Errorf("tensor %s: unreadable int8 data", name)
 		}
-		return kernels.PackQ8(q, s, n, k)
+		p, err := kernels.PackQ8(q, s, n, k)
+		if err != nil || !decode4 {
+			return p, err
+		}
+		if w, _, err = pk.st.float32s(name); err != nil {
+			return nil, err
+		}
+		p.Decode, err = kernels.Quantize(w, n, k, 4)
+		return p, err
 	case stored8:
 		var err error
 		if w, _, err = pk.st.float32s(name); err != nil {
@@ -170,7 +187,39 @@ func (pk *packer) pack(name string, w []float32, n, k int) (*kernels.Packed, err
 	if bits == 32 {
 		return kernels.Pack(w, n, k), nil
 	}
-	return kernels.Quantize(w, n, k, bits)
+	p, err := kernels.Quantize(w, n, k, bits)
+	if err == nil && decode4 && bits == 8 {
+		p.Decode, err = kernels.Quantize(w, n, k, 4)
+	}
+	return p, err
+}
+
+// onInt4Grid reports whether the stored int8 tensor name lies on the int4 grid: in every
+// group of 32 the values are multiples (to int8 rounding, half a step) of max|q|/7, as an
+// int4 QAT export stored as int8 is. Random or plainly trained weights fail in the first
+// groups.
+func (pk *packer) onInt4Grid(name string) bool {
+	q, s, ok := pk.st.int8s(name)
+	if !ok || len(q) == 0 || len(q)%kernels.GroupSize != 0 || len(s) != len(q)/kernels.GroupSize {
+		return false
+	}
+	for g := 0; g < len(q); g += kernels.GroupSize {
+		grp := q[g : g+kernels.GroupSize]
+		mx := 0
+		for _, v := range grp {
+			mx = max(mx, int(v), -int(v))
+		}
+		if mx == 0 {
+			continue
+		}
+		step := float64(mx) / 7
+		for _, v := range grp {
+			if d := float64(v) - step*math.Round(float64(v)/step); d > 0.5+1e-9 || d < -0.5-1e-9 {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // pack prepares the packed form of every projection and drops the row-major copies.

@@ -57,7 +57,7 @@ var options = []option{
 	{"grpc-addr", "NEEDLE_GRPC_ADDR", ":50051", "", "gRPC listen address", func(c *Config) any { return &c.GRPCAddr }},
 	{"http-addr", "NEEDLE_HTTP_ADDR", ":8080", "", "the playground page (`/`), the HTTP/JSON API (`/v1/`), `/metrics` (Prometheus) and `/healthz`", func(c *Config) any { return &c.HTTPAddr }},
 	{"model", "NEEDLE_MODEL", "", "embedded `models/`", "model directory: `config.json`, `model.safetensors`, `tokenizer.model`", func(c *Config) any { return &c.ModelDir }},
-	{"weights", "NEEDLE_WEIGHTS", "", "as stored", "in-memory weight format: `f32`, `int8` or `int4`", func(c *Config) any { return &c.Weights }},
+	{"weights", "NEEDLE_WEIGHTS", "", "as stored", "in-memory weight format: `f32`, `int8`, `int4` or `int8+int4` (int8 prefill, int4 decode); as stored, int8 on the int4 QAT grid gets the int4 decode copy", func(c *Config) any { return &c.Weights }},
 	{"no-model", "NEEDLE_NO_MODEL", "false", "", "run without a local model: everything escalates (reason `NO_LOCAL_MODEL`)", func(c *Config) any { return &c.NoModel }},
 	{"tools-dir", "NEEDLE_TOOLS_DIR", "", "", "every `*.json` file becomes a read-only toolset named after the file; it hides a stored toolset of the same name; must exist", func(c *Config) any { return &c.ToolsDir }},
 	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted", func(c *Config) any { return &c.DataDir }},
