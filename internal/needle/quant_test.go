@@ -99,22 +99,13 @@ func TestQuantisedWeights(t *testing.T) {
 	// Under every kernel set this CPU has: only rounding may remain, the decode GEMVs (int4
 	// projections, int8 embedding) taking their input as int16 (under 2e-5 of the largest
 	// activation) and float sums in another order.
-	prev := kernels.Set()
-	defer kernels.Use(prev)
-	for name, ok := range kernels.Sets() {
-		if !ok {
-			t.Logf("kernel set %s: skipped, this CPU lacks its features", name)
-			continue
-		}
-		if err := kernels.Use(name); err != nil {
-			t.Fatal(err)
-		}
+	eachKernelSet(t, func(name string) {
 		if e := relRMS(teacherLogits(t, grid, Options{Weights: "int4"}), ref4); e > 1e-4 {
 			t.Errorf("kernel set %s: int4 on int4-grid weights: logits relative RMS error %.2g, want rounding only", name, e)
 		} else {
 			t.Logf("kernel set %-12s int4 on int4-grid weights: logits relative RMS error %.2g", name, e)
 		}
-	}
+	})
 	// Stored as int8 (what train.py writes), the int4-grid weights are recognised and get an
 	// int4 decode copy by default; plain weights do not.
 	st8, err := parseSafetensors(grid)
@@ -147,6 +138,24 @@ func TestQuantisedWeights(t *testing.T) {
 	}
 	if e := relRMS(ref4, ref); e < 0.01 {
 		t.Errorf("snapping to the int4 grid changed nothing (%.4f): the test is not exercising int4", e)
+	}
+}
+
+// eachKernelSet runs f under every kernel set this CPU has (naming the ones it lacks) and
+// restores the set in use.
+func eachKernelSet(t *testing.T, f func(name string)) {
+	t.Helper()
+	prev := kernels.Set()
+	defer kernels.Use(prev)
+	for name, ok := range kernels.Sets() {
+		if !ok {
+			t.Logf("kernel set %s: skipped, this CPU lacks its features", name)
+			continue
+		}
+		if err := kernels.Use(name); err != nil {
+			t.Fatal(err)
+		}
+		f(name)
 	}
 }
 
@@ -194,17 +203,8 @@ func TestInt8ComputeAccuracy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	prev := kernels.Set()
-	defer kernels.Use(prev)
 	errs := map[string]float64{}
-	for name, ok := range kernels.Sets() {
-		if !ok {
-			t.Logf("kernel set %s: skipped, this CPU lacks its features", name)
-			continue
-		}
-		if err := kernels.Use(name); err != nil {
-			t.Fatal(err)
-		}
+	eachKernelSet(t, func(name string) {
 		ref := teacherLogits(t, wb, Options{Weights: "f32"})
 		got := teacherLogits(t, wb, Options{Weights: "int8"})
 		var maxAbs float64
@@ -216,7 +216,7 @@ func TestInt8ComputeAccuracy(t *testing.T) {
 		if errs[name] > 0.02 {
 			t.Errorf("kernel set %s: int8 logits relative RMS error %.4f > 0.02", name, errs[name])
 		}
-	}
+	})
 	if g, ok := errs["generic"]; ok {
 		for name, e := range errs {
 			if e > g*1.05+1e-4 {

@@ -1007,6 +1007,17 @@ func gemm512(mr int) {
 // VPMADDWD (or, with VNNI, one VPDPWSSD that also adds) against the broadcast int16 pair
 // (x[p], x[p+1]) yields 16 row sums in row order. Exact int32 per group of 32, then one
 // conversion and scale, as gemvQ8x16.
+// storeGemvPanel ends a zmm GEMV panel kernel: at label name+"store", the 16 sums in acc
+// times the input scale xs (the parameter at byte offset xsOff) go to c.
+func storeGemvPanel(name string, acc VecVirtual, xsOff int) {
+	Label(name + "store")
+	VMULPS_BCST(NewParamAddr("xs", xsOff), acc, acc)
+	pc := Load(Param("c"), GP64())
+	VMOVUPS(acc, Mem{Base: pc})
+	VZEROUPPER()
+	RET()
+}
+
 func gemvQ8512(vnni bool) {
 	name := "gemvQ8AVX512"
 	if vnni {
@@ -1052,12 +1063,7 @@ func gemvQ8512(vnni bool) {
 	ADDQ(Imm(64), ps)
 	SUBQ(Imm(32), k)
 	JMP(LabelRef(name + "loop"))
-	Label(name + "store")
-	VMULPS_BCST(NewParamAddr("xs", 16), acc, acc)
-	pc := Load(Param("c"), GP64())
-	VMOVUPS(acc, Mem{Base: pc})
-	VZEROUPPER()
-	RET()
+	storeGemvPanel(name, acc, 16)
 }
 
 // gemvQ4512: the int4 GEMV on zmm. A block of 8 steps (64 bytes, one word per row) is one
@@ -1127,12 +1133,7 @@ func gemvQ4512(vnni bool) {
 	ADDQ(Imm(64), ps)
 	SUBQ(Imm(32), k)
 	JMP(LabelRef(name + "loop"))
-	Label(name + "store")
-	VMULPS_BCST(NewParamAddr("xs", 24), acc, acc)
-	pc := Load(Param("c"), GP64())
-	VMOVUPS(acc, Mem{Base: pc})
-	VZEROUPPER()
-	RET()
+	storeGemvPanel(name, acc, 24)
 }
 
 // gemmQ8VNNI<mr> / gemmQ8AVX512<mr>: the int8 GEMM of prefill, integer inside each group. Rows of a are int16
