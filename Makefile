@@ -51,9 +51,12 @@ test-noasm: ## kernels and engine with the pure-Go twins
 KERNEL_SETS := generic avx2 avx512 avx512-vnni
 test-kernel-sets: ## the engine's tests with each kernel set forced (NEEDLE_KERNELS); sets this CPU lacks are skipped
 	@for s in $(KERNEL_SETS); do \
-	  if NEEDLE_KERNELS=$$s $(GO) test -count=1 -run TestSetSelection -v ./internal/kernels/ | grep -q "kernels $$s "; then \
+	  out=$$(NEEDLE_KERNELS=$$s $(GO) test -count=1 -run TestSetSelection -v ./internal/kernels/ 2>&1) || { echo "$$out"; exit 1; }; \
+	  if echo "$$out" | grep -q "kernels $$s "; then \
 	    echo "== NEEDLE_KERNELS=$$s"; NEEDLE_KERNELS=$$s $(GO) test -count=1 ./internal/kernels/... ./internal/needle/... || exit 1; \
-	  else echo "== NEEDLE_KERNELS=$$s: skipped, this CPU lacks the features of kernel set $$s"; fi; done
+	  elif echo "$$out" | grep -q "NEEDLE_KERNELS=$$s ignored: kernel set $$s needs"; then \
+	    echo "== NEEDLE_KERNELS=$$s: skipped, this CPU lacks the features of kernel set $$s"; \
+	  else echo "$$out"; echo "NEEDLE_KERNELS=$$s was not followed, and not for lack of CPU features"; exit 1; fi; done
 
 test-arm64: ## GOARCH=arm64 build, and kernels + engine tests under qemu-user (Debian qemu-user-static, installed when missing); skipped only where it cannot be installed
 	GOARCH=arm64 $(GO) build ./...

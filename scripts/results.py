@@ -73,7 +73,7 @@ def section():
         benches += [("26m shape, random weights", p26["go_bench"]), ("26m shape, random weights", p26["go_bench_f32"])]
     if benches[0][1]:
         be = benches[0][1]
-        out.append(f"Speed (`needle bench`, kernels `{be['kernels']}`, {be['threads']} threads; targets for the 26m shape: prefill-300 <= 75 ms, decode <= 1 ms/token):\n")
+        out.append(f"Speed (`needle bench`, kernels `{be['kernels']}`, CPU features `{be.get('cpu_features', '?')}`, {be['threads']} threads; issue 13's targets for the 26m shape: prefill-300 <= 40 ms on 2 Intel AVX-512 cores and <= 60 ms on 2 Zen 3 cores, decode <= 0.5 ms/token):\n")
         out.append("| model | weights | prefill 100 | prefill 300 | prefill 1000 | decode | route p50 / p99 (5 tools) | weights held | peak RSS |")
         out.append("|---|---|---|---|---|---|---|---|---|")
         for label, be in benches:
@@ -85,7 +85,7 @@ def section():
         if not pe:
             continue
         what = f"`{pe['model']}`" + (" (random weights)" if pe.get("random_weights") else " (shipped)")
-        out.append(f"Peers on {what}, same weights, {pe['threads']} threads, one run (`train/bench_peers.py`); ratio = engine time / ours (int8), above 1 means ours is faster:\n")
+        out.append(f"Peers on {what}, same weights, {pe['threads']} threads, one run (`train/bench_peers.py`); ratio = engine time / ours (first row, the default weights), above 1 means ours is faster:\n")
         out.append("| engine | prefill-300 ms | decode ms/token | ratio (prefill / decode) |")
         out.append("|---|---|---|---|")
         base = pe["rows"][0]

@@ -113,10 +113,23 @@ func Use(name string) error {
 // from, and a note when NEEDLE_KERNELS could not be followed.
 func Describe() string {
 	s := fmt.Sprintf("kernels %s (cpu %s: %s; threads %d)", cur.name, cpuArch(), Features(), Threads())
-	if note != "" {
-		s += "; " + note
+	if w := Warning(); w != "" {
+		s += "; " + w
 	}
 	return s
+}
+
+// Warning is what of NEEDLE_KERNELS and NEEDLE_THREADS could not be followed as given, or ""
+// (for a start-up log to raise to a warning).
+func Warning() string {
+	Threads()
+	switch {
+	case note != "" && threadsNote != "":
+		return note + "; " + threadsNote
+	case note != "":
+		return note
+	}
+	return threadsNote
 }
 
 // Features lists the CPU features the kernel sets depend on that this CPU has, e.g.

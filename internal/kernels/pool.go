@@ -1,6 +1,7 @@
 package kernels
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"strconv"
@@ -38,13 +39,30 @@ func Threads() int {
 	return poolN
 }
 
-func startPool() {
-	poolN = runtime.GOMAXPROCS(0)
-	if s := os.Getenv("NEEDLE_THREADS"); s != "" {
-		if v, err := strconv.Atoi(s); err == nil && v > 0 {
-			poolN = v
-		}
+// parseThreads reads NEEDLE_THREADS (env; "" means unset): the worker count and, when env was
+// not followed as given, why. Unset or invalid: gomaxprocs. More workers than 4 per CPU only
+// add contention (each is a goroutine with scratch), and a typo like 100000 must not take the
+// process down, so it is capped.
+func parseThreads(env string, gomaxprocs, ncpu int) (int, string) {
+	if env == "" {
+		return gomaxprocs, ""
 	}
+	hi := 4 * ncpu
+	v, err := strconv.Atoi(env)
+	switch {
+	case err != nil || v < 1:
+		return gomaxprocs, fmt.Sprintf("NEEDLE_THREADS=%q ignored: want a whole number from 1 to %d", env, hi)
+	case v > hi:
+		return hi, fmt.Sprintf("NEEDLE_THREADS=%d capped at %d (4 per CPU)", v, hi)
+	}
+	return v, ""
+}
+
+// threadsNote says why NEEDLE_THREADS was not followed as given, if it was not.
+var threadsNote string
+
+func startPool() {
+	poolN, threadsNote = parseThreads(os.Getenv("NEEDLE_THREADS"), runtime.GOMAXPROCS(0), runtime.NumCPU())
 	poolCh = make(chan task, poolN)
 	for i := 1; i < poolN; i++ {
 		go func() {

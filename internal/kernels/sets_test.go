@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"testing"
 )
 
@@ -128,6 +129,29 @@ func testGemmQ8Conformance(t *testing.T) {
 					t.Fatalf("%s [%d]: %g, want %g", what, i, got[i], want[i])
 				}
 			}
+		}
+	}
+}
+
+func TestParseThreads(t *testing.T) {
+	for _, c := range []struct {
+		env      string
+		want     int
+		wantNote string
+	}{
+		{"", 2, ""},
+		{"1", 1, ""},
+		{"8", 8, ""},
+		{"9", 8, "capped at 8"},
+		{"100000", 8, "capped at 8"},
+		{"0", 2, "ignored"},
+		{"-3", 2, "ignored"},
+		{"abc", 2, "ignored"},
+		{"1.5", 2, "ignored"},
+	} {
+		n, note := parseThreads(c.env, 2, 2)
+		if n != c.want || (c.wantNote == "") != (note == "") || !strings.Contains(note, c.wantNote) {
+			t.Errorf("NEEDLE_THREADS=%q: %d %q, want %d and a note with %q", c.env, n, note, c.want, c.wantNote)
 		}
 	}
 }

@@ -243,7 +243,7 @@ func TestDecodeStepDoesNotAllocateQuantised(t *testing.T) {
 		t.Fatal(err)
 	}
 	ids := mustI32(t, exp, "enc_ids")
-	for _, w := range []string{"int8", "int4"} {
+	for _, w := range []string{"int8", "int4", "int8+int4"} {
 		m, err := NewWithOptions(cfg, wb, nil, Options{Weights: w})
 		if err != nil {
 			t.Fatal(err)

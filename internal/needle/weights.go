@@ -123,12 +123,14 @@ type Options struct {
 	Grounding Grounding
 }
 
+// WeightFormats are the values Options.Weights takes besides "" (as stored).
+var WeightFormats = []string{"f32", "int8", "int4", "int8+int4"}
+
 func (o Options) validate() error {
-	switch o.Weights {
-	case "", "f32", "int8", "int4", "int8+int4":
+	if o.Weights == "" || slices.Contains(WeightFormats, o.Weights) {
 		return nil
 	}
-	return fmt.Errorf("%w: weights format %q (want f32, int8, int4 or int8+int4)", ErrConfig, o.Weights)
+	return fmt.Errorf("%w: weights format %q (want %s)", ErrConfig, o.Weights, strings.Join(WeightFormats, ", "))
 }
 
 // packer turns bound matrices into the packed form the options ask for.

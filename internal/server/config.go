@@ -7,9 +7,12 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/needle-router/needle/internal/needle"
 )
 
 // Config is everything the router process takes. Its defaults, flags and NEEDLE_*
@@ -18,7 +21,7 @@ import (
 type Config struct {
 	GRPCAddr, HTTPAddr string
 	ModelDir           string // empty: the model embedded from models/
-	Weights            string // in-memory weight format: "" as stored, f32, int8, int4
+	Weights            string // in-memory weight format: "" as stored, or one of needle.WeightFormats
 	NoModel            bool
 	ToolsDir, DataDir  string
 	Threshold          float64
@@ -219,10 +222,8 @@ func (c *Config) Validate() error {
 			bad("cloud-url", "not an http(s) URL")
 		}
 	}
-	switch c.Weights {
-	case "", "f32", "int8", "int4":
-	default:
-		bad("weights", "%q is not f32, int8 or int4", c.Weights)
+	if c.Weights != "" && !slices.Contains(needle.WeightFormats, c.Weights) {
+		bad("weights", "%q is not one of %s", c.Weights, strings.Join(needle.WeightFormats, ", "))
 	}
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {

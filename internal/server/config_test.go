@@ -2,6 +2,7 @@ package server
 
 import (
 	"flag"
+	"github.com/needle-router/needle/internal/needle"
 	"os"
 	"strings"
 	"testing"
@@ -52,6 +53,20 @@ func TestLoadDefaultsEnvAndFlags(t *testing.T) {
 	}
 	if c.Threshold != 0.5 || c.TopK != 9 || c.CloudRetries != 0 || !c.NoModel || c.CloudAPIKey != "k" {
 		t.Fatalf("flag over env, env over default: %+v", c)
+	}
+}
+
+// Every weights format the engine takes is accepted here too (the router once refused
+// int8+int4, which its own flag help offered).
+func TestWeightFormatsAccepted(t *testing.T) {
+	for _, w := range append([]string{""}, needle.WeightFormats...) {
+		c, err := Load([]string{"--weights", w}, env(nil))
+		if err != nil || c.Weights != w {
+			t.Errorf("--weights %q: %v", w, err)
+		}
+		if _, err := Load(nil, env(map[string]string{"NEEDLE_WEIGHTS": w})); err != nil {
+			t.Errorf("NEEDLE_WEIGHTS=%q: %v", w, err)
+		}
 	}
 }
 

@@ -181,6 +181,9 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *a
 			model, modelID = m, m.ID()
 			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers,
 				"kernels", kernels.Describe())
+			if w := kernels.Warning(); w != "" {
+				log.Warn("kernel settings not followed", "why", w)
+			}
 		}
 	}
 	reg, err := registry.Open(registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped})
