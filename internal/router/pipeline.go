@@ -44,7 +44,7 @@ type Cloud interface {
 // Config configures the pipeline. Zero fields take the defaults named here; the process
 // defaults an operator sees are set in internal/server's Config.
 type Config struct {
-	// Threshold: local answers with lower confidence escalate. Default 0.992: the lowest
+	// Threshold: local answers with lower confidence escalate. Default 0.999: the lowest
 	// threshold at which the shipped model's local answers were >= 98% exact on the held-out
 	// split (`needle eval synth`, reports/synth.json; README, Results).
 	Threshold float64
@@ -129,7 +129,7 @@ type Capturer interface {
 }
 
 // DefaultThreshold is the calibrated confidence threshold of the shipped model.
-const DefaultThreshold = 0.992
+const DefaultThreshold = 0.999
 
 // Pipeline routes requests. Model may be nil (no local model: everything escalates).
 type Pipeline struct {

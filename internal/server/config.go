@@ -64,7 +64,7 @@ var options = []option{
 	{"no-model", "NEEDLE_NO_MODEL", "false", "", "run without a local model: everything escalates (reason `NO_LOCAL_MODEL`)", func(c *Config) any { return &c.NoModel }},
 	{"tools-dir", "NEEDLE_TOOLS_DIR", "", "", "every `*.json` file becomes a read-only toolset named after the file; it hides a stored toolset of the same name; must exist", func(c *Config) any { return &c.ToolsDir }},
 	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted", func(c *Config) any { return &c.DataDir }},
-	{"threshold", "NEEDLE_THRESHOLD", "0.992", "", "local answers below this confidence escalate, in (0, 1]; the measured threshold for >= 98% local precision of the shipped model (Results)", func(c *Config) any { return &c.Threshold }},
+	{"threshold", "NEEDLE_THRESHOLD", "0.999", "", "local answers below this confidence escalate, in (0, 1]; the measured threshold for >= 98% local precision of the shipped model (Results)", func(c *Config) any { return &c.Threshold }},
 	{"top-k", "NEEDLE_TOP_K", "5", "", "tools kept by retrieval, 1 to 64", func(c *Config) any { return &c.TopK }},
 	{"workers", "NEEDLE_WORKERS", "0", "GOMAXPROCS", "requests running the local model at once", func(c *Config) any { return &c.Workers }},
 	{"queue", "NEEDLE_QUEUE", "0", "4 x workers", "requests waiting for a worker; past it, or when the deadline cannot be met, `RESOURCE_EXHAUSTED` with retry info", func(c *Config) any { return &c.Queue }},
