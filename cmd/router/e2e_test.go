@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -49,36 +47,14 @@ func (p *proc) log() string {
 	return p.stderr.String()
 }
 
-// startRouter builds and starts the real binary on free ports.
+// startRouter starts the real binary (built once per test run) on free ports.
 func startRouter(t *testing.T, extra ...string) *proc {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "router")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
 	p := &proc{grpc: freePort(t), web: freePort(t), done: make(chan error, 1)}
 	args := append([]string{"--grpc-addr", p.grpc, "--http-addr", p.web, "--tools-dir", "../../examples/toolsets", "--data-dir", t.TempDir()}, extra...)
-	p.cmd = exec.Command(bin, args...)
+	p.cmd = exec.Command(routerBinary(t), args...)
 	p.cmd.Env = append(os.Environ(), "NEEDLE_CLOUD_BASE_URL=")
-	pr, _ := p.cmd.StderrPipe()
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		sc := bufio.NewScanner(pr)
-		for sc.Scan() {
-			p.mu.Lock()
-			p.stderr.WriteString(sc.Text() + "\n")
-			p.mu.Unlock()
-		}
-		p.done <- p.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		p.cmd.Process.Kill()
-		if t.Failed() {
-			t.Logf("router stderr:\n%s", p.log())
-		}
-	})
+	startProc(t, p)
 	return p
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -447,7 +448,7 @@ func appendWire(w wireLit, v any) wireLit {
 		for k := range x {
 			keys = append(keys, k)
 		}
-		sortStrings(keys)
+		slices.Sort(keys)
 		w.b = append(w.b, '{')
 		for i, k := range keys {
 			if i > 0 {
@@ -467,43 +468,7 @@ func appendWire(w wireLit, v any) wireLit {
 
 // appendEsc appends s JSON-escaped as Python's json.dumps(s, ensure_ascii=False) does,
 // without the quotes: the form of names, keys and values in the model's answers.
-func appendEsc(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch c {
-		case '"':
-			b = append(b, '\\', '"')
-		case '\\':
-			b = append(b, '\\', '\\')
-		case '\n':
-			b = append(b, '\\', 'n')
-		case '\r':
-			b = append(b, '\\', 'r')
-		case '\t':
-			b = append(b, '\\', 't')
-		case '\b':
-			b = append(b, '\\', 'b')
-		case '\f':
-			b = append(b, '\\', 'f')
-		default:
-			if c < 0x20 {
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-			} else {
-				b = append(b, c)
-			}
-		}
-	}
-	return b
-}
-
-func sortStrings(s []string) {
-	for i := 1; i < len(s); i++ {
-		for j := i; j > 0 && s[j] < s[j-1]; j-- {
-			s[j], s[j-1] = s[j-1], s[j]
-		}
-	}
-}
+func appendEsc(b []byte, s string) []byte { return toolspec.AppendEscaped(b, s, false) }
 
 // buildTrie adds a trie of the literals and returns its root. Leaves carry the literal's
 // index; each node knows the first byte of its shortest way to an end (the closer's).

@@ -199,51 +199,55 @@ func (p *Param) appendBody(b []byte) []byte {
 // ensure_ascii: everything outside printable ASCII is escaped, astral characters as
 // surrogate pairs, and invalid UTF-8 as U+FFFD.
 func AppendString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
 	b = append(b, '"')
+	return append(AppendEscaped(b, s, true), '"')
+}
+
+// AppendEscaped appends s JSON-escaped, without the quotes, as Python's json.dumps does.
+// With ensureASCII (ensure_ascii=True, the tools JSON the encoder reads) everything outside
+// printable ASCII is escaped, astral characters as surrogate pairs and invalid UTF-8 as
+// U+FFFD; without it (ensure_ascii=False, names, keys and values in the model's answers) only
+// quotes, backslashes and control characters are, and other bytes pass through.
+func AppendEscaped(b []byte, s string, ensureASCII bool) []byte {
+	const hex = "0123456789abcdef"
+	u4 := func(b []byte, x rune) []byte {
+		return append(b, '\\', 'u', hex[x>>12&15], hex[x>>8&15], hex[x>>4&15], hex[x&15])
+	}
 	for i := 0; i < len(s); {
 		c := s[i]
-		if c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
-			b = append(b, c)
-			i++
-			continue
-		}
-		switch c {
-		case '"':
+		switch {
+		case c == '"':
 			b = append(b, '\\', '"')
-		case '\\':
+		case c == '\\':
 			b = append(b, '\\', '\\')
-		case '\n':
+		case c == '\n':
 			b = append(b, '\\', 'n')
-		case '\r':
+		case c == '\r':
 			b = append(b, '\\', 'r')
-		case '\t':
+		case c == '\t':
 			b = append(b, '\\', 't')
-		case '\b':
+		case c == '\b':
 			b = append(b, '\\', 'b')
-		case '\f':
+		case c == '\f':
 			b = append(b, '\\', 'f')
+		case c < 0x20 || (ensureASCII && c == 0x7f):
+			b = u4(b, rune(c))
+		case c < 0x80 || !ensureASCII:
+			b = append(b, c)
 		default:
-			if c < 0x80 {
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&15])
-				i++
-				continue
-			}
 			r, n := utf8.DecodeRuneInString(s[i:])
 			i += n
-			u := []rune{r}
 			if r > 0xffff {
 				r1, r2 := utf16.EncodeRune(r)
-				u = []rune{r1, r2}
-			}
-			for _, x := range u {
-				b = append(b, '\\', 'u', hex[x>>12&15], hex[x>>8&15], hex[x>>4&15], hex[x&15])
+				b = u4(u4(b, r1), r2)
+			} else {
+				b = u4(b, r)
 			}
 			continue
 		}
 		i++
 	}
-	return append(b, '"')
+	return b
 }
 
 // AppendValue appends a decoded JSON value (as from a decoder with UseNumber) the way
