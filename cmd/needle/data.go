@@ -23,6 +23,7 @@ func cmdData(args []string) error {
 	mask := fs.Float64("mask", 0.08, "fraction of tools whose name is replaced by an opaque one (choose by description)")
 	nearMiss := fs.Float64("near-miss", 0.6, "chance that a distractor is a near miss of the target")
 	spoken := fs.Float64("spoken", 0.35, "fraction of rows phrased as speech transcripts")
+	written := fs.Float64("written", 0.3, "fraction of rows asking a written API tool (calculations, lookups) in a typed sentence (0: none, as before session 5)")
 	out := fs.String("o", "-", "output file (- for stdout)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -35,7 +36,7 @@ func cmdData(args []string) error {
 		return x
 	}
 	cfg := synth.Config{Seed: *seed, MaxTools: *maxTools, MinTools: *minTools, MaxDescLen: *maxDesc,
-		Long: neg(*long), Mask: neg(*mask), NearMiss: neg(*nearMiss), Spoken: neg(*spoken)}
+		Long: neg(*long), Mask: neg(*mask), NearMiss: neg(*nearMiss), Spoken: neg(*spoken), Written: max(*written, 0)}
 	switch *split {
 	case "train":
 	case "heldout":

@@ -7,8 +7,12 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strconv"
+	"strings"
 
 	"github.com/needle-router/needle/internal/eval"
+	"github.com/needle-router/needle/internal/lexical"
+	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/internal/synth"
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -20,12 +24,22 @@ func evalSynth(ctx context.Context, args []string) error {
 	n := fs.Int("n", 400, "held-out rows")
 	seed := fs.Uint64("seed", 424242, "generator seed (training used other seeds; the split differs anyway)")
 	maxTools := fs.Int("max-tools", 10, "most tools offered per row")
-	catalogue := fs.Int("catalogue", 200, "tools in the retrieval catalogue (0: skip retrieval)")
+	catalogue := fs.Int("catalogue", 300, "distinct tools (one per function) in the retrieval catalogue; more rows are drawn until it is full (0: skip retrieval)")
+	sweep := fs.String("lexical-sweep", "", "comma-separated BM25 weights to also report hybrid recall at (choose -lexical-weight on a seed other than the report's)")
+	lexWeight := fs.Float64("lexical-weight", router.DefaultLexicalWeight, "weight of BM25 (scaled to [0, 1]) added to the contrastive cosine in hybrid retrieval")
 	out := fs.String("json", "", "write the report as JSON")
 	png := fs.String("plot", "", "write the risk-coverage plot as PNG")
 	perItem := fs.String("per-item", "", "write one JSON line per row to this file: query, expected, predicted, exact, name_ok, confidence, error")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	var sweepW []float64
+	for _, f := range strings.FieldsFunc(*sweep, func(r rune) bool { return r == ',' }) {
+		w, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || w < 0 {
+			return fmt.Errorf("-lexical-sweep: %q is not a weight >= 0", f)
+		}
+		sweepW = append(sweepW, w)
 	}
 	m, err := loadModel(*model, *weights)
 	if err != nil {
@@ -42,8 +56,10 @@ func evalSynth(ctx context.Context, args []string) error {
 	defer closeItems()
 	gen := synth.New(synth.Config{Seed: *seed, Split: synth.HeldOut, MaxTools: *maxTools})
 	var rows []eval.SynthRow
-	var queries []eval.RetrievalQuery
-	cat := map[string]toolspec.Tool{}
+	var queries, fqueries []eval.RetrievalQuery
+	cat := map[string]toolspec.Tool{}  // by name
+	fcat := map[string]toolspec.Tool{} // by function: the first tool of each
+
 	bar := progressBar()
 	for i := 0; i < *n; i++ {
 		if err := ctx.Err(); err != nil {
@@ -61,9 +77,12 @@ func evalSynth(ctx context.Context, args []string) error {
 		if err := write(&r); err != nil {
 			return err
 		}
-		addTools(cat, row.Tools)
+		addTools(cat, fcat, row)
 		if len(want) > 0 {
 			queries = append(queries, eval.RetrievalQuery{Text: row.Query, Want: want[0].Name})
+			if f := functionOf(row, want[0].Name); f != "" {
+				fqueries = append(fqueries, eval.RetrievalQuery{Text: row.Query, Want: f})
+			}
 		}
 		bar(i+1, *n, "held-out")
 	}
@@ -74,10 +93,16 @@ func evalSynth(ctx context.Context, args []string) error {
 	rep := eval.ScoreSynth(rows)
 	if *catalogue > 0 {
 		// More rows until the catalogue is big enough.
-		for i := *n; len(cat) < *catalogue && i < *n+20000; i++ {
-			addTools(cat, gen.Row(uint64(i)).Tools)
+		// Then distractors until the catalogue is full: training-split rows (the held-out
+		// split has about 110 distinct tools), with written API tools. Queries stay held out.
+		fill := synth.New(synth.Config{Seed: *seed + 1, Written: 0.3})
+		for i := 0; len(fcat) < *catalogue && i < 20000; i++ {
+			addTools(cat, fcat, fill.Row(uint64(i)))
 		}
-		if rep.Retrieval, err = eval.ScoreRetrieval(ctx, m, catalogueDocs(cat), queries); err != nil {
+		if rep.Retrieval, err = eval.ScoreRetrieval(ctx, m, catalogueDocs(fcat), fqueries, *lexWeight, sweepW...); err != nil {
+			return err
+		}
+		if rep.RetrievalByName, err = eval.ScoreRetrieval(ctx, m, catalogueDocs(cat), queries, *lexWeight); err != nil {
 			return err
 		}
 	}
@@ -90,21 +115,38 @@ func evalSynth(ctx context.Context, args []string) error {
 	return writeJSON(*out, map[string]any{"model": m.ID(), "synth": rep})
 }
 
-// addTools adds a row's tools to the catalogue (first description of a name wins).
-func addTools(cat map[string]toolspec.Tool, toolsJSON []byte) {
-	tools, _ := toolspec.ParseFlat(toolsJSON)
-	for _, t := range tools {
-		if _, ok := cat[t.Name]; !ok {
-			cat[t.Name] = t
+// addTools adds a row's tools to the catalogues by name and by function (the first tool of
+// a name, or of a function, wins).
+func addTools(byName, byFunc map[string]toolspec.Tool, row synth.Row) {
+	tools, _ := toolspec.ParseFlat(row.Tools)
+	for i, t := range tools {
+		if _, ok := byName[t.Name]; !ok {
+			byName[t.Name] = t
+		}
+		if i < len(row.Functions) {
+			if _, ok := byFunc[row.Functions[i]]; !ok {
+				byFunc[row.Functions[i]] = t
+			}
 		}
 	}
 }
 
-// catalogueDocs lists the catalogue by name, each tool embedded as its JSON.
+// functionOf is the function of the row's tool called name ("" when none).
+func functionOf(row synth.Row, name string) string {
+	tools, _ := toolspec.ParseFlat(row.Tools)
+	for i, t := range tools {
+		if t.Name == name && i < len(row.Functions) {
+			return row.Functions[i]
+		}
+	}
+	return ""
+}
+
+// catalogueDocs lists a catalogue by key (name or function), each tool embedded as its JSON.
 func catalogueDocs(cat map[string]toolspec.Tool) []eval.Doc {
 	docs := make([]eval.Doc, 0, len(cat))
-	for name, t := range cat {
-		docs = append(docs, eval.Doc{Name: name, Text: string(t.AppendJSON(nil))})
+	for key, t := range cat {
+		docs = append(docs, eval.Doc{Name: key, Text: string(t.AppendJSON(nil)), Words: lexical.ToolText(&t)})
 	}
 	sort.Slice(docs, func(i, j int) bool { return docs[i].Name < docs[j].Name })
 	return docs

@@ -3,6 +3,8 @@ package eval
 import (
 	"context"
 	"fmt"
+
+	"github.com/needle-router/needle/internal/lexical"
 )
 
 // Retrieval is recall of the called tool among a catalogue, by the contrastive head.
@@ -12,6 +14,22 @@ type Retrieval struct {
 	Recall1   float64 `json:"recall_at_1"`
 	Recall5   float64 `json:"recall_at_5"`
 	MRR       float64 `json:"mrr"`
+	// Hybrid retrieval (the router's): the contrastive head's cosine plus LexicalWeight
+	// times BM25 scaled to [0, 1] (internal/lexical). The fields above are the head alone.
+	LexicalWeight float64 `json:"lexical_weight"`
+	HybridRecall1 float64 `json:"hybrid_recall_at_1"`
+	HybridRecall5 float64 `json:"hybrid_recall_at_5"`
+	HybridMRR     float64 `json:"hybrid_mrr"`
+	// Sweep is hybrid recall at other weights (ScoreRetrieval's sweep), for choosing one.
+	Sweep []HybridPoint `json:"sweep,omitempty"`
+}
+
+// HybridPoint is hybrid recall at one BM25 weight.
+type HybridPoint struct {
+	LexicalWeight float64 `json:"lexical_weight"`
+	Recall1       float64 `json:"recall_at_1"`
+	Recall5       float64 `json:"recall_at_5"`
+	MRR           float64 `json:"mrr"`
 }
 
 // Embedder embeds a query or a tool's JSON into the retrieval space (*needle.Model).
@@ -19,8 +37,9 @@ type Embedder interface {
 	Embed(ctx context.Context, text string) ([]float32, error)
 }
 
-// Doc is one catalogue entry: a tool's name and the text that is embedded for it.
-type Doc struct{ Name, Text string }
+// Doc is one catalogue entry: a tool's name, the text that is embedded for it and the text
+// lexical retrieval matches (lexical.ToolText).
+type Doc struct{ Name, Text, Words string }
 
 // RetrievalQuery is a request and the tool it should retrieve.
 type RetrievalQuery struct{ Text, Want string }
@@ -63,9 +82,10 @@ func MeanReciprocalRank(ranks []int) float64 {
 	return s / float64(len(ranks))
 }
 
-// ScoreRetrieval embeds every doc and query with m and ranks each query's wanted tool by dot
-// product among all docs. Queries whose tool is not in docs are skipped.
-func ScoreRetrieval(ctx context.Context, m Embedder, docs []Doc, queries []RetrievalQuery) (*Retrieval, error) {
+// ScoreRetrieval embeds every doc and query with m and ranks each query's wanted tool among
+// all docs by dot product (the contrastive head), and by hybrid score at lexicalWeight and
+// at each weight of sweep. Queries whose tool is not in docs are skipped.
+func ScoreRetrieval(ctx context.Context, m Embedder, docs []Doc, queries []RetrievalQuery, lexicalWeight float64, sweep ...float64) (*Retrieval, error) {
 	embs := make([][]float32, len(docs))
 	index := make(map[string]int, len(docs))
 	for i, d := range docs {
@@ -76,8 +96,15 @@ func ScoreRetrieval(ctx context.Context, m Embedder, docs []Doc, queries []Retri
 		embs[i] = e
 		index[d.Name] = i
 	}
-	var ranks []int
+	words := make([]string, len(docs))
+	for i, d := range docs {
+		words[i] = d.Words
+	}
+	ix := lexical.IndexTexts(words)
+	var ranks, hranks []int
+	sranks := make([][]int, len(sweep))
 	scores := make([]float32, len(docs))
+	var sparse, fused []float32
 	for _, q := range queries {
 		ti, ok := index[q.Want]
 		if !ok {
@@ -91,9 +118,25 @@ func ScoreRetrieval(ctx context.Context, m Embedder, docs []Doc, queries []Retri
 			scores[i] = dot(qe, embs[i])
 		}
 		ranks = append(ranks, Rank(scores, ti))
+		sparse = ix.Scores(q.Text, sparse)
+		for j, w := range sweep {
+			fused = lexical.Fuse(append(fused[:0], scores...), sparse, float32(w))
+			sranks[j] = append(sranks[j], Rank(fused, ti))
+		}
+		hranks = append(hranks, Rank(lexical.Fuse(scores, sparse, float32(lexicalWeight)), ti))
 	}
 	return &Retrieval{Catalogue: len(docs), Queries: len(ranks), Recall1: RecallAt(ranks, 1),
-		Recall5: RecallAt(ranks, 5), MRR: MeanReciprocalRank(ranks)}, nil
+		Recall5: RecallAt(ranks, 5), MRR: MeanReciprocalRank(ranks), LexicalWeight: lexicalWeight,
+		HybridRecall1: RecallAt(hranks, 1), HybridRecall5: RecallAt(hranks, 5), HybridMRR: MeanReciprocalRank(hranks),
+		Sweep: sweepPoints(sweep, sranks)}, nil
+}
+
+func sweepPoints(weights []float64, ranks [][]int) []HybridPoint {
+	var out []HybridPoint
+	for j, w := range weights {
+		out = append(out, HybridPoint{LexicalWeight: w, Recall1: RecallAt(ranks[j], 1), Recall5: RecallAt(ranks[j], 5), MRR: MeanReciprocalRank(ranks[j])})
+	}
+	return out
 }
 
 func dot(a, b []float32) float32 {

@@ -78,10 +78,14 @@ type SynthReport struct {
 	NoCallAcc float64 `json:"no_call_accuracy"`
 	NoCallN   int     `json:"no_call_n"`
 	// Values is copied-value accuracy when the tool is right.
-	Values      ValueAccuracy   `json:"values"`
-	Cost        Cost            `json:"cost"`
-	Retrieval   *Retrieval      `json:"retrieval,omitempty"`
-	Calibration []CoveragePoint `json:"calibration"`
+	Values ValueAccuracy `json:"values"`
+	Cost   Cost          `json:"cost"`
+	// Retrieval ranks distinct tools (one per function); RetrievalByName ranks every tool
+	// name the rows offered, where one function under several names counts as several tools
+	// and only the asked name is a hit.
+	Retrieval       *Retrieval      `json:"retrieval,omitempty"`
+	RetrievalByName *Retrieval      `json:"retrieval_by_name,omitempty"`
+	Calibration     []CoveragePoint `json:"calibration"`
 	// Threshold98 is the lowest confidence threshold whose local answers are at least 98%
 	// exact; -1 when no threshold reaches it.
 	Threshold98 float64 `json:"threshold_at_98_precision"`
@@ -326,9 +330,19 @@ func (r *SynthReport) WriteTable(w io.Writer) {
 	if r.Cost.Answered > 0 {
 		fmt.Fprintf(w, "  mean output tokens %6.1f, route p50 %.1f ms, p90 %.1f ms\n", r.Cost.MeanOutputTokens, r.Cost.P50RouteMs, r.Cost.P90RouteMs)
 	}
-	if r.Retrieval != nil {
-		fmt.Fprintf(w, "retrieval over %d tools, %d queries: R@1 %.1f%%  R@5 %.1f%%  MRR %.3f\n",
-			r.Retrieval.Catalogue, r.Retrieval.Queries, 100*r.Retrieval.Recall1, 100*r.Retrieval.Recall5, r.Retrieval.MRR)
+	for _, x := range []struct {
+		what string
+		r    *Retrieval
+	}{{"distinct tools", r.Retrieval}, {"tool names (one function under several names)", r.RetrievalByName}} {
+		if x.r == nil {
+			continue
+		}
+		fmt.Fprintf(w, "retrieval over %d %s, %d queries:\n  contrastive head R@1 %.1f%%  R@5 %.1f%%  MRR %.3f\n  hybrid (+%.2f BM25) R@1 %.1f%%  R@5 %.1f%%  MRR %.3f\n",
+			x.r.Catalogue, x.what, x.r.Queries, 100*x.r.Recall1, 100*x.r.Recall5, x.r.MRR,
+			x.r.LexicalWeight, 100*x.r.HybridRecall1, 100*x.r.HybridRecall5, x.r.HybridMRR)
+		for _, p := range x.r.Sweep {
+			fmt.Fprintf(w, "  hybrid (+%.2f BM25) R@1 %.1f%%  R@5 %.1f%%  MRR %.3f\n", p.LexicalWeight, 100*p.Recall1, 100*p.Recall5, p.MRR)
+		}
 	}
 	fmt.Fprintf(w, "risk-coverage (answer the most confident fraction):\n  coverage threshold precision\n")
 	for _, p := range r.Calibration {

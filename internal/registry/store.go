@@ -18,6 +18,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sync/singleflight"
 
+	"github.com/needle-router/needle/internal/lexical"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -68,6 +69,7 @@ type Registry struct {
 	readOnly map[string]bool
 
 	emb   *lru.Cache[[32]byte, []float32]
+	words *lru.Cache[[32]byte, lexical.Doc]
 	embSF singleflight.Group
 }
 
@@ -90,7 +92,11 @@ func Open(cfg Config) (*Registry, error) {
 	if err != nil {
 		return nil, err
 	}
-	r := &Registry{cfg: cfg, sets: map[string]*Toolset{}, readOnly: map[string]bool{}, emb: emb}
+	words, err := lru.New[[32]byte, lexical.Doc](cfg.EmbedCache)
+	if err != nil {
+		return nil, err
+	}
+	r := &Registry{cfg: cfg, sets: map[string]*Toolset{}, readOnly: map[string]bool{}, emb: emb, words: words}
 	skip := func(what, name string, err error) {
 		cfg.Log.Error("toolset skipped: it does not load", "source", what, "toolset", name, "err", err.Error())
 		cfg.OnSkip()
@@ -246,6 +252,18 @@ func (r *Registry) Delete(name string) error {
 		return r.db.Update(func(tx *bolt.Tx) error { return tx.Bucket(bucket).Delete([]byte(name)) })
 	}
 	return nil
+}
+
+// Words returns the cached term counts of a tool's text (lexical.ToolText), for the BM25
+// half of hybrid retrieval; same bounded LRU policy and size as Embedding.
+func (r *Registry) Words(t *toolspec.Tool) lexical.Doc {
+	key := sha256.Sum256(t.AppendJSON(nil))
+	if d, ok := r.words.Get(key); ok {
+		return d
+	}
+	d := lexical.NewDoc(lexical.ToolText(t))
+	r.words.Add(key, d)
+	return d
 }
 
 // Embedding returns the cached embedding of a tool's compact flat JSON (what the contrastive

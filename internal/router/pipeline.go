@@ -23,6 +23,7 @@ import (
 	"go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/lexical"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/toolspec"
@@ -50,6 +51,10 @@ type Config struct {
 	Threshold float64
 	// TopK tools kept by retrieval when more are offered (default 5, at most MaxTopK).
 	TopK int
+	// LexicalWeight is the weight of BM25 over the offered tools' words, scaled to [0, 1],
+	// added to the contrastive head's cosine when retrieval ranks tools (hybrid retrieval,
+	// internal/lexical). Default DefaultLexicalWeight; negative: the contrastive head alone.
+	LexicalWeight float64
 	// MaxTranscript is the longest transcript accepted, in bytes (default 4096).
 	MaxTranscript int
 	// MaxHistory is the most earlier turns accepted (default 32).
@@ -88,6 +93,10 @@ func (c *Config) ensureDefaults() {
 		c.TopK = 5
 	}
 	c.TopK = min(c.TopK, MaxTopK)
+	if c.LexicalWeight == 0 {
+		c.LexicalWeight = DefaultLexicalWeight
+	}
+	c.LexicalWeight = max(c.LexicalWeight, 0)
 	if c.MaxTranscript <= 0 {
 		c.MaxTranscript = 4096
 	}
@@ -130,6 +139,10 @@ type Capturer interface {
 
 // DefaultThreshold is the calibrated confidence threshold of the shipped model.
 const DefaultThreshold = 0.999
+
+// DefaultLexicalWeight is the BM25 weight of hybrid retrieval, chosen by recall@5 of the
+// shipped model over a held-out catalogue (`needle eval synth -lexical-weight W`; README).
+const DefaultLexicalWeight = 0.75
 
 // Pipeline routes requests. Model may be nil (no local model: everything escalates).
 type Pipeline struct {
@@ -462,8 +475,9 @@ func causeOf(err error) FallbackCause {
 	return fallbackCause(err)
 }
 
-// retrieve keeps the top-k tools by cosine similarity between the transcript and each
-// tool's cached embedding; at k tools or fewer it keeps them all.
+// retrieve keeps the top-k tools by hybrid score: cosine similarity between the transcript
+// and each tool's cached embedding plus LexicalWeight times BM25 over the offered tools'
+// words; at k tools or fewer it keeps them all.
 func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []registry.Tool) ([]registry.Tool, error) {
 	k := in.TopK
 	if k <= 0 {
@@ -486,7 +500,7 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 		i int
 		s float32
 	}
-	sc := make([]scored, len(tools))
+	dense := make([]float32, len(tools))
 	for i := range tools {
 		e, err := p.reg.Embedding(ctx, p.model, &tools[i].Spec)
 		if err != nil {
@@ -496,7 +510,18 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 		for j := range q {
 			dot += q[j] * e[j]
 		}
-		sc[i] = scored{i, dot}
+		dense[i] = dot
+	}
+	if p.cfg.LexicalWeight > 0 {
+		docs := make([]lexical.Doc, len(tools))
+		for i := range tools {
+			docs[i] = p.reg.Words(&tools[i].Spec)
+		}
+		dense = lexical.Fuse(dense, lexical.NewIndex(docs).Scores(in.Transcript, nil), float32(p.cfg.LexicalWeight))
+	}
+	sc := make([]scored, len(tools))
+	for i, s := range dense {
+		sc[i] = scored{i, s}
 	}
 	sort.SliceStable(sc, func(a, b int) bool { return sc[a].s > sc[b].s })
 	var keep []registry.Tool

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"sync/atomic"
+	"slices"
 	"testing"
 	"time"
 
@@ -288,5 +289,37 @@ func TestEmptyInlineToolsAreInvalid(t *testing.T) {
 	}
 	if c.calls.Load() != 0 {
 		t.Fatalf("%d cloud calls, want 0", c.calls.Load())
+	}
+}
+
+// Hybrid retrieval: when the contrastive head cannot tell tools apart (the fake embeds every
+// text alike), the words a tool shares with the transcript pick it; with LexicalWeight
+// negative the head alone decides and keeps the first tools offered.
+func TestHybridRetrieval(t *testing.T) {
+	const many = `[{"name":"set_timer","description":"Start a countdown timer."},
+		{"name":"get_weather","description":"Weather forecast for a city.","parameters":{"city":{"type":"string"}}},
+		{"name":"get_aqi","description":"Air quality index (pollution) for a city.","parameters":{"city":{"type":"string"}}},
+		{"name":"send_message","description":"Text a contact."},
+		{"name":"play_music","description":"Play a song."},
+		{"name":"take_photo","description":"Take a picture."}]`
+	for _, tc := range []struct {
+		weight float64
+		want   []string
+	}{
+		{0, []string{"get_aqi", "get_weather"}}, // the default weight
+		{-1, []string{"set_timer", "get_weather"}},
+	} {
+		p := pipeline(t, answer(0.99), "", func(c *Config) { c.TopK = 2; c.LexicalWeight = tc.weight })
+		out, err := p.Route(context.Background(), Input{Transcript: "how bad is the air pollution in the city today", ToolsJSON: many})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, r := range out.Retrieved {
+			got = append(got, r.Name)
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("weight %v: retrieved %v, want %v", tc.weight, got, tc.want)
+		}
 	}
 }

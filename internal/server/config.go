@@ -26,6 +26,7 @@ type Config struct {
 	ToolsDir, DataDir  string
 	Threshold          float64
 	TopK               int
+	LexicalWeight      float64
 	Workers, Queue     int
 	CloudURL           string
 	CloudModel         string
@@ -66,6 +67,7 @@ var options = []option{
 	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted", func(c *Config) any { return &c.DataDir }},
 	{"threshold", "NEEDLE_THRESHOLD", "0.999", "", "local answers below this confidence escalate, in (0, 1]; the measured threshold for >= 98% local precision of the shipped model (Results)", func(c *Config) any { return &c.Threshold }},
 	{"top-k", "NEEDLE_TOP_K", "5", "", "tools kept by retrieval, 1 to 64", func(c *Config) any { return &c.TopK }},
+	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", "0.75", "", "hybrid retrieval: weight of BM25 over the offered tools' words (scaled to [0, 1]) added to the contrastive head's cosine, in [0, 10]; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }},
 	{"workers", "NEEDLE_WORKERS", "0", "GOMAXPROCS", "requests running the local model at once", func(c *Config) any { return &c.Workers }},
 	{"queue", "NEEDLE_QUEUE", "0", "4 x workers", "requests waiting for a worker; past it, or when the deadline cannot be met, `RESOURCE_EXHAUSTED` with retry info", func(c *Config) any { return &c.Queue }},
 	{"cloud-url", "NEEDLE_CLOUD_BASE_URL", "", "", "OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`; empty = no cloud", func(c *Config) any { return &c.CloudURL }},
@@ -189,6 +191,9 @@ func (c *Config) Validate() error {
 	}
 	if c.TopK < 1 || c.TopK > 64 {
 		bad("top-k", "%d is not in [1, 64]", c.TopK)
+	}
+	if !(c.LexicalWeight >= 0 && c.LexicalWeight <= 10) {
+		bad("lexical-weight", "%v is not in [0, 10]", c.LexicalWeight)
 	}
 	if c.Workers < 0 || c.Queue < 0 {
 		bad("workers", "workers and queue must not be negative")

@@ -66,6 +66,11 @@ type Config struct {
 	// listed in near, or a composed tool of the same object or verb (default 0.6;
 	// negative for none).
 	NearMiss float64
+	// Written is the fraction of rows whose target is a written API tool (calculations and
+	// lookups asked in written sentences, written.go), also offered as distractors and asked
+	// for unserved in no-call rows. Zero means none, so the rows of earlier seeds and the
+	// held-out split of `needle eval synth` stay as they were; `needle data` passes 0.3.
+	Written float64
 }
 
 func (c *Config) ensureDefaults() {
@@ -113,6 +118,11 @@ type Row struct {
 	Query   string          `json:"query"`
 	Tools   json.RawMessage `json:"tools"`
 	Answers []Answer        `json:"answers"`
+	// Functions names what each offered tool does (its family, composed verb and object,
+	// or written subject), parallel to Tools: tools of one function under other names and
+	// descriptions share it. Not written out; retrieval evaluation uses it to build a
+	// catalogue of distinct tools.
+	Functions []string `json:"-"`
 }
 
 // Answer is one expected call; Arguments keep the tool's parameter order.
@@ -137,6 +147,8 @@ type instance struct {
 	alts   map[string]int // param key -> chosen alt (hand-built)
 	keys   []string       // param keys in tool param order
 	comp   *composed
+	ws     *wSubj  // written API subject
+	wq     []*wQty // its parameters' kinds, in tool param order
 	domain string
 }
 
@@ -212,7 +224,11 @@ func (g *gen) row() Row {
 	used := map[string]bool{}
 	for c := 0; c < nCalls; c++ {
 		var in *instance
-		if g.r.Float64() < g.cfg.Composed {
+		if g.cfg.Written > 0 && g.r.Float64() < g.cfg.Written {
+			if i := g.writtenIndex("", nil); i >= 0 {
+				in = g.writtenTool(i)
+			}
+		} else if g.r.Float64() < g.cfg.Composed {
 			in = g.composeTool()
 		} else {
 			f := g.drawFamily(used, "")
@@ -224,11 +240,20 @@ func (g *gen) row() Row {
 			}
 			in = g.instantiate(f)
 		}
+		if in == nil {
+			continue
+		}
 		if used[in.key()] || hasName(targets, in.tool.Name) {
 			continue // two calls of one row never share a tool name, but see parallel below
 		}
 		used[in.key()] = true
 		targets = append(targets, in)
+	}
+	// Written requests are typed: their values (codes, formulas, "Boston, MA", lists) would
+	// not survive the speech recogniser's lower case and dropped punctuation.
+	written := len(targets) > 0 && targets[0].ws != nil
+	if written {
+		g.spoken = false
 	}
 	// Parallel calls of one tool ("set timers for five and ten minutes"): now and then a
 	// multi-call row calls its first tool twice with different values.
@@ -247,17 +272,37 @@ func (g *gen) row() Row {
 			}
 		}
 	}
+	// A written no-call row asks for a calculation or lookup whose tool is not offered.
+	var noCallWS *wSubj
+	noCallWI := -1
+	if nCalls == 0 && noCallFam == nil && g.cfg.Written > 0 && g.r.Float64() < g.cfg.Written {
+		if i := g.writtenIndex("", nil); i >= 0 && !ambiguousWritten[wSubjs[i].object] {
+			noCallWS, noCallWI = &wSubjs[i], i
+			used["written:"+noCallWS.object] = true
+		}
+	}
 	n := g.toolCount(max(1, len(targets)))
 	offered := append([]*instance(nil), targets...)
 	for tries := 0; len(offered) < n && tries < 200; tries++ {
 		var in *instance
 		if g.r.Float64() < g.cfg.NearMiss {
-			in = g.nearMiss(targets, noCallFam, used)
+			if noCallWS != nil {
+				if i := g.writtenIndex(noCallWS.domain, noCallWS); i >= 0 {
+					in = g.writtenTool(i)
+				}
+			} else {
+				in = g.nearMiss(targets, noCallFam, used)
+			}
 		}
 		if in == nil && len(targets) > 0 && g.r.IntN(3) == 0 && targets[0].fam != nil {
 			// Same domain: a looser near miss.
 			if f := g.drawFamily(used, targets[0].domain); f != nil {
 				in = g.instantiate(f)
+			}
+		}
+		if in == nil && g.cfg.Written > 0 && g.r.Float64() < g.cfg.Written {
+			if i := g.writtenIndex("", nil); i >= 0 {
+				in = g.writtenTool(i)
 			}
 		}
 		if in == nil {
@@ -296,18 +341,30 @@ func (g *gen) row() Row {
 	switch {
 	case noCallFam != nil:
 		query, _ = g.fill(g.instantiate(noCallFam))
+	case noCallWS != nil:
+		g.spoken, written = false, true
+		query, _ = g.fillWritten(g.writtenTool(noCallWI))
 	case len(targets) == 0:
 		query = g.unrelated(used)
 	default:
 		query = parts[0]
 		for _, p := range parts[1:] {
+			if written && p != "" && !strings.HasPrefix(p, "I ") {
+				p = strings.ToLower(p[:1]) + p[1:] // a written part starts a sentence
+			}
 			query += pick(g, " and ", " and then ", ", then ", " then ", ", also ", ". Also ", " and also ", ", and ") + p
 		}
 	}
-	query = g.dress(query)
+	if written {
+		query = g.closeWritten(query)
+	} else {
+		query = g.dress(query)
+	}
 	tools := make([]toolspec.Tool, len(offered))
+	funcs := make([]string, len(offered))
 	for i, o := range offered {
 		tools[i] = o.tool
+		funcs[i] = o.function()
 	}
 	if g.long {
 		g.lengthen(offered, tools)
@@ -320,7 +377,7 @@ func (g *gen) row() Row {
 	if answers == nil {
 		answers = []Answer{}
 	}
-	return Row{Query: query, Tools: toolspec.AppendJSON(nil, tools), Answers: answers}
+	return Row{Query: query, Tools: toolspec.AppendJSON(nil, tools), Answers: answers, Functions: funcs}
 }
 
 // ambiguousNoCall families are never the subject of a near-miss no-call row: a bare "play X"
@@ -378,6 +435,12 @@ func (g *gen) nearMiss(targets []*instance, noCallFam *family, used map[string]b
 	case len(targets) > 0:
 		anchor = targets[g.r.IntN(len(targets))]
 		fam = anchor.fam
+		if anchor.ws != nil {
+			if i := g.writtenIndex(anchor.ws.domain, anchor.ws); i >= 0 {
+				return g.writtenTool(i)
+			}
+			return nil
+		}
 	default:
 		return nil
 	}
@@ -411,9 +474,21 @@ func hasName(in []*instance, name string) bool {
 	return false
 }
 
+// function names what the instance does, whatever its name: key() of a hand-built family or
+// a written subject; a composed tool's domain, verb and object.
+func (in *instance) function() string {
+	if in.comp != nil {
+		return "composed:" + in.comp.d.name + ":" + in.comp.verb + " " + in.comp.object
+	}
+	return in.key()
+}
+
 func (in *instance) key() string {
 	if in.fam != nil {
 		return in.fam.key
+	}
+	if in.ws != nil {
+		return "written:" + in.ws.object
 	}
 	return "composed:" + in.tool.Name
 }
@@ -536,6 +611,9 @@ func (g *gen) mask(in *instance) {
 func (g *gen) fill(in *instance) (string, json.RawMessage) {
 	if in.comp != nil {
 		return g.fillComposed(in)
+	}
+	if in.ws != nil {
+		return g.fillWritten(in)
 	}
 	f := in.fam
 	tpls := f.tpls

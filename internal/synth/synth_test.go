@@ -3,6 +3,7 @@ package synth
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -27,7 +28,7 @@ func TestRowsAreDeterministic(t *testing.T) {
 // string values are mostly copied from the query (grounded).
 func TestRowsAreValidAndGrounded(t *testing.T) {
 	for _, cfg := range []Config{{Seed: 5}, {Seed: 5, Split: HeldOut}, {Seed: 6, MinTools: 1, MaxTools: 3, MaxDescLen: 80, Long: -1},
-		{Seed: 7, MinTools: 6, MaxTools: 10, Long: 1, Mask: 0.5}} {
+		{Seed: 7, MinTools: 6, MaxTools: 10, Long: 1, Mask: 0.5}, {Seed: 8, Written: 0.5}, {Seed: 8, Written: 0.5, Split: HeldOut}} {
 		checkRows(t, cfg)
 	}
 }
@@ -382,4 +383,82 @@ func parsePastTo(s string) string {
 		h += 12
 	}
 	return fmt.Sprintf("%02d:%02d", h, m)
+}
+
+// Written API subjects held out of training never appear in training rows, as targets or as
+// distractors, and the held-out split asks for them.
+func TestWrittenHeldOutStaysOut(t *testing.T) {
+	heldNames := map[string]bool{}
+	for _, s := range wSubjs[len(wSubjs)-wHeldOut:] {
+		for _, n := range split(s.names) {
+			heldNames[n] = true
+		}
+	}
+	count := func(cfg Config) (held, written int) {
+		g := New(cfg)
+		for i := uint64(0); i < 3000; i++ {
+			row := g.Row(i)
+			var tools []struct {
+				Name string `json:"name"`
+			}
+			if err := json.Unmarshal(row.Tools, &tools); err != nil {
+				t.Fatal(err)
+			}
+			for _, tl := range tools {
+				if heldNames[tl.Name] {
+					held++
+				}
+			}
+			for _, a := range row.Answers {
+				if heldNames[a.Name] {
+					written++
+				}
+			}
+		}
+		return held, written
+	}
+	if held, _ := count(Config{Seed: 3, Written: 0.6}); held != 0 {
+		t.Errorf("training rows offer held-out written tools %d times", held)
+	}
+	if _, asked := count(Config{Seed: 3, Written: 0.6, Split: HeldOut}); asked < 100 {
+		t.Errorf("held-out split asks for held-out written tools only %d times in 3000 rows", asked)
+	}
+}
+
+// Written rows state their values in the query: every string value is copied verbatim and
+// every number is written there, except rates stated as percentages (rewritten as fractions,
+// as their descriptions ask).
+func TestWrittenValuesAreInTheQuery(t *testing.T) {
+	g := New(Config{Seed: 4, Written: 1, NoCall: -1, Multi: -1, Mask: -1})
+	for i := uint64(0); i < 1000; i++ {
+		row := g.Row(i)
+		for _, a := range row.Answers {
+			var args map[string]any
+			if err := json.Unmarshal(a.Arguments, &args); err != nil {
+				t.Fatal(err)
+			}
+			for k, v := range args {
+				var vals []any
+				if l, ok := v.([]any); ok {
+					vals = l
+				} else {
+					vals = []any{v}
+				}
+				for _, x := range vals {
+					switch x := x.(type) {
+					case string:
+						if !strings.Contains(row.Query, x) {
+							t.Errorf("row %d: %s=%q not in %q", i, k, x, row.Query)
+						}
+					case float64:
+						s := strconv.FormatFloat(x, 'f', -1, 64)
+						pct := strconv.FormatFloat(math.Round(x*1e4)/100, 'f', -1, 64) + "%"
+						if !strings.Contains(row.Query, s) && !strings.Contains(row.Query, pct) {
+							t.Errorf("row %d: %s=%v not in %q", i, k, x, row.Query)
+						}
+					}
+				}
+			}
+		}
+	}
 }
