@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"math/rand/v2"
 	"reflect"
 	"strconv"
@@ -458,6 +460,49 @@ func TestWrittenValuesAreInTheQuery(t *testing.T) {
 						}
 					}
 				}
+			}
+		}
+	}
+}
+
+// The written API tools are our own: none is named like a function of the benchmark
+// (../shared/bfcl, read here only to check that; skipped where it is absent, as in CI).
+func TestWrittenNamesAreNotBFCLs(t *testing.T) {
+	files, _ := filepath.Glob("../../../shared/bfcl/BFCL_v4_*.json")
+	if len(files) == 0 {
+		t.Skip("no ../shared/bfcl here")
+	}
+	bfcl := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, line := range strings.Split(string(b), "\n") {
+			var item struct {
+				Function json.RawMessage `json:"function"`
+			}
+			if json.Unmarshal([]byte(line), &item) != nil {
+				continue
+			}
+			var fns []struct{ Name string }
+			if json.Unmarshal(item.Function, &fns) != nil {
+				var one struct{ Name string }
+				json.Unmarshal(item.Function, &one)
+				fns = append(fns, one)
+			}
+			for _, fn := range fns {
+				bfcl[fn.Name] = true
+			}
+		}
+	}
+	if len(bfcl) < 100 {
+		t.Fatalf("read only %d BFCL function names", len(bfcl))
+	}
+	for _, s := range wSubjs {
+		for _, n := range split(s.names) {
+			if bfcl[n] {
+				t.Errorf("written subject %q is named %q, a BFCL function", s.object, n)
 			}
 		}
 	}
