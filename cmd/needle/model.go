@@ -15,10 +15,14 @@ import (
 // groundSpec is the subcommand's --ground flag (registered with --weights).
 var groundSpec = new(string)
 
+// priorTemp is the router's tool prior temperature for the local pipeline (-tool-prior-temp).
+var priorTemp = new(float64)
+
 // weightsFlag registers --weights, the in-memory weight format, and --ground, the copy rule
 // for free string values, on a subcommand.
 func weightsFlag(fs *flag.FlagSet) *string {
 	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/needle/grounded.go")
+	priorTemp = fs.Float64("tool-prior-temp", router.DefaultToolPriorTemp, "temperature of the decoder's tool prior, softmax(hybrid retrieval score / T) over the candidate tools; negative: no prior")
 	return fs.String("weights", "", "in-memory weight format: empty keeps the file's (int8 on the int4 QAT grid also gets an int4 copy for decode), or f32, int8, int4, int8+int4")
 }
 
@@ -46,7 +50,7 @@ func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(),
+	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: *priorTemp,
 		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, m, escalate.New(escalate.Config{}), reg), nil
 }
 

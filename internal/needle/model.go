@@ -113,6 +113,9 @@ type scratch struct {
 	numCand               []byte   // grounded number bytes this step
 	earlier               [][]byte // finished calls, for the repeat rule
 	allow, bonused        tokenSet
+	nameMass, nameUni     []float64 // tool prior (toolprior.go)
+	toolMass              []float64
+	biased                []float32
 }
 
 func (m *Model) newScratch() *scratch {
@@ -124,7 +127,7 @@ func (m *Model) newScratch() *scratch {
 		o: make([]float32, n*d), enc: make([]float32, n*d), qkv: make([]float32, c.qDim()+2*c.kvDim()),
 		scores: make([]float32, max(kernels.AttentionScratch(n, n, c.NHeads, c.NKVHeads, c.HeadDim),
 			kernels.AttendScratch(1, max(c.MaxEncLen, c.MaxDecLen), c.NHeads, c.NKVHeads))),
-		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n),
+		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n), biased: make([]float32, 0, c.VocabSize),
 		pooled: make([]float32, d), hid: make([]float32, c.HeadDimContrastive),
 		allow:   tokenSet{bits: make([]uint64, (c.VocabSize+63)/64)},
 		bonused: tokenSet{bits: make([]uint64, (c.VocabSize+63)/64)},

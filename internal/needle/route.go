@@ -52,6 +52,10 @@ type Request struct {
 	MaxNewTokens int
 	// Grounding is the copy rule for free string values (zero value: DefaultGrounding).
 	Grounding Grounding
+	// ToolPrior, when set, holds one log-weight per tool (same order as Tools; any scale:
+	// the router passes retrieval scores over a temperature), a prior over which tool a call
+	// names (toolprior.go). Nil: the decoder alone chooses. Its length must match Tools.
+	ToolPrior []float32
 }
 
 // Result is the decoded answer.
@@ -86,6 +90,9 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	}
 	s := m.getScratch()
 	defer m.putScratch(s)
+	if err := s.setToolPrior(g, req.ToolPrior); err != nil {
+		return nil, err
+	}
 	res := &Result{}
 
 	t0 := time.Now()
@@ -165,9 +172,10 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		room := limit - used - 1
 		lse := kernels.LogSumExp(s.logits)
 		restrict := m.groundLogits(s, g, &st, gr)
-		tok, next, ok := m.pickToken(g, &st, s.logits, room, restrict)
+		pick := m.biasNames(g, s, &st, s.logits)
+		tok, next, ok := m.pickToken(g, &st, pick, room, restrict)
 		if !ok && restrict != nil {
-			tok, next, ok = m.pickToken(g, &st, s.logits, room, nil)
+			tok, next, ok = m.pickToken(g, &st, pick, room, nil)
 		}
 		m.unground(s)
 		if !ok {

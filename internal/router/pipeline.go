@@ -55,6 +55,10 @@ type Config struct {
 	// added to the contrastive head's cosine when retrieval ranks tools (hybrid retrieval,
 	// internal/lexical). Default DefaultLexicalWeight; negative: the contrastive head alone.
 	LexicalWeight float64
+	// ToolPriorTemp is the temperature of the decoder's tool prior: softmax(hybrid score /
+	// T) over the candidate tools weighs in where a call names its tool
+	// (needle.Request.ToolPrior). Default DefaultToolPriorTemp; negative: no prior.
+	ToolPriorTemp float64
 	// MaxTranscript is the longest transcript accepted, in bytes (default 4096).
 	MaxTranscript int
 	// MaxHistory is the most earlier turns accepted (default 32).
@@ -97,6 +101,10 @@ func (c *Config) ensureDefaults() {
 		c.LexicalWeight = DefaultLexicalWeight
 	}
 	c.LexicalWeight = max(c.LexicalWeight, 0)
+	if c.ToolPriorTemp == 0 {
+		c.ToolPriorTemp = DefaultToolPriorTemp
+	}
+	c.ToolPriorTemp = max(c.ToolPriorTemp, 0)
 	if c.MaxTranscript <= 0 {
 		c.MaxTranscript = 4096
 	}
@@ -143,6 +151,10 @@ const DefaultThreshold = 0.999
 // DefaultLexicalWeight is the BM25 weight of hybrid retrieval, chosen by recall@5 of the
 // shipped model over a held-out catalogue (`needle eval synth -lexical-weight W`; README).
 const DefaultLexicalWeight = 0.75
+
+// DefaultToolPriorTemp is the tool prior's temperature, chosen by held-out exact match of the
+// shipped model on a seed other than the report's (`needle eval synth -tool-prior-temp T`).
+const DefaultToolPriorTemp = 0.1
 
 // Pipeline routes requests. Model may be nil (no local model: everything escalates).
 type Pipeline struct {
@@ -346,7 +358,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	if p.model == nil {
 		return tools, nil, nil
 	}
-	cands, err := p.retrieve(ctx, out, in, tools)
+	cands, scores, err := p.retrieve(ctx, out, in, tools)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -356,7 +368,14 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		}
 	}
 	ctxD, span := p.cfg.Tracer.Start(ctx, "router.decode")
-	res, err := p.model.Route(ctxD, needle.Request{Query: in.Transcript, Tools: registry.Specs(cands)})
+	req := needle.Request{Query: in.Transcript, Tools: registry.Specs(cands)}
+	if p.cfg.ToolPriorTemp > 0 && scores != nil {
+		req.ToolPrior = make([]float32, len(scores))
+		for i, s := range scores {
+			req.ToolPrior[i] = s / float32(p.cfg.ToolPriorTemp)
+		}
+	}
+	res, err := p.model.Route(ctxD, req)
 	if err != nil {
 		span.RecordError(err)
 		span.End()
@@ -475,26 +494,29 @@ func causeOf(err error) FallbackCause {
 	return fallbackCause(err)
 }
 
-// retrieve keeps the top-k tools by hybrid score: cosine similarity between the transcript
-// and each tool's cached embedding plus LexicalWeight times BM25 over the offered tools'
-// words; at k tools or fewer it keeps them all.
-func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []registry.Tool) ([]registry.Tool, error) {
+// retrieve ranks the offered tools by hybrid score, cosine similarity between the
+// transcript and each tool's cached embedding plus LexicalWeight times BM25 over the offered
+// tools' words, and keeps the top k. At k tools or fewer it keeps them all, in the order
+// offered, and scores them only for the decoder's tool prior. It returns the kept tools and
+// their scores (nil when not scored).
+func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []registry.Tool) ([]registry.Tool, []float32, error) {
 	k := in.TopK
 	if k <= 0 {
 		k = p.cfg.TopK
 	}
-	if len(tools) <= k {
+	prior := p.cfg.ToolPriorTemp > 0 && len(tools) > 1
+	if len(tools) <= k && !prior {
 		for _, t := range tools {
 			out.Retrieved = append(out.Retrieved, Retrieved{Name: t.Spec.Name})
 		}
-		return tools, nil
+		return tools, nil, nil
 	}
 	t0 := p.cfg.Now()
 	ctx, span := p.cfg.Tracer.Start(ctx, "router.retrieve")
 	defer span.End()
 	q, err := p.model.Embed(ctx, in.Transcript)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	type scored struct {
 		i int
@@ -504,7 +526,7 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 	for i := range tools {
 		e, err := p.reg.Embedding(ctx, p.model, &tools[i].Spec)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		var dot float32
 		for j := range q {
@@ -523,15 +545,20 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 	for i, s := range dense {
 		sc[i] = scored{i, s}
 	}
-	sort.SliceStable(sc, func(a, b int) bool { return sc[a].s > sc[b].s })
-	var keep []registry.Tool
-	var names []string
-	for _, s := range sc[:k] {
+	if len(tools) > k {
+		sort.SliceStable(sc, func(a, b int) bool { return sc[a].s > sc[b].s })
+		sc = sc[:k]
+	}
+	keep := make([]registry.Tool, 0, len(sc))
+	scores := make([]float32, 0, len(sc))
+	names := make([]string, 0, len(sc))
+	for _, s := range sc {
 		keep = append(keep, tools[s.i])
+		scores = append(scores, s.s)
 		out.Retrieved = append(out.Retrieved, Retrieved{Name: tools[s.i].Spec.Name, Score: s.s})
 		names = append(names, tools[s.i].Spec.Name)
 	}
 	span.SetAttributes(attribute.Int("router.tools_offered", len(tools)), attribute.StringSlice("router.retrieved", names))
 	out.Timings.Retrieve = p.cfg.Now().Sub(t0)
-	return keep, nil
+	return keep, scores, nil
 }

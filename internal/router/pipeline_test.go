@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -320,6 +321,42 @@ func TestHybridRetrieval(t *testing.T) {
 		}
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("weight %v: retrieved %v, want %v", tc.weight, got, tc.want)
+		}
+	}
+}
+
+// The decoder gets the retrieval scores over the temperature as its tool prior, also when
+// retrieval keeps every tool offered (in the order offered), and none with the prior off.
+func TestToolPriorReachesTheDecoder(t *testing.T) {
+	const two = `[{"name":"set_timer","description":"Start a countdown timer."},
+		{"name":"get_aqi","description":"Air quality index (pollution) for a city."}]`
+	for _, temp := range []float64{0.5, -1} {
+		var got []float32
+		m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+			got = req.ToolPrior
+			return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
+		}}
+		p := pipeline(t, m, "", func(c *Config) { c.ToolPriorTemp = temp })
+		out, err := p.Route(context.Background(), Input{Transcript: "air pollution today", ToolsJSON: two})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if temp < 0 {
+			if got != nil {
+				t.Errorf("prior off: decoder got %v", got)
+			}
+			continue
+		}
+		if len(got) != 2 || len(out.Retrieved) != 2 || out.Retrieved[0].Name != "set_timer" {
+			t.Fatalf("prior %v, retrieved %+v: want two scores in the order offered", got, out.Retrieved)
+		}
+		for i, r := range out.Retrieved {
+			if math.Abs(float64(got[i]-r.Score/float32(temp))) > 1e-5 {
+				t.Errorf("prior %v is not the scores %+v over %v", got, out.Retrieved, temp)
+			}
+		}
+		if !(got[1] > got[0]) {
+			t.Errorf("prior %v: the air quality tool should score higher", got)
 		}
 	}
 }

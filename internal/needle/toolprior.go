@@ -1,0 +1,124 @@
+package needle
+
+import (
+	"fmt"
+	"math"
+)
+
+// A tool prior (Request.ToolPrior) lets a second opinion on which tool is asked for, the
+// router's retrieval scores (contrastive head + BM25), weigh in where the decoder names the
+// tool. The decoder's tokens spell the name, so the prior is spread over them exactly: a
+// token that narrows the tools the call may still name from set A to set B gets
+// log(P(B)/P(A)) - log(U(B)/U(A)) added to its logit, P the prior mass of a set and U the
+// uniform one. Summed over the name's tokens that is log(N P(tool)): the decoder scores
+// each complete name by its own log-probability plus the prior's likelihood ratio against
+// a uniform prior, a product of experts. A uniform prior changes nothing, and calling versus
+// not calling keeps the decoder's odds on average. Confidence still uses the decoder's own
+// probabilities, so an answer the prior overruled reports the decoder's doubt.
+
+// setToolPrior fills s.nameMass with the prior mass under each node of g's tool-name trie.
+// logPrior holds one log-weight per tool (any scale: it is normalised here); nil clears it.
+func (s *scratch) setToolPrior(g *grammar, logPrior []float32) error {
+	s.nameMass = s.nameMass[:0]
+	s.nameUni = s.nameUni[:0]
+	s.toolMass = s.toolMass[:0]
+	if logPrior == nil {
+		return nil
+	}
+	if len(logPrior) != len(g.tools) {
+		return fmt.Errorf("needle: %d tool prior weights for %d tools", len(logPrior), len(g.tools))
+	}
+	hi := float32(math.Inf(-1))
+	for _, w := range logPrior {
+		if math.IsNaN(float64(w)) || math.IsInf(float64(w), 1) {
+			return fmt.Errorf("needle: tool prior weight %v", w)
+		}
+		hi = max(hi, w)
+	}
+	if math.IsInf(float64(hi), -1) {
+		return fmt.Errorf("needle: tool prior gives every tool weight 0")
+	}
+	var z float64
+	for _, w := range logPrior {
+		p := math.Exp(float64(w - hi))
+		s.toolMass = append(s.toolMass, p)
+		z += p
+	}
+	for i := range s.toolMass {
+		s.toolMass[i] /= z
+	}
+	// Children come after their parents in the trie (buildTrie appends), and the names
+	// trie is the last one built, so one backward pass sums each subtree.
+	n := len(g.trie) - int(g.names)
+	s.nameMass = append(s.nameMass, make([]float64, n)...)
+	s.nameUni = append(s.nameUni, make([]float64, n)...)
+	u := 1 / float64(len(g.tools))
+	for i := len(g.trie) - 1; i >= int(g.names); i-- {
+		t := &g.trie[i]
+		var m, c float64
+		if t.end {
+			m, c = s.toolMass[t.leaf], u
+		}
+		for _, e := range t.edges {
+			m += s.nameMass[e.to-g.names]
+			c += s.nameUni[e.to-g.names]
+		}
+		s.nameMass[i-int(g.names)], s.nameUni[i-int(g.names)] = m, c
+	}
+	return nil
+}
+
+// nameMassAt is the prior and the uniform mass of the tools a call may still name in
+// state st: under its trie node while in a name, the chosen tool's once named, all tools
+// before a name begins.
+func (s *scratch) nameMassAt(g *grammar, st *gstate, named bool) (p, u float64) {
+	switch {
+	case st.phase == phName:
+		return s.nameMass[st.lit-g.names], s.nameUni[st.lit-g.names]
+	case named:
+		return s.toolMass[st.tool], 1 / float64(len(s.toolMass))
+	}
+	return 1, 1
+}
+
+// namePhase reports whether the next token may touch a tool name.
+func namePhase(st *gstate) bool {
+	switch st.phase {
+	case phOpen, phCallHead, phName, phAfterCall:
+		return true
+	}
+	return false
+}
+
+// biasNames returns logits with the prior's log mass ratio added to every token that
+// narrows the tools the call may name from state st (see above), in s.biased; logits itself
+// when there is no prior or the next token cannot touch a name.
+func (m *Model) biasNames(g *grammar, s *scratch, st *gstate, logits []float32) []float32 {
+	if len(s.nameMass) == 0 || !namePhase(st) {
+		return logits
+	}
+	out := append(s.biased[:0], logits...)
+	s.biased = out
+	p0, u0 := s.nameMassAt(g, st, false)
+	vb := m.vocab.bytes
+	for _, id := range m.vocab.ids {
+		ns := *st
+		ok := true
+		for _, c := range vb[id] {
+			if !g.feed(&ns, c) {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			continue
+		}
+		// Named in this token: it left the name phases for the arguments of the same call.
+		named := ns.phase > phName && ns.phase != phAfterCall && ns.phase != phDone
+		p1, u1 := s.nameMassAt(g, &ns, named)
+		if u1 != u0 {
+			out[id] += float32(math.Log(max(p1, 1e-30)/max(p0, 1e-30)) - math.Log(u1/u0))
+		}
+	}
+	return out
+}

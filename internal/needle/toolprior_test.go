@@ -1,0 +1,93 @@
+package needle
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strings"
+	"testing"
+)
+
+const priorTools = `[{"name":"set_timer","description":"t","parameters":{"minutes":{"type":"integer","required":true}}},
+	{"name":"set_alarm","description":"a","parameters":{"time":{"type":"string","required":true}}},
+	{"name":"play","description":"p","parameters":{}}]`
+
+// The prior mass under a name prefix is the sum over the tools it may still become.
+func TestToolPriorMasses(t *testing.T) {
+	g, err := newGrammar(mustTools(t, priorTools))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scratch{}
+	lp := []float32{float32(math.Log(0.5)), float32(math.Log(0.3)), float32(math.Log(0.2))}
+	if err := s.setToolPrior(g, lp); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		prefix string
+		p, u   float64
+	}{
+		{`[{"name":"`, 1, 1},
+		{`[{"name":"set_`, 0.8, 2.0 / 3},
+		{`[{"name":"set_t`, 0.5, 1.0 / 3},
+		{`[{"name":"pl`, 0.2, 1.0 / 3},
+	} {
+		var st gstate
+		for _, c := range []byte(tc.prefix) {
+			if !g.feed(&st, c) {
+				t.Fatalf("%s rejected", tc.prefix)
+			}
+		}
+		p, u := s.nameMassAt(g, &st, false)
+		if math.Abs(p-tc.p) > 1e-6 || math.Abs(u-tc.u) > 1e-6 {
+			t.Errorf("%s: mass %v uniform %v, want %v %v", tc.prefix, p, u, tc.p, tc.u)
+		}
+	}
+	for _, bad := range [][]float32{{0, 0}, {0, float32(math.NaN()), 0}, {0, float32(math.Inf(1)), 0},
+		{float32(math.Inf(-1)), float32(math.Inf(-1)), float32(math.Inf(-1))}} {
+		if err := s.setToolPrior(g, bad); err == nil {
+			t.Errorf("prior %v accepted", bad)
+		}
+	}
+}
+
+// A decisive prior decides which tool every call names; a uniform one changes nothing.
+func TestToolPriorSteersTheName(t *testing.T) {
+	m := randomModel(t, 11)
+	tools := mustTools(t, priorTools)
+	calls := 0
+	for i := 0; i < 12; i++ {
+		q := fmt.Sprintf("please do thing number %d now", i)
+		plain, err := m.Route(context.Background(), Request{Query: q, Tools: tools})
+		if err != nil {
+			t.Fatal(err)
+		}
+		uni, err := m.Route(context.Background(), Request{Query: q, Tools: tools, ToolPrior: []float32{3, 3, 3}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if uni.Raw != plain.Raw {
+			t.Errorf("%q: a uniform prior changed the answer: %s vs %s", q, uni.Raw, plain.Raw)
+		}
+		for want := range tools {
+			lp := make([]float32, len(tools))
+			lp[want] = 80
+			res, err := m.Route(context.Background(), Request{Query: q, Tools: tools, ToolPrior: lp})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range res.Calls {
+				calls++
+				if c.Name != tools[want].Name {
+					t.Errorf("%q: prior on %s, called %s: %s", q, tools[want].Name, c.Name, res.Raw)
+				}
+			}
+		}
+	}
+	if calls == 0 {
+		t.Fatal("the random model never called a tool: the test checks nothing")
+	}
+	if _, err := m.Route(context.Background(), Request{Query: "x", Tools: tools, ToolPrior: []float32{1}}); err == nil || !strings.Contains(err.Error(), "prior") {
+		t.Errorf("a prior of the wrong length: %v", err)
+	}
+}
