@@ -6,12 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"strings"
 
 	"github.com/needle-router/needle/internal/eval"
-	"github.com/needle-router/needle/internal/lexical"
 	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/internal/synth"
 	"github.com/needle-router/needle/internal/toolspec"
@@ -57,8 +55,17 @@ func evalSynth(ctx context.Context, args []string) error {
 	gen := synth.New(synth.Config{Seed: *seed, Split: synth.HeldOut, MaxTools: *maxTools})
 	var rows []eval.SynthRow
 	var queries, fqueries []eval.RetrievalQuery
-	cat := map[string]toolspec.Tool{}  // by name
-	fcat := map[string]toolspec.Tool{} // by function: the first tool of each
+	byName, byFunc := eval.NewCatalogue(), eval.NewCatalogue()
+	add := func(row synth.Row) []toolspec.Tool {
+		tools, _ := toolspec.ParseFlat(row.Tools)
+		names := make([]string, len(tools))
+		for i, t := range tools {
+			names[i] = t.Name
+		}
+		byName.Add(names, tools)
+		byFunc.Add(row.Functions, tools)
+		return tools
+	}
 
 	bar := progressBar()
 	for i := 0; i < *n; i++ {
@@ -77,10 +84,10 @@ func evalSynth(ctx context.Context, args []string) error {
 		if err := write(&r); err != nil {
 			return err
 		}
-		addTools(cat, fcat, row)
+		tools := add(row)
 		if len(want) > 0 {
 			queries = append(queries, eval.RetrievalQuery{Text: row.Query, Want: want[0].Name})
-			if f := functionOf(row, want[0].Name); f != "" {
+			if f := eval.KeyOf(row.Functions, tools, want[0].Name); f != "" {
 				fqueries = append(fqueries, eval.RetrievalQuery{Text: row.Query, Want: f})
 			}
 		}
@@ -92,17 +99,16 @@ func evalSynth(ctx context.Context, args []string) error {
 	}
 	rep := eval.ScoreSynth(rows)
 	if *catalogue > 0 {
-		// More rows until the catalogue is big enough.
-		// Then distractors until the catalogue is full: training-split rows (the held-out
-		// split has about 110 distinct tools), with written API tools. Queries stay held out.
+		// Distractors until the catalogue is full: training-split rows (the held-out split has
+		// about 110 distinct tools), with written API tools. Queries stay held out.
 		fill := synth.New(synth.Config{Seed: *seed + 1, Written: 0.3})
-		for i := 0; len(fcat) < *catalogue && i < 20000; i++ {
-			addTools(cat, fcat, fill.Row(uint64(i)))
+		for i := 0; byFunc.Len() < *catalogue && i < 20000; i++ {
+			add(fill.Row(uint64(i)))
 		}
-		if rep.Retrieval, err = eval.ScoreRetrieval(ctx, m, catalogueDocs(fcat), fqueries, *lexWeight, sweepW...); err != nil {
+		if rep.Retrieval, err = eval.ScoreRetrieval(ctx, m, byFunc.Docs(), fqueries, *lexWeight, sweepW...); err != nil {
 			return err
 		}
-		if rep.RetrievalByName, err = eval.ScoreRetrieval(ctx, m, catalogueDocs(cat), queries, *lexWeight); err != nil {
+		if rep.RetrievalByName, err = eval.ScoreRetrieval(ctx, m, byName.Docs(), queries, *lexWeight); err != nil {
 			return err
 		}
 	}
@@ -113,41 +119,4 @@ func evalSynth(ctx context.Context, args []string) error {
 		}
 	}
 	return writeJSON(*out, map[string]any{"model": m.ID(), "synth": rep})
-}
-
-// addTools adds a row's tools to the catalogues by name and by function (the first tool of
-// a name, or of a function, wins).
-func addTools(byName, byFunc map[string]toolspec.Tool, row synth.Row) {
-	tools, _ := toolspec.ParseFlat(row.Tools)
-	for i, t := range tools {
-		if _, ok := byName[t.Name]; !ok {
-			byName[t.Name] = t
-		}
-		if i < len(row.Functions) {
-			if _, ok := byFunc[row.Functions[i]]; !ok {
-				byFunc[row.Functions[i]] = t
-			}
-		}
-	}
-}
-
-// functionOf is the function of the row's tool called name ("" when none).
-func functionOf(row synth.Row, name string) string {
-	tools, _ := toolspec.ParseFlat(row.Tools)
-	for i, t := range tools {
-		if t.Name == name && i < len(row.Functions) {
-			return row.Functions[i]
-		}
-	}
-	return ""
-}
-
-// catalogueDocs lists a catalogue by key (name or function), each tool embedded as its JSON.
-func catalogueDocs(cat map[string]toolspec.Tool) []eval.Doc {
-	docs := make([]eval.Doc, 0, len(cat))
-	for key, t := range cat {
-		docs = append(docs, eval.Doc{Name: key, Text: string(t.AppendJSON(nil)), Words: lexical.ToolText(&t)})
-	}
-	sort.Slice(docs, func(i, j int) bool { return docs[i].Name < docs[j].Name })
-	return docs
 }

@@ -336,3 +336,27 @@ func TestQuantile(t *testing.T) {
 		t.Error("empty")
 	}
 }
+
+// The catalogue keeps the first tool of each key and lists docs sorted by key, with the
+// words lexical retrieval matches; KeyOf finds a tool's key by name.
+func TestCatalogue(t *testing.T) {
+	c := NewCatalogue()
+	a := toolspec.Tool{Name: "get_aqi", Description: "Air quality."}
+	b := toolspec.Tool{Name: "aqi_lookup", Description: "Pollution index."}
+	w := toolspec.Tool{Name: "weather", Description: "Forecast."}
+	c.Add([]string{"air", "weather"}, []toolspec.Tool{a, w})
+	c.Add([]string{"air", "extra"}, []toolspec.Tool{b}) // "air" is taken; "extra" has no tool
+	if c.Len() != 2 {
+		t.Fatalf("Len %d, want 2", c.Len())
+	}
+	docs := c.Docs()
+	if docs[0].Name != "air" || docs[1].Name != "weather" || !strings.Contains(docs[0].Text, "get_aqi") || !strings.Contains(docs[0].Words, "Air quality") {
+		t.Errorf("docs %+v", docs)
+	}
+	if k := KeyOf([]string{"air", "weather"}, []toolspec.Tool{b, w}, "weather"); k != "weather" {
+		t.Errorf("KeyOf = %q", k)
+	}
+	if k := KeyOf([]string{"air"}, []toolspec.Tool{b, w}, "weather"); k != "" {
+		t.Errorf("KeyOf past the keys = %q", k)
+	}
+}

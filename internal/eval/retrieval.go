@@ -3,8 +3,11 @@ package eval
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/needle-router/needle/internal/lexical"
+	"github.com/needle-router/needle/internal/toolspec"
 )
 
 // Retrieval is recall of the called tool among a catalogue, by the contrastive head.
@@ -145,4 +148,46 @@ func dot(a, b []float32) float32 {
 		s += a[i] * b[i]
 	}
 	return s
+}
+
+// Catalogue collects the tools that rows offered, for retrieval: one tool per key (its name,
+// or what it does, so one function under several names counts once); the first tool added
+// under a key wins.
+type Catalogue struct{ byKey map[string]toolspec.Tool }
+
+// NewCatalogue returns an empty catalogue.
+func NewCatalogue() *Catalogue { return &Catalogue{byKey: map[string]toolspec.Tool{}} }
+
+// Add adds tools[i] under keys[i] where the key is new; keys shorter than tools leave the
+// rest out.
+func (c *Catalogue) Add(keys []string, tools []toolspec.Tool) {
+	for i := range min(len(keys), len(tools)) {
+		if _, ok := c.byKey[keys[i]]; !ok {
+			c.byKey[keys[i]] = tools[i]
+		}
+	}
+}
+
+// Len is the number of distinct keys.
+func (c *Catalogue) Len() int { return len(c.byKey) }
+
+// Docs lists the catalogue sorted by key: each tool embedded as its compact JSON and matched
+// lexically by lexical.ToolText.
+func (c *Catalogue) Docs() []Doc {
+	docs := make([]Doc, 0, len(c.byKey))
+	for key, t := range c.byKey {
+		docs = append(docs, Doc{Name: key, Text: string(t.AppendJSON(nil)), Words: lexical.ToolText(&t)})
+	}
+	slices.SortFunc(docs, func(a, b Doc) int { return strings.Compare(a.Name, b.Name) })
+	return docs
+}
+
+// KeyOf is the key of the tool called name among tools (keys[i] for tools[i]); "" when none.
+func KeyOf(keys []string, tools []toolspec.Tool, name string) string {
+	for i := range min(len(keys), len(tools)) {
+		if tools[i].Name == name {
+			return keys[i]
+		}
+	}
+	return ""
 }
