@@ -19,6 +19,7 @@ type vocabIndex struct {
 	quoteIDs []int32    // ids whose bytes start with '"' (they can close a string)
 	numEnd   []int32    // ids whose bytes start with ',', '}' or ']' (they can end a number)
 	single   [256]int32 // the piece that is exactly this one byte (-1: none); a normal piece over a byte-fallback one
+	byFirst  [256][]int32 // ids by their first byte
 }
 
 func newVocabIndex(t *Tokenizer) *vocabIndex {
@@ -31,6 +32,9 @@ func newVocabIndex(t *Tokenizer) *vocabIndex {
 			v.ids = append(v.ids, int32(i))
 			if len(b) > 0 && b[0] == '"' {
 				v.quoteIDs = append(v.quoteIDs, int32(i))
+			}
+			if len(b) > 0 {
+				v.byFirst[b[0]] = append(v.byFirst[b[0]], int32(i))
 			}
 			if len(b) > 0 && (b[0] == ',' || b[0] == '}' || b[0] == ']') {
 				v.numEnd = append(v.numEnd, int32(i))

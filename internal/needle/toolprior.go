@@ -101,23 +101,29 @@ func (m *Model) biasNames(g *grammar, s *scratch, st *gstate, logits []float32) 
 	s.biased = out
 	p0, u0 := s.nameMassAt(g, st, false)
 	vb := m.vocab.bytes
-	for _, id := range m.vocab.ids {
-		ns := *st
-		ok := true
-		for _, c := range vb[id] {
-			if !g.feed(&ns, c) {
-				ok = false
-				break
-			}
-		}
-		if !ok {
+	for c := range 256 {
+		// Only tokens whose first byte the grammar takes can be picked: try that byte once.
+		if first := *st; len(m.vocab.byFirst[c]) == 0 || !g.feed(&first, byte(c)) {
 			continue
 		}
-		// Named in this token: it left the name phases for the arguments of the same call.
-		named := ns.phase > phName && ns.phase != phAfterCall && ns.phase != phDone
-		p1, u1 := s.nameMassAt(g, &ns, named)
-		if u1 != u0 {
-			out[id] += float32(math.Log(max(p1, 1e-30)/max(p0, 1e-30)) - math.Log(u1/u0))
+		for _, id := range m.vocab.byFirst[c] {
+			ns := *st
+			ok := true
+			for _, c := range vb[id] {
+				if !g.feed(&ns, c) {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				continue
+			}
+			// Named in this token: it left the name phases for the arguments of the same call.
+			named := ns.phase > phName && ns.phase != phAfterCall && ns.phase != phDone
+			p1, u1 := s.nameMassAt(g, &ns, named)
+			if u1 != u0 {
+				out[id] += float32(math.Log(max(p1, 1e-30)/max(p0, 1e-30)) - math.Log(u1/u0))
+			}
 		}
 	}
 	return out
