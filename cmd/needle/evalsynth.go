@@ -22,6 +22,7 @@ func evalSynth(ctx context.Context, args []string) error {
 	n := fs.Int("n", 400, "held-out rows")
 	seed := fs.Uint64("seed", 424242, "generator seed (training used other seeds; the split differs anyway)")
 	maxTools := fs.Int("max-tools", 10, "most tools offered per row")
+	written := fs.Float64("written", 0, "fraction of rows asking a written API tool (held-out subjects); 0 keeps the split of earlier reports")
 	catalogue := fs.Int("catalogue", 300, "distinct tools (one per function) in the retrieval catalogue; more rows are drawn until it is full (0: skip retrieval)")
 	sweep := fs.String("lexical-sweep", "", "comma-separated BM25 weights to also report hybrid recall at (choose -lexical-weight on a seed other than the report's)")
 	lexWeight := fs.Float64("lexical-weight", router.DefaultLexicalWeight, "weight of BM25 (scaled to [0, 1]) added to the contrastive cosine in hybrid retrieval")
@@ -52,7 +53,7 @@ func evalSynth(ctx context.Context, args []string) error {
 		return err
 	}
 	defer closeItems()
-	gen := synth.New(synth.Config{Seed: *seed, Split: synth.HeldOut, MaxTools: *maxTools})
+	gen := synth.New(synth.Config{Seed: *seed, Split: synth.HeldOut, MaxTools: *maxTools, Written: max(*written, 0)})
 	var rows []eval.SynthRow
 	var queries, fqueries []eval.RetrievalQuery
 	byName, byFunc := eval.NewCatalogue(), eval.NewCatalogue()
