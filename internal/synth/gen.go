@@ -251,7 +251,10 @@ func (g *gen) row() Row {
 	}
 	// Written requests are typed: their values (codes, formulas, "Boston, MA", lists) would
 	// not survive the speech recogniser's lower case and dropped punctuation.
-	written := len(targets) > 0 && targets[0].ws != nil
+	written := false
+	for _, t := range targets {
+		written = written || t.ws != nil
+	}
 	if written {
 		g.spoken = false
 	}

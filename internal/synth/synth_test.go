@@ -431,10 +431,33 @@ func TestWrittenHeldOutStaysOut(t *testing.T) {
 // every number is written there, except rates stated as percentages (rewritten as fractions,
 // as their descriptions ask).
 func TestWrittenValuesAreInTheQuery(t *testing.T) {
-	g := New(Config{Seed: 4, Written: 1, NoCall: -1, Multi: -1, Mask: -1})
-	for i := uint64(0); i < 1000; i++ {
+	for _, cfg := range []Config{{Seed: 4, Written: 1, NoCall: -1, Multi: -1, Mask: -1}, {Seed: 5, Written: 0.4, Multi: 0.6}} {
+		checkWrittenValues(t, cfg)
+	}
+}
+
+// checkWrittenValues checks the values of every call of a written tool, whichever call of
+// its row it is (a row whose first call is of a hand-built family is still typed).
+func checkWrittenValues(t *testing.T, cfg Config) {
+	g := New(cfg)
+	checked := 0
+	for i := uint64(0); i < 2000; i++ {
 		row := g.Row(i)
+		var tools []struct {
+			Name string `json:"name"`
+		}
+		if err := json.Unmarshal(row.Tools, &tools); err != nil {
+			t.Fatal(err)
+		}
+		written := map[string]bool{}
+		for j, tl := range tools {
+			written[tl.Name] = strings.HasPrefix(row.Functions[j], "written:")
+		}
 		for _, a := range row.Answers {
+			if !written[a.Name] {
+				continue
+			}
+			checked++
 			var args map[string]any
 			if err := json.Unmarshal(a.Arguments, &args); err != nil {
 				t.Fatal(err)
@@ -462,6 +485,9 @@ func TestWrittenValuesAreInTheQuery(t *testing.T) {
 				}
 			}
 		}
+	}
+	if checked < 300 {
+		t.Fatalf("%+v: only %d written calls checked", cfg, checked)
 	}
 }
 
