@@ -10,7 +10,6 @@ import (
 	"strings"
 
 	"github.com/needle-router/needle/internal/eval"
-	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/internal/synth"
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -24,8 +23,7 @@ func evalSynth(ctx context.Context, args []string) error {
 	maxTools := fs.Int("max-tools", 10, "most tools offered per row")
 	written := fs.Float64("written", 0, "fraction of rows asking a written API tool (held-out subjects); 0 keeps the split of earlier reports")
 	catalogue := fs.Int("catalogue", 300, "distinct tools (one per function) in the retrieval catalogue; more rows are drawn until it is full (0: skip retrieval)")
-	sweep := fs.String("lexical-sweep", "", "comma-separated BM25 weights to also report hybrid recall at (choose -lexical-weight on a seed other than the report's)")
-	lexWeight := fs.Float64("lexical-weight", router.DefaultLexicalWeight, "weight of BM25 (scaled to [0, 1]) added to the contrastive cosine in hybrid retrieval")
+	sweep := fs.String("lexical-sweep", "", "comma-separated BM25 weights to also report catalogue recall at (choose -lexical-weight on a seed other than the report's)")
 	out := fs.String("json", "", "write the report as JSON")
 	png := fs.String("plot", "", "write the risk-coverage plot as PNG")
 	perItem := fs.String("per-item", "", "write one JSON line per row to this file: query, expected, predicted, exact, name_ok, confidence, error")

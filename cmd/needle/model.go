@@ -15,14 +15,16 @@ import (
 // groundSpec is the subcommand's --ground flag (registered with --weights).
 var groundSpec = new(string)
 
-// priorTemp is the router's tool prior temperature for the local pipeline (-tool-prior-temp).
-var priorTemp = new(float64)
+// priorTemp and lexWeight are the local pipeline's tool prior temperature and BM25 weight
+// (-tool-prior-temp, -lexical-weight); 0 turns either off, as in the router's flags.
+var priorTemp, lexWeight = new(float64), new(float64)
 
 // weightsFlag registers --weights, the in-memory weight format, and --ground, the copy rule
 // for free string values, on a subcommand.
 func weightsFlag(fs *flag.FlagSet) *string {
 	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/needle/grounded.go")
-	priorTemp = fs.Float64("tool-prior-temp", router.DefaultToolPriorTemp, "temperature of the decoder's tool prior, softmax(hybrid retrieval score / T) over the candidate tools; negative: no prior")
+	priorTemp = fs.Float64("tool-prior-temp", router.DefaultToolPriorTemp, "temperature of the decoder's tool prior, softmax(hybrid retrieval score / T) over the candidate tools; 0: no prior")
+	lexWeight = fs.Float64("lexical-weight", router.DefaultLexicalWeight, "hybrid retrieval: weight of BM25 (scaled to [0, 1]) added to the contrastive cosine; 0: the head alone")
 	return fs.String("weights", "", "in-memory weight format: empty keeps the file's (int8 on the int4 QAT grid also gets an int4 copy for decode), or f32, int8, int4, int8+int4")
 }
 
@@ -50,7 +52,7 @@ func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: *priorTemp,
+	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: offIfZero(*priorTemp), LexicalWeight: offIfZero(*lexWeight),
 		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, m, escalate.New(escalate.Config{}), reg), nil
 }
 
@@ -84,4 +86,12 @@ func cmdTokenize(args []string) error {
 		fmt.Println()
 	}
 	return nil
+}
+
+// offIfZero maps a flag where 0 means off to the pipeline's setting (0: default, negative: off).
+func offIfZero(x float64) float64 {
+	if x == 0 {
+		return -1
+	}
+	return x
 }

@@ -14,11 +14,11 @@ import (
 
 // vocabIndex holds the decoded bytes of every piece the grammar may emit.
 type vocabIndex struct {
-	bytes    [][]byte   // nil for pieces never emitted (control, user-defined)
-	ids      []int32    // ids with non-nil bytes
-	quoteIDs []int32    // ids whose bytes start with '"' (they can close a string)
-	numEnd   []int32    // ids whose bytes start with ',', '}' or ']' (they can end a number)
-	single   [256]int32 // the piece that is exactly this one byte (-1: none); a normal piece over a byte-fallback one
+	bytes    [][]byte     // nil for pieces never emitted (control, user-defined)
+	ids      []int32      // ids with non-nil bytes
+	quoteIDs []int32      // ids whose bytes start with '"' (they can close a string)
+	numEnd   []int32      // ids whose bytes start with ',', '}' or ']' (they can end a number)
+	single   [256]int32   // the piece that is exactly this one byte (-1: none); a normal piece over a byte-fallback one
 	byFirst  [256][]int32 // ids by their first byte
 }
 
@@ -56,9 +56,10 @@ type Request struct {
 	MaxNewTokens int
 	// Grounding is the copy rule for free string values (zero value: DefaultGrounding).
 	Grounding Grounding
-	// ToolPrior, when set, holds one log-weight per tool (same order as Tools; any scale:
-	// the router passes retrieval scores over a temperature), a prior over which tool a call
-	// names (toolprior.go). Nil: the decoder alone chooses. Its length must match Tools.
+	// ToolPrior, when set, holds one log-weight per tool (same order as Tools; a constant
+	// added to all changes nothing; the router passes retrieval scores over a temperature), a
+	// prior over which tool a call names (toolprior.go). Nil: the decoder alone chooses. Its
+	// length must match Tools and its weights must be finite (or -Inf, not all).
 	ToolPrior []float32
 }
 

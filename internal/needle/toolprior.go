@@ -12,12 +12,14 @@ import (
 // log(P(B)/P(A)) - log(U(B)/U(A)) added to its logit, P the prior mass of a set and U the
 // uniform one. Summed over the name's tokens that is log(N P(tool)): the decoder scores
 // each complete name by its own log-probability plus the prior's likelihood ratio against
-// a uniform prior, a product of experts. A uniform prior changes nothing, and calling versus
-// not calling keeps the decoder's odds on average. Confidence still uses the decoder's own
+// a uniform prior, a product of experts. A uniform prior changes nothing; the tokens that
+// decide whether to call ("[" then "]" or "{") are not biased unless one token also begins a
+// name, which the shipped vocabulary has no piece for. Confidence still uses the decoder's own
 // probabilities, so an answer the prior overruled reports the decoder's doubt.
 
 // setToolPrior fills s.nameMass with the prior mass under each node of g's tool-name trie.
-// logPrior holds one log-weight per tool (any scale: it is normalised here); nil clears it.
+// logPrior holds one log-weight per tool (a constant added to all changes nothing: they are
+// normalised here); nil clears it.
 func (s *scratch) setToolPrior(g *grammar, logPrior []float32) error {
 	s.nameMass = s.nameMass[:0]
 	s.nameUni = s.nameUni[:0]

@@ -91,3 +91,37 @@ func TestToolPriorSteersTheName(t *testing.T) {
 		t.Errorf("a prior of the wrong length: %v", err)
 	}
 }
+
+// A name that is a prefix of another ("set", "set_timer") is told apart by its closing
+// quote: the masses under the shared prefix and after it are each tool's own.
+func TestToolPriorPrefixNames(t *testing.T) {
+	g, err := newGrammar(mustTools(t, `[{"name":"set","description":"s"},{"name":"set_timer","description":"t"},{"name":"settle","description":"u"}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &scratch{}
+	if err := s.setToolPrior(g, []float32{float32(math.Log(0.2)), float32(math.Log(0.5)), float32(math.Log(0.3))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		prefix string
+		p      float64
+	}{{`[{"name":"set`, 1}, {`[{"name":"set_`, 0.5}, {`[{"name":"sett`, 0.3}} {
+		var st gstate
+		for _, c := range []byte(tc.prefix) {
+			if !g.feed(&st, c) {
+				t.Fatalf("%s rejected", tc.prefix)
+			}
+		}
+		if p, _ := s.nameMassAt(g, &st, false); math.Abs(p-tc.p) > 1e-6 {
+			t.Errorf("%s: mass %v, want %v", tc.prefix, p, tc.p)
+		}
+	}
+	var st gstate
+	for _, c := range []byte(`[{"name":"set"`) {
+		g.feed(&st, c)
+	}
+	if p, u := s.nameMassAt(g, &st, true); math.Abs(p-0.2) > 1e-6 || math.Abs(u-1.0/3) > 1e-6 {
+		t.Errorf(`after "set": mass %v uniform %v, want 0.2 1/3`, p, u)
+	}
+}

@@ -11,6 +11,7 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/needle-router/needle/internal/lexical"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -113,5 +114,31 @@ func TestEmbeddingCacheSingleFlightAndBounded(t *testing.T) {
 	}
 	if r.emb.Len() != 2 {
 		t.Fatalf("cache holds %d, want 2", r.emb.Len())
+	}
+}
+
+// Words caches term counts per tool text, bounded like the embedding cache; a changed
+// description is another entry with other counts.
+func TestWordsCacheBounded(t *testing.T) {
+	r, err := Open(Config{EmbedCache: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &toolspec.Tool{Name: "get_aqi", Description: "Air quality."}
+	ix := lexical.NewIndex([]lexical.Doc{r.Words(a), r.Words(&toolspec.Tool{Name: "timer"})})
+	if s := ix.Scores("air", nil); !(s[0] > 0 && s[1] == 0) {
+		t.Errorf("scores %v: the cached words of get_aqi lack air", s)
+	}
+	b := *a
+	b.Description = "Pollution."
+	ix = lexical.NewIndex([]lexical.Doc{r.Words(&b), r.Words(a)})
+	if s := ix.Scores("pollution", nil); !(s[0] > 0 && s[1] == 0) {
+		t.Errorf("scores %v: a changed description reused the old words", s)
+	}
+	for _, n := range []string{"x", "y", "z"} {
+		r.Words(&toolspec.Tool{Name: n})
+	}
+	if r.words.Len() != 2 {
+		t.Fatalf("words cache holds %d, want 2", r.words.Len())
 	}
 }

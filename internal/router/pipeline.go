@@ -369,7 +369,8 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	}
 	ctxD, span := p.cfg.Tracer.Start(ctx, "router.decode")
 	req := needle.Request{Query: in.Transcript, Tools: registry.Specs(cands)}
-	if p.cfg.ToolPriorTemp > 0 && scores != nil {
+	// A non-finite score (a broken embedding) leaves the decoder alone rather than failing.
+	if p.cfg.ToolPriorTemp > 0 && scores != nil && allFinite(scores) {
 		req.ToolPrior = make([]float32, len(scores))
 		for i, s := range scores {
 			req.ToolPrior[i] = s / float32(p.cfg.ToolPriorTemp)
@@ -561,4 +562,13 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 	span.SetAttributes(attribute.Int("router.tools_offered", len(tools)), attribute.StringSlice("router.retrieved", names))
 	out.Timings.Retrieve = p.cfg.Now().Sub(t0)
 	return keep, scores, nil
+}
+
+func allFinite(xs []float32) bool {
+	for _, x := range xs {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return false
+		}
+	}
+	return true
 }

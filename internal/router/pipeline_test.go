@@ -360,3 +360,26 @@ func TestToolPriorReachesTheDecoder(t *testing.T) {
 		}
 	}
 }
+
+// nanModel embeds every text as NaN: a broken embedding must not fail the request.
+type nanModel struct{ fakeModel }
+
+func (*nanModel) Embed(ctx context.Context, text string) ([]float32, error) {
+	return []float32{float32(math.NaN()), 0}, nil
+}
+
+func TestNonFiniteScoresDropThePrior(t *testing.T) {
+	var got []float32
+	m := &nanModel{fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		got = req.ToolPrior
+		return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
+	}}}
+	p := pipeline(t, m, "", nil)
+	const two = `[{"name":"a","description":"x"},{"name":"b","description":"y"}]`
+	if _, err := p.Route(context.Background(), Input{Transcript: "hello", ToolsJSON: two}); err != nil {
+		t.Fatal(err)
+	}
+	if got != nil {
+		t.Errorf("decoder got prior %v from NaN scores", got)
+	}
+}

@@ -100,3 +100,13 @@ func TestBadValuesAreFatal(t *testing.T) {
 		}
 	}
 }
+
+// The operator's 0 turns hybrid retrieval's BM25 and the tool prior off; the pipeline's 0
+// would mean its default, so the mapping is its own decision.
+func TestOffIfZero(t *testing.T) {
+	for _, tc := range []struct{ in, want float64 }{{0, -1}, {0.1, 0.1}, {2, 2}} {
+		if got := offIfZero(tc.in); got != tc.want {
+			t.Errorf("offIfZero(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+	}
+}

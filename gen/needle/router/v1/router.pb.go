@@ -402,8 +402,8 @@ func (*RouteRequest_Tools) isRouteRequest_ToolsSource() {}
 
 type RouteOptions struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
-	// Tools kept by retrieval when more are offered (default 5; retrieval is skipped at or
-	// below it).
+	// Tools kept by retrieval when more are offered (default 5; at or below it every tool is
+	// kept, in the order offered, and still scored for the decoder's tool prior).
 	TopK uint32 `protobuf:"varint,1,opt,name=top_k,json=topK,proto3" json:"top_k,omitempty"`
 	// Local answers below this confidence escalate (default: the server's threshold).
 	MinConfidence *float32 `protobuf:"fixed32,2,opt,name=min_confidence,json=minConfidence,proto3,oneof" json:"min_confidence,omitempty"`
@@ -528,7 +528,9 @@ func (x *ToolCall) GetArgumentsJson() string {
 type RetrievedTool struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	// Cosine similarity to the transcript (0 when retrieval was skipped).
+	// Hybrid retrieval score: cosine similarity to the transcript plus the BM25 weight times
+	// BM25 over the offered tools' words scaled to [0, 1] (0 when tools were not scored: the
+	// tool prior off and no more than top_k tools).
 	Score         float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
