@@ -64,10 +64,11 @@ func TestScoreRetrieval(t *testing.T) {
 		"qb": {0.8, 0.1, 0.5}, // b third
 		"qc": {0, 0.4, 0.6},   // c first
 	}
-	// Only "qb" shares a word with a doc (b's), which lifts b to first in hybrid retrieval.
+	// Only "qb" shares a word with a doc (b's, BM25 about 0.8, scaled by lexical.MinScale),
+	// which at weight 8 lifts b to first in hybrid retrieval.
 	docs := []Doc{{"a", "A", "alpha"}, {"b", "B", "qb beta"}, {"c", "C", "gamma"}}
 	qs := []RetrievalQuery{{"qa", "a"}, {"qb", "b"}, {"qc", "c"}, {"qa", "not in catalogue"}}
-	r, err := ScoreRetrieval(context.Background(), m, docs, qs, 1, 0, 0.25)
+	r, err := ScoreRetrieval(context.Background(), m, docs, qs, 8, 0, 0.25)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +79,7 @@ func TestScoreRetrieval(t *testing.T) {
 	if !near(r.HybridRecall1, 1) || !near(r.HybridMRR, 1) {
 		t.Errorf("hybrid R@1 %v MRR %v, want 1 1", r.HybridRecall1, r.HybridMRR)
 	}
-	// Weight 0 is the head alone; 0.25 lifts b from 0.1 to 0.35, still under a's 0.8 and c's 0.5.
+	// Weight 0 is the head alone; 0.25 lifts b from 0.1 to about 0.15, still last.
 	if len(r.Sweep) != 2 || !near(r.Sweep[0].Recall1, want.Recall1) || !near(r.Sweep[1].MRR, want.MRR) {
 		t.Errorf("sweep %+v, want the head's recall at both weights", r.Sweep)
 	}

@@ -176,9 +176,16 @@ func (ix *Index) Scores(query string, dst []float32) []float32 {
 	return dst
 }
 
-// Fuse adds weight times the sparse scores, scaled to [0, 1] by their maximum, to the dense
-// scores (cosine similarities in [-1, 1]) in place and returns dense. With no sparse score
-// above zero, or weight 0, dense is unchanged: the contrastive head alone decides.
+// MinScale is the least BM25 score that counts as a full match when Fuse scales sparse
+// scores: one shared common word ("get" in "get me a coffee" and get_weather) scores about
+// 0.7-1.5 over a few tools and stays a small nudge, where scaling by the maximum alone gave it
+// the full weight. Two or three shared rarer words reach it. On the held-out split it left
+// exact match and recall@5 unchanged (README, Results).
+const MinScale = 4
+
+// Fuse adds weight times the sparse scores, scaled by max(their maximum, MinScale), to the
+// dense scores (cosine similarities in [-1, 1]) in place and returns dense. With no sparse
+// score above zero, or weight 0, dense is unchanged: the contrastive head alone decides.
 func Fuse(dense, sparse []float32, weight float32) []float32 {
 	var hi float32
 	for _, s := range sparse {
@@ -187,6 +194,7 @@ func Fuse(dense, sparse []float32, weight float32) []float32 {
 	if hi <= 0 || weight == 0 {
 		return dense
 	}
+	hi = max(hi, MinScale)
 	for i := range dense {
 		dense[i] += weight * sparse[i] / hi
 	}

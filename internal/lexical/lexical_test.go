@@ -80,8 +80,9 @@ func TestFuse(t *testing.T) {
 		w             float32
 		want          []float32
 	}{
-		{"scaled by the max", []float32{0.5, 0.4}, []float32{2, 4}, 1, []float32{1, 1.4}},
-		{"weight", []float32{0.5, 0.4}, []float32{0, 4}, 0.25, []float32{0.5, 0.65}},
+		{"scaled by the max", []float32{0.5, 0.4}, []float32{4, 8}, 1, []float32{1, 1.4}},
+		{"weight", []float32{0.5, 0.4}, []float32{0, 8}, 0.25, []float32{0.5, 0.65}},
+		{"a weak match is scaled by MinScale", []float32{0.5, 0.4}, []float32{0, 1}, 1, []float32{0.5, 0.65}},
 		{"no sparse signal", []float32{0.5, 0.4}, []float32{0, 0}, 1, []float32{0.5, 0.4}},
 		{"weight zero", []float32{0.5, 0.4}, []float32{1, 0}, 0, []float32{0.5, 0.4}},
 	} {
