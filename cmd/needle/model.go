@@ -24,7 +24,7 @@ var priorTemp, lexWeight = new(float64), new(float64)
 func weightsFlag(fs *flag.FlagSet) *string {
 	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/needle/grounded.go")
 	priorTemp = fs.Float64("tool-prior-temp", router.DefaultToolPriorTemp, "temperature of the decoder's tool prior, softmax(hybrid retrieval score / T) over the candidate tools; 0: no prior")
-	lexWeight = fs.Float64("lexical-weight", router.DefaultLexicalWeight, "hybrid retrieval: weight of BM25 (scaled to [0, 1]) added to the contrastive cosine; 0: the head alone")
+	lexWeight = fs.Float64("lexical-weight", router.DefaultLexicalWeight, "hybrid retrieval: weight of BM25 (divided by max(top score, 4)) added to the contrastive cosine; 0: the head alone")
 	return fs.String("weights", "", "in-memory weight format: empty keeps the file's (int8 on the int4 QAT grid also gets an int4 copy for decode), or f32, int8, int4, int8+int4")
 }
 

@@ -18,7 +18,7 @@ type Retrieval struct {
 	Recall5   float64 `json:"recall_at_5"`
 	MRR       float64 `json:"mrr"`
 	// Hybrid retrieval (the router's): the contrastive head's cosine plus LexicalWeight
-	// times BM25 scaled to [0, 1] (internal/lexical). The fields above are the head alone.
+	// times BM25 divided by max(top score, 4) (internal/lexical). The fields above are the head alone.
 	LexicalWeight float64 `json:"lexical_weight"`
 	HybridRecall1 float64 `json:"hybrid_recall_at_1"`
 	HybridRecall5 float64 `json:"hybrid_recall_at_5"`

@@ -51,7 +51,7 @@ type Config struct {
 	Threshold float64
 	// TopK tools kept by retrieval when more are offered (default 5, at most MaxTopK).
 	TopK int
-	// LexicalWeight is the weight of BM25 over the offered tools' words, scaled to [0, 1],
+	// LexicalWeight is the weight of BM25 over the offered tools' words, divided by max(top score, 4),
 	// added to the contrastive head's cosine when retrieval ranks tools (hybrid retrieval,
 	// internal/lexical). Default DefaultLexicalWeight; negative: the contrastive head alone.
 	LexicalWeight float64

@@ -529,7 +529,7 @@ type RetrievedTool struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// Hybrid retrieval score: cosine similarity to the transcript plus the BM25 weight times
-	// BM25 over the offered tools' words scaled to [0, 1] (0 when tools were not scored: the
+	// BM25 over the offered tools' words divided by max(its top score, 4) (0 when tools were not scored: the
 	// tool prior off and no more than top_k tools).
 	Score         float32 `protobuf:"fixed32,2,opt,name=score,proto3" json:"score,omitempty"`
 	unknownFields protoimpl.UnknownFields
