@@ -53,9 +53,21 @@ def section():
         out.append("| exact match | tool name | call F1 | arguments | parse | no-call |")
         out.append("|---|---|---|---|---|---|")
         out.append(f"| {100 * r['exact_match']:.1f}% | {100 * r['tool_name_accuracy']:.1f}% | {100 * r['call_f1']:.1f}% | {100 * r['argument_accuracy']:.1f}% | {100 * r['parse_rate']:.1f}% | {100 * r['no_call_accuracy']:.1f}% |")
+        sw = load("synth_written.json")
+        if sw:
+            w = sw["synth"]
+            out.append(f"\nThe same split with half the rows asking held-out written API tools (calculations and lookups in typed sentences; `needle eval synth -written 0.5 -seed 3`, {w['n']} rows): exact {100 * w['exact_match']:.1f}%, tool name {100 * w['tool_name_accuracy']:.1f}%, no-call {100 * w['no_call_accuracy']:.1f}%.")
         if r.get("retrieval"):
-            t = r["retrieval"]
-            out.append(f"\nRetrieval over a catalogue of {t['catalogue']} tools ({t['queries']} queries): Recall@1 {100 * t['recall_at_1']:.1f}%, Recall@5 {100 * t['recall_at_5']:.1f}%, MRR {t['mrr']:.3f}.")
+            out.append("\nRetrieval of the called tool (`needle eval synth`; hybrid = contrastive cosine + "
+                       "BM25, what the router uses):\n")
+            out.append("| catalogue | queries | head R@1 | head R@5 | hybrid R@1 | hybrid R@5 | hybrid MRR |")
+            out.append("|---|---|---|---|---|---|---|")
+            for key, what in (("retrieval", "distinct tools"), ("retrieval_by_name", "tool names (one function under several names)")):
+                t = r.get(key)
+                if not t:
+                    continue
+                hyb = [f"{100 * t['hybrid_recall_at_1']:.1f}%", f"{100 * t['hybrid_recall_at_5']:.1f}%", f"{t['hybrid_mrr']:.3f}"] if "hybrid_recall_at_1" in t else ["-"] * 3
+                out.append(f"| {t['catalogue']} {what} | {t['queries']} | {100 * t['recall_at_1']:.1f}% | {100 * t['recall_at_5']:.1f}% | " + " | ".join(hyb) + " |")
         out.append("\nCalibration (risk-coverage of the confidence score; plot: `reports/calibration.png`):\n")
         out.append("| coverage | threshold | precision |")
         out.append("|---|---|---|")

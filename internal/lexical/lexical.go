@@ -62,7 +62,8 @@ func Terms(s string) []string {
 }
 
 // ToolText is the text of a tool that retrieval matches: its name, description, and each
-// parameter's name, description and enum values.
+// parameter's name, description and enum values, nested ones (properties, items, anyOf)
+// included.
 func ToolText(t *toolspec.Tool) string {
 	var sb strings.Builder
 	sb.WriteString(t.Name)
@@ -85,6 +86,9 @@ func ToolText(t *toolspec.Tool) string {
 		}
 		if p.Items != nil {
 			param(p.Items)
+		}
+		for i := range p.AnyOf {
+			param(&p.AnyOf[i])
 		}
 	}
 	for i := range t.Params {

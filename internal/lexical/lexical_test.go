@@ -36,9 +36,10 @@ func TestToolText(t *testing.T) {
 		{Name: "pollutant", Enum: []any{"ozone", "pm25"}},
 		{Name: "opts", Properties: []toolspec.Param{{Name: "hourly"}}},
 		{Name: "days", Items: &toolspec.Param{Description: "weekday"}},
+		{Name: "when", AnyOf: []toolspec.Param{{Description: "timestamp"}, {Description: "relative"}}},
 	}}
 	got := Terms(ToolText(&tl))
-	for _, w := range []string{"aqi", "air", "qualiti", "citi", "ozon", "pm", "hour", "weekday"} {
+	for _, w := range []string{"aqi", "air", "qualiti", "citi", "ozon", "pm", "hour", "weekday", "timestamp", "relat"} {
 		if !slices.Contains(got, w) {
 			t.Errorf("ToolText terms %q lack %q", got, w)
 		}
