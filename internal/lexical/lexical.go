@@ -22,9 +22,13 @@ const (
 	b  = 0.75
 )
 
+// keep are stop words that tell tools apart ("turn on" / "turn off", "volume up" / "down").
+var keep = map[string]bool{"on": true, "off": true, "up": true, "down": true, "over": true, "under": true,
+	"no": true, "not": true, "all": true, "before": true, "after": true, "out": true, "again": true}
+
 // Terms splits s into lower-case stemmed words (Porter2 stemmer): identifiers are split at
 // '_', '.', '-', camelCase humps and letter-digit boundaries (runs of digits are words),
-// English stop words dropped.
+// English stop words dropped except those in keep.
 func Terms(s string) []string {
 	var out []string
 	var w []rune
@@ -34,7 +38,7 @@ func Terms(s string) []string {
 		}
 		t := strings.ToLower(string(w))
 		w = w[:0]
-		if english.IsStopWord(t) {
+		if english.IsStopWord(t) && !keep[t] {
 			return
 		}
 		out = append(out, english.Stem(t, false))

@@ -22,6 +22,8 @@ func TestTerms(t *testing.T) {
 		{"track 1z083384661923", []string{"track", "1", "z", "083384661923"}},
 		{"H2O CO2", []string{"h", "2", "o", "co", "2"}},
 		{"running runs", []string{"run", "run"}},
+		{"turn on the lights", []string{"turn", "on", "light"}},
+		{"volume down", []string{"volum", "down"}},
 		{"Ünïcode façade", []string{"ünïcode", "façad"}},
 	} {
 		if got := Terms(tc.in); !slices.Equal(got, tc.want) {

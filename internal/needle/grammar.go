@@ -135,13 +135,15 @@ type tedge struct {
 }
 
 type grammar struct {
-	nodes  []node
-	objs   []objNode
-	trie   []tnode
-	tools  []int32 // the arguments object node of each tool
-	names  int32   // trie root of tool names (wire bytes + closing quote; leaf = tool)
-	anyN   int32   // any JSON value
-	keyStr int32   // a key of an open object: a string without leading space or bounds
+	nodes []node
+	objs  []objNode
+	trie  []tnode
+	tools []int32 // the arguments object node of each tool
+	names int32   // trie root of tool names (wire bytes + closing quote; leaf = tool)
+	// namesEnd ends the names trie's nodes, [names, namesEnd); it is built last.
+	namesEnd int32
+	anyN     int32 // any JSON value
+	keyStr   int32 // a key of an open object: a string without leading space or bounds
 }
 
 // Outer phases, around the call objects.

@@ -23,8 +23,13 @@ func newGrammar(tools []toolspec.Tool) (*grammar, error) {
 	g.anyN = g.compileAny()
 	g.keyStr = g.addNode(node{kind: nString, max: -1})
 	names := make([]wireLit, 0, len(tools))
+	seen := make(map[string]bool, len(tools))
 	for i := range tools {
 		t := &tools[i]
+		if seen[t.Name] { // the second could never be named
+			return nil, fmt.Errorf("%w: tool name %q offered twice", ErrUnsupportedTools, t.Name)
+		}
+		seen[t.Name] = true
 		obj := toolspec.Param{Type: "object", Properties: t.Params}
 		if obj.Properties == nil {
 			obj.Properties = []toolspec.Param{}
@@ -42,7 +47,7 @@ func newGrammar(tools []toolspec.Tool) (*grammar, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrUnsupportedTools, err)
 	}
-	g.names = root
+	g.names, g.namesEnd = root, int32(len(g.trie))
 	return g, nil
 }
 

@@ -50,7 +50,11 @@ func (s *scratch) setToolPrior(g *grammar, logPrior []float32) error {
 		s.toolMass[i] /= z
 	}
 	// Children come after their parents in the trie (buildTrie appends), and the names
-	// trie is the last one built, so one backward pass sums each subtree.
+	// trie is the last one built ([g.names, g.namesEnd)), so one backward pass sums each
+	// subtree.
+	if int(g.namesEnd) != len(g.trie) {
+		return fmt.Errorf("needle: the tool-name trie is not the last one built")
+	}
 	n := len(g.trie) - int(g.names)
 	s.nameMass = append(s.nameMass, make([]float64, n)...)
 	s.nameUni = append(s.nameUni, make([]float64, n)...)
@@ -120,8 +124,12 @@ func (m *Model) biasNames(g *grammar, s *scratch, st *gstate, logits []float32) 
 			if !ok {
 				continue
 			}
-			// Named in this token: it left the name phases for the arguments of the same call.
-			named := ns.phase > phName && ns.phase != phAfterCall && ns.phase != phDone
+			if ns.ncalls != st.ncalls {
+				continue // it also closed the call: no vocabulary piece spans a name and its arguments
+			}
+			// Named in this token: it left the name for the same call's arguments (st is in a
+			// name phase, namePhase).
+			named := ns.phase == phArgsHead || ns.phase == phCallClose
 			p1, u1 := s.nameMassAt(g, &ns, named)
 			if u1 != u0 {
 				out[id] += float32(math.Log(max(p1, 1e-30)/max(p0, 1e-30)) - math.Log(u1/u0))

@@ -2,6 +2,7 @@ package needle
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strings"
@@ -123,5 +124,11 @@ func TestToolPriorPrefixNames(t *testing.T) {
 	}
 	if p, u := s.nameMassAt(g, &st, true); math.Abs(p-0.2) > 1e-6 || math.Abs(u-1.0/3) > 1e-6 {
 		t.Errorf(`after "set": mass %v uniform %v, want 0.2 1/3`, p, u)
+	}
+}
+
+func TestDuplicateToolNamesRejected(t *testing.T) {
+	if _, err := newGrammar(mustTools(t, `[{"name":"a","description":"x"},{"name":"a","description":"y"}]`)); !errors.Is(err, ErrUnsupportedTools) {
+		t.Errorf("duplicate names: %v, want ErrUnsupportedTools", err)
 	}
 }
