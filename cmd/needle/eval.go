@@ -117,6 +117,12 @@ func routePrediction(ctx context.Context, p *router.Pipeline, transcript, tools 
 		return pr
 	}
 	pr.Confidence, pr.OutputTokens = o.Confidence, o.OutputTokens
+	var best float32
+	for _, r := range o.Retrieved {
+		if r.Score != 0 && (pr.TopTool == "" || r.Score > best) {
+			pr.TopTool, best = r.Name, r.Score
+		}
+	}
 	pr.Calls, pr.ParseErr = eval.FromToolCalls(o.Calls)
 	return pr
 }

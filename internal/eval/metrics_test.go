@@ -361,3 +361,19 @@ func TestCatalogue(t *testing.T) {
 		t.Errorf("KeyOf past the keys = %q", k)
 	}
 }
+
+// OfferedTop1 counts rows with a call expected and retrieval scores, and how often the top
+// scored tool is the first expected call's.
+func TestOfferedTop1(t *testing.T) {
+	timer := []Call{call("set_timer")}
+	rows := []SynthRow{
+		ScoreSynthRow(SynthItem{Want: timer, Pred: Prediction{Calls: timer, TopTool: "set_timer"}}),
+		ScoreSynthRow(SynthItem{Want: timer, Pred: Prediction{Calls: timer, TopTool: "get_weather"}}),
+		ScoreSynthRow(SynthItem{Want: timer, Pred: Prediction{Calls: timer}}),       // not scored
+		ScoreSynthRow(SynthItem{Want: nil, Pred: Prediction{TopTool: "set_timer"}}), // no call expected
+	}
+	r := ScoreSynth(rows)
+	if r.OfferedTop1N != 2 || r.OfferedTop1 != 0.5 {
+		t.Errorf("OfferedTop1 %v over %d rows, want 0.5 over 2", r.OfferedTop1, r.OfferedTop1N)
+	}
+}

@@ -21,6 +21,9 @@ type Prediction struct {
 	Confidence   float64
 	OutputTokens int
 	Latency      time.Duration // wall time of the request
+	// TopTool is the offered tool the router's retrieval scored highest ("" when it did not
+	// score them: the tool prior off and no more tools than top-k).
+	TopTool string
 }
 
 // answered reports whether the prediction has calls to score (possibly none).

@@ -29,6 +29,10 @@ type SynthRow struct {
 	NameOK     bool    `json:"name_ok"` // the same tool names in the same order (no call: none)
 	Confidence float64 `json:"confidence"`
 	Error      string  `json:"error,omitempty"` // the request's error, or "did not parse: ..."
+	// TopTool is the router's retrieval's first choice among the offered tools ("" when not
+	// scored); TopToolOK: it is the first expected call's tool.
+	TopTool   string `json:"top_tool,omitempty"`
+	TopToolOK bool   `json:"top_tool_ok,omitempty"`
 	// What the answer cost.
 	OutputTokens int     `json:"output_tokens"`
 	RouteMs      float64 `json:"route_ms"`
@@ -83,6 +87,11 @@ type SynthReport struct {
 	// Retrieval ranks distinct tools (one per function); RetrievalByName ranks every tool
 	// name the rows offered, where one function under several names counts as several tools
 	// and only the asked name is a hit.
+	// OfferedTop1 is how often the router's retrieval scored the first expected call's tool
+	// highest among the tools the row offered (the tool prior's view), over OfferedTop1N rows
+	// with a call expected and scores; compare ToolNameAcc, the decoder's.
+	OfferedTop1     float64         `json:"offered_top1"`
+	OfferedTop1N    int             `json:"offered_top1_n"`
 	Retrieval       *Retrieval      `json:"retrieval,omitempty"`
 	RetrievalByName *Retrieval      `json:"retrieval_by_name,omitempty"`
 	Calibration     []CoveragePoint `json:"calibration"`
@@ -145,6 +154,8 @@ func ScoreSynthRow(it SynthItem) SynthRow {
 	if r.Expected == nil {
 		r.Expected = []Call{}
 	}
+	r.TopTool = p.TopTool
+	r.TopToolOK = p.TopTool != "" && len(it.Want) > 0 && it.Want[0].Name == p.TopTool
 	c := &r.Counts
 	c.Errored, c.Parsed = p.Err != nil, p.answered()
 	var got []Call
@@ -208,7 +219,7 @@ func ScoreSynthRow(it SynthItem) SynthRow {
 // (Retrieval is left to the caller).
 func ScoreSynth(rows []SynthRow) SynthReport {
 	r := SynthReport{N: len(rows), Threshold98: -1}
-	var exact, names, parsed, noCallOK int
+	var exact, names, parsed, noCallOK, top1 int
 	var tp, fp, fn, argOK, argN int
 	var cp, rw Tally
 	conf := make([]float64, len(rows))
@@ -239,6 +250,12 @@ func ScoreSynth(rows []SynthRow) SynthReport {
 		tp, fp, fn, argN, argOK = tp+c.TP, fp+c.FP, fn+c.FN, argN+c.Args, argOK+c.ArgsOK
 		cp.N, cp.OK, rw.N, rw.OK = cp.N+c.Copy.N, cp.OK+c.Copy.OK, rw.N+c.Rewrite.N, rw.OK+c.Rewrite.OK
 		conf[i], ok[i] = row.Confidence, row.Exact
+		if row.TopTool != "" && len(row.Expected) > 0 {
+			r.OfferedTop1N++
+			if row.TopToolOK {
+				top1++
+			}
+		}
 		if !c.Errored {
 			tokens, ms = append(tokens, row.OutputTokens), append(ms, row.RouteMs)
 		}
@@ -253,6 +270,9 @@ func ScoreSynth(rows []SynthRow) SynthReport {
 	}
 	if r.NoCallN > 0 {
 		r.NoCallAcc = float64(noCallOK) / float64(r.NoCallN)
+	}
+	if r.OfferedTop1N > 0 {
+		r.OfferedTop1 = float64(top1) / float64(r.OfferedTop1N)
 	}
 	all := Tally{N: cp.N + rw.N, OK: cp.OK + rw.OK}
 	r.Values = ValueAccuracy{N: all.N, Accuracy: all.Rate(), CopyN: cp.N, CopyAccuracy: cp.Rate(), RewriteN: rw.N, RewriteAccuracy: rw.Rate()}
@@ -324,6 +344,9 @@ func (r *SynthReport) WriteTable(w io.Writer) {
 	fmt.Fprintf(w, "  exact match        %6.1f%%\n  tool-name accuracy %6.1f%%\n  call F1            %6.1f%%\n  argument accuracy  %6.1f%%\n  parse rate         %6.1f%%\n  no-call accuracy   %6.1f%% (%d rows)\n",
 		100*r.ExactMatch, 100*r.ToolNameAcc, 100*r.CallF1, 100*r.ArgAcc, 100*r.ParseRate, 100*r.NoCallAcc, r.NoCallN)
 	fmt.Fprintf(w, "  request errors     %6d\n", r.Errors)
+	if r.OfferedTop1N > 0 {
+		fmt.Fprintf(w, "  retrieval's first choice among the offered tools is the first call's tool %.1f%% (%d rows)\n", 100*r.OfferedTop1, r.OfferedTop1N)
+	}
 	v := r.Values
 	fmt.Fprintf(w, "  string values, tool right %5.1f%% (%d): copy %.1f%% (%d), rewrite %.1f%% (%d)\n",
 		100*v.Accuracy, v.N, 100*v.CopyAccuracy, v.CopyN, 100*v.RewriteAccuracy, v.RewriteN)
