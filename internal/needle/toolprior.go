@@ -7,7 +7,7 @@ import (
 
 // A tool prior (Request.ToolPrior) lets a second opinion on which tool is asked for, the
 // router's retrieval scores (contrastive head + BM25), weigh in where the decoder names the
-// tool. The decoder's tokens spell the name, so the prior is spread over them exactly: a
+// first call's tool. The decoder's tokens spell the name, so the prior is spread over them exactly: a
 // token that narrows the tools the call may still name from set A to set B gets
 // log(P(B)/P(A)) - log(U(B)/U(A)) added to its logit, P the prior mass of a set and U the
 // uniform one. Summed over the name's tokens that is log(N P(tool)): the decoder scores
@@ -97,10 +97,13 @@ func namePhase(st *gstate) bool {
 }
 
 // biasNames returns logits with the prior's log mass ratio added to every token that
-// narrows the tools the call may name from state st (see above), in s.biased; logits itself
-// when there is no prior or the next token cannot touch a name.
+// narrows the tools the first call may name from state st (see above), in s.biased; logits
+// itself when there is no prior, the next token cannot touch a name, or a call is done.
 func (m *Model) biasNames(g *grammar, s *scratch, st *gstate, logits []float32) []float32 {
-	if len(s.nameMass) == 0 || !namePhase(st) {
+	// Only the first call: the prior scores the whole request, and a later call of a
+	// multi-call request names another tool (or the same one again), which it cannot tell.
+	// Measured on held-out seeds 7 and 99: first call only at T 0.05 beat every call at 0.1.
+	if len(s.nameMass) == 0 || !namePhase(st) || st.ncalls > 0 {
 		return logits
 	}
 	out := append(s.biased[:0], logits...)

@@ -56,7 +56,7 @@ type Config struct {
 	// internal/lexical). Default DefaultLexicalWeight; negative: the contrastive head alone.
 	LexicalWeight float64
 	// ToolPriorTemp is the temperature of the decoder's tool prior: softmax(hybrid score /
-	// T) over the candidate tools weighs in where a call names its tool
+	// T) over the candidate tools weighs in where the first call names its tool
 	// (needle.Request.ToolPrior). Default DefaultToolPriorTemp; negative: no prior.
 	ToolPriorTemp float64
 	// MaxTranscript is the longest transcript accepted, in bytes (default 4096).
@@ -154,7 +154,7 @@ const DefaultLexicalWeight = 0.75
 
 // DefaultToolPriorTemp is the tool prior's temperature, chosen by held-out exact match of the
 // shipped model on a seed other than the report's (`needle eval synth -tool-prior-temp T`).
-const DefaultToolPriorTemp = 0.1
+const DefaultToolPriorTemp = 0.05
 
 // Pipeline routes requests. Model may be nil (no local model: everything escalates).
 type Pipeline struct {

@@ -69,7 +69,7 @@ var options = []option{
 	{"threshold", "NEEDLE_THRESHOLD", "0.999", "", "local answers below this confidence escalate, in (0, 1]; the measured threshold for >= 98% local precision of the shipped model (Results)", func(c *Config) any { return &c.Threshold }},
 	{"top-k", "NEEDLE_TOP_K", "5", "", "tools kept by retrieval, 1 to 64", func(c *Config) any { return &c.TopK }},
 	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", "0.75", "", "hybrid retrieval: weight of BM25 over the offered tools' words (divided by max(top score, 4)) added to the contrastive head's cosine, in [0, 10]; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }},
-	{"tool-prior-temp", "NEEDLE_TOOL_PRIOR_TEMP", "0.1", "", "the decoder weighs softmax(retrieval score / T) over the candidate tools as a prior where a call names its tool, T in [0, 10]; 0 = no prior (Results)", func(c *Config) any { return &c.ToolPriorTemp }},
+	{"tool-prior-temp", "NEEDLE_TOOL_PRIOR_TEMP", "0.05", "", "the decoder weighs softmax(retrieval score / T) over the candidate tools as a prior where the first call names its tool, T in [0, 10]; 0 = no prior (Results)", func(c *Config) any { return &c.ToolPriorTemp }},
 	{"workers", "NEEDLE_WORKERS", "0", "GOMAXPROCS", "requests running the local model at once", func(c *Config) any { return &c.Workers }},
 	{"queue", "NEEDLE_QUEUE", "0", "4 x workers", "requests waiting for a worker; past it, or when the deadline cannot be met, `RESOURCE_EXHAUSTED` with retry info", func(c *Config) any { return &c.Queue }},
 	{"cloud-url", "NEEDLE_CLOUD_BASE_URL", "", "", "OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`; empty = no cloud", func(c *Config) any { return &c.CloudURL }},
