@@ -123,6 +123,7 @@ func routePrediction(ctx context.Context, p *router.Pipeline, transcript, tools 
 			pr.TopTool, best = r.Name, r.Score
 		}
 	}
+	pr.TopScore = best
 	pr.Calls, pr.ParseErr = eval.FromToolCalls(o.Calls)
 	return pr
 }

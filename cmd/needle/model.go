@@ -19,11 +19,16 @@ var groundSpec = new(string)
 // (-tool-prior-temp, -lexical-weight); 0 turns either off, as in the router's flags.
 var priorTemp, lexWeight = new(float64), new(float64)
 
+// callWeight and callCenter are the local pipeline's call prior (-call-prior-weight 0: off).
+var callWeight, callCenter = new(float64), new(float64)
+
 // weightsFlag registers --weights, the in-memory weight format, and --ground, the copy rule
 // for free string values, on a subcommand.
 func weightsFlag(fs *flag.FlagSet) *string {
 	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/needle/grounded.go")
 	priorTemp = fs.Float64("tool-prior-temp", router.DefaultToolPriorTemp, "temperature of the decoder's tool prior, softmax(hybrid retrieval score / T) over the candidate tools; 0: no prior")
+	callWeight = fs.Float64("call-prior-weight", router.DefaultCallPriorWeight, "call prior: weight x (top retrieval score - center), clamped to [-4, 4], added to the log-odds of calling a tool; 0: off")
+	callCenter = fs.Float64("call-prior-center", router.DefaultCallPriorCenter, "call prior: the top retrieval score at which it is neutral")
 	lexWeight = fs.Float64("lexical-weight", router.DefaultLexicalWeight, "hybrid retrieval: weight of BM25 (divided by max(top score, 4)) added to the contrastive cosine; 0: the head alone")
 	return fs.String("weights", "", "in-memory weight format: empty keeps the file's (int8 on the int4 QAT grid also gets an int4 copy for decode), or f32, int8, int4, int8+int4")
 }
@@ -53,6 +58,7 @@ func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
 		return nil, err
 	}
 	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: offIfZero(*priorTemp), LexicalWeight: offIfZero(*lexWeight),
+		CallPriorWeight: offIfZero(*callWeight), CallPriorCenter: *callCenter,
 		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, m, escalate.New(escalate.Config{}), reg), nil
 }
 

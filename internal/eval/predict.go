@@ -23,7 +23,8 @@ type Prediction struct {
 	Latency      time.Duration // wall time of the request
 	// TopTool is the offered tool the router's retrieval scored highest ("" when it did not
 	// score them: the tool prior off and no more tools than top-k).
-	TopTool string
+	TopTool  string
+	TopScore float32 // its score
 }
 
 // answered reports whether the prediction has calls to score (possibly none).

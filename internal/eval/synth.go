@@ -31,8 +31,9 @@ type SynthRow struct {
 	Error      string  `json:"error,omitempty"` // the request's error, or "did not parse: ..."
 	// TopTool is the router's retrieval's first choice among the offered tools ("" when not
 	// scored); TopToolOK: it is the first expected call's tool.
-	TopTool   string `json:"top_tool,omitempty"`
-	TopToolOK bool   `json:"top_tool_ok,omitempty"`
+	TopTool   string  `json:"top_tool,omitempty"`
+	TopToolOK bool    `json:"top_tool_ok,omitempty"`
+	TopScore  float32 `json:"top_score,omitempty"`
 	// What the answer cost.
 	OutputTokens int     `json:"output_tokens"`
 	RouteMs      float64 `json:"route_ms"`
@@ -154,7 +155,7 @@ func ScoreSynthRow(it SynthItem) SynthRow {
 	if r.Expected == nil {
 		r.Expected = []Call{}
 	}
-	r.TopTool = p.TopTool
+	r.TopTool, r.TopScore = p.TopTool, p.TopScore
 	r.TopToolOK = p.TopTool != "" && len(it.Want) > 0 && it.Want[0].Name == p.TopTool
 	c := &r.Counts
 	c.Errored, c.Parsed = p.Err != nil, p.answered()

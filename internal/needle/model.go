@@ -115,6 +115,7 @@ type scratch struct {
 	allow, bonused        tokenSet
 	nameMass, nameUni     []float64 // tool prior (toolprior.go)
 	toolMass              []float64
+	callPrior             float32
 	biased                []float32
 }
 

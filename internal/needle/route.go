@@ -61,6 +61,10 @@ type Request struct {
 	// prior over which tool a call names (toolprior.go). Nil: the decoder alone chooses. Its
 	// length must match Tools and its weights must be finite (or -Inf, not all).
 	ToolPrior []float32
+	// CallPrior is added to the log-odds of calling a tool at all, at the answer's first
+	// decision ("]" no call, or "{" a call): the router's evidence that a tool is asked for
+	// (toolprior.go). 0: the decoder alone decides. It must be finite.
+	CallPrior float32
 }
 
 // Result is the decoded answer.
@@ -98,6 +102,10 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	if err := s.setToolPrior(g, req.ToolPrior); err != nil {
 		return nil, err
 	}
+	if math.IsNaN(float64(req.CallPrior)) || math.IsInf(float64(req.CallPrior), 0) {
+		return nil, fmt.Errorf("needle: call prior %v", req.CallPrior)
+	}
+	s.callPrior = req.CallPrior
 	res := &Result{}
 
 	t0 := time.Now()

@@ -132,3 +132,30 @@ func TestDuplicateToolNamesRejected(t *testing.T) {
 		t.Errorf("duplicate names: %v, want ErrUnsupportedTools", err)
 	}
 }
+
+// A strong call prior decides whether the answer calls a tool at all; a non-finite one is an
+// error.
+func TestCallPrior(t *testing.T) {
+	m := randomModel(t, 11)
+	tools := mustTools(t, priorTools)
+	for i := 0; i < 8; i++ {
+		q := fmt.Sprintf("query number %d", i)
+		none, err := m.Route(context.Background(), Request{Query: q, Tools: tools, CallPrior: -60})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(none.Calls) != 0 {
+			t.Errorf("%q: call prior -60 still called: %s", q, none.Raw)
+		}
+		some, err := m.Route(context.Background(), Request{Query: q, Tools: tools, CallPrior: 60})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(some.Calls) == 0 {
+			t.Errorf("%q: call prior +60 made no call: %s", q, some.Raw)
+		}
+	}
+	if _, err := m.Route(context.Background(), Request{Query: "x", Tools: tools, CallPrior: float32(math.Inf(1))}); err == nil {
+		t.Error("an infinite call prior was accepted")
+	}
+}

@@ -383,3 +383,33 @@ func TestNonFiniteScoresDropThePrior(t *testing.T) {
 		t.Errorf("decoder got prior %v from NaN scores", got)
 	}
 }
+
+// The call prior is weight x (top score - center), clamped to [-4, 4]; off with a negative
+// weight.
+func TestCallPriorReachesTheDecoder(t *testing.T) {
+	const two = `[{"name":"set_timer","description":"Start a countdown timer."},
+		{"name":"get_aqi","description":"Air quality index (pollution) for a city."}]`
+	for _, tc := range []struct {
+		weight, center float64
+		want           func(got float32, top float32) bool
+	}{
+		{1, 0.5, func(got, top float32) bool { return math.Abs(float64(got-(top-0.5))) < 1e-5 }},
+		{100, 0.5, func(got, top float32) bool { return got == 4 || got == -4 }},
+		{-1, 0.5, func(got, top float32) bool { return got == 0 }},
+	} {
+		var got float32
+		m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+			got = req.CallPrior
+			return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
+		}}
+		p := pipeline(t, m, "", func(c *Config) { c.CallPriorWeight, c.CallPriorCenter = tc.weight, tc.center })
+		out, err := p.Route(context.Background(), Input{Transcript: "air pollution today", ToolsJSON: two})
+		if err != nil {
+			t.Fatal(err)
+		}
+		top := max(out.Retrieved[0].Score, out.Retrieved[1].Score)
+		if !tc.want(got, top) {
+			t.Errorf("weight %v center %v: call prior %v with top score %v", tc.weight, tc.center, got, top)
+		}
+	}
+}

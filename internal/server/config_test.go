@@ -84,6 +84,8 @@ func TestBadValuesAreFatal(t *testing.T) {
 		{[]string{"--lexical-weight", "NaN"}, nil, "lexical-weight"},
 		{nil, map[string]string{"NEEDLE_TOOL_PRIOR_TEMP": "11"}, "tool-prior-temp"},
 		{[]string{"--tool-prior-temp", "-0.1"}, nil, "tool-prior-temp"},
+		{[]string{"--call-prior-weight", "-1"}, nil, "call-prior-weight"},
+		{[]string{"--call-prior-center", "0"}, nil, "call-prior-center"},
 		{[]string{"--tools-dir", "/nonexistent/tools"}, nil, "tools-dir"},
 		{[]string{"--cloud-retries", "-1"}, nil, "cloud-retries"},
 		{[]string{"--cloud-url", "api.openai.com"}, nil, "cloud-url"},
