@@ -20,7 +20,7 @@ var groundSpec = new(string)
 var priorTemp, lexWeight = new(float64), new(float64)
 
 // callWeight and callCenter are the local pipeline's call prior (-call-prior-weight 0: off).
-var callWeight, callCenter = new(float64), new(float64)
+var callWeight, callCenter, callCenterOne = new(float64), new(float64), new(float64)
 
 // weightsFlag registers --weights, the in-memory weight format, and --ground, the copy rule
 // for free string values, on a subcommand.
@@ -29,6 +29,7 @@ func weightsFlag(fs *flag.FlagSet) *string {
 	priorTemp = fs.Float64("tool-prior-temp", router.DefaultToolPriorTemp, "temperature of the decoder's tool prior, softmax(hybrid retrieval score / T) over the candidate tools; 0: no prior")
 	callWeight = fs.Float64("call-prior-weight", router.DefaultCallPriorWeight, "call prior: weight x (top retrieval score - center), clamped to [-4, 4], added to the log-odds of calling a tool; 0: off")
 	callCenter = fs.Float64("call-prior-center", router.DefaultCallPriorCenter, "call prior: the top retrieval score at which it is neutral")
+	callCenterOne = fs.Float64("call-prior-center-one", router.DefaultCallPriorCenterOne, "call prior: the neutral score when one tool is offered")
 	lexWeight = fs.Float64("lexical-weight", router.DefaultLexicalWeight, "hybrid retrieval: weight of BM25 (divided by max(top score, 4)) added to the contrastive cosine; 0: the head alone")
 	return fs.String("weights", "", "in-memory weight format: empty keeps the file's (int8 on the int4 QAT grid also gets an int4 copy for decode), or f32, int8, int4, int8+int4")
 }
@@ -58,7 +59,7 @@ func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
 		return nil, err
 	}
 	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: offIfZero(*priorTemp), LexicalWeight: offIfZero(*lexWeight),
-		CallPriorWeight: offIfZero(*callWeight), CallPriorCenter: *callCenter,
+		CallPriorWeight: offIfZero(*callWeight), CallPriorCenter: *callCenter, CallPriorCenterOne: *callCenterOne,
 		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, m, escalate.New(escalate.Config{}), reg), nil
 }
 

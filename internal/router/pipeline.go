@@ -63,9 +63,11 @@ type Config struct {
 	// CallPriorWeight and CallPriorCenter set the decoder's call prior: CallPriorWeight x
 	// (top retrieval score - CallPriorCenter), clamped to [-4, 4], is added to the log-odds
 	// of calling a tool at all (needle.Request.CallPrior); a transcript that matches a tool
-	// well is rarely a request for none. Scored requests only (two or more tools). Defaults
-	// DefaultCallPriorWeight, DefaultCallPriorCenter; a negative weight: no call prior.
-	CallPriorWeight, CallPriorCenter float64
+	// well is rarely a request for none. CallPriorCenterOne replaces the center when one tool
+	// is offered: BM25 over one document has little IDF, so its scores run lower. Defaults
+	// DefaultCallPriorWeight, DefaultCallPriorCenter, DefaultCallPriorCenterOne; a negative
+	// weight: no call prior.
+	CallPriorWeight, CallPriorCenter, CallPriorCenterOne float64
 	// MaxTranscript is the longest transcript accepted, in bytes (default 4096).
 	MaxTranscript int
 	// MaxHistory is the most earlier turns accepted (default 32).
@@ -118,6 +120,9 @@ func (c *Config) ensureDefaults() {
 	c.CallPriorWeight = max(c.CallPriorWeight, 0)
 	if c.CallPriorCenter == 0 {
 		c.CallPriorCenter = DefaultCallPriorCenter
+	}
+	if c.CallPriorCenterOne == 0 {
+		c.CallPriorCenterOne = DefaultCallPriorCenterOne
 	}
 	if c.MaxTranscript <= 0 {
 		c.MaxTranscript = 4096
@@ -173,9 +178,12 @@ const DefaultToolPriorTemp = 0.05
 // DefaultCallPriorWeight and DefaultCallPriorCenter set the call prior (Config), chosen like
 // the tool prior's temperature on held-out seeds 7 and 99 (stage-4 step 3000: exact
 // 42.5/45.0 without, 47.0/49.0 with; weight 16 was 48.8/49.2, a near step we did not take).
+// With one tool offered (`-max-tools 1`), where the model declined 44% of wanted calls:
+// 49.8/48.5 without, 54.8/54.8 with center 0.6 (0.5: 55.8/55.2 but more false calls).
 const (
-	DefaultCallPriorWeight = 8
-	DefaultCallPriorCenter = 0.9
+	DefaultCallPriorWeight    = 8
+	DefaultCallPriorCenter    = 0.9
+	DefaultCallPriorCenterOne = 0.6
 )
 
 // Pipeline routes requests. Model may be nil (no local model: everything escalates).
@@ -393,15 +401,18 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	req := needle.Request{Query: in.Transcript, Tools: registry.Specs(cands)}
 	// A non-finite score (a broken embedding) leaves the decoder alone rather than failing.
 	if scores != nil && allFinite(scores) {
-		if p.cfg.ToolPriorTemp > 0 {
+		if p.cfg.ToolPriorTemp > 0 && len(scores) > 1 {
 			req.ToolPrior = make([]float32, len(scores))
 			for i, s := range scores {
 				req.ToolPrior[i] = s / float32(p.cfg.ToolPriorTemp)
 			}
 		}
 		if p.cfg.CallPriorWeight > 0 {
-			top := slices.Max(scores)
-			req.CallPrior = float32(min(4, max(-4, p.cfg.CallPriorWeight*(float64(top)-p.cfg.CallPriorCenter))))
+			top, center := slices.Max(scores), p.cfg.CallPriorCenter
+			if len(scores) == 1 {
+				center = p.cfg.CallPriorCenterOne
+			}
+			req.CallPrior = float32(min(4, max(-4, p.cfg.CallPriorWeight*(float64(top)-center))))
 		}
 	}
 	res, err := p.model.Route(ctxD, req)
@@ -526,14 +537,14 @@ func causeOf(err error) FallbackCause {
 // retrieve ranks the offered tools by hybrid score, cosine similarity between the
 // transcript and each tool's cached embedding plus LexicalWeight times BM25 over the offered
 // tools' words, and keeps the top k. At k tools or fewer it keeps them all, in the order
-// offered, and scores them only for the decoder's tool prior. It returns the kept tools and
+// offered, and scores them only for the decoder's priors (tool prior: two or more tools). It returns the kept tools and
 // their scores (nil when not scored).
 func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []registry.Tool) ([]registry.Tool, []float32, error) {
 	k := in.TopK
 	if k <= 0 {
 		k = p.cfg.TopK
 	}
-	prior := (p.cfg.ToolPriorTemp > 0 || p.cfg.CallPriorWeight > 0) && len(tools) > 1
+	prior := p.cfg.ToolPriorTemp > 0 && len(tools) > 1 || p.cfg.CallPriorWeight > 0
 	if len(tools) <= k && !prior {
 		for _, t := range tools {
 			out.Retrieved = append(out.Retrieved, Retrieved{Name: t.Spec.Name})

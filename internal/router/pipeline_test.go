@@ -413,3 +413,23 @@ func TestCallPriorReachesTheDecoder(t *testing.T) {
 		}
 	}
 }
+
+// With one tool offered the call prior still applies, around its own center.
+func TestCallPriorOneTool(t *testing.T) {
+	var got float32
+	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		got = req.CallPrior
+		if req.ToolPrior != nil {
+			t.Errorf("one tool got a tool prior %v", req.ToolPrior)
+		}
+		return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
+	}}
+	p := pipeline(t, m, "", func(c *Config) { c.CallPriorWeight, c.CallPriorCenter, c.CallPriorCenterOne = 1, 3, 0.5 })
+	out, err := p.Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Retrieved) != 1 || math.Abs(float64(got-(out.Retrieved[0].Score-0.5))) > 1e-5 {
+		t.Errorf("call prior %v, retrieved %+v: want score - 0.5", got, out.Retrieved)
+	}
+}

@@ -30,6 +30,7 @@ type Config struct {
 	ToolPriorTemp      float64
 	CallPriorWeight    float64
 	CallPriorCenter    float64
+	CallPriorCenterOne float64
 	Workers, Queue     int
 	CloudURL           string
 	CloudModel         string
@@ -72,8 +73,9 @@ var options = []option{
 	{"top-k", "NEEDLE_TOP_K", "5", "", "tools kept by retrieval, 1 to 64", func(c *Config) any { return &c.TopK }},
 	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", "0.75", "", "hybrid retrieval: weight of BM25 over the offered tools' words (divided by max(top score, 4)) added to the contrastive head's cosine, in [0, 10]; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }},
 	{"tool-prior-temp", "NEEDLE_TOOL_PRIOR_TEMP", "0.05", "", "the decoder weighs softmax(retrieval score / T) over the candidate tools as a prior where the first call names its tool, T in [0, 10]; 0 = no prior (Results)", func(c *Config) any { return &c.ToolPriorTemp }},
-	{"call-prior-weight", "NEEDLE_CALL_PRIOR_WEIGHT", "8", "", "call prior: weight x (top retrieval score - center), clamped to [-4, 4], is added to the decoder's log-odds of calling a tool at all (requests with two or more tools), in [0, 100]; 0 = off (Results)", func(c *Config) any { return &c.CallPriorWeight }},
+	{"call-prior-weight", "NEEDLE_CALL_PRIOR_WEIGHT", "8", "", "call prior: weight x (top retrieval score - center), clamped to [-4, 4], is added to the decoder's log-odds of calling a tool at all, in [0, 100]; 0 = off (Results)", func(c *Config) any { return &c.CallPriorWeight }},
 	{"call-prior-center", "NEEDLE_CALL_PRIOR_CENTER", "0.9", "", "call prior: the top retrieval score at which it is neutral, in (0, 3]", func(c *Config) any { return &c.CallPriorCenter }},
+	{"call-prior-center-one", "NEEDLE_CALL_PRIOR_CENTER_ONE", "0.6", "", "call prior: the neutral score when one tool is offered (BM25 over one tool has little IDF), in (0, 3]", func(c *Config) any { return &c.CallPriorCenterOne }},
 	{"workers", "NEEDLE_WORKERS", "0", "GOMAXPROCS", "requests running the local model at once", func(c *Config) any { return &c.Workers }},
 	{"queue", "NEEDLE_QUEUE", "0", "4 x workers", "requests waiting for a worker; past it, or when the deadline cannot be met, `RESOURCE_EXHAUSTED` with retry info", func(c *Config) any { return &c.Queue }},
 	{"cloud-url", "NEEDLE_CLOUD_BASE_URL", "", "", "OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`; empty = no cloud", func(c *Config) any { return &c.CloudURL }},
@@ -209,6 +211,9 @@ func (c *Config) Validate() error {
 	}
 	if !(c.CallPriorCenter > 0 && c.CallPriorCenter <= 3) {
 		bad("call-prior-center", "%v is not in (0, 3]", c.CallPriorCenter)
+	}
+	if !(c.CallPriorCenterOne > 0 && c.CallPriorCenterOne <= 3) {
+		bad("call-prior-center-one", "%v is not in (0, 3]", c.CallPriorCenterOne)
 	}
 	if c.Workers < 0 || c.Queue < 0 {
 		bad("workers", "workers and queue must not be negative")

@@ -203,7 +203,7 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *a
 		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
 	}
 	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, LexicalWeight: offIfZero(cfg.LexicalWeight), ToolPriorTemp: offIfZero(cfg.ToolPriorTemp),
-		CallPriorWeight: offIfZero(cfg.CallPriorWeight), CallPriorCenter: cfg.CallPriorCenter, ModelID: modelID,
+		CallPriorWeight: offIfZero(cfg.CallPriorWeight), CallPriorCenter: cfg.CallPriorCenter, CallPriorCenterOne: cfg.CallPriorCenterOne, ModelID: modelID,
 		Workers: cfg.Workers, Queue: cfg.Queue, CloudBudget: cfg.CloudBudget, CloudReserve: cfg.CloudReserve, Capture: capt,
 		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Observer: metrics}, model, cloud, reg)
 	return p, reg, nil
