@@ -46,7 +46,7 @@ type Cloud interface {
 // Config configures the pipeline. Zero fields take the defaults named here; the process
 // defaults an operator sees are set in internal/server's Config.
 type Config struct {
-	// Threshold: local answers with lower confidence escalate. Default 0.999: the lowest
+	// Threshold: local answers with lower confidence escalate. Default 0.99992: the lowest
 	// threshold at which the shipped model's local answers were >= 98% exact on the held-out
 	// split (`needle eval synth`, reports/synth.json; README, Results).
 	Threshold float64
@@ -165,7 +165,7 @@ type Capturer interface {
 }
 
 // DefaultThreshold is the calibrated confidence threshold of the shipped model.
-const DefaultThreshold = 0.999
+const DefaultThreshold = 0.99992
 
 // DefaultLexicalWeight is the BM25 weight of hybrid retrieval, chosen by recall@5 of the
 // shipped model over a held-out catalogue (`needle eval synth -lexical-weight W`; README).
