@@ -58,8 +58,8 @@ func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: offIfZero(*priorTemp), LexicalWeight: offIfZero(*lexWeight),
-		CallPriorWeight: offIfZero(*callWeight), CallPriorCenter: *callCenter, CallPriorCenterOne: *callCenterOne,
+	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: router.OffIfZero(*priorTemp), LexicalWeight: router.OffIfZero(*lexWeight),
+		CallPriorWeight: router.OffIfZero(*callWeight), CallPriorCenter: *callCenter, CallPriorCenterOne: *callCenterOne,
 		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, m, escalate.New(escalate.Config{}), reg), nil
 }
 
@@ -95,10 +95,3 @@ func cmdTokenize(args []string) error {
 	return nil
 }
 
-// offIfZero maps a flag where 0 means off to the pipeline's setting (0: default, negative: off).
-func offIfZero(x float64) float64 {
-	if x == 0 {
-		return -1
-	}
-	return x
-}

@@ -188,13 +188,14 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		// The priors apply where a call is decided and named, grounding inside values: they
 		// never meet, so the priors see the model's own logits.
 		post := m.biasNames(g, s, &st, s.logits)
+		biased := &post[0] != &s.logits[0]
 		postLse := lse
-		if &post[0] != &s.logits[0] {
+		if biased {
 			postLse = kernels.LogSumExp(post)
 		}
 		restrict := m.groundLogits(s, g, &st, gr)
-		pick := s.logits
-		if &post[0] != &s.logits[0] {
+		pick := s.logits // grounded in place
+		if biased {
 			pick = post
 		}
 		tok, next, ok := m.pickToken(g, &st, pick, room, restrict)
@@ -209,7 +210,7 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 			// Confidence is the answer's probability under the decoder and the priors together
 			// where they apply (measured: more coverage at 98% precision on every model and
 			// held-out seed tried), the model's own elsewhere, never with grounding bonuses.
-			if postLse != lse {
+			if biased {
 				sumLogp += float64(post[tok] - postLse)
 			} else {
 				sumLogp += float64(s.logits[tok] - lse)

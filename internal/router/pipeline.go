@@ -171,6 +171,15 @@ const DefaultThreshold = 0.99992
 // shipped model over a held-out catalogue (`needle eval synth -lexical-weight W`; README).
 const DefaultLexicalWeight = 0.75
 
+// OffIfZero maps an operator's setting where 0 means off (the router's and needle's flags) to
+// Config's, where 0 means the default and a negative value off.
+func OffIfZero(x float64) float64 {
+	if x == 0 {
+		return -1
+	}
+	return x
+}
+
 // DefaultToolPriorTemp is the tool prior's temperature, chosen by held-out exact match of the
 // shipped model on a seed other than the report's (`needle eval synth -tool-prior-temp T`).
 const DefaultToolPriorTemp = 0.05

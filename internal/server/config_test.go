@@ -6,6 +6,8 @@ import (
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/needle-router/needle/internal/router"
 	"time"
 )
 
@@ -107,8 +109,8 @@ func TestBadValuesAreFatal(t *testing.T) {
 // would mean its default, so the mapping is its own decision.
 func TestOffIfZero(t *testing.T) {
 	for _, tc := range []struct{ in, want float64 }{{0, -1}, {0.1, 0.1}, {2, 2}} {
-		if got := offIfZero(tc.in); got != tc.want {
-			t.Errorf("offIfZero(%v) = %v, want %v", tc.in, got, tc.want)
+		if got := router.OffIfZero(tc.in); got != tc.want {
+			t.Errorf("OffIfZero(%v) = %v, want %v", tc.in, got, tc.want)
 		}
 	}
 }

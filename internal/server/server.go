@@ -202,8 +202,8 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *a
 	if !cloud.Configured() {
 		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
 	}
-	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, LexicalWeight: offIfZero(cfg.LexicalWeight), ToolPriorTemp: offIfZero(cfg.ToolPriorTemp),
-		CallPriorWeight: offIfZero(cfg.CallPriorWeight), CallPriorCenter: cfg.CallPriorCenter, CallPriorCenterOne: cfg.CallPriorCenterOne, ModelID: modelID,
+	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, LexicalWeight: router.OffIfZero(cfg.LexicalWeight), ToolPriorTemp: router.OffIfZero(cfg.ToolPriorTemp),
+		CallPriorWeight: router.OffIfZero(cfg.CallPriorWeight), CallPriorCenter: cfg.CallPriorCenter, CallPriorCenterOne: cfg.CallPriorCenterOne, ModelID: modelID,
 		Workers: cfg.Workers, Queue: cfg.Queue, CloudBudget: cfg.CloudBudget, CloudReserve: cfg.CloudReserve, Capture: capt,
 		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Observer: metrics}, model, cloud, reg)
 	return p, reg, nil
@@ -307,11 +307,3 @@ func (l *lazy) DeleteToolset(ctx context.Context, r *routerv1.DeleteToolsetReque
 	return nil, errLoading
 }
 
-// offIfZero maps an operator's setting where 0 means off to the pipeline's (0: default,
-// negative: off).
-func offIfZero(w float64) float64 {
-	if w == 0 {
-		return -1
-	}
-	return w
-}
