@@ -418,7 +418,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		}
 		if p.cfg.CallPriorWeight > 0 {
 			top, center := slices.Max(scores), p.cfg.CallPriorCenter
-			if len(scores) == 1 {
+			if len(tools) == 1 { // offered, not kept: BM25's statistics are over what was offered
 				center = p.cfg.CallPriorCenterOne
 			}
 			req.CallPrior = float32(min(4, max(-4, p.cfg.CallPriorWeight*(float64(top)-center))))
@@ -546,8 +546,8 @@ func causeOf(err error) FallbackCause {
 // retrieve ranks the offered tools by hybrid score, cosine similarity between the
 // transcript and each tool's cached embedding plus LexicalWeight times BM25 over the offered
 // tools' words, and keeps the top k. At k tools or fewer it keeps them all, in the order
-// offered, and scores them only for the decoder's priors (tool prior: two or more tools). It returns the kept tools and
-// their scores (nil when not scored).
+// offered, and scores them only for the decoder's priors (tool prior: two or more tools).
+// It returns the kept tools and their scores (nil when not scored).
 func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []registry.Tool) ([]registry.Tool, []float32, error) {
 	k := in.TopK
 	if k <= 0 {
