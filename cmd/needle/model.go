@@ -94,4 +94,3 @@ func cmdTokenize(args []string) error {
 	}
 	return nil
 }
-

@@ -306,4 +306,3 @@ func (l *lazy) DeleteToolset(ctx context.Context, r *routerv1.DeleteToolsetReque
 	}
 	return nil, errLoading
 }
-
