@@ -117,13 +117,16 @@ func routePrediction(ctx context.Context, p *router.Pipeline, transcript, tools 
 		return pr
 	}
 	pr.Confidence, pr.OutputTokens = o.Confidence, o.OutputTokens
-	var best float32
+	pr.Signals, pr.Offered = o.Signals, len(o.Retrieved)
+	var best, second float32
 	for _, r := range o.Retrieved {
 		if r.Score != 0 && (pr.TopTool == "" || r.Score > best) {
-			pr.TopTool, best = r.Name, r.Score
+			pr.TopTool, best, second = r.Name, r.Score, best
+		} else if r.Score > second {
+			second = r.Score
 		}
 	}
-	pr.TopScore = best
+	pr.TopScore, pr.SecondScore = best, second
 	pr.Calls, pr.ParseErr = eval.FromToolCalls(o.Calls)
 	return pr
 }

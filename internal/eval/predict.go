@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -25,6 +26,11 @@ type Prediction struct {
 	// score them: the tool prior off and no more tools than top-k).
 	TopTool  string
 	TopScore float32 // its score
+	// SecondScore is the next offered tool's score (0 with one tool); Offered, how many
+	// tools retrieval kept.
+	SecondScore float32
+	Offered     int
+	Signals     needle.Signals
 }
 
 // answered reports whether the prediction has calls to score (possibly none).

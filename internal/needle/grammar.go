@@ -264,6 +264,53 @@ func (g *grammar) freeStringValue(s gstate) bool {
 	return f.kind == fString && f.st != strLead && f.node != g.keyStr && g.nodes[f.node].free
 }
 
+// tokenKind is what a byte of the answer decides, in rising order of what a token that
+// spans several kinds is counted as (`"}` ends a value but decides to close the arguments).
+type tokenKind uint8
+
+const (
+	kindForced   tokenKind = iota // the format's fixed bytes
+	kindValue                     // inside an argument value, or its first byte
+	kindKey                       // the arguments' structure: which key next, or close them
+	kindName                      // a tool name
+	kindDecision                  // a call or no (further) call
+)
+
+// kindOf reports what the next byte fed to s decides.
+func (g *grammar) kindOf(s *gstate) tokenKind {
+	switch {
+	case s.depth > 1 || s.depth == 1 && s.stack[0].st == objValue:
+		return kindValue
+	case s.depth == 1:
+		return kindKey
+	case s.phase == phOpen || s.phase == phAfterCall:
+		return kindDecision
+	case s.phase == phName:
+		return kindName
+	}
+	return kindForced
+}
+
+// closedArg reports whether the declared argument key of tool takes one of a closed set of
+// values (enum, const, boolean: a literal node), for groundedRepeat. Keys whose wire bytes
+// need escaping are not matched, which only keeps the stricter rule for them.
+func (g *grammar) closedArg(tool int, key string) bool {
+	nd := &g.nodes[g.tools[tool]]
+	if nd.kind != nObject {
+		return false
+	}
+	o := &g.objs[nd.sub]
+	if o.open {
+		return false
+	}
+	for i, k := range o.keys {
+		if string(k[:len(k)-1]) == key {
+			return g.nodes[o.vals[i]].kind == nLit
+		}
+	}
+	return false
+}
+
 // CheckTools reports whether the local decoder takes tools: nil, or an error wrapping
 // ErrUnsupportedTools that names the tool and the reason. The registry calls it to classify
 // tools at registration.

@@ -497,3 +497,25 @@ func pyEsc(t *testing.T, v any) string {
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
+
+// Each byte of an answer is classified by what it decides (Signals' kinds).
+func TestKindOf(t *testing.T) {
+	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"a":{"type":"string"},"b":{"type":"array","items":{"type":"integer"}}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := `[{"name":"f","arguments":{"a":" x","b":[1]}},{"name":"f","arguments":{}}]` // " x": the virtual leading space
+	// F forced, D decision, N name, K structure of the arguments, V value.
+	want := `FDFFFFFFFFNNFFFFFFFFFFFFFFKKKKVVVVKKKKKVVVKFDFFFFFFFFFNNFFFFFFFFFFFFFFKFD`
+	var st gstate
+	var got []byte
+	for i := 0; i < len(wire); i++ {
+		got = append(got, "FVKND"[g.kindOf(&st)])
+		if !g.feed(&st, wire[i]) {
+			t.Fatalf("byte %d refused", i)
+		}
+	}
+	if string(got) != want {
+		t.Errorf("kinds\n%s\n%s\nwant\n%s", wire, got, want)
+	}
+}

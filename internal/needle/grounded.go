@@ -128,7 +128,8 @@ type copyState struct {
 
 // numberLiterals appends the number literals of text to c.nums: an optional minus sign
 // (after a space or at the start), digits with optional thousands commas ("2,500" ->
-// "2500") and an optional fraction ("5.5"). At most maxNumLits literals are kept.
+// "2500") and an optional fraction ("5.5"), then the numbers it speaks ("seventy four" ->
+// "74": spokenNumbers). At most maxNumLits literals are kept.
 func (c *copyState) numberLiterals(text string) {
 	c.nums, c.numEnds = c.nums[:0], c.numEnds[:0]
 	isD := func(i int) bool { return i < len(text) && text[i] >= '0' && text[i] <= '9' }
@@ -159,6 +160,16 @@ func (c *copyState) numberLiterals(text string) {
 		}
 		c.numEnds = append(c.numEnds, int32(len(c.nums)))
 	}
+	spokenNumbers(text, func(lit []byte) bool {
+		if len(c.numEnds) >= maxNumLits {
+			return false
+		}
+		if len(lit) <= maxNumLitLen {
+			c.nums = append(c.nums, lit...)
+			c.numEnds = append(c.numEnds, int32(len(c.nums)))
+		}
+		return true
+	})
 }
 
 // numberCandidates returns the bytes that extend a transcript number literal of which the
@@ -305,12 +316,15 @@ func runEqual(a, b []int32) bool {
 // earlier calls (each the compact JSON of one call). A further call of a tool already
 // called must earn its place against each earlier call of that tool: every argument that
 // differs must come from the transcript (a string found in it, case-insensitively, or one
-// of its number literals), and at least one of them must be a value that call did not
-// already use. "weather in Paris and London" keeps its second call ("London" is in the
-// transcript and new); a second triangle_area with base 0 for "base 10 and height 5" is the
-// model repeating itself with made-up values (20% of BFCL simple_python's items were lost to
-// such calls) and ends the answer. It runs once per finished call, not per token.
-func (c *copyState) groundedRepeat(query string, call []byte, earlier [][]byte) bool {
+// of its number literals) or from a closed choice of the schema (closed(key): an enum,
+// const or boolean, which the transcript words rather than spells: "lock the garage, then
+// unlock it"), and at least one of them must be a value that call did not already use.
+// "weather in Paris and London" keeps its second call ("London" is in the transcript and
+// new); a second triangle_area with base 0 for "base 10 and height 5" is the model
+// repeating itself with made-up values (20% of BFCL simple_python's items were lost to
+// such calls) and ends the answer. closed may be nil (no closed choices). It runs once per
+// finished call, not per token.
+func (c *copyState) groundedRepeat(query string, call []byte, earlier [][]byte, closed func(key string) bool) bool {
 	type callJSON struct {
 		Name      string                     `json:"name"`
 		Arguments map[string]json.RawMessage `json:"arguments"`
@@ -333,7 +347,7 @@ func (c *copyState) groundedRepeat(query string, call []byte, earlier [][]byte) 
 			if pv, ok := prev.Arguments[k]; ok && string(pv) == string(v) {
 				continue
 			}
-			if !c.grounded(query, v) {
+			if !c.grounded(query, v) && (closed == nil || !closed(k)) {
 				return false
 			}
 			fresh = fresh || !used[string(v)]

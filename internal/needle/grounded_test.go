@@ -111,7 +111,7 @@ func TestGroundedDecodingBounded(t *testing.T) {
 	}
 }
 
-// Number literals are read from the transcript as a user wrote them.
+// Number literals are read from the transcript as a user wrote them, in digits or words.
 func TestNumberLiterals(t *testing.T) {
 	for _, c := range []struct {
 		text string
@@ -121,7 +121,7 @@ func TestNumberLiterals(t *testing.T) {
 		{"move -3 steps, then 2,500 more", []string{"-3", "2500"}},
 		{"pH-7 at 10am on 2024-05-01", []string{"7", "10", "2024", "05", "01"}},
 		{"1,23 is not a thousands group; 3. is an integer", []string{"1", "23", "3"}},
-		{"ten minutes", nil},
+		{"ten minutes", []string{"10"}},                    // spoken: spokenNumbers
 		{"x 1234567890123456789012345 y 7", []string{"7"}}, // too long to be copied
 	} {
 		var cs copyState
@@ -229,10 +229,17 @@ func TestGroundedRepeat(t *testing.T) {
 		{"hypotenuse of sides 4 and 5", [][]byte{call("hyp", `{"x":4,"y":5}`)}, call("hyp", `{"x":5,"y":4}`), false}, // nothing new
 		{"book 2 rooms in Rome and 3 in Oslo", [][]byte{call("book", `{"n":2,"city":"Rome"}`)}, call("book", `{"n":3,"city":"Oslo"}`), true},
 		{"x", [][]byte{call("f", `{"a":1}`), call("g", `{}`)}, call("f", `{"a":1,"b":"  "}`), false}, // blank strings are not grounded
+		// Closed choices (here the keys "lock" and "cmd") are the schema's, not the transcript's.
+		{"lock the garage, then unlock it", [][]byte{call("lock", `{"lock":true,"door":"garage"}`)}, call("lock", `{"lock":false,"door":"garage"}`), true},
+		{"previous track then skip", [][]byte{call("media", `{"cmd":"previous"}`)}, call("media", `{"cmd":"next"}`), true},
+		{"previous track then skip", [][]byte{call("media", `{"cmd":"previous"}`)}, call("media", `{"cmd":"next","note":"made up"}`), false},
+		{"lock the garage", [][]byte{call("lock", `{"lock":true}`)}, call("lock", `{"lock":true,"door":"shed"}`), false}, // "door" is free
+		{"two timers", [][]byte{call("media", `{"cmd":"previous"}`)}, call("media", `{"cmd":"previous"}`), false},        // nothing new
 	} {
 		var cs copyState
 		cs.numberLiterals(c.query)
-		if got := cs.groundedRepeat(c.query, c.next, c.earlier); got != c.keep {
+		closed := func(k string) bool { return k == "lock" || k == "cmd" }
+		if got := cs.groundedRepeat(c.query, c.next, c.earlier, closed); got != c.keep {
 			t.Errorf("%q then %s: keep %v, want %v", c.query, c.next, got, c.keep)
 		}
 	}
@@ -273,5 +280,28 @@ func TestCallTrackerSpans(t *testing.T) {
 	}
 	if string(out[:seps[2]]) != "["+calls[0]+","+calls[1] {
 		t.Errorf("cut before the third call leaves %s", out[:seps[2]])
+	}
+}
+
+// The repeat rule's closed choices are the schema's literal nodes: enums, booleans, and consts
+// (the registry hands a const over as a one-value enum).
+func TestClosedArg(t *testing.T) {
+	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"s":{"type":"string"},"n":{"type":"integer"},
+		"e":{"type":"string","enum":["a","b"]},"b":{"type":"boolean"},"c":{"enum":["x"]},"o":{"type":"object"}}},
+		{"name":"g","parameters":{"b":{"type":"string"}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		tool int
+		key  string
+		want bool
+	}{
+		{0, "s", false}, {0, "n", false}, {0, "e", true}, {0, "b", true}, {0, "c", true}, {0, "o", false},
+		{0, "missing", false}, {1, "b", false},
+	} {
+		if got := g.closedArg(c.tool, c.key); got != c.want {
+			t.Errorf("tool %d key %q: %v, want %v", c.tool, c.key, got, c.want)
+		}
 	}
 }

@@ -252,11 +252,14 @@ type Output struct {
 	Reason        Reason
 	FallbackCause FallbackCause
 	Confidence    float64
-	Retrieved     []Retrieved
-	Timings       Timings
-	PromptTokens  int
-	OutputTokens  int
-	ModelID       string
+	// Signals are the local decoder's least sure choices (needle.Signals); zero without a
+	// local answer.
+	Signals      needle.Signals
+	Retrieved    []Retrieved
+	Timings      Timings
+	PromptTokens int
+	OutputTokens int
+	ModelID      string
 	// Threshold is the confidence threshold this request was judged against.
 	Threshold float64
 }
@@ -437,7 +440,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		attribute.Float64("needle.confidence", res.Confidence))
 	span.End()
 	out.Timings.Encode, out.Timings.Decode = res.Timings.Tokenize+res.Timings.Encode, res.Timings.Decode
-	out.PromptTokens, out.OutputTokens, out.Confidence = res.PromptTokens, res.OutputTokens, res.Confidence
+	out.PromptTokens, out.OutputTokens, out.Confidence, out.Signals = res.PromptTokens, res.OutputTokens, res.Confidence, res.Signals
 	p.cfg.Observer.ModelRun(res)
 
 	tc := p.cfg.Now()
