@@ -127,7 +127,8 @@ type copyState struct {
 }
 
 // numberLiterals appends the number literals of text to c.nums: an optional minus sign
-// (after a space or at the start), digits with optional thousands commas ("2,500" ->
+// (at the start, or after a space or one of =([{,:; as in "b=-3" or "(-2, 5)"; not in
+// "pH-7" or "2024-05-01"), digits with optional thousands commas ("2,500" ->
 // "2500") and an optional fraction ("5.5"), then the numbers it speaks ("seventy four" ->
 // "74": spokenNumbers). At most maxNumLits literals are kept.
 func (c *copyState) numberLiterals(text string) {
@@ -139,7 +140,7 @@ func (c *copyState) numberLiterals(text string) {
 			continue
 		}
 		start := len(c.nums)
-		if i > 0 && text[i-1] == '-' && (i == 1 || text[i-2] == ' ') {
+		if i > 0 && text[i-1] == '-' && (i == 1 || strings.IndexByte(" =([{,:;", text[i-2]) >= 0) {
 			c.nums = append(c.nums, '-')
 		}
 		for isD(i) || (i < len(text) && text[i] == ',' && isD(i+1) && isD(i+2) && isD(i+3) && !isD(i+4)) {

@@ -121,7 +121,8 @@ func TestNumberLiterals(t *testing.T) {
 		{"move -3 steps, then 2,500 more", []string{"-3", "2500"}},
 		{"pH-7 at 10am on 2024-05-01", []string{"7", "10", "2024", "05", "01"}},
 		{"1,23 is not a thousands group; 3. is an integer", []string{"1", "23", "3"}},
-		{"ten minutes", []string{"10"}},                    // spoken: spokenNumbers
+		{"ten minutes", []string{"10"}}, // spoken: spokenNumbers
+		{"a=1, b=-3, c=2 and the point (-2,-4.5) in [-1; 0]", []string{"1", "-3", "2", "-2", "-4.5", "-1", "0"}},
 		{"x 1234567890123456789012345 y 7", []string{"7"}}, // too long to be copied
 	} {
 		var cs copyState
