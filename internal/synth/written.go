@@ -26,6 +26,9 @@ type wQty struct {
 	say   []string // clause templates: {w} the parameter's words, {v} the value as said
 	val   func(g *gen) (surf string, v any)
 	enum  []string // the parameter's enum (string type); val draws from it when nil
+	// plural names two values of this kind said together ("the two numbers 40 and 50",
+	// "sides 3 and 4"): a count word next to the values that is not one of them.
+	plural []string
 }
 
 // wSubj is a function: what it computes or finds, its names and its parameters (qty keys;
@@ -67,16 +70,23 @@ func words2(ws ...string) func(g *gen) (string, any) {
 }
 
 var wSayNum = []string{"a {w} of {v}", "{w} {v}", "{w} = {v}", "{w} of {v}", "{v} as the {w}"}
+var wSaySigned = []string{"{w} = {v}", "{w}={v}", "{w} {v}", "{w} equal to {v}"}
+
+// signed draws an integer that is negative about half the time, e.g. -3.
+func signed(lo, hi int) func(g *gen) (string, any) {
+	return func(g *gen) (string, any) { n := g.intIn(lo, hi); return strconv.Itoa(n), n }
+}
+
 var wSayStr = []string{"for {v}", "{w} {v}", "with {w} {v}", "{w} \"{v}\""}
 
 var wQtys = map[string]*wQty{
-	"length":   {names: []string{"base", "height", "width", "length", "side", "side_length"}, typ: "number", descs: []string{"Length in units.", "The {w} of the shape.", "Length."}, say: wSayNum, val: dec(1, 60, 0)},
+	"length":   {plural: []string{"lengths", "sides", "dimensions"}, names: []string{"base", "height", "width", "length", "side", "side_length"}, typ: "number", descs: []string{"Length in units.", "The {w} of the shape.", "Length."}, say: wSayNum, val: dec(1, 60, 0)},
 	"radius":   {names: []string{"radius", "r"}, typ: "number", descs: []string{"The radius.", "Radius of the circle in units."}, say: wSayNum, val: dec(1, 30, 1)},
 	"unit":     {names: []string{"unit", "units"}, typ: "string", descs: []string{"Unit of measure (default 'units').", "The unit of the result."}, say: []string{"in {v}", "using {v}"}, val: words2("cm", "meters", "inches", "feet", "km", "miles", "mm")},
-	"intn":     {names: []string{"n", "number", "num", "value", "x"}, typ: "integer", descs: []string{"The number.", "A positive integer.", "Input value."}, say: []string{"{v}", "of {v}", "for {v}", "{w} {v}"}, val: num(2, 500)},
+	"intn":     {plural: []string{"numbers", "integers", "values"}, names: []string{"n", "number", "num", "value", "x"}, typ: "integer", descs: []string{"The number.", "A positive integer.", "Input value."}, say: []string{"{v}", "of {v}", "for {v}", "{w} {v}"}, val: num(2, 500)},
 	"intlim":   {names: []string{"limit", "max_results", "top_n", "count"}, typ: "integer", descs: []string{"Maximum number of results.", "How many results to return."}, say: []string{"top {v}", "{v} results", "limit {v}", "up to {v}"}, val: num(2, 25)},
 	"nums":     {names: []string{"numbers", "values", "data", "list", "scores", "data_points"}, typ: "array", items: "number", descs: []string{"A list of numbers.", "The data set."}, say: []string{"{v}", "of {v}", "for the numbers {v}", "of the list {v}"}, val: numList},
-	"money":    {names: []string{"principal", "amount", "initial_investment", "loan_amount", "price"}, typ: "number", descs: []string{"Amount in dollars.", "The {w} in USD."}, say: []string{"{v}", "a {w} of {v}", "{w} {v}"}, val: dollars},
+	"money":    {plural: []string{"amounts", "sums"}, names: []string{"principal", "amount", "initial_investment", "loan_amount", "price"}, typ: "number", descs: []string{"Amount in dollars.", "The {w} in USD."}, say: []string{"{v}", "a {w} of {v}", "{w} {v}"}, val: dollars},
 	"ratepct":  {names: []string{"rate", "interest_rate", "annual_rate", "growth_rate"}, typ: "number", descs: []string{"Rate as a decimal (e.g. 0.05 for 5%).", "Annual rate as a decimal fraction."}, say: []string{"at {v}", "a {w} of {v}", "{w} {v}"}, val: pctDecimal},
 	"years":    {names: []string{"years", "time", "duration", "term_years", "period"}, typ: "integer", descs: []string{"Number of years.", "Duration in years."}, say: []string{"over {v} years", "for {v} years", "{w} of {v} years", "in {v} years"}, val: num(1, 40)},
 	"mass":     {names: []string{"mass", "weight", "mass_kg"}, typ: "number", descs: []string{"Mass in kilograms.", "Mass of the object in kg."}, say: []string{"a {w} of {v} kg", "{w} {v} kg", "{v} kg"}, val: dec(1, 500, 0)},
@@ -103,7 +113,7 @@ var wQtys = map[string]*wQty{
 	"detail":   {names: []string{"detailed", "include_details", "verbose", "show_all"}, typ: "boolean", descs: []string{"Include full details (default false)."}, say: []string{"with full details", "in detail", "including all details"}, val: func(g *gen) (string, any) { return "", true }},
 	"round":    {names: []string{"decimal_places", "precision", "round_to"}, typ: "integer", descs: []string{"Digits after the decimal point."}, say: []string{"rounded to {v} decimal places", "to {v} decimals"}, val: num(1, 4)},
 	"freq":     {names: []string{"compounding", "compounds_per_year", "n"}, typ: "integer", descs: []string{"Times interest compounds per year."}, say: []string{"compounded {v} times a year", "with {v} compounding periods per year"}, val: num(2, 12)},
-	"charge":   {names: []string{"charge", "q", "charge1"}, typ: "number", descs: []string{"Charge in coulombs."}, say: []string{"a {w} of {v} C", "{v} coulombs"}, val: dec(0, 9, 2)},
+	"charge":   {plural: []string{"charges"}, names: []string{"charge", "q", "charge1"}, typ: "number", descs: []string{"Charge in coulombs."}, say: []string{"a {w} of {v} C", "{v} coulombs"}, val: dec(0, 9, 2)},
 	"dist":     {names: []string{"distance", "r", "separation"}, typ: "number", descs: []string{"Distance in meters."}, say: []string{"{v} meters apart", "a {w} of {v} m", "at {v} meters"}, val: dec(1, 50, 1)},
 	"angle":    {names: []string{"angle", "theta", "launch_angle"}, typ: "number", descs: []string{"Angle in degrees."}, say: []string{"at {v} degrees", "an {w} of {v} degrees"}, val: num(5, 85)},
 	"text":     {names: []string{"text", "sentence", "query", "input_text"}, typ: "string", descs: []string{"The text to process."}, say: []string{"\"{v}\"", "for '{v}'"}, val: phrase},
@@ -114,6 +124,12 @@ var wQtys = map[string]*wQty{
 	"rating":   {names: []string{"min_rating", "rating"}, typ: "number", descs: []string{"Minimum average rating."}, say: []string{"rated at least {v}", "with a rating above {v}"}, val: dec(1, 4, 1)},
 	"currency": {names: []string{"currency", "target_currency", "to_currency"}, typ: "string", descs: []string{"Three-letter currency code."}, say: []string{"in {v}", "to {v}"}, val: words2("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "INR", "CHF")},
 	"basecur":  {names: []string{"base_currency", "from_currency"}, typ: "string", descs: []string{"Currency to convert from."}, say: []string{"from {v}"}, val: words2("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "MXN", "SEK")},
+	"coefa":    {names: []string{"a"}, typ: "integer", descs: []string{"Coefficient of x squared.", "The quadratic coefficient."}, say: wSaySigned, val: signed(-9, 12)},
+	"coefb":    {names: []string{"b"}, typ: "integer", descs: []string{"Coefficient of x.", "The linear coefficient."}, say: wSaySigned, val: signed(-30, 30)},
+	"coefc":    {names: []string{"c"}, typ: "integer", descs: []string{"The constant term."}, say: wSaySigned, val: signed(-40, 40)},
+	"lat":      {names: []string{"latitude", "lat"}, typ: "number", descs: []string{"Latitude in degrees (-90 to 90).", "Latitude, south negative."}, say: []string{"latitude {v}", "{w} {v}", "at {w} {v}"}, val: dec(-60, 70, 4)},
+	"lon":      {names: []string{"longitude", "lon", "lng"}, typ: "number", descs: []string{"Longitude in degrees (-180 to 180).", "Longitude, west negative."}, say: []string{"longitude {v}", "{w} {v}"}, val: dec(-179, 179, 4)},
+	"dtemp":    {names: []string{"temperature_change", "delta_t", "temp_change"}, typ: "number", descs: []string{"Change in temperature in kelvin (negative when it cools)."}, say: []string{"a temperature change of {v} K", "{w} of {v}", "cooling by {v} K"}, val: dec(-80, 80, 0)},
 	"sport":    {names: []string{"sport", "league"}, typ: "string", descs: []string{"The sport or league."}, say: []string{"in {v}", "for {v}"}, val: words2("basketball", "soccer", "tennis", "NBA", "NFL", "cricket", "baseball", "hockey")},
 }
 
@@ -173,6 +189,9 @@ var wSubjs = []wSubj{
 	{"history", true, "historical events", "events_in_year|chronicle.events|history_of_year", "Major events in a country and year.", "country year intlim?"},
 	{"jobs", true, "job listings", "openings_search|careers.find_openings|vacancies_matching", "Search job listings.", "words city? intlim?"},
 	{"cooking", true, "recipes", "dishes_with|kitchen.recipe_lookup|cook_ideas", "Search recipes by ingredients.", "words cuisine? intlim?"},
+	{"math", false, "roots of the quadratic equation", "second_degree_roots|algebra.quad_zeros|solve_ax2_bx_c", "Real roots of a*x^2 + b*x + c = 0.", "coefa coefb coefc"},
+	{"places", true, "nearest airport", "airport_closest_to|geo.airport_near|nearby_airfield", "The airport nearest to a point.", "lat lon intlim?"},
+	{"physics", false, "heat released", "heat_from_cooling|thermo.heat_delta|q_of_mass", "Heat absorbed (positive) or released (negative) by a mass of water.", "mass dtemp"},
 	{"ecommerce", true, "products", "catalog_query|store.item_search|items_matching", "Search a product catalog.", "words rating? intlim?"},
 	// held out
 	{"geometry", false, "area of a rectangle", "rect_area_of|shapes.rectangle_area", "Area of a rectangle.", "length length unit?"},
@@ -341,10 +360,15 @@ func (g *gen) fillWritten(in *instance) (string, json.RawMessage) {
 	firstBare := false // the first clause names its parameter ("a base of 10"): may take "with"
 	b := []byte{'{'}
 	n := 0
+	grouped := -1 // the first of two values said together
+	var groupSurf, groupW []string
 	for i, q := range in.wq {
 		p := in.tool.Params[i]
 		if !p.Required && g.r.IntN(2) == 0 {
 			continue
+		}
+		if grouped < 0 && q.plural != nil && i+1 < len(in.wq) && in.wq[i+1] == q && in.tool.Params[i+1].Required && g.r.IntN(2) == 0 {
+			grouped = i
 		}
 		var surf string
 		var v any
@@ -360,6 +384,20 @@ func (g *gen) fillWritten(in *instance) (string, json.RawMessage) {
 			for _, a := range []string{"the ", "a ", "an "} {
 				w = strings.TrimPrefix(w, a)
 			}
+		}
+		if grouped >= 0 && (i == grouped || i == grouped+1) {
+			groupSurf, groupW = append(groupSurf, surf), append(groupW, w)
+			if i == grouped+1 {
+				clauses = append(clauses, pick(g, "of ", "for ", "with ", "given ")+g.groupClause(q, groupW, groupSurf))
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = toolspec.AppendString(b, p.Name)
+			b = append(b, ':')
+			b = toolspec.AppendValue(b, v)
+			continue
 		}
 		say := q.say[g.r.IntN(len(q.say))]
 		c := strings.NewReplacer("{w}", w, "{v}", surf).Replace(say)
@@ -410,6 +448,22 @@ func (g *gen) fillWritten(in *instance) (string, json.RawMessage) {
 		q = verb + " " + art + s.object + " " + rest
 	}
 	return collapseSpaces(q), b
+}
+
+// groupClause says two values of one kind together, in parameter order: "the two numbers
+// 40 and 50", "sides 3 and 4", "base and height of 6 and 10", "base and height as 6 and 10".
+func (g *gen) groupClause(q *wQty, ws, vs []string) string {
+	pl := q.plural[g.r.IntN(len(q.plural))]
+	w1, w2 := ws[0], ws[1]
+	switch g.r.IntN(4) {
+	case 0:
+		return pick(g, "the two ", "two ", "the ") + pl + " " + vs[0] + " and " + vs[1]
+	case 1:
+		return pl + " " + vs[0] + " and " + vs[1]
+	case 2:
+		return w1 + " and " + w2 + " of " + vs[0] + " and " + vs[1]
+	}
+	return pick(g, "the two ", "its ", "the ") + pl + " (" + w1 + " and " + w2 + ") as " + vs[0] + " and " + vs[1]
 }
 
 // ambiguousWritten subjects are never asked for unserved: a same-domain tool could still
