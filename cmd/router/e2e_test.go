@@ -163,7 +163,9 @@ func TestSigtermDrains(t *testing.T) {
 	}
 	// A drain timeout longer than the test waits: an open Health/Watch stream must not hold
 	// shutdown until it expires.
-	p := startRouter(t, "--drain-timeout", "2m")
+	// The queue holds all six callers whatever GOMAXPROCS the test runs under (the default,
+	// 4 x workers, sheds some with one worker, which this test does not mean to exercise).
+	p := startRouter(t, "--drain-timeout", "2m", "--workers", "2", "--queue", "8")
 	conn := dial(t, p.grpc)
 	waitServing(t, conn)
 	c := routerv1.NewRouterServiceClient(conn)
