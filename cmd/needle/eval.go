@@ -118,15 +118,13 @@ func routePrediction(ctx context.Context, p *router.Pipeline, transcript, tools 
 	}
 	pr.Confidence, pr.OutputTokens = o.Confidence, o.OutputTokens
 	pr.Signals, pr.Offered = o.Signals, len(o.Retrieved)
-	var best, second float32
-	for _, r := range o.Retrieved {
-		if r.Score != 0 && (pr.TopTool == "" || r.Score > best) {
-			pr.TopTool, best, second = r.Name, r.Score, best
-		} else if r.Score > second {
-			second = r.Score
-		}
+	scores := make([]float32, len(o.Retrieved))
+	for i, r := range o.Retrieved {
+		scores[i] = r.Score
 	}
-	pr.TopScore, pr.SecondScore = best, second
+	if top, best, second := eval.TopTwo(scores); top >= 0 {
+		pr.TopTool, pr.TopScore, pr.SecondScore = o.Retrieved[top].Name, best, second
+	}
 	pr.Calls, pr.ParseErr = eval.FromToolCalls(o.Calls)
 	return pr
 }

@@ -399,3 +399,24 @@ func TestSynthRowDiagnostics(t *testing.T) {
 		t.Errorf("a failed request has signals %+v", r.Signals)
 	}
 }
+
+func TestTopTwo(t *testing.T) {
+	for _, c := range []struct {
+		scores       []float32
+		top          int
+		best, second float32
+	}{
+		{nil, -1, 0, 0},
+		{[]float32{0, 0}, -1, 0, 0},
+		{[]float32{0.4}, 0, 0.4, 0},
+		{[]float32{0.3, 0.9, 0.5}, 1, 0.9, 0.5},
+		{[]float32{-0.1, -0.3}, 0, -0.1, -0.3}, // negative scores
+		{[]float32{0.3, -0.1}, 0, 0.3, -0.1},
+		{[]float32{-0.5, 0, -0.2}, 2, -0.2, -0.5}, // 0: not scored
+	} {
+		top, best, second := TopTwo(c.scores)
+		if top != c.top || best != c.best || second != c.second {
+			t.Errorf("TopTwo(%v) = %d, %v, %v; want %d, %v, %v", c.scores, top, best, second, c.top, c.best, c.second)
+		}
+	}
+}

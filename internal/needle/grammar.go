@@ -104,7 +104,7 @@ type node struct {
 	free    bool  // string: no format, no length bounds (freeStringValue)
 	bounded bool  // integer: lo..hi applies
 	min     int32 // string: code points; array: items
-	max     int32 // string: code points (-1: unbounded); array: items (<= maxArrayLen)
+	max     int32 // string: code points (-1: unbounded); array: items (<= maxArrayLen); lit: literals
 	lo, hi  int64 // integer bounds, inclusive
 	sub     int32 // lit: trie root; array: item node; object: index in grammar.objs
 	alt     [numClasses]int32
@@ -276,8 +276,18 @@ const (
 	kindDecision                  // a call or no (further) call
 )
 
-// kindOf reports what the next byte fed to s decides.
-func (g *grammar) kindOf(s *gstate) tokenKind {
+// kindOf reports what the next byte c fed to s decides.
+func (g *grammar) kindOf(s *gstate, c byte) tokenKind {
+	if s.depth == 2 {
+		// A number (or a literal another extends, 1 and 10) ends only when the next byte
+		// cannot continue it: that byte, ',' or '}', is the arguments' next-key-or-close.
+		if f := &s.stack[1]; f.kind == fNumber || f.kind == fLit {
+			t := *s
+			if g.feedFrame(&t, c) == doneBefore {
+				return kindKey
+			}
+		}
+	}
 	switch {
 	case s.depth > 1 || s.depth == 1 && s.stack[0].st == objValue:
 		return kindValue
@@ -291,9 +301,14 @@ func (g *grammar) kindOf(s *gstate) tokenKind {
 	return kindForced
 }
 
-// closedArg reports whether the declared argument key of tool takes one of a closed set of
-// values (enum, const, boolean: a literal node), for groundedRepeat. Keys whose wire bytes
-// need escaping are not matched, which only keeps the stricter rule for them.
+// maxClosedChoices: an enum of more literals than this (cities, tickers) is a list of
+// values the transcript should spell, not a closed choice for groundedRepeat.
+const maxClosedChoices = 8
+
+// closedArg reports whether the declared argument key of tool takes one of a small closed
+// set of values (a literal node of at most maxClosedChoices: a boolean, a const, a short
+// enum), for groundedRepeat. Keys whose wire bytes need escaping are not matched, which only
+// keeps the stricter rule for them.
 func (g *grammar) closedArg(tool int, key string) bool {
 	nd := &g.nodes[g.tools[tool]]
 	if nd.kind != nObject {
@@ -305,7 +320,8 @@ func (g *grammar) closedArg(tool int, key string) bool {
 	}
 	for i, k := range o.keys {
 		if string(k[:len(k)-1]) == key {
-			return g.nodes[o.vals[i]].kind == nLit
+			nd := &g.nodes[o.vals[i]]
+			return nd.kind == nLit && nd.max <= maxClosedChoices
 		}
 	}
 	return false

@@ -419,7 +419,7 @@ func (g *grammar) litNode(vals []any) (int32, error) {
 	if err != nil {
 		return 0, err
 	}
-	return g.addNode(node{kind: nLit, sub: root}), nil
+	return g.addNode(node{kind: nLit, sub: root, max: int32(len(vals))}), nil
 }
 
 // wireLit is a literal as the model writes it, with the positions of virtual spaces.

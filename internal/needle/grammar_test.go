@@ -510,7 +510,26 @@ func TestKindOf(t *testing.T) {
 	var st gstate
 	var got []byte
 	for i := 0; i < len(wire); i++ {
-		got = append(got, "FVKND"[g.kindOf(&st)])
+		got = append(got, "FVKND"[g.kindOf(&st, wire[i])])
+		if !g.feed(&st, wire[i]) {
+			t.Fatalf("byte %d refused", i)
+		}
+	}
+	if string(got) != want {
+		t.Errorf("kinds\n%s\n%s\nwant\n%s", wire, got, want)
+	}
+
+	// A number, or a literal another extends, ends at the byte that cannot continue it: that
+	// ',' or '}' decides the arguments' structure, like the one after a string's quote.
+	g, err = newGrammar(mustTools(t, `[{"name":"f","parameters":{"n":{"type":"number"},"e":{"enum":[1,10]},"s":{"type":"string"}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire = `[{"name":"f","arguments":{"n":5,"e":1}}]`
+	want = `FDFFFFFFFFNNFFFFFFFFFFFFFFKKKKVKKKKKVKFD`
+	st, got = gstate{}, nil
+	for i := 0; i < len(wire); i++ {
+		got = append(got, "FVKND"[g.kindOf(&st, wire[i])])
 		if !g.feed(&st, wire[i]) {
 			t.Fatalf("byte %d refused", i)
 		}

@@ -317,14 +317,15 @@ func runEqual(a, b []int32) bool {
 // earlier calls (each the compact JSON of one call). A further call of a tool already
 // called must earn its place against each earlier call of that tool: every argument that
 // differs must come from the transcript (a string found in it, case-insensitively, or one
-// of its number literals) or from a closed choice of the schema (closed(key): an enum,
-// const or boolean, which the transcript words rather than spells: "lock the garage, then
-// unlock it"), and at least one of them must be a value that call did not already use.
-// "weather in Paris and London" keeps its second call ("London" is in the transcript and
-// new); a second triangle_area with base 0 for "base 10 and height 5" is the model
-// repeating itself with made-up values (20% of BFCL simple_python's items were lost to
-// such calls) and ends the answer. closed may be nil (no closed choices). It runs once per
-// finished call, not per token.
+// of its number literals, in digits or words) or be a closed choice of the schema
+// (closed(key): a boolean, const or short enum, which the transcript words rather than
+// spells: "lock the garage, then unlock it"), and something must be new: a transcript
+// value that call did not already use, or another closed choice for its key. "weather in
+// Paris and London" keeps its second call ("London" is in the transcript and new); a
+// second triangle_area with base 0 for "base 10 and height 5" is the model repeating itself
+// with made-up values (20% of BFCL simple_python's items were lost to such calls) and ends
+// the answer. closed may be nil (no closed choices). It runs once per finished call, not
+// per token.
 func (c *copyState) groundedRepeat(query string, call []byte, earlier [][]byte, closed func(key string) bool) bool {
 	type callJSON struct {
 		Name      string                     `json:"name"`
@@ -348,10 +349,14 @@ func (c *copyState) groundedRepeat(query string, call []byte, earlier [][]byte, 
 			if pv, ok := prev.Arguments[k]; ok && string(pv) == string(v) {
 				continue
 			}
-			if !c.grounded(query, v) && (closed == nil || !closed(k)) {
+			switch {
+			case c.grounded(query, v):
+				fresh = fresh || !used[string(v)]
+			case closed != nil && closed(k):
+				fresh = true // another choice for this key ("lock" false after true)
+			default:
 				return false
 			}
-			fresh = fresh || !used[string(v)]
 		}
 		if !fresh {
 			return false

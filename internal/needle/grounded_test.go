@@ -236,6 +236,8 @@ func TestGroundedRepeat(t *testing.T) {
 		{"previous track then skip", [][]byte{call("media", `{"cmd":"previous"}`)}, call("media", `{"cmd":"next","note":"made up"}`), false},
 		{"lock the garage", [][]byte{call("lock", `{"lock":true}`)}, call("lock", `{"lock":true,"door":"shed"}`), false}, // "door" is free
 		{"two timers", [][]byte{call("media", `{"cmd":"previous"}`)}, call("media", `{"cmd":"previous"}`), false},        // nothing new
+		// Another choice for a closed key is new even when another key already holds that value.
+		{"lock the garage, then unlock it", [][]byte{call("lock", `{"lock":true,"cmd":false,"door":"garage"}`)}, call("lock", `{"lock":false,"cmd":false,"door":"garage"}`), true},
 	} {
 		var cs copyState
 		cs.numberLiterals(c.query)
@@ -288,7 +290,8 @@ func TestCallTrackerSpans(t *testing.T) {
 // (the registry hands a const over as a one-value enum).
 func TestClosedArg(t *testing.T) {
 	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"s":{"type":"string"},"n":{"type":"integer"},
-		"e":{"type":"string","enum":["a","b"]},"b":{"type":"boolean"},"c":{"enum":["x"]},"o":{"type":"object"}}},
+		"e":{"type":"string","enum":["a","b"]},"b":{"type":"boolean"},"c":{"enum":["x"]},"o":{"type":"object"},
+		"big":{"type":"string","enum":["a","b","c","d","e","f","g","h","i"]}}},
 		{"name":"g","parameters":{"b":{"type":"string"}}}]`))
 	if err != nil {
 		t.Fatal(err)
@@ -300,6 +303,7 @@ func TestClosedArg(t *testing.T) {
 	}{
 		{0, "s", false}, {0, "n", false}, {0, "e", true}, {0, "b", true}, {0, "c", true}, {0, "o", false},
 		{0, "missing", false}, {1, "b", false},
+		{0, "big", false}, // nine literals: values to spell, not a closed choice
 	} {
 		if got := g.closedArg(c.tool, c.key); got != c.want {
 			t.Errorf("tool %d key %q: %v, want %v", c.tool, c.key, got, c.want)

@@ -83,14 +83,15 @@ type Result struct {
 }
 
 // Signals are the log-probabilities (nats, <= 0) of the decoder's least sure choice of each
-// kind in the answer, under the same distribution as Confidence: the call / no-call
-// decisions, the tool-name tokens, the arguments' structure (which key next, or close the
-// object) and the value tokens. A kind the answer has none of reads 0. A mean hides one
-// unsure choice among many sure ones (a skipped optional argument is one token); the
-// minimum per kind does not. `needle eval synth --per-item` writes them. As inputs of a
-// logistic calibrator (with retrieval scores; fitted on held-out seeds 7 and 99, tested on
-// 13) they gave no more coverage at 98% precision than Confidence alone, so the router
-// judges Confidence only.
+// kind, under the same distribution as Confidence: the call / no-call decisions, the
+// tool-name tokens, the arguments' structure (which key next, or close the object: the byte
+// after a value) and the value tokens. They cover every generated token, a further call
+// the repeat rule then drops included. 0: the answer has none of that kind, or the model was
+// certain to float32 precision. A mean hides one unsure choice among many sure ones (a
+// skipped optional argument is one token); the minimum per kind does not. `needle eval
+// synth --per-item` writes them. As inputs of a logistic calibrator (with retrieval scores;
+// fitted on held-out seeds 7 and 99, tested on 13) they gave no more coverage at 98%
+// precision than Confidence alone, so the router judges Confidence only.
 type Signals struct {
 	Decision float64 `json:"decision"`
 	Name     float64 `json:"name"`
@@ -258,7 +259,7 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		contentBytes, startedValue, dup := 0, false, false
 		kind := kindForced
 		for _, c := range vb[tok] {
-			kind = max(kind, g.kindOf(&cur))
+			kind = max(kind, g.kindOf(&cur, c))
 			prev := cur.phase
 			g.feed(&cur, c)
 			if cur.virt {

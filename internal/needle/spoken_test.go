@@ -1,6 +1,8 @@
 package needle
 
 import (
+	"encoding/json"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -12,6 +14,8 @@ func TestSpokenNumbers(t *testing.T) {
 		{"play it at one point two five speed", "1.25"},
 		{"brice owes me two hundred and forty eight dollars and ninety nine cents", "248.99"},
 		{"five bucks and five cents", "5.05"},
+		{"ten dollars and fifty cents", "10.5"}, // no trailing zeros
+		{"one point zero", "1"},
 		{"a hundred and five push ups", "105"},
 		{"one thousand and five", "1005"},
 		{"two thousand three hundred twelve", "2312"},
@@ -21,12 +25,23 @@ func TestSpokenNumbers(t *testing.T) {
 		{"nineteen ninety", "19 90"},
 		{"zero", "0"},
 		{"Seventy-Four", "74"},
-		{"point five", "5"},            // no integer before "point": only the digit
+		{"point five", "0.5"},
+		{"minus five and negative three point two", "-5 -3.2"},
 		{"a cat and a dog", ""},        // no number words
 		{"hundred", ""},                // a scale alone is not a number
 		{"ten point", "10"},            // "point" without digits is left
 		{"two hundred hundred", "200"}, // the second scale starts nothing
 		{"someone gave one", "1"},      // words, not substrings
+		{"which one? the one in Paris, no one", ""},
+		// Separate numbers stay separate.
+		{"between one hundred and two hundred dollars", "100 200"},
+		{"five hundred and six hundred", "500 600"},
+		{"one thousand two thousand", "1000 2000"},
+		{"three thousand two million", "3000 2000000"},
+		{"set it to seventy. Four people are coming", "70 4"},
+		{"thirty, five", "30 5"},
+		{"twenty 3 four", "20 4"}, // the digit is numberLiterals'
+		{strings.Repeat("nine hundred ninety nine billion ", 3), "999000000000 999000000000 999000000000"},
 	} {
 		var got []string
 		spokenNumbers(c.text, func(lit []byte) bool { got = append(got, string(lit)); return true })
@@ -62,8 +77,11 @@ func FuzzSpokenNumbers(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		n := 0
 		spokenNumbers(s, func(lit []byte) bool {
-			if len(lit) == 0 {
-				t.Fatal("empty literal")
+			if !json.Valid(lit) || len(lit) > maxNumLitLen {
+				t.Fatalf("literal %q of %q is not a short JSON number", lit, s)
+			}
+			if _, err := strconv.ParseFloat(string(lit), 64); err != nil {
+				t.Fatalf("literal %q of %q: %v", lit, s, err)
 			}
 			n++
 			return n < 100

@@ -478,7 +478,7 @@ func checkWrittenValues(t *testing.T, cfg Config) {
 					case float64:
 						s := strconv.FormatFloat(x, 'f', -1, 64)
 						pct := strconv.FormatFloat(math.Round(x*1e4)/100, 'f', -1, 64) + "%"
-						if !strings.Contains(row.Query, s) && !strings.Contains(row.Query, pct) {
+						if !containsNumber(row.Query, s) && !strings.Contains(row.Query, pct) {
 							t.Errorf("row %d: %s=%v not in %q", i, k, x, row.Query)
 						}
 					}
@@ -530,6 +530,39 @@ func TestWrittenNamesAreNotBFCLs(t *testing.T) {
 			if bfcl[n] {
 				t.Errorf("written subject %q is named %q, a BFCL function", s.object, n)
 			}
+		}
+	}
+}
+
+// containsNumber reports whether q states the number s as a whole: not as part of a longer
+// number, and with its sign ("64" is not in "-64", nor in "164").
+func containsNumber(q, s string) bool {
+	isNum := func(c byte) bool { return c >= '0' && c <= '9' || c == '.' }
+	for i := 0; ; {
+		j := strings.Index(q[i:], s)
+		if j < 0 {
+			return false
+		}
+		j += i
+		end := j + len(s)
+		if (j == 0 || !isNum(q[j-1]) && q[j-1] != '-') && (end == len(q) || !isNum(q[end]) || q[end] == '.' && (end+1 == len(q) || !isNum(q[end+1]))) {
+			return true
+		}
+		i = j + 1
+	}
+}
+
+func TestContainsNumber(t *testing.T) {
+	for _, c := range []struct {
+		q, s string
+		want bool
+	}{
+		{"a change of -64 K", "-64", true}, {"a change of -64 K", "64", false}, {"x 164 y", "64", false},
+		{"x 64.5 y", "64", false}, {"ends with 64.", "64", true}, {"64", "64", true}, {"b=-3, c=2", "-3", true},
+		{"x 645", "64", false},
+	} {
+		if got := containsNumber(c.q, c.s); got != c.want {
+			t.Errorf("containsNumber(%q, %q) = %v", c.q, c.s, got)
 		}
 	}
 }

@@ -72,7 +72,7 @@ func words2(ws ...string) func(g *gen) (string, any) {
 var wSayNum = []string{"a {w} of {v}", "{w} {v}", "{w} = {v}", "{w} of {v}", "{v} as the {w}"}
 var wSaySigned = []string{"{w} = {v}", "{w}={v}", "{w} {v}", "{w} equal to {v}"}
 
-// signed draws an integer that is negative about half the time, e.g. -3.
+// signed draws an integer in [lo, hi], which includes negatives (e.g. -3) when lo < 0.
 func signed(lo, hi int) func(g *gen) (string, any) {
 	return func(g *gen) (string, any) { n := g.intIn(lo, hi); return strconv.Itoa(n), n }
 }
@@ -129,7 +129,7 @@ var wQtys = map[string]*wQty{
 	"coefc":    {names: []string{"c"}, typ: "integer", descs: []string{"The constant term."}, say: wSaySigned, val: signed(-40, 40)},
 	"lat":      {names: []string{"latitude", "lat"}, typ: "number", descs: []string{"Latitude in degrees (-90 to 90).", "Latitude, south negative."}, say: []string{"latitude {v}", "{w} {v}", "at {w} {v}"}, val: dec(-60, 70, 4)},
 	"lon":      {names: []string{"longitude", "lon", "lng"}, typ: "number", descs: []string{"Longitude in degrees (-180 to 180).", "Longitude, west negative."}, say: []string{"longitude {v}", "{w} {v}"}, val: dec(-179, 179, 4)},
-	"dtemp":    {names: []string{"temperature_change", "delta_t", "temp_change"}, typ: "number", descs: []string{"Change in temperature in kelvin (negative when it cools)."}, say: []string{"a temperature change of {v} K", "{w} of {v}", "cooling by {v} K"}, val: dec(-80, 80, 0)},
+	"dtemp":    {names: []string{"temperature_change", "delta_t", "temp_change"}, typ: "number", descs: []string{"Change in temperature in kelvin (negative when it cools)."}, say: []string{"a temperature change of {v} K", "{w} of {v}", "a change of {v} kelvin"}, val: dec(-80, 80, 0)},
 	"sport":    {names: []string{"sport", "league"}, typ: "string", descs: []string{"The sport or league."}, say: []string{"in {v}", "for {v}"}, val: words2("basketball", "soccer", "tennis", "NBA", "NFL", "cricket", "baseball", "hockey")},
 }
 
@@ -401,7 +401,7 @@ func (g *gen) fillWritten(in *instance) (string, json.RawMessage) {
 		}
 		say := q.say[g.r.IntN(len(q.say))]
 		c := strings.NewReplacer("{w}", w, "{v}", surf).Replace(say)
-		if strings.HasPrefix(c, "a ") && strings.ContainsRune("aeiou", rune(c[2])) {
+		if strings.HasPrefix(say, "a ") && strings.ContainsRune("aeiou", rune(c[2])) { // the article, not a parameter named a
 			c = "an " + c[2:]
 		}
 		if len(clauses) == 0 {
