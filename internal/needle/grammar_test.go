@@ -500,41 +500,31 @@ func pyEsc(t *testing.T, v any) string {
 
 // Each byte of an answer is classified by what it decides (Signals' kinds).
 func TestKindOf(t *testing.T) {
-	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"a":{"type":"string"},"b":{"type":"array","items":{"type":"integer"}}}}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wire := `[{"name":"f","arguments":{"a":" x","b":[1]}},{"name":"f","arguments":{}}]` // " x": the virtual leading space
 	// F forced, D decision, N name, K structure of the arguments, V value.
-	want := `FDFFFFFFFFNNFFFFFFFFFFFFFFKKKKVVVVKKKKKVVVKFDFFFFFFFFFNNFFFFFFFFFFFFFFKFD`
-	var st gstate
-	var got []byte
-	for i := 0; i < len(wire); i++ {
-		got = append(got, "FVKND"[g.kindOf(&st, wire[i])])
-		if !g.feed(&st, wire[i]) {
-			t.Fatalf("byte %d refused", i)
+	for _, c := range []struct{ tools, wire, want string }{
+		{`[{"name":"f","parameters":{"a":{"type":"string"},"b":{"type":"array","items":{"type":"integer"}}}}]`,
+			`[{"name":"f","arguments":{"a":" x","b":[1]}},{"name":"f","arguments":{}}]`, // " x": the virtual leading space
+			`FDFFFFFFFFNNFFFFFFFFFFFFFFKKKKVVVVKKKKKVVVKFDFFFFFFFFFNNFFFFFFFFFFFFFFKFD`},
+		// A number, or a literal another extends, ends at the byte that cannot continue it:
+		// that ',' or '}' decides the arguments' structure, like the one after a string's quote.
+		{`[{"name":"f","parameters":{"n":{"type":"number"},"e":{"enum":[1,10]},"s":{"type":"string"}}}]`,
+			`[{"name":"f","arguments":{"n":5,"e":1}}]`,
+			`FDFFFFFFFFNNFFFFFFFFFFFFFFKKKKVKKKKKVKFD`},
+	} {
+		g, err := newGrammar(mustTools(t, c.tools))
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if string(got) != want {
-		t.Errorf("kinds\n%s\n%s\nwant\n%s", wire, got, want)
-	}
-
-	// A number, or a literal another extends, ends at the byte that cannot continue it: that
-	// ',' or '}' decides the arguments' structure, like the one after a string's quote.
-	g, err = newGrammar(mustTools(t, `[{"name":"f","parameters":{"n":{"type":"number"},"e":{"enum":[1,10]},"s":{"type":"string"}}}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	wire = `[{"name":"f","arguments":{"n":5,"e":1}}]`
-	want = `FDFFFFFFFFNNFFFFFFFFFFFFFFKKKKVKKKKKVKFD`
-	st, got = gstate{}, nil
-	for i := 0; i < len(wire); i++ {
-		got = append(got, "FVKND"[g.kindOf(&st, wire[i])])
-		if !g.feed(&st, wire[i]) {
-			t.Fatalf("byte %d refused", i)
+		var st gstate
+		var got []byte
+		for i := 0; i < len(c.wire); i++ {
+			got = append(got, "FVKND"[g.kindOf(&st, c.wire[i])])
+			if !g.feed(&st, c.wire[i]) {
+				t.Fatalf("byte %d of %s refused", i, c.wire)
+			}
 		}
-	}
-	if string(got) != want {
-		t.Errorf("kinds\n%s\n%s\nwant\n%s", wire, got, want)
+		if string(got) != c.want {
+			t.Errorf("kinds\n%s\n%s\nwant\n%s", c.wire, got, c.want)
+		}
 	}
 }

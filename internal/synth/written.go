@@ -385,18 +385,18 @@ func (g *gen) fillWritten(in *instance) (string, json.RawMessage) {
 				w = strings.TrimPrefix(w, a)
 			}
 		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = toolspec.AppendString(b, p.Name)
+		b = append(b, ':')
+		b = toolspec.AppendValue(b, v)
 		if grouped >= 0 && (i == grouped || i == grouped+1) {
 			groupSurf, groupW = append(groupSurf, surf), append(groupW, w)
 			if i == grouped+1 {
 				clauses = append(clauses, pick(g, "of ", "for ", "with ", "given ")+g.groupClause(q, groupW, groupSurf))
 			}
-			if n > 0 {
-				b = append(b, ',')
-			}
-			n++
-			b = toolspec.AppendString(b, p.Name)
-			b = append(b, ':')
-			b = toolspec.AppendValue(b, v)
 			continue
 		}
 		say := q.say[g.r.IntN(len(q.say))]
@@ -408,13 +408,6 @@ func (g *gen) fillWritten(in *instance) (string, json.RawMessage) {
 			firstBare = strings.HasPrefix(say, "{w}") || strings.HasPrefix(say, "a ")
 		}
 		clauses = append(clauses, c)
-		if n > 0 {
-			b = append(b, ',')
-		}
-		n++
-		b = toolspec.AppendString(b, p.Name)
-		b = append(b, ':')
-		b = toolspec.AppendValue(b, v)
 	}
 	b = append(b, '}')
 	verb := pick(g, calcVerbs...)
