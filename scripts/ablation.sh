@@ -3,7 +3,8 @@
 #
 #   scripts/ablation.sh [MODEL_DIR]          (default: the shipped model embedded from models/)
 #
-# For each mode in $MODES (default: off bonus:2 bonus:4 span:2 span:4) it runs
+# For each mode in $MODES (default: off bonus:2 bonus:2,repeats bonus:4 span:2, the modes of
+# reports/ablation.md) it runs
 #   needle eval synth -n $N --catalogue 0 --json ...          (held-out split; retrieval skipped:
 #                                                               grounding does not change it)
 #   needle eval bfcl --data $BFCL --categories simple_python,multiple,live_simple --limit $LIMIT --json ...
@@ -14,9 +15,9 @@
 # "copy" values appear verbatim (case-insensitive) in the query, "rewrite" values do not.
 #
 # Sizes: N=300 rows and LIMIT=100 items per category are the sizes. With the small
-# model on one core of the Zen 3 VM a mode takes about a minute, so five modes fit in about
-# 5-8 minutes; if yours is slower, lower them (N=150 LIMIT=50 halves it) and say so next to
-# the table. Tiny check: N=20 LIMIT=5 scripts/ablation.sh (seconds).
+# model on one core of the Zen 5 VM the five modes take about 70 s (a minute per mode on the
+# Zen 3 VM of earlier sessions); if yours is slower, lower them (N=150 LIMIT=50 halves it)
+# and say so next to the table. Tiny check: N=20 LIMIT=5 scripts/ablation.sh (seconds).
 #
 # Environment: N, LIMIT, MODES, BFCL (default ../shared/bfcl, read only by the evaluator),
 # OUT (where the JSON reports and per-item files go; default a new temporary directory).
@@ -25,7 +26,7 @@ cd "$(dirname "$0")/.."
 
 N=${N:-300}
 LIMIT=${LIMIT:-100}
-MODES=${MODES:-"off bonus:2 bonus:4 span:2 span:4"}
+MODES=${MODES:-"off bonus:2 bonus:2,repeats bonus:4 span:2"}
 BFCL=${BFCL:-../shared/bfcl}
 OUT=${OUT:-$(mktemp -d -t needle-ablation.XXXXXX)}
 mkdir -p "$OUT"

@@ -75,7 +75,7 @@ def section():
             if round(p["coverage"] * 10) in (5, 8, 9, 10):
                 out.append(f"| {100 * p['coverage']:.0f}% | {p['threshold']:.3f} | {100 * p['precision']:.1f}% |")
         if r["threshold_at_98_precision"] >= 0:
-            out.append(f"\nThreshold for >= 98% local precision: {r['threshold_at_98_precision']:.3f} (covers {100 * r['coverage_at_98_precision']:.1f}% of requests).")
+            out.append(f"\nThreshold for >= 98% local precision: {r['threshold_at_98_precision']:.5f} (covers {100 * r['coverage_at_98_precision']:.1f}% of requests).")
         else:
             out.append("\nNo threshold reaches 98% local precision with this model.")
         out.append("")

@@ -382,7 +382,7 @@ func (r *SynthReport) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "  %7.0f%% %9.3f %8.1f%%\n", 100*p.Coverage, p.Threshold, 100*p.Precision)
 	}
 	if r.Threshold98 >= 0 {
-		fmt.Fprintf(w, "threshold for >=98%% local precision: %.3f (covers %.1f%%)\n", r.Threshold98, 100*r.Coverage98)
+		fmt.Fprintf(w, "threshold for >=98%% local precision: %.5f (covers %.1f%%)\n", r.Threshold98, 100*r.Coverage98)
 	} else {
 		fmt.Fprintf(w, "no threshold reaches 98%% local precision\n")
 	}
