@@ -35,7 +35,12 @@ try {
   page.on("console", (m) => {
     if (m.type() === "error" && !/status of 40[04]/.test(m.text())) errors.push("console: " + m.text());
   });
-  page.on("requestfailed", (r) => errors.push("request failed: " + r.url()));
+  // A request the page abandons when it navigates (a live validation still in flight at
+  // step 7's reload) is net::ERR_ABORTED: the browser's doing, not a failure of the router.
+  page.on("requestfailed", (r) => {
+    const why = r.failure()?.errorText || "";
+    if (why !== "net::ERR_ABORTED") errors.push("request failed: " + r.url() + " " + why);
+  });
 
   // 1. The page loads with the first example toolset, validated live.
   await page.goto(base + "/");
