@@ -117,14 +117,13 @@ func routePrediction(ctx context.Context, p *router.Pipeline, transcript, tools 
 		return pr
 	}
 	pr.Confidence, pr.OutputTokens = o.Confidence, o.OutputTokens
-	pr.Signals, pr.Offered = o.Signals, len(o.Retrieved)
-	scores := make([]float32, len(o.Retrieved))
-	for i, r := range o.Retrieved {
-		scores[i] = r.Score
+	var best float32
+	for _, r := range o.Retrieved {
+		if r.Score != 0 && (pr.TopTool == "" || r.Score > best) {
+			pr.TopTool, best = r.Name, r.Score
+		}
 	}
-	if top, best, second := eval.TopTwo(scores); top >= 0 {
-		pr.TopTool, pr.TopScore, pr.SecondScore = o.Retrieved[top].Name, best, second
-	}
+	pr.TopScore = best
 	pr.Calls, pr.ParseErr = eval.FromToolCalls(o.Calls)
 	return pr
 }

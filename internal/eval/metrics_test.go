@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -376,47 +375,5 @@ func TestOfferedTop1(t *testing.T) {
 	r := ScoreSynth(rows)
 	if r.OfferedTop1N != 2 || r.OfferedTop1 != 0.5 {
 		t.Errorf("OfferedTop1 %v over %d rows, want 0.5 over 2", r.OfferedTop1, r.OfferedTop1N)
-	}
-}
-
-// A per-item row carries what retrieval and the decoder said, and no decoder signals for a
-// request that failed.
-func TestSynthRowDiagnostics(t *testing.T) {
-	timer := []Call{call("set_timer")}
-	sg := needle.Signals{Decision: -0.1, Name: -0.2, Key: -0.3, Value: -0.4}
-	r := ScoreSynthRow(SynthItem{Want: timer, Pred: Prediction{Calls: timer, TopTool: "set_timer", TopScore: 0.9, SecondScore: 0.4, Offered: 3, Signals: sg}})
-	if r.SecondScore != 0.4 || r.Offered != 3 || r.Signals == nil || *r.Signals != sg {
-		t.Errorf("row %+v", r)
-	}
-	b, err := json.Marshal(r)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(b), `"signals":{"decision":-0.1,"name":-0.2,"key":-0.3,"value":-0.4}`) || !strings.Contains(string(b), `"second_score":0.4,"offered":3`) {
-		t.Errorf("per-item line %s", b)
-	}
-	if r := ScoreSynthRow(SynthItem{Want: timer, Pred: Prediction{Err: errors.New("boom"), Signals: sg}}); r.Signals != nil {
-		t.Errorf("a failed request has signals %+v", r.Signals)
-	}
-}
-
-func TestTopTwo(t *testing.T) {
-	for _, c := range []struct {
-		scores       []float32
-		top          int
-		best, second float32
-	}{
-		{nil, -1, 0, 0},
-		{[]float32{0, 0}, -1, 0, 0},
-		{[]float32{0.4}, 0, 0.4, 0},
-		{[]float32{0.3, 0.9, 0.5}, 1, 0.9, 0.5},
-		{[]float32{-0.1, -0.3}, 0, -0.1, -0.3}, // negative scores
-		{[]float32{0.3, -0.1}, 0, 0.3, -0.1},
-		{[]float32{-0.5, 0, -0.2}, 2, -0.2, -0.5}, // 0: not scored
-	} {
-		top, best, second := TopTwo(c.scores)
-		if top != c.top || best != c.best || second != c.second {
-			t.Errorf("TopTwo(%v) = %d, %v, %v; want %d, %v, %v", c.scores, top, best, second, c.top, c.best, c.second)
-		}
 	}
 }

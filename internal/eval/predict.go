@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -26,11 +25,6 @@ type Prediction struct {
 	// score them: the tool prior off and no more tools than top-k).
 	TopTool  string
 	TopScore float32 // its score
-	// SecondScore is the next offered tool's score (0 with one tool); Offered, how many
-	// tools retrieval kept.
-	SecondScore float32
-	Offered     int
-	Signals     needle.Signals
 }
 
 // answered reports whether the prediction has calls to score (possibly none).
@@ -111,28 +105,4 @@ func Quantile(sorted []float64, q float64) float64 {
 	}
 	i := int(math.Ceil(q*float64(len(sorted)))) - 1
 	return sorted[min(max(i, 0), len(sorted)-1)]
-}
-
-// TopTwo returns the index of the highest retrieval score, that score and the next highest
-// (0 with a single scored tool). Scores are cosines plus BM25 and may be negative; 0 marks a
-// tool retrieval did not score (the router's Retrieved), which is skipped. top is -1 when
-// none was scored.
-func TopTwo(scores []float32) (top int, best, second float32) {
-	top = -1
-	n := 0
-	for i, s := range scores {
-		if s == 0 {
-			continue
-		}
-		n++
-		switch {
-		case n == 1:
-			top, best = i, s
-		case s > best:
-			top, best, second = i, s, best
-		case n == 2 || s > second:
-			second = s
-		}
-	}
-	return top, best, second
 }

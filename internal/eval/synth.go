@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/needle-router/needle/internal/needle"
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
@@ -35,11 +34,6 @@ type SynthRow struct {
 	TopTool   string  `json:"top_tool,omitempty"`
 	TopToolOK bool    `json:"top_tool_ok,omitempty"`
 	TopScore  float32 `json:"top_score,omitempty"`
-	// SecondScore and Offered: the next offered tool's score, and how many were offered;
-	// Signals: the decoder's least sure choices (the calibrator's inputs).
-	SecondScore float32         `json:"second_score,omitempty"`
-	Offered     int             `json:"offered,omitempty"`
-	Signals     *needle.Signals `json:"signals,omitempty"`
 	// What the answer cost.
 	OutputTokens int     `json:"output_tokens"`
 	RouteMs      float64 `json:"route_ms"`
@@ -161,10 +155,7 @@ func ScoreSynthRow(it SynthItem) SynthRow {
 	if r.Expected == nil {
 		r.Expected = []Call{}
 	}
-	r.TopTool, r.TopScore, r.SecondScore, r.Offered = p.TopTool, p.TopScore, p.SecondScore, p.Offered
-	if p.answered() {
-		r.Signals = &p.Signals
-	}
+	r.TopTool, r.TopScore = p.TopTool, p.TopScore
 	r.TopToolOK = p.TopTool != "" && len(it.Want) > 0 && it.Want[0].Name == p.TopTool
 	c := &r.Counts
 	c.Errored, c.Parsed = p.Err != nil, p.answered()

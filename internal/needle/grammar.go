@@ -264,43 +264,6 @@ func (g *grammar) freeStringValue(s gstate) bool {
 	return f.kind == fString && f.st != strLead && f.node != g.keyStr && g.nodes[f.node].free
 }
 
-// tokenKind is what a byte of the answer decides, in rising order of what a token that
-// spans several kinds is counted as (`"}` ends a value but decides to close the arguments).
-type tokenKind uint8
-
-const (
-	kindForced   tokenKind = iota // the format's fixed bytes
-	kindValue                     // inside an argument value, or its first byte
-	kindKey                       // the arguments' structure: which key next, or close them
-	kindName                      // a tool name
-	kindDecision                  // a call or no (further) call
-)
-
-// kindOf reports what the next byte c fed to s decides.
-func (g *grammar) kindOf(s *gstate, c byte) tokenKind {
-	if s.depth == 2 {
-		// A number (or a literal another extends, 1 and 10) ends only when the next byte
-		// cannot continue it: that byte, ',' or '}', is the arguments' next-key-or-close.
-		if f := &s.stack[1]; f.kind == fNumber || f.kind == fLit {
-			t := *s
-			if g.feedFrame(&t, c) == doneBefore {
-				return kindKey
-			}
-		}
-	}
-	switch {
-	case s.depth > 1 || s.depth == 1 && s.stack[0].st == objValue:
-		return kindValue
-	case s.depth == 1:
-		return kindKey
-	case s.phase == phOpen || s.phase == phAfterCall:
-		return kindDecision
-	case s.phase == phName:
-		return kindName
-	}
-	return kindForced
-}
-
 // maxClosedChoices: an enum of more literals than this (cities, tickers) is a list of
 // values the transcript should spell, not a closed choice for groundedRepeat.
 const maxClosedChoices = 8

@@ -497,34 +497,3 @@ func pyEsc(t *testing.T, v any) string {
 	}
 	return strings.TrimSuffix(b.String(), "\n")
 }
-
-// Each byte of an answer is classified by what it decides (Signals' kinds).
-func TestKindOf(t *testing.T) {
-	// F forced, D decision, N name, K structure of the arguments, V value.
-	for _, c := range []struct{ tools, wire, want string }{
-		{`[{"name":"f","parameters":{"a":{"type":"string"},"b":{"type":"array","items":{"type":"integer"}}}}]`,
-			`[{"name":"f","arguments":{"a":" x","b":[1]}},{"name":"f","arguments":{}}]`, // " x": the virtual leading space
-			`FDFFFFFFFFNNFFFFFFFFFFFFFFKKKKVVVVKKKKKVVVKFDFFFFFFFFFNNFFFFFFFFFFFFFFKFD`},
-		// A number, or a literal another extends, ends at the byte that cannot continue it:
-		// that ',' or '}' decides the arguments' structure, like the one after a string's quote.
-		{`[{"name":"f","parameters":{"n":{"type":"number"},"e":{"enum":[1,10]},"s":{"type":"string"}}}]`,
-			`[{"name":"f","arguments":{"n":5,"e":1}}]`,
-			`FDFFFFFFFFNNFFFFFFFFFFFFFFKKKKVKKKKKVKFD`},
-	} {
-		g, err := newGrammar(mustTools(t, c.tools))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var st gstate
-		var got []byte
-		for i := 0; i < len(c.wire); i++ {
-			got = append(got, "FVKND"[g.kindOf(&st, c.wire[i])])
-			if !g.feed(&st, c.wire[i]) {
-				t.Fatalf("byte %d of %s refused", i, c.wire)
-			}
-		}
-		if string(got) != c.want {
-			t.Errorf("kinds\n%s\n%s\nwant\n%s", c.wire, got, c.want)
-		}
-	}
-}

@@ -74,47 +74,10 @@ type Result struct {
 	Raw string
 	// Confidence is exp(mean log p) of the informative tokens, p under the model and the
 	// request's priors where they apply (see Confidence in README).
-	Confidence float64
-	// Signals are the decoder's least sure choice of each kind (diagnostics).
-	Signals      Signals
+	Confidence   float64
 	PromptTokens int
 	OutputTokens int
 	Timings      Timings
-}
-
-// Signals are the log-probabilities (nats, <= 0) of the decoder's least sure choice of each
-// kind, under the same distribution as Confidence: the call / no-call decisions, the
-// tool-name tokens, the arguments' structure (which key next, or close the object: the byte
-// after a value) and the value tokens. They cover every generated token, a further call
-// the repeat rule then drops included. 0: the answer has none of that kind, or the model was
-// certain to float32 precision. A mean hides one unsure choice among many sure ones (a
-// skipped optional argument is one token); the minimum per kind does not. `needle eval
-// synth --per-item` writes them. As inputs of a logistic calibrator (with retrieval scores;
-// fitted on held-out seeds 7 and 99, tested on 13) they gave no more coverage at 98%
-// precision than Confidence alone, so the router judges Confidence only.
-type Signals struct {
-	Decision float64 `json:"decision"`
-	Name     float64 `json:"name"`
-	Key      float64 `json:"key"`
-	Value    float64 `json:"value"`
-}
-
-// min lowers the kind's minimum to lp.
-func (sg *Signals) min(k tokenKind, lp float64) {
-	var f *float64
-	switch k {
-	case kindDecision:
-		f = &sg.Decision
-	case kindName:
-		f = &sg.Name
-	case kindKey:
-		f = &sg.Key
-	case kindValue:
-		f = &sg.Value
-	default:
-		return
-	}
-	*f = min(*f, lp)
 }
 
 // Timings are the stages of one Route call.
@@ -168,7 +131,7 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	t2 := time.Now()
 	res.Timings.Encode = t2.Sub(t1)
 
-	out, conf, n, err := m.decodeConstrained(ctx, s, g, len(ids), nQuery, req.Query, req.MaxNewTokens, m.grounding(req.Grounding), &res.Signals)
+	out, conf, n, err := m.decodeConstrained(ctx, s, g, len(ids), nQuery, req.Query, req.MaxNewTokens, m.grounding(req.Grounding))
 	res.Timings.Decode = time.Since(t2)
 	if err != nil {
 		return nil, err
@@ -191,7 +154,7 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 // answer (it is dropped): repeating a call never helps and only costs decode steps. So does,
 // unless gr says otherwise, a further call of a tool that nothing from the transcript tells
 // apart from its earlier calls (copyState.groundedRepeat).
-func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n, nQuery int, query string, maxNew int, gr Grounding, sig *Signals) ([]byte, float64, int, error) {
+func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n, nQuery int, query string, maxNew int, gr Grounding) ([]byte, float64, int, error) {
 	limit := m.Cfg.MaxDecLen - 1
 	if maxNew > 0 && maxNew < limit {
 		limit = maxNew
@@ -243,23 +206,21 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		if !ok {
 			return nil, 0, 0, fmt.Errorf("needle: no token fits the grammar (cap %d)", limit)
 		}
-		// Confidence is the answer's probability under the decoder and the priors together
-		// where they apply (measured: more coverage at 98% precision on every model and
-		// held-out seed tried), the model's own elsewhere, never with grounding bonuses.
-		lp := float64(s.logits[tok] - lse)
-		if biased {
-			lp = float64(post[tok] - postLse)
-		}
 		if next.info {
-			sumLogp += lp
+			// Confidence is the answer's probability under the decoder and the priors together
+			// where they apply (measured: more coverage at 98% precision on every model and
+			// held-out seed tried), the model's own elsewhere, never with grounding bonuses.
+			if biased {
+				sumLogp += float64(post[tok] - postLse)
+			} else {
+				sumLogp += float64(s.logits[tok] - lse)
+			}
 			nInfo++
 		}
 		// The token's bytes, without the virtual leading spaces of values (grammar.go).
 		cur := st
 		contentBytes, startedValue, dup := 0, false, false
-		kind := kindForced
 		for _, c := range vb[tok] {
-			kind = max(kind, g.kindOf(&cur, c))
 			prev := cur.phase
 			g.feed(&cur, c)
 			if cur.virt {
@@ -290,7 +251,6 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 			}
 			ct.add(len(s.out))
 		}
-		sig.min(kind, lp)
 		used++
 		if dup {
 			s.out = append(s.out[:ct.sep], ']')

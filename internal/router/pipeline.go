@@ -48,8 +48,8 @@ type Cloud interface {
 type Config struct {
 	// Threshold: local answers with lower confidence escalate. Default 0.99998: the lowest
 	// threshold (rounded up) at which the shipped model's local answers were >= 98% exact on
-	// held-out seeds 7 and 99 (`needle eval synth -seed 7|99 -n 1500`), not the report's seed
-	// (README, Results).
+	// held-out seeds 7 and 99 (`needle eval synth -seed 7|99 -n 1500`, scripts/threshold.py),
+	// not the report's seed (README, Results).
 	Threshold float64
 	// TopK tools kept by retrieval when more are offered (default 5, at most MaxTopK).
 	TopK int
@@ -253,14 +253,11 @@ type Output struct {
 	Reason        Reason
 	FallbackCause FallbackCause
 	Confidence    float64
-	// Signals are the local decoder's least sure choices (needle.Signals); zero without a
-	// local answer.
-	Signals      needle.Signals
-	Retrieved    []Retrieved
-	Timings      Timings
-	PromptTokens int
-	OutputTokens int
-	ModelID      string
+	Retrieved     []Retrieved
+	Timings       Timings
+	PromptTokens  int
+	OutputTokens  int
+	ModelID       string
 	// Threshold is the confidence threshold this request was judged against.
 	Threshold float64
 }
@@ -441,7 +438,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		attribute.Float64("needle.confidence", res.Confidence))
 	span.End()
 	out.Timings.Encode, out.Timings.Decode = res.Timings.Tokenize+res.Timings.Encode, res.Timings.Decode
-	out.PromptTokens, out.OutputTokens, out.Confidence, out.Signals = res.PromptTokens, res.OutputTokens, res.Confidence, res.Signals
+	out.PromptTokens, out.OutputTokens, out.Confidence = res.PromptTokens, res.OutputTokens, res.Confidence
 	p.cfg.Observer.ModelRun(res)
 
 	tc := p.cfg.Now()
