@@ -39,6 +39,7 @@ func evalBFCL(ctx context.Context, args []string) error {
 	topK := fs.Int("top-k", 5, "tools kept by retrieval")
 	limit := fs.Int("limit", 0, "at most this many items per category (0: all)")
 	perItem := fs.String("per-item", "", "write one JSON line per item to this file: id, category, prediction, verdict, reason, error")
+	threshold := fs.Float64("threshold", router.DefaultThreshold, "report coverage (share of items with at least this confidence) and their precision (0: skip)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -93,7 +94,7 @@ func evalBFCL(ctx context.Context, args []string) error {
 		return err
 	}
 	bar := progressBar()
-	rep, err := eval.RunBFCL(ctx, name, data, predict, func(done, total int, it *eval.Item) error {
+	rep, err := eval.RunBFCL(ctx, name, data, predict, *threshold, func(done, total int, it *eval.Item) error {
 		bar(done, total, it.Category)
 		return each(it)
 	})

@@ -285,7 +285,7 @@ func TestRunBFCLCountsErrors(t *testing.T) {
 		return Prediction{Err: errors.New("boom")}
 	}
 	var seen []string
-	rep, err := RunBFCL(context.Background(), "m", data, predict, func(done, total int, it *Item) error {
+	rep, err := RunBFCL(context.Background(), "m", data, predict, 0, func(done, total int, it *Item) error {
 		if total != 3 || done != len(seen)+1 {
 			t.Errorf("progress %d/%d", done, total)
 		}
@@ -306,7 +306,7 @@ func TestRunBFCLCountsErrors(t *testing.T) {
 		t.Errorf("cost %+v", c)
 	}
 	stop := errors.New("stop")
-	if _, err := RunBFCL(context.Background(), "m", data, predict, func(int, int, *Item) error { return stop }); !errors.Is(err, stop) {
+	if _, err := RunBFCL(context.Background(), "m", data, predict, 0, func(int, int, *Item) error { return stop }); !errors.Is(err, stop) {
 		t.Errorf("callback error not returned: %v", err)
 	}
 }

@@ -31,6 +31,8 @@ type Item struct {
 	Confidence   float64 `json:"confidence"`
 	OutputTokens int     `json:"output_tokens"`
 	RouteMs      float64 `json:"route_ms"`
+	// Tool and argument counts behind the call-level metrics (CallScore).
+	Stats CallStats `json:"stats"`
 }
 
 // ScoreItem checks one prediction against an entry's ground truth. A request error is an
@@ -44,6 +46,7 @@ func ScoreItem(e *Entry, p Prediction) Item {
 	case p.ParseErr != nil:
 		it.Verdict, it.Reason = Fail, "did not parse: "+p.ParseErr.Error()
 	default:
+		it.Stats = Stats(e.Funcs, p.Calls, e.Answers)
 		if r := Check(e.Category, e.Funcs, p.Calls, e.Answers); r.OK {
 			it.Verdict = Pass
 		} else {
@@ -60,6 +63,7 @@ type Score struct {
 	Correct  int     `json:"correct"`
 	Errors   int     `json:"errors"`
 	Accuracy float64 `json:"accuracy"`
+	CallScore
 }
 
 // Report is the JSON written by `needle eval bfcl --json`.
@@ -72,7 +76,9 @@ type Report struct {
 // RunBFCL scores predict on every entry, categories in name order. each, when set, gets
 // every item's result as it is scored (done counts items so far, of total); an error from it
 // stops the run.
-func RunBFCL(ctx context.Context, model string, data map[string][]Entry, predict Predict, each func(done, total int, it *Item) error) (*Report, error) {
+//
+// threshold (0: none) is the confidence at which coverage and precision are reported.
+func RunBFCL(ctx context.Context, model string, data map[string][]Entry, predict Predict, threshold float64, each func(done, total int, it *Item) error) (*Report, error) {
 	total := 0
 	cats := make([]string, 0, len(data))
 	for c, es := range data {
@@ -95,12 +101,16 @@ func RunBFCL(ctx context.Context, model string, data map[string][]Entry, predict
 			}
 		}
 	}
-	return Summarize(model, items), nil
+	return SummarizeAt(model, items, threshold), nil
 }
 
 // Summarize counts items per category and what the answered ones cost.
-func Summarize(model string, items []Item) *Report {
+func Summarize(model string, items []Item) *Report { return SummarizeAt(model, items, 0) }
+
+// SummarizeAt is Summarize with coverage and precision at a confidence threshold (0: none).
+func SummarizeAt(model string, items []Item, threshold float64) *Report {
 	rep := &Report{Model: model, Categories: map[string]Score{}}
+	byCat := map[string][]Item{}
 	var tokens []int
 	var ms []float64
 	for _, it := range items {
@@ -117,6 +127,12 @@ func Summarize(model string, items []Item) *Report {
 		}
 		s.Accuracy = float64(s.Correct) / float64(s.Total)
 		rep.Categories[it.Category] = s
+		byCat[it.Category] = append(byCat[it.Category], it)
+	}
+	for c, its := range byCat {
+		s := rep.Categories[c]
+		s.CallScore = scoreCalls(its, threshold)
+		rep.Categories[c] = s
 	}
 	rep.Cost = costOf(tokens, ms)
 	return rep
@@ -129,10 +145,16 @@ func (r *Report) WriteTable(w io.Writer) {
 		cats = append(cats, c)
 	}
 	sort.Strings(cats)
-	fmt.Fprintf(w, "model %s\n%-24s %7s %7s %7s %9s\n", r.Model, "category", "total", "correct", "errors", "accuracy")
+	fmt.Fprintf(w, "model %s\n%-24s %6s %6s %6s %8s | %6s %6s %6s %6s %6s %6s %6s | %8s %8s\n", r.Model,
+		"category", "total", "correct", "errors", "exact", "tool", "nocall", "argP", "argR", "argF1", "invent", "invAny", "coverage", "precision")
 	for _, c := range cats {
 		s := r.Categories[c]
-		fmt.Fprintf(w, "%-24s %7d %7d %7d %8.1f%%\n", c, s.Total, s.Correct, s.Errors, 100*s.Accuracy)
+		cov, prec := "-", "-"
+		if s.Threshold > 0 {
+			cov, prec = fmt.Sprintf("%.1f%%", 100*s.Coverage), fmt.Sprintf("%.1f%%", 100*s.Precision)
+		}
+		fmt.Fprintf(w, "%-24s %6d %6d %6d %7.1f%% | %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% | %8s %8s\n", c, s.Total, s.Correct, s.Errors, 100*s.Accuracy,
+			100*s.ToolAccuracy, 100*s.NoCallRate, 100*s.ArgPrecision, 100*s.ArgRecall, 100*s.ArgF1, 100*s.InventedRate, 100*s.InventedAnyRate, cov, prec)
 	}
 	if r.Cost.Answered > 0 && r.Cost.P90RouteMs > 0 { // a predictions file has no cost
 		fmt.Fprintf(w, "answered %d: mean output tokens %.1f, route p50 %.1f ms, p90 %.1f ms\n",

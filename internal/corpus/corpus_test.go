@@ -1,0 +1,280 @@
+package corpus
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/needle-router/needle/internal/toolspec"
+)
+
+func TestSpanSlots(t *testing.T) {
+	for _, tc := range []struct {
+		in, text string
+		slots    []Slot
+		err      bool
+	}{
+		{"wake me up at [time : five am] [date : tomorrow]", "wake me up at five am tomorrow",
+			[]Slot{{"time", "five am"}, {"date", "tomorrow"}}, false},
+		{"no slots here", "no slots here", nil, false},
+		{"[person : mom]'s number", "mom's number", []Slot{{"person", "mom"}}, false},
+		{"broken [time : five", "", nil, true},
+		{"broken [time five]", "", nil, true},
+	} {
+		text, slots, err := spanSlots(tc.in)
+		if (err != nil) != tc.err || text != tc.text || !reflect.DeepEqual(slots, tc.slots) {
+			t.Errorf("spanSlots(%q) = %q, %v, %v; want %q, %v, err %v", tc.in, text, slots, err, tc.text, tc.slots, tc.err)
+		}
+	}
+}
+
+func TestReadHWU64(t *testing.T) {
+	c, skipped, err := ReadHWU64("testdata/hwu64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if skipped != 1 { // "dollar to euro" repeats currency_name
+		t.Errorf("skipped %d, want 1", skipped)
+	}
+	if got := c.Counts(); !reflect.DeepEqual(got, map[string]int{Train: 3, Dev: 1, Test: 1}) {
+		t.Errorf("counts %v", got)
+	}
+	var wake Example
+	for _, e := range c.Examples {
+		if strings.HasPrefix(e.Query, "wake") {
+			wake = e
+		}
+	}
+	want := Example{Query: "wake me up at five am tomorrow", Intent: "alarm_set", Slots: []Slot{{"time", "five am"}, {"date", "tomorrow"}}, Split: Train}
+	if !reflect.DeepEqual(wake, want) {
+		t.Errorf("got %+v, want %+v", wake, want)
+	}
+	set := c.Intent("alarm_set")
+	if set == nil || !reflect.DeepEqual(set.Params, []string{"date", "time"}) || set.Domain != "alarm" {
+		t.Fatalf("alarm_set intent %+v", set)
+	}
+	names := []string{}
+	for _, v := range set.Variants {
+		names = append(names, v.Name)
+		if len(v.Params) != 2 || v.Params[1].Type != "string" || v.Params[1].Required || !strings.Contains(v.Params[1].Description, "as spoken") {
+			t.Errorf("variant %s params %+v", v.Name, v.Params)
+		}
+	}
+	if !reflect.DeepEqual(names, []string{"alarm_set", "alarm_set", "set_alarm", "alarmSet"}) {
+		t.Errorf("variant names %v", names)
+	}
+}
+
+func TestReadSLURP(t *testing.T) {
+	c, skipped, err := ReadSLURP("testdata/slurp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The record whose "intent" is the action alone is read as scenario_action; the
+	// unknown intent is skipped.
+	if skipped != 1 || len(c.Examples) != 2 {
+		t.Fatalf("skipped %d, examples %+v", skipped, c.Examples)
+	}
+	if e := c.Examples[1]; e.Intent != "weather_query" || e.Split != Dev {
+		t.Errorf("second example %+v", e)
+	}
+	if e := c.Examples[0]; !reflect.DeepEqual(e.Slots, []Slot{{"time", "eight"}}) || e.Query != "olly wake me up at eight" {
+		t.Errorf("first example %+v", e)
+	}
+}
+
+func TestReadCLINCAndBanking(t *testing.T) {
+	c, err := ReadCLINC150("testdata/clinc150")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Intents) != 3 || c.Intent("balance").Domain != "clinc.banking" || len(c.Intent("balance").Variants[0].Params) != 0 {
+		t.Errorf("intents %+v", c.Intents)
+	}
+	if got := c.Counts(); !reflect.DeepEqual(got, map[string]int{Train: 3, Dev: 2, Test: 2}) {
+		t.Errorf("counts %v", got)
+	}
+	none := 0
+	for _, e := range c.Examples {
+		if e.Intent == "" {
+			none++
+		}
+	}
+	if none != 3 {
+		t.Errorf("%d out-of-scope examples, want 3", none)
+	}
+	b, err := ReadBANKING77("testdata/polyai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b.Examples) != 3 || b.Examples[1].Query != "Why, again, was I charged?" || b.Examples[1].Intent != "" || b.Examples[2].Split != Test {
+		t.Errorf("banking examples %+v", b.Examples)
+	}
+}
+
+func TestReadSGD(t *testing.T) {
+	c, skipped, err := ReadSGD("testdata/sgd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "I want to eat somewhere." opens FindRestaurants without its required slots: skipped
+	// (in train and in dev, whose dialogues are the same file gzipped).
+	if skipped != 2 {
+		t.Errorf("skipped %d, want 2", skipped)
+	}
+	var train []Example
+	for _, e := range c.Examples {
+		if e.Split == Train {
+			train = append(train, e)
+		}
+	}
+	if len(train) != 2 || c.Counts()[Dev] != 2 {
+		t.Fatalf("examples %+v", c.Examples)
+	}
+	// The booking turn's arguments are its own INFORMs: the city said earlier stays out.
+	book := train[1]
+	if book.Intent != "train/Restaurants_1/ReserveRestaurant" || !reflect.DeepEqual(book.Slots, []Slot{{"restaurant_name", "Tony's"}, {"time", "7 pm"}}) {
+		t.Errorf("booking example %+v", book)
+	}
+	find := c.Intent("train/Restaurants_1/FindRestaurants")
+	if len(find.Variants) != 2 {
+		t.Fatalf("want the original and one SGD-X rewrite, got %d variants", len(find.Variants))
+	}
+	v0, v1 := find.Variants[0], find.Variants[1]
+	if v0.Name != "find_restaurants" || v1.Name != "search_eateries" || v1.Params[0].Name != "town" || v0.Params[0].Name != "city" {
+		t.Errorf("variants %+v / %+v", v0, v1)
+	}
+	if p := v0.Params[2]; p.Name != "has_live_music" || p.Required || !reflect.DeepEqual(p.Enum, []any{"True", "False"}) || !strings.Contains(p.Description, "Default: False") {
+		t.Errorf("optional categorical param %+v", p)
+	}
+	if !v0.Params[0].Required || !v0.Params[1].Required {
+		t.Errorf("required params %+v", v0.Params)
+	}
+}
+
+func TestBuildRows(t *testing.T) {
+	c, _, err := ReadSGD("testdata/sgd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := Build(c, Train, BuildOptions{Variants: true, Repeat: 20}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _ := Build(c, Train, BuildOptions{Variants: true, Repeat: 20}, 1)
+	if !reflect.DeepEqual(rows, again) {
+		t.Error("Build is not deterministic for a seed")
+	}
+	renamed := false
+	for _, r := range rows {
+		tools, err := toolspec.ParseFlat(r.Tools)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen := map[string]bool{}
+		for _, tl := range tools {
+			if seen[tl.Name] {
+				t.Fatalf("tool %s offered twice in %s", tl.Name, r.Tools)
+			}
+			seen[tl.Name] = true
+		}
+		if len(r.Answers) != 1 || !seen[r.Answers[0].Name] {
+			t.Fatalf("row %q: answers %v not among tools", r.Query, r.Answers)
+		}
+		if r.Query == "Find me an Italian place in San Jose." {
+			args := string(r.Answers[0].Arguments)
+			// Parameter order of the tool, not the order said; the optional has_live_music
+			// was not said and is left out.
+			if args != `{"city": "San Jose", "cuisine": "Italian"}` && args != `{"town": "San Jose", "cuisine": "Italian"}` {
+				t.Errorf("arguments %s", args)
+			}
+			renamed = renamed || strings.Contains(args, "town")
+		}
+	}
+	if !renamed {
+		t.Error("no row used the SGD-X rewrite")
+	}
+}
+
+func TestBuildWithheldAndNoCall(t *testing.T) {
+	hwu, _, err := ReadHWU64("testdata/hwu64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := Build(hwu, Train, BuildOptions{DropRate: 1, MaxTools: 4}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if len(r.Answers) != 0 || strings.Contains(string(r.Tools), `"name":"alarm_set"`) && strings.HasPrefix(r.Query, "wake") {
+			t.Errorf("withheld row still wants or offers its tool: %+v", r)
+		}
+	}
+	bank, _ := ReadBANKING77("testdata/polyai")
+	rows, err = Build(bank, Train, BuildOptions{Others: hwu.Intents, MaxTools: 3}, 3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rows {
+		if len(r.Answers) != 0 || len(r.Tools) < 10 {
+			t.Errorf("no-call row %+v", r)
+		}
+	}
+}
+
+func TestBuildOffersSiblings(t *testing.T) {
+	hwu, _, err := ReadHWU64("testdata/hwu64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	withSibling := 0
+	rows, _ := Build(hwu, Train, BuildOptions{MaxTools: 8, Repeat: 50}, 5)
+	for _, r := range rows {
+		if r.Query == "set an alarm" && strings.Contains(string(r.Tools), `"alarm_remove"`) {
+			withSibling++
+		}
+	}
+	if withSibling < 10 {
+		t.Errorf("alarm_remove offered beside alarm_set in %d of 50 rows", withSibling)
+	}
+}
+
+func TestWriteBFCL(t *testing.T) {
+	hwu, _, err := ReadHWU64("testdata/hwu64")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	calls, none, err := WriteBFCL(hwu, Test, lineWriter(dir), "hwu_test")
+	if err != nil || calls != 1 || none != 0 {
+		t.Fatalf("WriteBFCL: %d, %d, %v", calls, none, err)
+	}
+	q, _ := os.ReadFile(filepath.Join(dir, "BFCL_v4_hwu_test.json"))
+	a, _ := os.ReadFile(filepath.Join(dir, "possible_answer", "BFCL_v4_hwu_test.json"))
+	var item struct {
+		ID       string
+		Question [][]map[string]string
+		Function []map[string]any
+	}
+	if err := json.Unmarshal(q, &item); err != nil {
+		t.Fatal(err)
+	}
+	if item.Question[0][0]["content"] != "is it raining in paris" || len(item.Function) != len(hwu.Intents) {
+		t.Errorf("item %+v", item)
+	}
+	var ans struct {
+		ID          string
+		GroundTruth []map[string]map[string][]any `json:"ground_truth"`
+	}
+	if err := json.Unmarshal(a, &ans); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string][]any{"weather_descriptor": {"raining"}, "place_name": {"paris"}}
+	if ans.ID != item.ID || !reflect.DeepEqual(ans.GroundTruth[0]["weather_query"], want) {
+		t.Errorf("answer %+v", ans)
+	}
+}
+

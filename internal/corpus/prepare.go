@@ -1,0 +1,147 @@
+package corpus
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	"github.com/needle-router/needle/internal/synth"
+)
+
+// PrepareOptions: where the corpora are and what to write.
+type PrepareOptions struct {
+	Datasets string // a folder holding hwu64/, slurp/, clinc150/, polyai/, sgd/ laid out as ../shared/datasets
+	Out      string // output folder
+	Seed     uint64
+	Log      io.Writer
+}
+
+// Prepare converts every source found under opts.Datasets and writes, under opts.Out:
+//   - train_<source>.jsonl: training rows (random tool variants; the target's siblings and
+//     other tools offered; 8% of rows withhold the target and want no call);
+//   - dev_<source>.jsonl: development rows (canonical variants) for validation during training;
+//   - bfcl-dev/ and bfcl-test/: BFCL-layout categories with every intent of a source offered
+//     together, for `needle eval bfcl` (the router's retrieval, priors and decoding).
+//
+// SLURP contributes development items only; SNIPS is not read here: it is the few-shot
+// benchmark of `needle finetune` (a base model trained on it could not be judged there).
+func Prepare(o PrepareOptions) error {
+	log := o.Log
+	if log == nil {
+		log = io.Discard
+	}
+	if err := os.MkdirAll(o.Out, 0o755); err != nil {
+		return err
+	}
+	src := func(name string) string { return filepath.Join(o.Datasets, name) }
+	hwu, sk, err := ReadHWU64(src("hwu64"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "hwu64: %v examples, %d intents, %d skipped (repeated slot type)\n", hwu.Counts(), len(hwu.Intents), sk)
+	slurp, sk, err := ReadSLURP(src("slurp"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "slurp: %v examples, %d intents, %d skipped\n", slurp.Counts(), len(slurp.Intents), sk)
+	clinc, err := ReadCLINC150(src("clinc150"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "clinc150: %v examples, %d intents\n", clinc.Counts(), len(clinc.Intents))
+	bank, err := ReadBANKING77(src("polyai"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "banking77: %v examples\n", bank.Counts())
+	sgd, sk, err := ReadSGD(src("sgd"))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "sgd: %v examples, %d intents, %d skipped\n", sgd.Counts(), len(sgd.Intents), sk)
+
+	train := BuildOptions{Variants: true, DropRate: 0.08}
+	dev := BuildOptions{}
+	jobs := []struct {
+		c     *Corpus
+		split string
+		opts  BuildOptions
+		file  string
+	}{
+		{hwu, Train, withRepeat(train, 2), "train_hwu64.jsonl"},
+		{sgd, Train, withMaxTools(train, 5), "train_sgd.jsonl"},
+		{clinc, Train, BuildOptions{Variants: true, DropRate: 0.2, Others: hwu.Intents}, "train_clinc150.jsonl"},
+		{bank, Train, BuildOptions{Others: hwu.Intents}, "train_banking77.jsonl"},
+		{hwu, Dev, dev, "dev_hwu64.jsonl"},
+		{slurp, Dev, dev, "dev_slurp.jsonl"},
+		{sgd, Dev, withMaxTools(dev, 5), "dev_sgd.jsonl"},
+		{clinc, Dev, BuildOptions{Others: hwu.Intents}, "dev_clinc150.jsonl"},
+	}
+	for i, j := range jobs {
+		rows, err := Build(j.c, j.split, j.opts, o.Seed+uint64(i))
+		if err != nil {
+			return err
+		}
+		if err := writeRows(filepath.Join(o.Out, j.file), rows); err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "%s: %d rows\n", j.file, len(rows))
+	}
+	for _, b := range []struct {
+		c          *Corpus
+		split, cat string
+	}{
+		{hwu, Dev, "hwu64_dev"}, {slurp, Dev, "slurp_dev"}, {hwu, Test, "hwu64_test"},
+	} {
+		dir := filepath.Join(o.Out, "bfcl-"+b.split)
+		calls, none, err := WriteBFCL(b.c, b.split, lineWriter(dir), b.cat)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(log, "%s/%s: %d items that want a call, %d that want none\n", dir, b.cat, calls, none)
+	}
+	return nil
+}
+
+func withMaxTools(o BuildOptions, n int) BuildOptions { o.MaxTools = n; return o }
+
+func withRepeat(o BuildOptions, n int) BuildOptions { o.Repeat = n; return o }
+
+func writeRows(path string, rows []synth.Row) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	w := bufio.NewWriter(f)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	for i := range rows {
+		if err := enc.Encode(&rows[i]); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// lineWriter writes JSON lines under dir.
+func lineWriter(dir string) func(name string, lines [][]byte) error {
+	return func(name string, lines [][]byte) error {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return err
+		}
+		var b []byte
+		for _, l := range lines {
+			b = append(append(b, l...), '\n')
+		}
+		return os.WriteFile(p, b, 0o644)
+	}
+}
