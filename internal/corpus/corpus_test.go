@@ -277,4 +277,3 @@ func TestWriteBFCL(t *testing.T) {
 		t.Errorf("answer %+v", ans)
 	}
 }
-
