@@ -32,6 +32,7 @@ commands:
   eval      evaluate: "eval bfcl" (BFCL v4 AST checker) or "eval synth" (held-out split)
   bench     benchmark prefill, decode and end-to-end latency
   data      generate synthetic training rows (JSONL)
+  finetune  fine-tune the local model on a toolset and example requests; report base vs fine-tuned
   corpus    convert the human-written corpora into training rows and evaluation sets
   tokenize  print the token ids of a text
 `
@@ -44,6 +45,8 @@ func run(ctx context.Context, args []string) error {
 	switch args[0] {
 	case "data":
 		return cmdData(args[1:])
+	case "finetune":
+		return cmdFinetune(ctx, args[1:])
 	case "corpus":
 		return cmdCorpus(args[1:])
 	case "run":

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/needle-router/needle/internal/eval"
+	"github.com/needle-router/needle/internal/finetune"
+	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/router"
+	"github.com/needle-router/needle/internal/synth"
+	"github.com/needle-router/needle/models"
+)
+
+// cmdFinetune fine-tunes the local model on a toolset and its example requests, and
+// reports base vs fine-tuned on held-out examples.
+func cmdFinetune(ctx context.Context, args []string) error {
+	fl := flag.NewFlagSet("finetune", flag.ContinueOnError)
+	toolsPath := fl.String("tools", "", "toolset file, in any form the registry accepts (required)")
+	examplesPath := fl.String("examples", "", `JSONL examples {"query": ..., "answers": [{"name": ..., "arguments": {...}}]} ("answers": [] when no tool serves the request); 10 or more per tool (required)`)
+	captures := fl.String("captures", "", "glob of the router's capture files (--capture-dir) to add as examples")
+	minutes := fl.Float64("minutes", 5, "time budget of the optimisation, minutes")
+	steps := fl.Int("steps", 0, "optimizer steps (0: as many as --minutes allow; set it for a run that repeats exactly)")
+	seed := fl.Uint64("seed", 1, "random seed: rows, held-out draw and training")
+	holdout := fl.Float64("holdout", 0.2, "share of each tool's examples held out for the report")
+	perExample := fl.Int("per-example", 6, "training rows per example (the example, then variations with other values)")
+	base := fl.String("base", "", "model directory to start from (default: the shipped model)")
+	out := fl.String("out", "", "output model directory (required): config.json, model.safetensors, tokenizer.model, report.json, report.md")
+	threads := fl.Int("threads", runtime.NumCPU(), "trainer threads")
+	python := fl.String("python", "/usr/bin/python3", "Python with torch")
+	teacher := fl.Int("teacher", 0, "ask the configured cloud model for this many more examples per tool (not built yet: must be 0)")
+	if err := fl.Parse(args); err != nil {
+		return err
+	}
+	if *toolsPath == "" || *examplesPath == "" || *out == "" {
+		return errors.New("finetune needs --tools, --examples and --out")
+	}
+	if *teacher != 0 {
+		return errors.New("finetune: --teacher is not built yet; write the examples by hand or from captures")
+	}
+	raw, err := os.ReadFile(*toolsPath)
+	if err != nil {
+		return err
+	}
+	tools, err := registry.Parse(raw, registry.Limits{}, "tools")
+	if err != nil {
+		return fmt.Errorf("finetune: --tools %s: %w", *toolsPath, err)
+	}
+	ex, err := readExampleFile(*examplesPath, tools)
+	if err != nil {
+		return err
+	}
+	if *captures != "" {
+		files, err := filepath.Glob(*captures)
+		if err != nil || len(files) == 0 {
+			return fmt.Errorf("finetune: --captures %q matches no file", *captures)
+		}
+		for _, f := range files {
+			more, err := readExampleFile(f, tools)
+			if err != nil {
+				return err
+			}
+			ex = append(ex, more...)
+		}
+	}
+	train, held := finetune.Split(ex, *holdout, *seed)
+	specs := registry.Specs(tools)
+	rows := finetune.Rows(specs, train, finetune.RowOptions{PerExample: *perExample}, *seed)
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	rowsPath := filepath.Join(*out, "finetune_rows.jsonl")
+	if err := writeRows(rowsPath, rows); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "%d tools, %d examples (%d held out), %d training rows -> %s\n", len(tools), len(ex), len(held), len(rows), rowsPath)
+
+	script, err := finetune.FindScript()
+	if err != nil {
+		return err
+	}
+	if err := finetune.CheckPython(ctx, *python); err != nil {
+		return err
+	}
+	baseDir := *base
+	if baseDir == "" {
+		if baseDir, err = os.MkdirTemp("", "needle-base-"); err != nil {
+			return err
+		}
+		defer os.RemoveAll(baseDir)
+		if err := copyFS(models.FS, baseDir); err != nil {
+			return err
+		}
+	}
+	t0 := time.Now()
+	logf, err := os.Create(filepath.Join(*out, "train.txt"))
+	if err != nil {
+		return err
+	}
+	defer logf.Close()
+	lastStep := 0
+	err = finetune.Train(ctx, finetune.TrainConfig{Python: *python, Script: script, Base: baseDir, Rows: rowsPath, Out: *out,
+		Minutes: *minutes, Steps: *steps, Threads: *threads, Seed: *seed, Log: filepath.Join(*out, "train_log.jsonl")},
+		func(p finetune.Progress) {
+			if !p.Finished {
+				lastStep = p.Step
+			}
+			drawProgress(p)
+		}, logf)
+	fmt.Fprintln(os.Stderr)
+	if err != nil {
+		return err
+	}
+	tok, err := fs.ReadFile(os.DirFS(baseDir), "tokenizer.model")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(*out, "tokenizer.model"), tok, 0o644); err != nil {
+		return err
+	}
+	rep := &finetune.Report{Tools: len(tools), Examples: len(ex), HeldOut: len(held), Rows: len(rows), Steps: lastStep,
+		Minutes: time.Since(t0).Minutes(), Threshold: router.DefaultThreshold, ScriptAndLog: "train.txt"}
+	if st, err := os.Stat(filepath.Join(*out, "model.safetensors")); err == nil {
+		rep.ModelBytes = st.Size()
+	}
+	entries, err := finetune.HeldOutEntries(specs, raw, held)
+	if err != nil {
+		return err
+	}
+	for _, side := range []struct {
+		dir string
+		dst *finetune.Side
+	}{{*base, &rep.Base}, {*out, &rep.FineTuned}} {
+		items, id, err := heldOutItems(ctx, side.dir, entries)
+		if err != nil {
+			return err
+		}
+		*side.dst = finetune.SideOf(id, items, router.DefaultThreshold)
+	}
+	var md bytes.Buffer
+	rep.WriteTable(&md)
+	os.Stdout.Write(md.Bytes())
+	if err := os.WriteFile(filepath.Join(*out, "report.md"), md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	return writeJSON(filepath.Join(*out, "report.json"), rep)
+}
+
+func readExampleFile(path string, tools []registry.Tool) ([]finetune.Example, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return finetune.ReadExamples(f, path, tools)
+}
+
+// heldOutItems runs the router's local pipeline of the model in dir ("" = shipped) on the
+// entries.
+func heldOutItems(ctx context.Context, dir string, entries []eval.Entry) ([]eval.Item, string, error) {
+	m, err := loadModel(dir, "")
+	if err != nil {
+		return nil, "", err
+	}
+	p, err := localPipeline(m, 5)
+	if err != nil {
+		return nil, "", err
+	}
+	items := make([]eval.Item, 0, len(entries))
+	for i := range entries {
+		items = append(items, eval.ScoreItem(&entries[i], routePrediction(ctx, p, entries[i].Question, string(entries[i].Functions))))
+	}
+	return items, m.ID(), nil
+}
+
+func drawProgress(p finetune.Progress) {
+	left := max(p.Budget-p.Elapsed, 0)
+	frac := 1.0
+	if p.Budget > 0 {
+		frac = min(float64(p.Elapsed)/float64(p.Budget), 1)
+	}
+	n := int(frac * 30)
+	fmt.Fprintf(os.Stderr, "\r[%s%s] step %d, %s left ", strings.Repeat("=", n), strings.Repeat(" ", 30-n), p.Step, left.Round(time.Second))
+}
+
+func copyFS(src fs.FS, dst string) error {
+	for _, name := range []string{"config.json", "model.safetensors", "tokenizer.model"} {
+		b, err := fs.ReadFile(src, name)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func writeRows(path string, rows []synth.Row) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for i := range rows {
+		if err := enc.Encode(&rows[i]); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
+}
