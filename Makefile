@@ -46,14 +46,14 @@ e2e: e2e-deps ## the playground in headless chromium against the real router; sc
 	$(GO) test -count=1 -run TestPlaygroundInChromium -v ./cmd/router/
 
 test-noasm: ## kernels and engine with the pure-Go twins
-	$(GO) test -count=1 -tags noasm ./internal/kernels/... ./internal/needle/...
+	$(GO) test -count=1 -tags noasm ./internal/kernels/... ./internal/needle/... ./internal/decode/...
 
 KERNEL_SETS := generic avx2 avx512 avx512-vnni
 test-kernel-sets: ## the engine's tests with each kernel set forced (NEEDLE_KERNELS); sets this CPU lacks are skipped
 	@for s in $(KERNEL_SETS); do \
 	  out=$$(NEEDLE_KERNELS=$$s $(GO) test -count=1 -run TestSetSelection -v ./internal/kernels/ 2>&1) || { echo "$$out"; exit 1; }; \
 	  if echo "$$out" | grep -q "kernels $$s "; then \
-	    echo "== NEEDLE_KERNELS=$$s"; NEEDLE_KERNELS=$$s $(GO) test -count=1 ./internal/kernels/... ./internal/needle/... || exit 1; \
+	    echo "== NEEDLE_KERNELS=$$s"; NEEDLE_KERNELS=$$s $(GO) test -count=1 ./internal/kernels/... ./internal/needle/... ./internal/decode/... || exit 1; \
 	  elif echo "$$out" | grep -q "NEEDLE_KERNELS=$$s ignored: kernel set $$s needs"; then \
 	    echo "== NEEDLE_KERNELS=$$s: skipped, this CPU lacks the features of kernel set $$s"; \
 	  else echo "$$out"; echo "NEEDLE_KERNELS=$$s was not followed, and not for lack of CPU features"; exit 1; fi; done
@@ -64,7 +64,7 @@ test-arm64: ## GOARCH=arm64 build, and kernels + engine tests under qemu-user (D
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq qemu-user-static >/dev/null) || echo "qemu-user-static could not be installed"; }
 	@q=$$(command -v qemu-aarch64-static || command -v qemu-aarch64); if [ -z "$$q" ]; then echo "test-arm64: SKIPPED, no qemu-aarch64(-static) found (apt-get install qemu-user-static)"; else \
 	  GOARCH=arm64 $(GO) test -count=1 -exec $$q ./internal/kernels/... && \
-	  GOARCH=arm64 $(GO) test -count=1 -exec $$q -run 'Parity|Format|Golden|Quant|Grammar|Tokeniz|Alloc|Ground' ./internal/needle/; fi
+	  GOARCH=arm64 $(GO) test -count=1 -exec $$q -run 'Parity|Format|Golden|Quant|Grammar|Tokeniz|Alloc|Ground' ./internal/needle/ ./internal/grammar/ ./internal/decode/; fi
 
 asm: ## regenerate the kernels' assembly from internal/kernels/_asm (avo)
 	cd internal/kernels/_asm && $(GO) run asm.go -out ../kernels_amd64.s -stubs ../kernels_amd64_stubs.go -pkg kernels
@@ -75,7 +75,7 @@ check-asm: asm ## fail when the committed generated assembly is stale
 test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePiece produce; tiny training run loads in Go
 	$(PY) train/golden.py --out internal/needle/testdata/golden --check
 	$(PY) train/tools_render.py internal/toolspec/testdata/tools.json | cmp - internal/toolspec/testdata/tools.golden
-	$(PY) train/answer_format.py --check --fixture internal/needle/testdata/format/cases.jsonl
+	$(PY) train/answer_format.py --check --fixture internal/decode/testdata/format/cases.jsonl
 	@for m in models/tokenizer.model:needle ../shared/fixtures/sentencepiece/san_needle_lm_8k.model:san_needle_lm_8k; do \
 	  f=$${m%%:*}; n=$${m##*:}; [ -f $$f ] || continue; \
 	  $(PY) train/tokcases.py $$f /tmp/tokcases.$$n.jsonl.gz && \

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 
+	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
@@ -25,7 +26,7 @@ var callWeight, callCenter, callCenterOne = new(float64), new(float64), new(floa
 // weightsFlag registers --weights, the in-memory weight format, and --ground, the copy rule
 // for free string values, on a subcommand.
 func weightsFlag(fs *flag.FlagSet) *string {
-	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/needle/grounded.go")
+	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/decode/grounded.go")
 	priorTemp = fs.Float64("tool-prior-temp", router.DefaultToolPriorTemp, "temperature of the decoder's tool prior, softmax(hybrid retrieval score / T) over the candidate tools; 0: no prior")
 	callWeight = fs.Float64("call-prior-weight", router.DefaultCallPriorWeight, "call prior: weight x (top retrieval score - center), clamped to [-4, 4], added to the log-odds of calling a tool; 0: off")
 	callCenter = fs.Float64("call-prior-center", router.DefaultCallPriorCenter, "call prior: the top retrieval score at which it is neutral")
@@ -36,11 +37,7 @@ func weightsFlag(fs *flag.FlagSet) *string {
 
 // loadModel loads --model DIR, or the shipped model embedded from models/.
 func loadModel(dir, weights string) (*needle.Model, error) {
-	gr, err := needle.ParseGrounding(*groundSpec)
-	if err != nil {
-		return nil, err
-	}
-	opt := needle.Options{Weights: weights, Grounding: gr}
+	opt := needle.Options{Weights: weights}
 	if dir != "" {
 		return needle.Load(dir, opt)
 	}
@@ -51,16 +48,29 @@ func loadModel(dir, weights string) (*needle.Model, error) {
 	return m, err
 }
 
+// newDecoder is the decoder over m with the subcommand's --ground rule.
+func newDecoder(m *needle.Model) (*decode.Decoder, error) {
+	gr, err := decode.ParseGrounding(*groundSpec)
+	if err != nil {
+		return nil, err
+	}
+	return decode.New(m, decode.Options{Grounding: gr})
+}
+
 // localPipeline is the router's own pipeline with the cloud switched off: evaluation runs the
 // path requests take (tool conversion, retrieval above k, constrained decoding, schema check).
 func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
+	d, err := newDecoder(m)
+	if err != nil {
+		return nil, err
+	}
 	reg, err := registry.Open(registry.Config{})
 	if err != nil {
 		return nil, err
 	}
 	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: router.OffIfZero(*priorTemp), LexicalWeight: router.OffIfZero(*lexWeight),
 		CallPriorWeight: router.OffIfZero(*callWeight), CallPriorCenter: *callCenter, CallPriorCenterOne: *callCenterOne,
-		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, m, escalate.New(escalate.Config{}), reg), nil
+		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, d, escalate.New(escalate.Config{}), reg), nil
 }
 
 var noEscalation = false

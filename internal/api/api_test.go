@@ -24,7 +24,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
-	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/decode"
+	"github.com/needle-router/needle/internal/grammar"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/internal/toolspec"
@@ -62,10 +63,10 @@ func TestNoResponseLeaksInternals(t *testing.T) {
 		fmt.Fprintf(w, `{"error":{"message":"invalid function name at %s"}}`, r.URL)
 	}))
 	defer bad400.Close()
-	failing := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	failing := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		return nil, errors.New("needle: secret /work/models/x.safetensors at http://10.0.0.1:99")
 	}}
-	boom := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	boom := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		panic("secret /tmp/x")
 	}}
 	cases := []struct {
@@ -108,7 +109,7 @@ func (rawCodec) Unmarshal(b []byte, v any) error {
 func (rawCodec) Name() string { return "proto" }
 
 func TestInvalidUTF8IsInvalidArgument(t *testing.T) {
-	c := newClient(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "")
+	c := newClient(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "")
 	var b []byte
 	b = protowire.AppendTag(b, 1, protowire.BytesType)
 	b = protowire.AppendString(b, "weather in \xffParis")
@@ -126,7 +127,7 @@ func TestInvalidUTF8IsInvalidArgument(t *testing.T) {
 }
 
 func TestBlankTranscriptIsInvalidArgument(t *testing.T) {
-	c := newClient(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "")
+	c := newClient(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "")
 	if f := fieldViolations(t, func() error { _, err := route(c, inline("  \n\t")); return err }()); f[0] != "transcript" {
 		t.Fatalf("violations %v", f)
 	}
@@ -134,10 +135,10 @@ func TestBlankTranscriptIsInvalidArgument(t *testing.T) {
 
 func TestOverloadIsResourceExhaustedWithRetryInfo(t *testing.T) {
 	started, unblock := make(chan struct{}, 4), make(chan struct{})
-	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		started <- struct{}{}
 		<-unblock
-		return &needle.Result{Calls: []toolspec.Call{weatherCall}, Confidence: 0.9}, nil
+		return &decode.Result{Calls: []toolspec.Call{weatherCall}, Confidence: 0.9}, nil
 	}}
 	obs := &depthObs{}
 	c := newClientWith(t, m, "", registry.Config{}, func(c *router.Config) { c.Workers, c.Queue, c.Observer = 1, 2, obs })
@@ -223,7 +224,7 @@ func TestFileToolsetsAreReadOnly(t *testing.T) {
 }
 
 func TestFallbackCauseInResponse(t *testing.T) {
-	resp, err := route(newClient(t, &fakeModel{RouteF: answer(0.1, weatherCall)}, ""), inline("weather in Paris"))
+	resp, err := route(newClient(t, &fakeModel{DecodeF: answer(0.1, weatherCall)}, ""), inline("weather in Paris"))
 	if err != nil || resp.Decision != routerv1.Decision_DECISION_LOCAL_FALLBACK || resp.FallbackCause != routerv1.FallbackCause_FALLBACK_CAUSE_NOT_CONFIGURED {
 		t.Fatalf("%v %v", resp, err)
 	}
@@ -250,8 +251,8 @@ func (o *depthObs) QueueDepth(n int) {
 func TestSchemaErrorCodes(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	for err, want := range map[error]codes.Code{
-		fmt.Errorf("%w: pick: pattern", router.ErrCloudOnly):              codes.FailedPrecondition,
-		fmt.Errorf("router: local model: %w", needle.ErrUnsupportedTools): codes.InvalidArgument,
+		fmt.Errorf("%w: pick: pattern", router.ErrCloudOnly):          codes.FailedPrecondition,
+		fmt.Errorf("router: local model: %w", grammar.ErrUnsupported): codes.InvalidArgument,
 	} {
 		if got := status.Code(Status(context.Background(), log, err)); got != want {
 			t.Errorf("%v: %v, want %v", err, got, want)

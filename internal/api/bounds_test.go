@@ -9,7 +9,8 @@ import (
 	"google.golang.org/grpc/status"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
-	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/decode"
+	"github.com/needle-router/needle/internal/grammar"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -55,11 +56,13 @@ func TestExtremeBoundsDecidedAtRegistration(t *testing.T) {
 	for i, c := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {
 			tools := `[{"name":"f","description":"f","parameters":{"type":"object","properties":{"n":` + c.schema + `},"required":["n"]}}]`
-			model := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
-				if err := needle.CheckTools(req.Tools); err != nil { // what the decoder compiles on Route
-					return nil, err
+			model := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
+				for _, t := range req.Tools {
+					if t.Grammar == nil { // what the decoder needs of every tool it takes
+						return nil, fmt.Errorf("tool without a grammar: %w", grammar.ErrUnsupported)
+					}
 				}
-				return &needle.Result{Calls: []toolspec.Call{{Name: "f", Arguments: []byte(`{"n":` + c.arg + `}`)}}, Confidence: 0.9}, nil
+				return &decode.Result{Calls: []toolspec.Call{{Name: "f", Arguments: []byte(`{"n":` + c.arg + `}`)}}, Confidence: 0.9}, nil
 			}}
 			cl := newClient(t, model, "")
 			_, err := cl.PutToolset(context.Background(), &routerv1.PutToolsetRequest{Name: "b", ToolsJson: tools})

@@ -12,7 +12,7 @@ import (
 	"google.golang.org/protobuf/protoadapt"
 	"google.golang.org/protobuf/types/known/durationpb"
 
-	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/grammar"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 )
@@ -44,7 +44,7 @@ var table = []rule{
 	{is(registry.ErrNotFound), codes.NotFound, "toolset not found", nil},
 	{is(registry.ErrReadOnly), codes.FailedPrecondition, "toolset is read-only: it is loaded from the tools directory", nil},
 	{is(router.ErrCloudOnly), codes.FailedPrecondition, "a tool's schema is outside what the local model enforces and the cloud model is not configured or not allowed", nil},
-	{is(needle.ErrUnsupportedTools), codes.InvalidArgument, "invalid request: the local model cannot take the offered tools", nil},
+	{is(grammar.ErrUnsupported), codes.InvalidArgument, "invalid request: the local model cannot take the offered tools", nil},
 	{is(router.ErrOverloaded), codes.ResourceExhausted, "router overloaded: retry later", retryInfo},
 	{is(router.ErrUnavailable), codes.Unavailable, "no answer available: no usable local answer and the cloud model did not answer", unavailableInfo},
 	{is(context.DeadlineExceeded), codes.DeadlineExceeded, "deadline exceeded", nil},

@@ -9,7 +9,6 @@ import (
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/escalate"
-	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/router"
 )
 
@@ -74,11 +73,11 @@ func (m *Metrics) Escalation(r router.Reason, c router.FallbackCause) {
 }
 
 // ModelRun implements router.Observer.
-func (m *Metrics) ModelRun(r *needle.Result) {
+func (m *Metrics) ModelRun(r router.ModelStats) {
 	m.tokens.WithLabelValues("prefill").Add(float64(r.PromptTokens))
 	m.tokens.WithLabelValues("decode").Add(float64(r.OutputTokens))
-	m.tokSeconds.WithLabelValues("prefill").Add(r.Timings.Encode.Seconds())
-	m.tokSeconds.WithLabelValues("decode").Add(r.Timings.Decode.Seconds())
+	m.tokSeconds.WithLabelValues("prefill").Add(r.Prefill.Seconds())
+	m.tokSeconds.WithLabelValues("decode").Add(r.Decode.Seconds())
 }
 
 // QueueDepth implements router.Observer.

@@ -22,8 +22,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
-	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/internal/toolspec"
@@ -31,11 +31,11 @@ import (
 
 // fakeModel is a stub with one function field per method, as grpc-go's stubserver does.
 type fakeModel struct {
-	RouteF func(ctx context.Context, req needle.Request) (*needle.Result, error)
+	DecodeF func(ctx context.Context, req decode.Request) (*decode.Result, error)
 }
 
-func (f *fakeModel) Route(ctx context.Context, req needle.Request) (*needle.Result, error) {
-	return f.RouteF(ctx, req)
+func (f *fakeModel) Decode(ctx context.Context, req decode.Request) (*decode.Result, error) {
+	return f.DecodeF(ctx, req)
 }
 
 // Embed hashes words into a vector: deterministic and good enough to rank by word overlap.
@@ -49,9 +49,9 @@ func (f *fakeModel) Embed(ctx context.Context, text string) ([]float32, error) {
 	return v, nil
 }
 
-func answer(conf float64, calls ...toolspec.Call) func(context.Context, needle.Request) (*needle.Result, error) {
-	return func(ctx context.Context, req needle.Request) (*needle.Result, error) {
-		return &needle.Result{Calls: calls, Confidence: conf, PromptTokens: 10, OutputTokens: 5}, nil
+func answer(conf float64, calls ...toolspec.Call) func(context.Context, decode.Request) (*decode.Result, error) {
+	return func(ctx context.Context, req decode.Request) (*decode.Result, error) {
+		return &decode.Result{Calls: calls, Confidence: conf, PromptTokens: 10, OutputTokens: 5}, nil
 	}
 }
 
@@ -146,7 +146,7 @@ func TestRouteDecisions(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			var model router.LocalModel = &fakeModel{RouteF: answer(tc.conf, tc.calls...)}
+			var model router.LocalModel = &fakeModel{DecodeF: answer(tc.conf, tc.calls...)}
 			if tc.nilModel {
 				model = nil
 			}
@@ -214,7 +214,7 @@ func fieldViolations(t *testing.T, err error) []string {
 }
 
 func TestInvalidArgument(t *testing.T) {
-	c := newClient(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "")
+	c := newClient(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "")
 	cases := []struct {
 		req   *routerv1.RouteRequest
 		field string
@@ -251,7 +251,7 @@ func TestInvalidArgument(t *testing.T) {
 }
 
 func TestToolsetLifecycle(t *testing.T) {
-	c := newClient(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "")
+	c := newClient(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "")
 	ctx := context.Background()
 	put, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: toolsJSON})
 	if err != nil {
@@ -291,11 +291,11 @@ func TestToolsetLifecycle(t *testing.T) {
 
 func TestRetrievalAboveTopK(t *testing.T) {
 	var offered []string
-	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		for _, t := range req.Tools {
-			offered = append(offered, t.Name)
+			offered = append(offered, t.Grammar.Name())
 		}
-		return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.9}, nil
+		return &decode.Result{Calls: []toolspec.Call{}, Confidence: 0.9}, nil
 	}}
 	c := newClient(t, m, "")
 	var tools []string
@@ -315,7 +315,7 @@ func TestRetrievalAboveTopK(t *testing.T) {
 }
 
 func TestDeadlineAndPanic(t *testing.T) {
-	block := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	block := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		<-ctx.Done()
 		return nil, ctx.Err()
 	}}
@@ -325,12 +325,12 @@ func TestDeadlineAndPanic(t *testing.T) {
 	if _, err := c.Route(ctx, inline("x")); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("%v, want DeadlineExceeded", err)
 	}
-	boom := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) { panic("boom") }}
+	boom := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) { panic("boom") }}
 	_, err := route(newClient(t, boom, ""), inline("x"))
 	if status.Code(err) != codes.Internal || strings.Contains(err.Error(), "boom") {
 		t.Fatalf("panic surfaced as %v", err)
 	}
-	fail := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	fail := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		return nil, errors.New("secret detail")
 	}}
 	_, err = route(newClient(t, fail, ""), inline("x"))

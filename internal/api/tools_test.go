@@ -23,7 +23,7 @@ func toolsValue(t *testing.T, v any) *structpb.Value {
 // Tools as JSON values route, validate and store like tools_json; their violations are named
 // after the field used; errors come from the one table (fixed message).
 func TestToolsAsValuesAndValidateTools(t *testing.T) {
-	c := newClient(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "")
+	c := newClient(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "")
 	ctx := context.Background()
 	good := toolsValue(t, []any{map[string]any{"name": "get_weather", "description": "Weather",
 		"parameters": map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []any{"city"}}}})

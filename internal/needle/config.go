@@ -1,8 +1,9 @@
-// Package needle runs the Needle model: an attention-only encoder-decoder that turns a query
+// Package needle is the Needle model: an attention-only encoder-decoder that turns a query
 // and a set of tools into tool calls. It holds the config, the safetensors weights loader,
-// the SentencePiece tokenizer, encoder and decoder forward passes with a KV cache, the
-// contrastive retrieval head, grammar-constrained decoding and the confidence score.
-// Numerics are exact to the PyTorch reference in train/needle_model.py.
+// the SentencePiece tokenizer and the forward pass: the encoder (Session.Encode), one decoder
+// step with its KV cache (Session.Step) and the contrastive retrieval head (Model.Embed).
+// What to do with the logits, the decoding policy, is internal/decode's. Numerics are exact
+// to the PyTorch reference in train/needle_model.py.
 package needle
 
 import (

@@ -21,9 +21,7 @@ type Model struct {
 	Tok      *Tokenizer
 	Meta     map[string]string // safetensors metadata written by the trainer
 	cos, sin []float32
-	vocab    *vocabIndex
 	pool     sync.Pool
-	ground   Grounding // default copy rule (Options.Grounding)
 }
 
 // Load reads config.json, model.safetensors and tokenizer.model from dir.
@@ -75,7 +73,7 @@ func NewWithOptions(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*M
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Cfg: cfg, Tok: tok, Meta: st.meta, ground: opt.Grounding}
+	m := &Model{Cfg: cfg, Tok: tok, Meta: st.meta}
 	if err := bindWeights(&m.W, st, cfg); err != nil {
 		return nil, err
 	}
@@ -90,9 +88,6 @@ func NewWithOptions(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*M
 	m.cos = make([]float32, maxPos*half)
 	m.sin = make([]float32, maxPos*half)
 	kernels.RoPETables(m.cos, m.sin, maxPos, cfg.HeadDim, cfg.RopeTheta)
-	if tok != nil {
-		m.vocab = newVocabIndex(tok)
-	}
 	m.pool.New = func() any { return m.newScratch() }
 	return m, nil
 }
@@ -106,17 +101,7 @@ type scratch struct {
 	cross, self           []kernels.KVPanels // per decoder layer: keys/values in GEMM panels
 	logits                []float32
 	ids                   []int32
-	out                   []byte
 	pooled, hid           []float32
-	copy                  copyState // grounded decoding (grounded.go)
-	saved                 []savedLogit
-	numCand               []byte   // grounded number bytes this step
-	earlier               [][]byte // finished calls, for the repeat rule
-	allow, bonused        tokenSet
-	nameMass, nameUni     []float64 // tool prior (toolprior.go)
-	toolMass              []float64
-	callPrior             float32
-	biased                []float32
 }
 
 func (m *Model) newScratch() *scratch {
@@ -128,10 +113,8 @@ func (m *Model) newScratch() *scratch {
 		o: make([]float32, n*d), enc: make([]float32, n*d), qkv: make([]float32, c.qDim()+2*c.kvDim()),
 		scores: make([]float32, max(kernels.AttentionScratch(n, n, c.NHeads, c.NKVHeads, c.HeadDim),
 			kernels.AttendScratch(1, max(c.MaxEncLen, c.MaxDecLen), c.NHeads, c.NKVHeads))),
-		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n), biased: make([]float32, 0, c.VocabSize),
+		logits: make([]float32, c.VocabSize), ids: make([]int32, 0, n),
 		pooled: make([]float32, d), hid: make([]float32, c.HeadDimContrastive),
-		allow:   tokenSet{bits: make([]uint64, (c.VocabSize+63)/64)},
-		bonused: tokenSet{bits: make([]uint64, (c.VocabSize+63)/64)},
 	}
 	for i := 0; i < c.DecLayers; i++ {
 		s.cross = append(s.cross, kernels.KVPanels{Data: make([]float32, kernels.KVPanelsSize(c.NKVHeads, c.HeadDim, n)),

@@ -118,9 +118,6 @@ type Options struct {
 	// train/train.py writes them) get the int4 decode copy too: it is what they were trained
 	// as, so the copy costs no accuracy. "int8" keeps int8 only.
 	Weights string
-	// Grounding is the default copy rule for free string values (zero: DefaultGrounding);
-	// a Request's own Grounding wins.
-	Grounding Grounding
 }
 
 // WeightFormats are the values Options.Weights takes besides "" (as stored).

@@ -17,7 +17,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
-	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/grammar"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -94,7 +94,12 @@ type Tool struct {
 	// Unsupported, when set, says where and why the local decoder cannot take the tool
 	// (cloud-only, README "Tool schemas"): Route escalates instead of decoding it locally.
 	Unsupported *Violation
-	schema      *jsonschema.Schema
+	// Grammar is the tool's compiled decoding grammar (nil when Unsupported), and Text its
+	// compact flat JSON as the model reads it in the prompt (toolspec.Tool.AppendJSON): both
+	// made once, here, and shared by every request that offers the tool.
+	Grammar *grammar.Tool
+	Text    []byte
+	schema  *jsonschema.Schema
 }
 
 var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
@@ -265,11 +270,14 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 	}
 	t.schema = sch
 	t.Schema = schema
+	t.Text = t.Spec.AppendJSON(nil)
 	if t.Unsupported == nil {
-		if err := needle.CheckTools([]toolspec.Tool{t.Spec}); err != nil {
-			msg := strings.TrimPrefix(err.Error(), needle.ErrUnsupportedTools.Error()+": ")
+		g, err := grammar.Compile(&t.Spec)
+		if err != nil {
+			msg := strings.TrimPrefix(err.Error(), grammar.ErrUnsupported.Error()+": ")
 			t.Unsupported = &Violation{Field: field + ".parameters", Description: msg}
 		}
+		t.Grammar = g
 	}
 	return t, true
 }

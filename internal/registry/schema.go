@@ -24,7 +24,7 @@ import (
 //
 // Cost is bounded before anything compiles: the bytes, JSON values and nesting of each
 // tool's parameters (over all keywords), the nodes its $refs expand to, then the grammar's
-// own limits (needle.CheckTools). The JSON Schema compiler loads nothing: only references
+// own limits (grammar.Compile). The JSON Schema compiler loads nothing: only references
 // inside the tool's schema (#/...) resolve.
 
 // schemaURL names a tool's schema for the compiler: absolute and not a file, so that no

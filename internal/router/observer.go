@@ -1,6 +1,6 @@
 package router
 
-import "github.com/needle-router/needle/internal/needle"
+import "time"
 
 // Observer receives what the pipeline measures; the transport edge implements it with
 // Prometheus (internal/api), so this package links no metrics library.
@@ -11,7 +11,7 @@ type Observer interface {
 	// CauseNone when the cloud answered.
 	Escalation(reason Reason, cause FallbackCause)
 	// ModelRun is called after every local model run.
-	ModelRun(r *needle.Result)
+	ModelRun(r ModelStats)
 	// QueueDepth reports the number of requests waiting for a worker.
 	QueueDepth(n int)
 	// Shed is called for every request refused by admission control.
@@ -23,6 +23,13 @@ type NopObserver struct{}
 
 func (NopObserver) Routed(*Output)                   {}
 func (NopObserver) Escalation(Reason, FallbackCause) {}
-func (NopObserver) ModelRun(*needle.Result)          {}
+func (NopObserver) ModelRun(ModelStats)              {}
 func (NopObserver) QueueDepth(int)                   {}
 func (NopObserver) Shed()                            {}
+
+// ModelStats is what one local model run measured: tokens in and out, and the time of the
+// encoder over the prompt (prefill) and of the decode steps.
+type ModelStats struct {
+	PromptTokens, OutputTokens int
+	Prefill, Decode            time.Duration
+}

@@ -23,16 +23,17 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/lexical"
-	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
-// LocalModel is what the pipeline needs of internal/needle.
+// LocalModel is what the pipeline needs of the local model: decoding (internal/decode over
+// internal/needle) and the contrastive embedding. *decode.Decoder is one.
 type LocalModel interface {
-	Route(ctx context.Context, req needle.Request) (*needle.Result, error)
+	Decode(ctx context.Context, req decode.Request) (*decode.Result, error)
 	Embed(ctx context.Context, text string) ([]float32, error)
 }
 
@@ -59,11 +60,11 @@ type Config struct {
 	LexicalWeight float64
 	// ToolPriorTemp is the temperature of the decoder's tool prior: softmax(hybrid score /
 	// T) over the candidate tools weighs in where the first call names its tool
-	// (needle.Request.ToolPrior). Default DefaultToolPriorTemp; negative: no prior.
+	// (decode.Request.ToolPrior). Default DefaultToolPriorTemp; negative: no prior.
 	ToolPriorTemp float64
 	// CallPriorWeight and CallPriorCenter set the decoder's call prior: CallPriorWeight x
 	// (top retrieval score - CallPriorCenter), clamped to [-4, 4], is added to the log-odds
-	// of calling a tool at all (needle.Request.CallPrior); a transcript that matches a tool
+	// of calling a tool at all (decode.Request.CallPrior); a transcript that matches a tool
 	// well is rarely a request for none. CallPriorCenterOne replaces the center when one tool
 	// is offered: BM25 over one document has little IDF, so its scores run lower. Defaults
 	// DefaultCallPriorWeight, DefaultCallPriorCenter, DefaultCallPriorCenterOne; a negative
@@ -408,7 +409,10 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		}
 	}
 	ctxD, span := p.cfg.Tracer.Start(ctx, "router.decode")
-	req := needle.Request{Query: in.Transcript, Tools: registry.Specs(cands)}
+	req := decode.Request{Query: in.Transcript, Tools: make([]decode.Tool, len(cands))}
+	for i, t := range cands {
+		req.Tools[i] = decode.Tool{Grammar: t.Grammar, Text: t.Text}
+	}
 	// A non-finite score (a broken embedding) leaves the decoder alone rather than failing.
 	if scores != nil && allFinite(scores) {
 		if p.cfg.ToolPriorTemp > 0 && len(scores) > 1 {
@@ -425,7 +429,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 			req.CallPrior = float32(min(4, max(-4, p.cfg.CallPriorWeight*(float64(top)-center))))
 		}
 	}
-	res, err := p.model.Route(ctxD, req)
+	res, err := p.model.Decode(ctxD, req)
 	if err != nil {
 		span.RecordError(err)
 		span.End()
@@ -439,7 +443,8 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	span.End()
 	out.Timings.Encode, out.Timings.Decode = res.Timings.Tokenize+res.Timings.Encode, res.Timings.Decode
 	out.PromptTokens, out.OutputTokens, out.Confidence = res.PromptTokens, res.OutputTokens, res.Confidence
-	p.cfg.Observer.ModelRun(res)
+	p.cfg.Observer.ModelRun(ModelStats{PromptTokens: res.PromptTokens, OutputTokens: res.OutputTokens,
+		Prefill: res.Timings.Encode, Decode: res.Timings.Decode})
 
 	tc := p.cfg.Now()
 	_, cspan := p.cfg.Tracer.Start(ctx, "router.check")

@@ -12,18 +12,19 @@ import (
 	"testing"
 	"time"
 
+	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
-	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/grammar"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
 type fakeModel struct {
-	RouteF func(ctx context.Context, req needle.Request) (*needle.Result, error)
+	DecodeF func(ctx context.Context, req decode.Request) (*decode.Result, error)
 }
 
-func (f *fakeModel) Route(ctx context.Context, req needle.Request) (*needle.Result, error) {
-	return f.RouteF(ctx, req)
+func (f *fakeModel) Decode(ctx context.Context, req decode.Request) (*decode.Result, error) {
+	return f.DecodeF(ctx, req)
 }
 
 func (f *fakeModel) Embed(ctx context.Context, text string) ([]float32, error) {
@@ -31,8 +32,8 @@ func (f *fakeModel) Embed(ctx context.Context, text string) ([]float32, error) {
 }
 
 func answer(conf float64, calls ...toolspec.Call) *fakeModel {
-	return &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
-		return &needle.Result{Calls: calls, Confidence: conf}, nil
+	return &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
+		return &decode.Result{Calls: calls, Confidence: conf}, nil
 	}}
 }
 
@@ -183,10 +184,10 @@ func (o *countObs) Shed() { o.shed.Add(1) }
 func TestAdmissionSheds(t *testing.T) {
 	started := make(chan struct{}, 8)
 	unblock := make(chan struct{})
-	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		started <- struct{}{}
 		<-unblock
-		return &needle.Result{Calls: []toolspec.Call{timerCall}, Confidence: 0.9}, nil
+		return &decode.Result{Calls: []toolspec.Call{timerCall}, Confidence: 0.9}, nil
 	}}
 	obs := &countObs{}
 	p := pipeline(t, m, "", func(c *Config) { c.Workers, c.Queue, c.Observer = 1, 1, obs })
@@ -229,7 +230,7 @@ func TestAdmissionShedsWhenTheDeadlineCannotBeMet(t *testing.T) {
 
 // Enums of any size decode locally; a cloud-only tool (schema outside what the grammar
 // enforces) never reaches the local model: without a cloud it is ErrCloudOnly
-// (FailedPrecondition), and a decoder refusal is needle.ErrUnsupportedTools (InvalidArgument).
+// (FailedPrecondition), and a decoder refusal is grammar.ErrUnsupported (InvalidArgument).
 func TestSchemaClassesAtRoute(t *testing.T) {
 	enum := "["
 	for i := 0; i < 70; i++ {
@@ -244,19 +245,19 @@ func TestSchemaClassesAtRoute(t *testing.T) {
 	}
 	cloudOnly := `[{"name":"pick","description":"d","parameters":{"type":"object","properties":{"v":{"type":"string","pattern":"^a+$"}}}}]`
 	ran := false
-	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		ran = true
-		return &needle.Result{Calls: []toolspec.Call{}}, nil
+		return &decode.Result{Calls: []toolspec.Call{}}, nil
 	}}
 	_, err := pipeline(t, m, "", nil).Route(context.Background(), Input{Transcript: "x", ToolsJSON: cloudOnly})
 	if !errors.Is(err, ErrCloudOnly) || ran {
 		t.Fatalf("cloud-only tool without a cloud: %v (model ran: %v), want ErrCloudOnly", err, ran)
 	}
-	refuse := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
-		return nil, fmt.Errorf("%w: too many", needle.ErrUnsupportedTools)
+	refuse := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
+		return nil, fmt.Errorf("%w: too many", grammar.ErrUnsupported)
 	}}
-	if _, err := pipeline(t, refuse, "", nil).Route(context.Background(), Input{Transcript: "x", ToolsJSON: big}); !errors.Is(err, needle.ErrUnsupportedTools) {
-		t.Fatalf("%v, want needle.ErrUnsupportedTools", err)
+	if _, err := pipeline(t, refuse, "", nil).Route(context.Background(), Input{Transcript: "x", ToolsJSON: big}); !errors.Is(err, grammar.ErrUnsupported) {
+		t.Fatalf("%v, want grammar.ErrUnsupported", err)
 	}
 }
 
@@ -332,9 +333,9 @@ func TestToolPriorReachesTheDecoder(t *testing.T) {
 		{"name":"get_aqi","description":"Air quality index (pollution) for a city."}]`
 	for _, temp := range []float64{0.5, -1} {
 		var got []float32
-		m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 			got = req.ToolPrior
-			return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
+			return &decode.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
 		}}
 		p := pipeline(t, m, "", func(c *Config) { c.ToolPriorTemp = temp })
 		out, err := p.Route(context.Background(), Input{Transcript: "air pollution today", ToolsJSON: two})
@@ -370,9 +371,9 @@ func (*nanModel) Embed(ctx context.Context, text string) ([]float32, error) {
 
 func TestNonFiniteScoresDropThePrior(t *testing.T) {
 	var got []float32
-	m := &nanModel{fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	m := &nanModel{fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		got = req.ToolPrior
-		return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
+		return &decode.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
 	}}}
 	p := pipeline(t, m, "", nil)
 	const two = `[{"name":"a","description":"x"},{"name":"b","description":"y"}]`
@@ -398,9 +399,9 @@ func TestCallPriorReachesTheDecoder(t *testing.T) {
 		{-1, 0.5, func(got, top float32) bool { return got == 0 }},
 	} {
 		var got float32
-		m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+		m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 			got = req.CallPrior
-			return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
+			return &decode.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
 		}}
 		p := pipeline(t, m, "", func(c *Config) { c.CallPriorWeight, c.CallPriorCenter = tc.weight, tc.center })
 		out, err := p.Route(context.Background(), Input{Transcript: "air pollution today", ToolsJSON: two})
@@ -417,12 +418,12 @@ func TestCallPriorReachesTheDecoder(t *testing.T) {
 // With one tool offered the call prior still applies, around its own center.
 func TestCallPriorOneTool(t *testing.T) {
 	var got float32
-	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		got = req.CallPrior
 		if req.ToolPrior != nil {
 			t.Errorf("one tool got a tool prior %v", req.ToolPrior)
 		}
-		return &needle.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
+		return &decode.Result{Calls: []toolspec.Call{}, Confidence: 0.99}, nil
 	}}
 	p := pipeline(t, m, "", func(c *Config) { c.CallPriorWeight, c.CallPriorCenter, c.CallPriorCenterOne = 1, 3, 0.5 })
 	out, err := p.Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools})

@@ -36,6 +36,7 @@ import (
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/api"
 	"github.com/needle-router/needle/internal/capture"
+	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/kernels"
 	"github.com/needle-router/needle/internal/needle"
@@ -178,7 +179,11 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *a
 		case err != nil:
 			return nil, nil, fmt.Errorf("load model: %w", err)
 		default:
-			model, modelID = m, m.ID()
+			d, err := decode.New(m, decode.Options{})
+			if err != nil {
+				return nil, nil, fmt.Errorf("load model: %w", err)
+			}
+			model, modelID = d, m.ID()
 			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers,
 				"kernels", kernels.Describe())
 			if w := kernels.Warning(); w != "" {

@@ -1,4 +1,4 @@
-package needle
+package decode
 
 import (
 	"context"
@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/needle-router/needle/internal/grammar"
 )
 
 // Copy candidates follow runs of the transcript's tokens; closing is offered at word ends.
@@ -85,7 +87,7 @@ func TestGroundedDecodingBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, q := range queries {
-			res, err := m.Route(context.Background(), Request{Query: q, Tools: tools, Grounding: gr})
+			res, err := m.Decode(context.Background(), Request{Query: q, Tools: mustPrepare(t, tools), Grounding: gr})
 			if err != nil {
 				t.Fatalf("%s %q: %v", mode, q, err)
 			}
@@ -167,35 +169,6 @@ func TestNumberCandidates(t *testing.T) {
 	}
 }
 
-// numberSlot is true where a number value may start (its schema admits one) and inside one.
-func TestNumberSlot(t *testing.T) {
-	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"n":{"type":"integer"},"x":{"type":"number"},"s":{"type":"string"},"e":{"enum":[1,2]},"l":{"type":"array","items":{"type":"number"}},"a":{}}}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	type slot struct{ in, atStart bool }
-	for in, want := range map[string]slot{
-		`[{"name":"f","arguments":{"`:        {},
-		`[{"name":"f","arguments":{"n":`:     {true, true},
-		`[{"name":"f","arguments":{"n":1`:    {true, false},
-		`[{"name":"f","arguments":{"x":-2.`:  {true, false},
-		`[{"name":"f","arguments":{"s":`:     {},
-		`[{"name":"f","arguments":{"e":`:     {}, // an enum is a literal
-		`[{"name":"f","arguments":{"l":[`:    {true, true},
-		`[{"name":"f","arguments":{"l":[1,`:  {true, true},
-		`[{"name":"f","arguments":{"a":`:     {true, true}, // untyped admits a number
-		`[{"name":"f","arguments":{"n":12,"`: {},
-	} {
-		var s gstate
-		if !feedAll(g, &s, in) {
-			t.Fatalf("%s refused", in)
-		}
-		if in2, at := g.numberSlot(&s); (slot{in2, at}) != want {
-			t.Errorf("%s: numberSlot %v %v, want %v", in, in2, at, want)
-		}
-	}
-}
-
 // Whatever the transcript, reading its numbers never panics and stays bounded.
 func FuzzNumberLiterals(f *testing.F) {
 	for _, s := range []string{"", "1", "-", "1,", "1,000", "2,50", "-3.", ".5", "9,999,999.25 x", "a-1 -2"} {
@@ -252,23 +225,23 @@ func TestGroundedRepeat(t *testing.T) {
 // whatever the phases around them (a span that began at the comma hid every repeated call
 // after the first from the duplicate rule).
 func TestCallTrackerSpans(t *testing.T) {
-	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"a":{"type":"integer"}}},{"name":"g","parameters":{}}]`))
+	g, err := grammar.CompileAll(mustTools(t, `[{"name":"f","parameters":{"a":{"type":"integer"}}},{"name":"g","parameters":{}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	calls := []string{`{"name":"f","arguments":{"a":1}}`, `{"name":"g","arguments":{}}`, `{"name":"f","arguments":{"a":1}}`}
 	wire := "[" + strings.Join(calls, ",") + "]"
-	var st gstate
+	var st grammar.State
 	var ct callTracker
 	var out []byte
 	var seps []int
 	for i := 0; i < len(wire); i++ {
-		prev := st.phase
-		if !g.feed(&st, wire[i]) {
+		prev := st.Phase()
+		if !g.Feed(&st, wire[i]) {
 			t.Fatalf("refused at %d", i)
 		}
 		out = append(out, wire[i])
-		if ct.fed(prev, st.phase, wire[i], len(out)) {
+		if ct.fed(prev, st.Phase(), wire[i], len(out)) {
 			ct.add(len(out))
 			seps = append(seps, ct.sep)
 		}
@@ -283,30 +256,5 @@ func TestCallTrackerSpans(t *testing.T) {
 	}
 	if string(out[:seps[2]]) != "["+calls[0]+","+calls[1] {
 		t.Errorf("cut before the third call leaves %s", out[:seps[2]])
-	}
-}
-
-// The repeat rule's closed choices are the schema's literal nodes: enums, booleans, and consts
-// (the registry hands a const over as a one-value enum).
-func TestClosedArg(t *testing.T) {
-	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"s":{"type":"string"},"n":{"type":"integer"},
-		"e":{"type":"string","enum":["a","b"]},"b":{"type":"boolean"},"c":{"enum":["x"]},"o":{"type":"object"},
-		"big":{"type":"string","enum":["a","b","c","d","e","f","g","h","i"]}}},
-		{"name":"g","parameters":{"b":{"type":"string"}}}]`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, c := range []struct {
-		tool int
-		key  string
-		want bool
-	}{
-		{0, "s", false}, {0, "n", false}, {0, "e", true}, {0, "b", true}, {0, "c", true}, {0, "o", false},
-		{0, "missing", false}, {1, "b", false},
-		{0, "big", false}, // nine literals: values to spell, not a closed choice
-	} {
-		if got := g.closedArg(c.tool, c.key); got != c.want {
-			t.Errorf("tool %d key %q: %v, want %v", c.tool, c.key, got, c.want)
-		}
 	}
 }

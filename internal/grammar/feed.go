@@ -1,4 +1,4 @@
-package needle
+package grammar
 
 import "math/bits"
 
@@ -10,36 +10,36 @@ const (
 	doneBefore            // the frame's value completed before this byte: pop it and give the byte to the parent
 )
 
-// feed advances s by one byte, reporting whether the byte is allowed (after a refused byte
+// Feed advances s by one byte, reporting whether the byte is allowed (after a refused byte
 // s is undefined: callers feed a copy). After it, s.virt reports whether the byte was a
 // value's virtual leading space. It never allocates.
-func (g *grammar) feed(s *gstate, c byte) bool {
+func (g *Grammar) Feed(s *State, c byte) bool {
 	s.virt = false
 	for s.depth > 0 {
 		if s.depth > 1 || s.stack[0].st == objValue {
 			s.info = true // inside an argument value, or its first byte
 		}
-		switch g.feedFrame(s, c) {
+		switch g.tools[s.tool].feedFrame(s, c) {
 		case reject:
 			return false
 		case consumed:
 			return true
 		}
-		g.pop(s)
+		s.pop()
 	}
 	return g.feedOuter(s, c)
 }
 
 // pop ends the top frame's value and moves its parent past it.
-func (g *grammar) pop(s *gstate) {
+func (s *State) pop() {
 	s.depth--
-	g.valueDone(s)
+	s.valueDone()
 }
 
 // valueDone is called after a value completes (its frame popped, or a one-byte literal).
-func (g *grammar) valueDone(s *gstate) {
+func (s *State) valueDone() {
 	if s.depth == 0 { // the arguments object
-		s.phase = phCallClose
+		s.phase = PhCallClose
 		return
 	}
 	p := &s.stack[s.depth-1]
@@ -56,7 +56,7 @@ func (g *grammar) valueDone(s *gstate) {
 	}
 }
 
-func (g *grammar) push(s *gstate, f frame) bool {
+func (s *State) push(f frame) bool {
 	if s.depth >= maxDepth {
 		return false
 	}
@@ -65,62 +65,62 @@ func (g *grammar) push(s *gstate, f frame) bool {
 	return true
 }
 
-func (g *grammar) feedOuter(s *gstate, c byte) bool {
+func (g *Grammar) feedOuter(s *State, c byte) bool {
 	switch s.phase {
-	case phStart:
+	case PhStart:
 		if c == '[' {
-			s.phase = phOpen
+			s.phase = PhOpen
 			return true
 		}
-	case phOpen, phAfterCall:
+	case PhOpen, PhAfterCall:
 		s.info = true // the call / no-call decision
 		if c == ']' {
-			s.phase = phDone
+			s.phase = PhDone
 			return true
 		}
 		if len(g.tools) == 0 { // with no tools offered, [] is the only answer
 			return false
 		}
-		if s.phase == phOpen && c == '{' {
-			s.phase, s.pos = phCallHead, 1
+		if s.phase == PhOpen && c == '{' {
+			s.phase, s.pos = PhCallHead, 1
 			return true
 		}
-		if s.phase == phAfterCall && c == ',' && s.ncalls < maxCalls {
-			s.phase, s.pos = phCallHead, 0
+		if s.phase == PhAfterCall && c == ',' && s.ncalls < maxCalls {
+			s.phase, s.pos = PhCallHead, 0
 			return true
 		}
-	case phCallHead:
+	case PhCallHead:
 		if c == litCallHead[s.pos] {
 			s.pos++
 			if int(s.pos) == len(litCallHead) {
-				s.phase, s.lit = phName, g.names
+				s.phase, s.lit = PhName, 0
 			}
 			return true
 		}
-	case phName:
+	case PhName:
 		s.info = true
-		for _, e := range g.trie[s.lit].edges {
+		for _, e := range g.names[s.lit].edges {
 			if e.b == c {
 				s.lit = e.to
-				if t := &g.trie[e.to]; t.end { // names end at their closing quote
+				if t := &g.names[e.to]; t.end { // names end at their closing quote
 					s.tool = int16(t.leaf)
-					s.phase, s.pos = phArgsHead, 0
+					s.phase, s.pos = PhArgsHead, 0
 				}
 				return true
 			}
 		}
-	case phArgsHead:
+	case PhArgsHead:
 		if c == litArgsHead[s.pos] {
 			s.pos++
 			if int(s.pos) == len(litArgsHead) {
-				return g.push(s, frame{kind: fObject, st: objStart, node: g.tools[s.tool]})
+				return s.push(frame{kind: fObject, st: objStart, node: g.tools[s.tool].root})
 			}
 			return true
 		}
-	case phCallClose:
+	case PhCallClose:
 		if c == '}' {
 			s.ncalls++
-			s.phase = phAfterCall
+			s.phase = PhAfterCall
 			return true
 		}
 	}
@@ -128,17 +128,17 @@ func (g *grammar) feedOuter(s *gstate, c byte) bool {
 }
 
 // startValue begins a value of node n with its first byte c.
-func (g *grammar) startValue(s *gstate, n int32, c byte) bool {
-	nd := &g.nodes[n]
+func (tg *Tool) startValue(s *State, n int32, c byte) bool {
+	nd := &tg.nodes[n]
 	switch nd.kind {
 	case nAny, nUnion:
 		cls := classOf(c)
 		if cls < 0 || nd.alt[cls] < 0 {
 			return false
 		}
-		return g.startValue(s, nd.alt[cls], c)
+		return tg.startValue(s, nd.alt[cls], c)
 	case nString:
-		return c == '"' && g.push(s, frame{kind: fString, st: strLead, node: n})
+		return c == '"' && s.push(frame{kind: fString, st: strLead, node: n})
 	case nInteger, nNumber:
 		f := frame{kind: fNumber, node: n, n: 1}
 		switch {
@@ -154,42 +154,42 @@ func (g *grammar) startValue(s *gstate, n int32, c byte) bool {
 		if nd.bounded && !intViable(f.flag == 1, f.val, int(f.n-int32(f.flag)), maxIntLen-int(f.flag), nd.lo, nd.hi) {
 			return false
 		}
-		return g.push(s, f)
+		return s.push(f)
 	case nLit:
-		for _, e := range g.trie[nd.sub].edges {
+		for _, e := range tg.trie[nd.sub].edges {
 			if e.b == c {
 				s.virt = e.virt
-				if t := &g.trie[e.to]; t.end && len(t.edges) == 0 { // a one-byte literal
-					g.valueDone(s)
+				if t := &tg.trie[e.to]; t.end && len(t.edges) == 0 { // a one-byte literal
+					s.valueDone()
 					return true
 				}
-				return g.push(s, frame{kind: fLit, node: e.to})
+				return s.push(frame{kind: fLit, node: e.to})
 			}
 		}
 		return false
 	case nArray:
-		return c == '[' && g.push(s, frame{kind: fArray, st: arrStart, node: n})
+		return c == '[' && s.push(frame{kind: fArray, st: arrStart, node: n})
 	case nObject:
-		return c == '{' && g.push(s, frame{kind: fObject, st: objStart, node: n})
+		return c == '{' && s.push(frame{kind: fObject, st: objStart, node: n})
 	}
 	return false
 }
 
-func (g *grammar) feedFrame(s *gstate, c byte) feedResult {
+func (tg *Tool) feedFrame(s *State, c byte) feedResult {
 	f := &s.stack[s.depth-1]
 	switch f.kind {
 	case fString:
-		return g.feedString(s, f, c)
+		return tg.feedString(s, f, c)
 	case fNumber:
-		return g.feedNumber(s, f, c)
+		return tg.feedNumber(s, f, c)
 	case fLit:
-		t := &g.trie[f.node]
+		t := &tg.trie[f.node]
 		for _, e := range t.edges {
 			if e.b == c {
 				s.virt = e.virt
 				f.node = e.to
-				if n := &g.trie[e.to]; n.end && len(n.edges) == 0 {
-					g.pop(s)
+				if n := &tg.trie[e.to]; n.end && len(n.edges) == 0 {
+					s.pop()
 				}
 				return consumed
 			}
@@ -199,9 +199,9 @@ func (g *grammar) feedFrame(s *gstate, c byte) feedResult {
 		}
 		return reject
 	case fArray:
-		return g.feedArray(s, f, c)
+		return tg.feedArray(s, f, c)
 	case fObject:
-		return g.feedObject(s, f, c)
+		return tg.feedObject(s, f, c)
 	}
 	return reject
 }
@@ -210,8 +210,8 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 func isHex(c byte) bool { return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') }
 
-func (g *grammar) feedString(s *gstate, f *frame, c byte) feedResult {
-	nd := &g.nodes[f.node]
+func (tg *Tool) feedString(s *State, f *frame, c byte) feedResult {
+	nd := &tg.nodes[f.node]
 	switch f.st {
 	case strLead:
 		if c != ' ' {
@@ -224,7 +224,7 @@ func (g *grammar) feedString(s *gstate, f *frame, c byte) feedResult {
 			if f.n < nd.min {
 				return reject
 			}
-			g.pop(s)
+			s.pop()
 		case c < 0x20:
 			return reject
 		case nd.max >= 0 && f.n >= nd.max:
@@ -299,8 +299,8 @@ func (g *grammar) feedString(s *gstate, f *frame, c byte) feedResult {
 	return consumed
 }
 
-func (g *grammar) feedNumber(s *gstate, f *frame, c byte) feedResult {
-	nd := &g.nodes[f.node]
+func (tg *Tool) feedNumber(s *State, f *frame, c byte) feedResult {
+	nd := &tg.nodes[f.node]
 	integer := nd.kind == nInteger
 	next := uint8(255)
 	switch f.st {
@@ -404,22 +404,22 @@ func intViable(neg bool, v uint64, k, maxDigits int, lo, hi int64) bool {
 	return false
 }
 
-func (g *grammar) feedArray(s *gstate, f *frame, c byte) feedResult {
-	nd := &g.nodes[f.node]
+func (tg *Tool) feedArray(s *State, f *frame, c byte) feedResult {
+	nd := &tg.nodes[f.node]
 	switch f.st {
 	case arrStart, arrNext:
 		if f.st == arrStart && c == ']' {
 			if f.n < nd.min {
 				return reject
 			}
-			g.pop(s)
+			s.pop()
 			return consumed
 		}
 		if f.n >= nd.max {
 			return reject
 		}
 		f.st = arrItem // until valueDone
-		if g.startValue(s, nd.sub, c) {
+		if tg.startValue(s, nd.sub, c) {
 			return consumed
 		}
 	case arrAfterItem:
@@ -428,7 +428,7 @@ func (g *grammar) feedArray(s *gstate, f *frame, c byte) feedResult {
 			return consumed
 		}
 		if c == ']' && f.n >= nd.min {
-			g.pop(s)
+			s.pop()
 			return consumed
 		}
 	}
@@ -442,8 +442,8 @@ func allMask(n int) uint64 {
 	return 1<<n - 1
 }
 
-func (g *grammar) feedObject(s *gstate, f *frame, c byte) feedResult {
-	o := &g.objs[g.nodes[f.node].sub]
+func (tg *Tool) feedObject(s *State, f *frame, c byte) feedResult {
+	o := &tg.objs[tg.nodes[f.node].sub]
 	unused := allMask(len(o.keys)) &^ f.seen
 	switch f.st {
 	case objStart, objNext:
@@ -451,7 +451,7 @@ func (g *grammar) feedObject(s *gstate, f *frame, c byte) feedResult {
 			if o.required&^f.seen != 0 {
 				return reject
 			}
-			g.pop(s)
+			s.pop()
 			return consumed
 		}
 		if c != '"' {
@@ -462,7 +462,7 @@ func (g *grammar) feedObject(s *gstate, f *frame, c byte) feedResult {
 				return reject
 			}
 			f.st = objOpenKey // until the key string's valueDone
-			if g.push(s, frame{kind: fString, st: strBody, node: g.keyStr}) {
+			if s.push(frame{kind: fString, st: strBody, node: tg.keyStr}) {
 				return consumed
 			}
 			return reject
@@ -505,12 +505,12 @@ func (g *grammar) feedObject(s *gstate, f *frame, c byte) feedResult {
 		if !o.open {
 			v = o.vals[f.key]
 		}
-		if g.startValue(s, v, c) {
+		if tg.startValue(s, v, c) {
 			return consumed
 		}
 	case objAfterValue:
 		if c == '}' && o.required&^f.seen == 0 {
-			g.pop(s)
+			s.pop()
 			return consumed
 		}
 		if c == ',' && ((o.open && s.depth < maxDepth) || (!o.open && unused != 0)) {

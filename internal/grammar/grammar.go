@@ -1,12 +1,8 @@
-package needle
+package grammar
 
-import (
-	"errors"
+import "errors"
 
-	"github.com/needle-router/needle/internal/toolspec"
-)
-
-// The constrained decoder's grammar: a byte-level pushdown machine over the compact call
+// Package grammar is the constrained decoder's grammar: a byte-level pushdown machine over the compact call
 // JSON the model writes,
 //
 //	[ {"name":"<tool>","arguments":{"<key>":<value>,...}} , ... ]
@@ -21,14 +17,15 @@ import (
 // it is. The state is a small value type, so trying a token is a copy and a few
 // transitions, with no allocation.
 //
-// Files: grammar.go (types, the public query), grammar_compile.go (toolspec -> nodes and
-// tries), grammar_feed.go (one byte), grammar_close.go (the closer).
+// Files: grammar.go (types, the public query), compile.go (toolspec -> nodes and tries, once
+// per tool; New joins compiled tools for one request), feed.go (one byte), close.go (the
+// closer).
 //
 // Copy-consistent values (train/answer_format.py): the model writes every string value inside
 // a call's arguments as if it were preceded by one space, '"' + " lisbon" + '"', so that its
 // first word carries SentencePiece's word-start marker exactly as in the transcript. The grammar
 // requires that space as the first byte of such a string (and of string enum literals, at any
-// depth of a literal) and marks it virtual (gstate.virt): the decoder drops it from the output.
+// depth of a literal) and marks it virtual (State.virt): the decoder drops it from the output.
 // Object keys and tool names have no such space.
 //
 // The closer (closeChar) gives, for any state, one canonical next byte on a shortest-ish way
@@ -36,20 +33,23 @@ import (
 // decoder only takes a token when closeLen after it still fits in the token budget, so every
 // answer completes within the cap and parses.
 
-// ErrUnsupportedTools marks offered tools the local decoder cannot take (too many, or a
-// schema outside what the grammar enforces); the caller caused it. It is wrapped with the
-// tool and the reason.
-var ErrUnsupportedTools = errors.New("needle: tools the local decoder cannot take")
+// ErrUnsupported marks tools the local decoder cannot take (too many, or a schema outside
+// what the grammar enforces); the caller caused it. It is wrapped with the tool and the
+// reason.
+var ErrUnsupported = errors.New("grammar: tools the local decoder cannot take")
+
+// MaxCalls is the most calls one answer holds.
+const MaxCalls = 8
 
 const (
-	maxDepth     = 10   // frames: the arguments object and the values nested in it
-	maxCalls     = 8    // calls in one answer
+	maxDepth     = 10 // frames: the arguments object and the values nested in it
+	maxCalls     = MaxCalls
 	maxArrayLen  = 64   // items in one array
 	maxNumLen    = 24   // bytes of a number
 	maxIntLen    = 18   // bytes of an integer: stays inside int64 for every client
 	maxKeys      = 64   // declared properties of one object: the width of a bitmask
 	maxTools     = 256  // tools in one grammar
-	maxNodes     = 4096 // compiled value nodes of one grammar
+	maxNodes     = 4096 // compiled value nodes of one tool
 	maxTrieNodes = 1 << 18
 )
 
@@ -134,28 +134,43 @@ type tedge struct {
 	to   int32
 }
 
-type grammar struct {
-	nodes []node
-	objs  []objNode
-	trie  []tnode
-	tools []int32 // the arguments object node of each tool
-	names int32   // trie root of tool names (wire bytes + closing quote; leaf = tool)
-	// namesEnd ends the names trie's nodes, [names, namesEnd); it is built last.
-	namesEnd int32
-	anyN     int32 // any JSON value
-	keyStr   int32 // a key of an open object: a string without leading space or bounds
+// Tool is one tool's compiled grammar: the value nodes of its arguments object and the tries
+// of its literals. Compile builds it once, when the tool is registered or parsed; it is
+// read-only after, so requests share it.
+type Tool struct {
+	name   string
+	nodes  []node
+	objs   []objNode
+	trie   []tnode
+	root   int32 // the arguments object node
+	anyN   int32 // any JSON value
+	keyStr int32 // a key of an open object: a string without leading space or bounds
 }
+
+// Name is the tool's name.
+func (t *Tool) Name() string { return t.name }
+
+// Grammar is the grammar of one request's answer over its offered tools (New): the compiled
+// tools, shared, and a trie of their names. Frames inside a call's arguments refer to nodes
+// of that call's tool (State.tool).
+type Grammar struct {
+	tools []*Tool
+	names []tnode // trie of tool names (wire bytes + closing quote; leaf = tool), root 0
+}
+
+// Phase is where a State is around the call objects.
+type Phase uint8
 
 // Outer phases, around the call objects.
 const (
-	phStart     = iota // before [
-	phOpen             // after [: a call or ]
-	phCallHead         // in {"name":"
-	phName             // in a tool name
-	phArgsHead         // in ,"arguments":{ (then the arguments object frame)
-	phCallClose        // after the arguments: }
-	phAfterCall        // , or ]
-	phDone
+	PhStart     Phase = iota // before [
+	PhOpen                   // after [: a call or ]
+	PhCallHead               // in {"name":"
+	PhName                   // in a tool name
+	PhArgsHead               // in ,"arguments":{ (then the arguments object frame)
+	PhCallClose              // after the arguments: }
+	PhAfterCall              // , or ]
+	PhDone
 )
 
 const (
@@ -238,74 +253,101 @@ type frame struct {
 	seen  uint64 // object: declared keys written
 }
 
-type gstate struct {
-	phase  uint8
+// State is where an answer is in the grammar: a small value type, so trying a token is a
+// copy and a few transitions. The zero value is the start of an answer.
+type State struct {
+	phase  Phase
 	pos    uint8 // position in a literal phase
 	ncalls uint8
 	depth  uint8
 	info   bool  // this token touched a tool name, a value or a call/no-call decision
 	virt   bool  // the last byte fed was a value's leading space: not part of the JSON
 	tool   int16 // the call's tool
-	lit    int32 // trie node while matching a tool name
+	lit    int32 // names trie node while matching a tool name
 	stack  [maxDepth]frame
 }
 
-// freeStringValue reports whether the next bytes fed to s are the content of a string value
-// inside a call's arguments whose schema leaves it free: a value (not an object key, not a
-// tool name), past its virtual leading space, of a string schema with no enum, const,
-// format or length bound (also any string of an untyped value). It stays true inside an
-// escape or a multi-byte character and turns false once the closing quote is fed. It is a
-// few loads, for the decoder's copy constraint.
-func (g *grammar) freeStringValue(s gstate) bool {
-	if s.depth == 0 {
-		return false
-	}
-	f := &s.stack[s.depth-1]
-	return f.kind == fString && f.st != strLead && f.node != g.keyStr && g.nodes[f.node].free
-}
+// Phase is where s is around the call objects.
+func (s *State) Phase() Phase { return s.phase }
+
+// Done reports whether the answer is complete.
+func (s *State) Done() bool { return s.phase == PhDone }
+
+// Calls is the number of finished calls.
+func (s *State) Calls() int { return int(s.ncalls) }
+
+// Tool is the index of the tool the current call names (valid once named).
+func (s *State) Tool() int { return int(s.tool) }
+
+// NameNode is the names trie node while in a tool name (PhName), for the tool prior
+// (Grammar.NameMass).
+func (s *State) NameNode() int { return int(s.lit) }
+
+// Virtual reports whether the last byte fed was a string value's virtual leading space,
+// which is not part of the answer's JSON.
+func (s *State) Virtual() bool { return s.virt }
+
+// Informative reports whether the bytes fed since ClearInfo touched a tool name, a value or
+// the call/no-call decision: the tokens confidence counts.
+func (s *State) Informative() bool { return s.info }
+
+// ClearInfo starts a new token for Informative.
+func (s *State) ClearInfo() { s.info = false }
 
 // maxClosedChoices: an enum of more literals than this (cities, tickers) is a list of
 // values the transcript should spell, not a closed choice for groundedRepeat.
 const maxClosedChoices = 8
 
-// closedArg reports whether the declared argument key of tool takes one of a small closed
+// ClosedArg reports whether the declared argument key of tool takes one of a small closed
 // set of values (a literal node of at most maxClosedChoices: a boolean, a const, a short
-// enum), for groundedRepeat. Keys whose wire bytes need escaping are not matched, which only
-// keeps the stricter rule for them.
-func (g *grammar) closedArg(tool int, key string) bool {
-	nd := &g.nodes[g.tools[tool]]
+// enum), for the decoder's repeat rule. Keys whose wire bytes need escaping are not matched,
+// which only keeps the stricter rule for them.
+func (g *Grammar) ClosedArg(tool int, key string) bool {
+	t := g.tools[tool]
+	nd := &t.nodes[t.root]
 	if nd.kind != nObject {
 		return false
 	}
-	o := &g.objs[nd.sub]
+	o := &t.objs[nd.sub]
 	if o.open {
 		return false
 	}
 	for i, k := range o.keys {
 		if string(k[:len(k)-1]) == key {
-			nd := &g.nodes[o.vals[i]]
+			nd := &t.nodes[o.vals[i]]
 			return nd.kind == nLit && nd.max <= maxClosedChoices
 		}
 	}
 	return false
 }
 
-// CheckTools reports whether the local decoder takes tools: nil, or an error wrapping
-// ErrUnsupportedTools that names the tool and the reason. The registry calls it to classify
-// tools at registration.
-func CheckTools(tools []toolspec.Tool) error {
-	_, err := newGrammar(tools)
-	return err
-}
-
-// numberSlot reports whether the next bytes fed to s are part of a number value inside a
-// call's arguments (in), and whether that number has not started yet (atStart: the slot
-// takes a value and its schema admits a number, so its first byte is still to come).
-// Enums of numbers are literals, already constrained, and not reported.
-func (g *grammar) numberSlot(s *gstate) (in, atStart bool) {
+// ValueString reports whether the next bytes fed to s are part of a free string value of a
+// call's arguments (in): a value (not an object key, not a tool name) of a string schema
+// with no enum, const, format or length bound (also any string of an untyped value); and
+// whether it is at its start, before the virtual leading space (atStart). in stays true
+// inside an escape or a multi-byte character and turns false once the closing quote is fed.
+// It is a few loads, for the decoder's copy rule.
+func (g *Grammar) ValueString(s *State) (in, atStart bool) {
 	if s.depth == 0 {
 		return false, false
 	}
+	f := &s.stack[s.depth-1]
+	t := g.tools[s.tool]
+	if f.kind != fString || f.node == t.keyStr || !t.nodes[f.node].free {
+		return false, false
+	}
+	return true, f.st == strLead
+}
+
+// NumberSlot reports whether the next bytes fed to s are part of a number value inside a
+// call's arguments (in), and whether that number has not started yet (atStart: the slot
+// takes a value and its schema admits a number, so its first byte is still to come).
+// Enums of numbers are literals, already constrained, and not reported.
+func (g *Grammar) NumberSlot(s *State) (in, atStart bool) {
+	if s.depth == 0 {
+		return false, false
+	}
+	t := g.tools[s.tool]
 	f := &s.stack[s.depth-1]
 	var slot int32 = -1
 	switch f.kind {
@@ -313,7 +355,7 @@ func (g *grammar) numberSlot(s *gstate) (in, atStart bool) {
 		return true, false
 	case fObject:
 		if f.st == objValue {
-			o := &g.objs[g.nodes[f.node].sub]
+			o := &t.objs[t.nodes[f.node].sub]
 			slot = o.val
 			if !o.open {
 				slot = o.vals[f.key]
@@ -321,20 +363,44 @@ func (g *grammar) numberSlot(s *gstate) (in, atStart bool) {
 		}
 	case fArray:
 		if f.st == arrStart || f.st == arrNext {
-			slot = g.nodes[f.node].sub
+			slot = t.nodes[f.node].sub
 		}
 	}
 	if slot < 0 {
 		return false, false
 	}
-	nd := &g.nodes[slot]
+	nd := &t.nodes[slot]
 	if nd.kind == nAny || nd.kind == nUnion {
 		if a := nd.alt[clsNumber]; a >= 0 {
-			nd = &g.nodes[a]
+			nd = &t.nodes[a]
 		}
 	}
 	if nd.kind == nInteger || nd.kind == nNumber {
 		return true, true
 	}
 	return false, false
+}
+
+// NumTools is the number of tools the grammar offers.
+func (g *Grammar) NumTools() int { return len(g.tools) }
+
+// NameNodes is the number of nodes of the names trie.
+func (g *Grammar) NameNodes() int { return len(g.names) }
+
+// NameMass writes to dst (NameNodes long) the mass under each names trie node: the sum of
+// toolMass (one entry per tool) over the tools whose names pass through it.
+func (g *Grammar) NameMass(dst, toolMass []float64) {
+	// Children come after their parents (buildTrie appends), so one backward pass sums each
+	// subtree.
+	for i := len(g.names) - 1; i >= 0; i-- {
+		t := &g.names[i]
+		var m float64
+		if t.end {
+			m = toolMass[t.leaf]
+		}
+		for _, e := range t.edges {
+			m += dst[e.to]
+		}
+		dst[i] = m
+	}
 }

@@ -1,14 +1,21 @@
-package needle
+// Package decode is the decoding policy over the Needle model: greedy decoding constrained by
+// the offered tools' grammar (internal/grammar), grounded copying of values from the
+// transcript (grounded.go, spoken.go), the retrieval priors over which tool is called and
+// whether one is (prior.go), and the answer's confidence. The model (internal/needle) only
+// runs the forward pass: Encode once, then one Step per token.
+package decode
 
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
+	"sync"
 	"time"
 
+	"github.com/needle-router/needle/internal/grammar"
 	"github.com/needle-router/needle/internal/kernels"
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -22,7 +29,7 @@ type vocabIndex struct {
 	byFirst  [256][]int32 // ids by their first byte
 }
 
-func newVocabIndex(t *Tokenizer) *vocabIndex {
+func newVocabIndex(t *needle.Tokenizer) *vocabIndex {
 	v := &vocabIndex{bytes: t.TokenBytes()}
 	for i := range v.single {
 		v.single[i] = -1
@@ -48,22 +55,44 @@ func newVocabIndex(t *Tokenizer) *vocabIndex {
 	return v
 }
 
-// Request is one routing request.
+// Tool is an offered tool as the decoder takes it, prepared once (Prepare, or the registry
+// when the tool is registered): its compiled grammar and its text in the prompt.
+type Tool struct {
+	Grammar *grammar.Tool
+	// Text is the tool's compact flat JSON as the model reads it (toolspec.Tool.AppendJSON).
+	Text []byte
+}
+
+// Prepare compiles and renders tools for Request.Tools. A tool the grammar cannot take fails
+// it with an error wrapping grammar.ErrUnsupported.
+func Prepare(tools []toolspec.Tool) ([]Tool, error) {
+	out := make([]Tool, len(tools))
+	for i := range tools {
+		g, err := grammar.Compile(&tools[i])
+		if err != nil {
+			return nil, err
+		}
+		out[i] = Tool{Grammar: g, Text: tools[i].AppendJSON(nil)}
+	}
+	return out, nil
+}
+
+// Request is one decoding request.
 type Request struct {
 	Query string
-	Tools []toolspec.Tool
+	Tools []Tool
 	// MaxNewTokens caps generated tokens (default: the model's max_dec_len - 1).
 	MaxNewTokens int
-	// Grounding is the copy rule for free string values (zero value: DefaultGrounding).
+	// Grounding is the copy rule for free string values (zero value: the Decoder's).
 	Grounding Grounding
 	// ToolPrior, when set, holds one log-weight per tool (same order as Tools; a constant
 	// added to all changes nothing; the router passes retrieval scores over a temperature), a
-	// prior over which tool a call names (toolprior.go). Nil: the decoder alone chooses. Its
+	// prior over which tool a call names (prior.go). Nil: the decoder alone chooses. Its
 	// length must match Tools and its weights must be finite (or -Inf, not all).
 	ToolPrior []float32
 	// CallPrior is added to the log-odds of calling a tool at all, at the answer's first
 	// decision ("]" no call, or "{" a call): the router's evidence that a tool is asked for
-	// (toolprior.go). 0: the decoder alone decides. It must be finite.
+	// (prior.go). 0: the decoder alone decides. It must be finite.
 	CallPrior float32
 }
 
@@ -80,43 +109,115 @@ type Result struct {
 	Timings      Timings
 }
 
-// Timings are the stages of one Route call.
+// Timings are the stages of one Decode call.
 type Timings struct {
 	Tokenize, Encode, Decode time.Duration
 }
 
-// ErrNoTokenizer is returned when a model without tokenizer is asked to handle text.
-var ErrNoTokenizer = errors.New("needle: model has no tokenizer")
+// Options configure a Decoder.
+type Options struct {
+	// Grounding is the default copy rule for free string values (zero: DefaultGrounding);
+	// a Request's own Grounding wins.
+	Grounding Grounding
+}
 
-// Route decodes the calls for req.Query against req.Tools with grammar-constrained greedy
-// decoding. It honours ctx between decode steps.
-func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
+// Decoder decodes tool calls with one model. It is safe for concurrent use: each request
+// takes its own policy scratch and model session from pools.
+type Decoder struct {
+	m      *needle.Model
+	cfg    needle.Config
+	vocab  *vocabIndex
+	ground Grounding
+	pool   sync.Pool
+}
+
+// New builds a decoder over m, which needs a tokenizer (needle.ErrNoTokenizer otherwise).
+func New(m *needle.Model, opt Options) (*Decoder, error) {
 	if m.Tok == nil {
-		return nil, ErrNoTokenizer
+		return nil, needle.ErrNoTokenizer
 	}
-	g, err := newGrammar(req.Tools)
+	d := &Decoder{m: m, cfg: m.Cfg, vocab: newVocabIndex(m.Tok), ground: opt.Grounding}
+	d.pool.New = func() any { return d.newScratch() }
+	return d, nil
+}
+
+// Model is the model the decoder runs.
+func (d *Decoder) Model() *needle.Model { return d.m }
+
+// Embed is the model's contrastive embedding of text (needle.Model.Embed), for retrieval.
+func (d *Decoder) Embed(ctx context.Context, text string) ([]float32, error) {
+	return d.m.Embed(ctx, text)
+}
+
+// scratch is one request's policy state, reused through the pool.
+type scratch struct {
+	ids               []int32
+	text              []byte // the offered tools' JSON in the prompt
+	out               []byte
+	logits            []float32 // the model's, this step (the session's slice)
+	copy              copyState // grounded decoding (grounded.go)
+	saved             []savedLogit
+	numCand           []byte   // grounded number bytes this step
+	earlier           [][]byte // finished calls, for the repeat rule
+	allow, bonused    tokenSet
+	nameMass, nameUni []float64 // tool prior (prior.go)
+	toolMass, uniMass []float64
+	callPrior         float32
+	biased            []float32
+	tools             []*grammar.Tool
+}
+
+func (d *Decoder) newScratch() *scratch {
+	v := d.cfg.VocabSize
+	return &scratch{
+		ids:     make([]int32, 0, d.cfg.MaxEncLen),
+		biased:  make([]float32, 0, v),
+		allow:   tokenSet{bits: make([]uint64, (v+63)/64)},
+		bonused: tokenSet{bits: make([]uint64, (v+63)/64)},
+	}
+}
+
+// appendToolsText appends the offered tools' part of the prompt, the JSON array of their
+// texts: toolspec.AppendJSON of the tools, from their rendering kept since registration.
+func appendToolsText(b []byte, tools []Tool) []byte {
+	b = append(b, '[')
+	for i, t := range tools {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, t.Text...)
+	}
+	return append(b, ']')
+}
+
+// Decode decodes the calls for req.Query against req.Tools with grammar-constrained greedy
+// decoding. It honours ctx between decode steps.
+func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
+	s := d.pool.Get().(*scratch)
+	defer d.pool.Put(s)
+	s.tools = s.tools[:0]
+	for _, t := range req.Tools {
+		s.tools = append(s.tools, t.Grammar)
+	}
+	g, err := grammar.New(s.tools)
 	if err != nil {
 		return nil, err
 	}
-	s := m.getScratch()
-	defer m.putScratch(s)
 	if err := s.setToolPrior(g, req.ToolPrior); err != nil {
 		return nil, err
 	}
 	if math.IsNaN(float64(req.CallPrior)) || math.IsInf(float64(req.CallPrior), 0) {
-		return nil, fmt.Errorf("needle: call prior %v", req.CallPrior)
+		return nil, fmt.Errorf("decode: call prior %v", req.CallPrior)
 	}
 	s.callPrior = req.CallPrior
 	res := &Result{}
 
 	t0 := time.Now()
-	ids := m.Tok.AppendEncode(s.ids[:0], queryText(req.Query))
-	nQuery := min(len(ids), m.Cfg.MaxEncLen)
-	ids = append(ids, TokTools)
-	s.out = toolspec.AppendJSON(s.out[:0], req.Tools)
-	ids = m.Tok.AppendEncode(ids, string(s.out))
-	if len(ids) > m.Cfg.MaxEncLen {
-		ids = ids[:m.Cfg.MaxEncLen]
+	s.text = appendToolsText(s.text[:0], req.Tools)
+	ids, nQuery := d.m.AppendPrompt(s.ids[:0], req.Query, s.text)
+	nQuery = min(nQuery, d.cfg.MaxEncLen)
+	if len(ids) > d.cfg.MaxEncLen {
+		ids = ids[:d.cfg.MaxEncLen]
 	}
 	s.ids = ids
 	res.PromptTokens = len(ids)
@@ -126,12 +227,15 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	m.encode(s, ids)
-	m.prepareCross(s, len(ids))
+	sess := d.m.NewSession()
+	defer sess.Close()
+	if err := sess.Encode(ids); err != nil {
+		return nil, err
+	}
 	t2 := time.Now()
 	res.Timings.Encode = t2.Sub(t1)
 
-	out, conf, n, err := m.decodeConstrained(ctx, s, g, len(ids), nQuery, req.Query, req.MaxNewTokens, m.grounding(req.Grounding))
+	out, conf, n, err := d.decodeConstrained(ctx, s, sess, g, nQuery, req.Query, req.MaxNewTokens, d.grounding(req.Grounding))
 	res.Timings.Decode = time.Since(t2)
 	if err != nil {
 		return nil, err
@@ -140,7 +244,7 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 	res.Raw = string(out)
 	res.Confidence = conf
 	if err := json.Unmarshal(out, &res.Calls); err != nil {
-		return nil, fmt.Errorf("needle: constrained output does not parse (grammar bug): %v: %s", err, out)
+		return nil, fmt.Errorf("decode: constrained output does not parse (grammar bug): %v: %s", err, out)
 	}
 	if res.Calls == nil {
 		res.Calls = []toolspec.Call{}
@@ -154,23 +258,23 @@ func (m *Model) Route(ctx context.Context, req Request) (*Result, error) {
 // answer (it is dropped): repeating a call never helps and only costs decode steps. So does,
 // unless gr says otherwise, a further call of a tool that nothing from the transcript tells
 // apart from its earlier calls (copyState.groundedRepeat).
-func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n, nQuery int, query string, maxNew int, gr Grounding) ([]byte, float64, int, error) {
-	limit := m.Cfg.MaxDecLen - 1
+func (d *Decoder) decodeConstrained(ctx context.Context, s *scratch, sess *needle.Session, g *grammar.Grammar, nQuery int, query string, maxNew int, gr Grounding) ([]byte, float64, int, error) {
+	limit := d.cfg.MaxDecLen - 1
 	if maxNew > 0 && maxNew < limit {
 		limit = maxNew
 	}
 	if limit < 4 {
-		return nil, 0, 0, fmt.Errorf("needle: token cap %d is too small for an answer", limit)
+		return nil, 0, 0, fmt.Errorf("decode: token cap %d is too small for an answer", limit)
 	}
-	var st gstate
+	var st grammar.State
 	s.out = s.out[:0]
-	m.decodeStep(s, TokEOS, 0, n)
+	s.logits = sess.Step(needle.TokEOS, 0)
 	// <tool_call> is forced: the answer format begins with it.
-	m.decodeStep(s, TokToolCall, 1, n)
+	s.logits = sess.Step(needle.TokToolCall, 1)
 	used := 1 // <tool_call>
 	var sumLogp float64
 	var nInfo int
-	vb := m.vocab.bytes
+	vb := d.vocab.bytes
 	cp := &s.copy
 	cp.reset(s.ids[:nQuery], vb, query)
 	var ct callTracker
@@ -178,7 +282,7 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		if err := ctx.Err(); err != nil {
 			return nil, 0, 0, err
 		}
-		if st.phase == phDone {
+		if st.Done() {
 			used++ // </s>
 			break
 		}
@@ -187,26 +291,26 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		lse := kernels.LogSumExp(s.logits)
 		// The priors apply where a call is decided and named, grounding inside values: they
 		// never meet, so the priors see the model's own logits.
-		post := m.biasNames(g, s, &st, s.logits)
+		post := d.biasNames(g, s, &st, s.logits)
 		biased := &post[0] != &s.logits[0]
 		postLse := lse
 		if biased {
 			postLse = kernels.LogSumExp(post)
 		}
-		restrict := m.groundLogits(s, g, &st, gr)
+		restrict := d.groundLogits(s, g, &st, gr)
 		pick := s.logits // grounded in place
 		if biased {
 			pick = post
 		}
-		tok, next, ok := m.pickToken(g, &st, pick, room, restrict)
+		tok, next, ok := d.pickToken(g, &st, pick, room, restrict)
 		if !ok && restrict != nil {
-			tok, next, ok = m.pickToken(g, &st, pick, room, nil)
+			tok, next, ok = d.pickToken(g, &st, pick, room, nil)
 		}
-		m.unground(s)
+		d.unground(s)
 		if !ok {
-			return nil, 0, 0, fmt.Errorf("needle: no token fits the grammar (cap %d)", limit)
+			return nil, 0, 0, fmt.Errorf("decode: no token fits the grammar (cap %d)", limit)
 		}
-		if next.info {
+		if next.Informative() {
 			// Confidence is the answer's probability under the decoder and the priors together
 			// where they apply (measured: more coverage at 98% precision on every model and
 			// held-out seed tried), the model's own elsewhere, never with grounding bonuses.
@@ -221,17 +325,17 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		cur := st
 		contentBytes, startedValue, dup := 0, false, false
 		for _, c := range vb[tok] {
-			prev := cur.phase
-			g.feed(&cur, c)
-			if cur.virt {
+			prev := cur.Phase()
+			g.Feed(&cur, c)
+			if cur.Virtual() {
 				startedValue = true
 				continue
 			}
-			if in, _ := g.valueString(&cur); in {
+			if in, _ := g.ValueString(&cur); in {
 				contentBytes++
 			}
 			s.out = append(s.out, c)
-			if !ct.fed(prev, cur.phase, c, len(s.out)) {
+			if !ct.fed(prev, cur.Phase(), c, len(s.out)) {
 				continue
 			}
 			call := s.out[ct.start:len(s.out)]
@@ -243,8 +347,8 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 			}
 			s.earlier = earlier
 			if !dup && ct.n > 0 && !gr.AnyRepeat && gr.Mode != GroundOff {
-				tool := int(cur.tool)
-				dup = !cp.groundedRepeat(query, call, earlier, func(key string) bool { return g.closedArg(tool, key) })
+				tool := cur.Tool()
+				dup = !cp.groundedRepeat(query, call, earlier, func(key string) bool { return g.ClosedArg(tool, key) })
 			}
 			if dup {
 				break
@@ -262,17 +366,17 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 		} else if cp.inValue {
 			cp.step(tok, false, contentBytes)
 		}
-		if in, _ := g.valueString(&next); !in && cp.inValue {
+		if in, _ := g.ValueString(&next); !in && cp.inValue {
 			cp.endValue()
 		} else if in && !startedValue && !cp.inValue {
 			cp.inValue = true // a string value begun by a token that closed another
 		}
-		next.info = false
+		next.ClearInfo()
 		st = next
-		if st.phase == phDone {
+		if st.Done() {
 			continue // no need to run the decoder for the forced </s>
 		}
-		m.decodeStep(s, tok, pos, n)
+		s.logits = sess.Step(tok, pos)
 	}
 	conf := 0.0
 	if nInfo > 0 {
@@ -285,20 +389,20 @@ func (m *Model) decodeConstrained(ctx context.Context, s *scratch, g *grammar, n
 // began, where the comma before it is, and the byte spans of finished calls.
 type callTracker struct {
 	start, sep int // the current call's '{'; the ',' before it (the answer ends there if it is dropped)
-	calls      [maxCalls + 1][2]int
+	calls      [grammar.MaxCalls + 1][2]int
 	n          int
 }
 
 // fed records the byte c, fed in phase prev and leaving phase cur, which now ends out at
 // byte outLen; it reports whether c closed a call (then out[t.start:outLen] is the call).
-func (t *callTracker) fed(prev, cur uint8, c byte, outLen int) bool {
+func (t *callTracker) fed(prev, cur grammar.Phase, c byte, outLen int) bool {
 	switch {
-	case prev == phOpen && cur == phCallHead: // '{' of the first call
+	case prev == grammar.PhOpen && cur == grammar.PhCallHead: // '{' of the first call
 		t.start = outLen - 1
-	case prev == phAfterCall && cur == phCallHead: // ',' before a further call, whose '{' follows
+	case prev == grammar.PhAfterCall && cur == grammar.PhCallHead: // ',' before a further call, whose '{' follows
 		t.sep, t.start = outLen-1, outLen
 	}
-	return cur == phAfterCall && prev == phCallClose
+	return cur == grammar.PhAfterCall && prev == grammar.PhCallClose
 }
 
 // add keeps the call that just closed at outLen.
@@ -310,19 +414,19 @@ func (t *callTracker) add(outLen int) {
 // groundLogits applies the grounding rule for this step: it adds the copy bonus to
 // candidate logits (remembered in s.saved for unground) and returns the set of allowed
 // tokens when the step is restricted (nil otherwise).
-func (m *Model) groundLogits(s *scratch, g *grammar, st *gstate, gr Grounding) *tokenSet {
-	in, atStart := g.valueString(st)
+func (d *Decoder) groundLogits(s *scratch, g *grammar.Grammar, st *grammar.State, gr Grounding) *tokenSet {
+	in, atStart := g.ValueString(st)
 	cp := &s.copy
 	s.saved = s.saved[:0]
 	if !in {
 		if gr.Mode != GroundOff && !gr.StringsOnly {
-			m.groundNumber(s, g, st, gr)
+			d.groundNumber(s, g, st, gr)
 		}
 		return nil
 	}
 	if !atStart && cp.valBytes >= cp.maxBytes {
 		// Too long for anything the transcript justifies: only closing the string.
-		return s.allow.set(m.vocab.quoteIDs, nil)
+		return s.allow.set(d.vocab.quoteIDs, nil)
 	}
 	if gr.Mode == GroundOff {
 		return nil
@@ -340,14 +444,14 @@ func (m *Model) groundLogits(s *scratch, g *grammar, st *gstate, gr Grounding) *
 		bonus(id)
 	}
 	if canClose {
-		for _, id := range m.vocab.quoteIDs {
+		for _, id := range d.vocab.quoteIDs {
 			bonus(id)
 		}
 	}
 	if gr.Mode == GroundSpan && !atStart && cp.started && cp.copying {
 		var q []int32
 		if canClose {
-			q = m.vocab.quoteIDs
+			q = d.vocab.quoteIDs
 		}
 		return s.allow.set(cands, q)
 	}
@@ -355,8 +459,8 @@ func (m *Model) groundLogits(s *scratch, g *grammar, st *gstate, gr Grounding) *
 }
 
 // groundNumber adds the copy bonus for number values (grounded.go); it never restricts.
-func (m *Model) groundNumber(s *scratch, g *grammar, st *gstate, gr Grounding) {
-	in, atStart := g.numberSlot(st)
+func (d *Decoder) groundNumber(s *scratch, g *grammar.Grammar, st *grammar.State, gr Grounding) {
+	in, atStart := g.NumberSlot(st)
 	if !in {
 		return
 	}
@@ -368,20 +472,20 @@ func (m *Model) groundNumber(s *scratch, g *grammar, st *gstate, gr Grounding) {
 	bs, canEnd := cp.numberCandidates(s.numCand[:0], sofar)
 	s.numCand = bs
 	for _, b := range bs {
-		if id := m.vocab.single[b]; id >= 0 {
+		if id := d.vocab.single[b]; id >= 0 {
 			s.saved = append(s.saved, savedLogit{id, s.logits[id]})
 			s.logits[id] += gr.Bonus
 		}
 	}
 	if canEnd {
-		for _, id := range m.vocab.numEnd {
+		for _, id := range d.vocab.numEnd {
 			s.saved = append(s.saved, savedLogit{id, s.logits[id]})
 			s.logits[id] += gr.Bonus
 		}
 	}
 }
 
-func (m *Model) unground(s *scratch) {
+func (d *Decoder) unground(s *scratch) {
 	for i := len(s.saved) - 1; i >= 0; i-- { // backwards: an id saved twice ends at its first value
 		sv := s.saved[i]
 		s.logits[sv.id] = sv.v
@@ -424,23 +528,23 @@ func (t *tokenSet) has(id int32) bool { return t.bits[id>>6]&(1<<(id&63)) != 0 }
 
 // pickToken returns the highest-logit token the grammar (and allow, when not nil) allows
 // whose completion still fits in room tokens, and the state after it.
-func (m *Model) pickToken(g *grammar, st *gstate, logits []float32, room int, allow *tokenSet) (int32, gstate, bool) {
-	vb := m.vocab.bytes
-	try := func(id int32) (gstate, bool) {
+func (d *Decoder) pickToken(g *grammar.Grammar, st *grammar.State, logits []float32, room int, allow *tokenSet) (int32, grammar.State, bool) {
+	vb := d.vocab.bytes
+	try := func(id int32) (grammar.State, bool) {
 		b := vb[id]
 		if b == nil || (allow != nil && !allow.has(id)) {
-			return gstate{}, false
+			return grammar.State{}, false
 		}
 		s := *st
-		s.info = false
+		s.ClearInfo()
 		for _, c := range b {
-			if !g.feed(&s, c) {
-				return gstate{}, false
+			if !g.Feed(&s, c) {
+				return grammar.State{}, false
 			}
 		}
 		return s, true
 	}
-	fits := func(s gstate) bool { return room >= 1 && g.closeLen(s, room-1) <= room-1 }
+	fits := func(s grammar.State) bool { return room >= 1 && g.CloseLen(s, room-1) <= room-1 }
 	// Fast path: the model's own first choice.
 	best := int32(0)
 	for i, v := range logits {
@@ -456,8 +560,8 @@ func (m *Model) pickToken(g *grammar, st *gstate, logits []float32, room int, al
 	nb := 0
 	for attempt := 0; attempt < 64; attempt++ {
 		bi := int32(-1)
-		var bs gstate
-		for _, id := range m.vocab.ids {
+		var bs grammar.State
+		for _, id := range d.vocab.ids {
 			if bi >= 0 && logits[id] <= logits[bi] {
 				continue
 			}
@@ -469,7 +573,7 @@ func (m *Model) pickToken(g *grammar, st *gstate, logits []float32, room int, al
 			}
 		}
 		if bi < 0 {
-			return 0, gstate{}, false
+			return 0, grammar.State{}, false
 		}
 		if fits(bs) {
 			return bi, bs, true
@@ -480,20 +584,20 @@ func (m *Model) pickToken(g *grammar, st *gstate, logits []float32, room int, al
 			continue
 		}
 		// Near the cap: take the closer's own byte, which always fits.
-		c, ok := g.closeChar(*st)
+		c, ok := g.CloseChar(*st)
 		if !ok {
-			return 0, gstate{}, false
+			return 0, grammar.State{}, false
 		}
-		for _, id := range m.vocab.ids {
+		for _, id := range d.vocab.ids {
 			if b := vb[id]; len(b) == 1 && b[0] == c {
 				if s, ok := try(id); ok {
 					return id, s, true
 				}
 			}
 		}
-		return 0, gstate{}, false
+		return 0, grammar.State{}, false
 	}
-	return 0, gstate{}, false
+	return 0, grammar.State{}, false
 }
 
 func isBanned(b []int32, id int32) bool {
@@ -505,37 +609,9 @@ func isBanned(b []int32, id int32) bool {
 	return false
 }
 
-func (m *Model) grounding(r Grounding) Grounding {
+func (d *Decoder) grounding(r Grounding) Grounding {
 	if r.set {
 		return r
 	}
-	return m.ground.orDefault()
-}
-
-// queryText is the transcript as the encoder sees it: with one leading space, so its first
-// word carries SentencePiece's word-start marker like every other word and like the values
-// the decoder copies from it (train/answer_format.py).
-func queryText(q string) string { return " " + q }
-
-// Embed returns the contrastive embedding of text (L2-normalised, HeadDimContrastive long).
-func (m *Model) Embed(ctx context.Context, text string) ([]float32, error) {
-	if m.Tok == nil {
-		return nil, ErrNoTokenizer
-	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	s := m.getScratch()
-	defer m.putScratch(s)
-	ids := m.Tok.AppendEncode(s.ids[:0], text)
-	if len(ids) > m.Cfg.MaxEncLen {
-		ids = ids[:m.Cfg.MaxEncLen]
-	}
-	if len(ids) == 0 {
-		ids = append(ids, TokPad)
-	}
-	s.ids = ids
-	out := make([]float32, m.Cfg.HeadDimContrastive)
-	m.embedIDs(s, out, ids)
-	return out, nil
+	return d.ground.orDefault()
 }

@@ -1,31 +1,31 @@
-package needle
+package grammar
 
 import "math/bits"
 
-// closeChar returns the canonical next byte towards a complete answer (false when done).
+// CloseChar returns the canonical next byte towards a complete answer (false when done).
 // Following it from any state the grammar reached terminates: strings close (after their
 // minimum length), numbers get the digit they need, literals their shortest completion,
 // arrays and objects their required items and keys, then their closing bracket.
-func (g *grammar) closeChar(s gstate) (byte, bool) {
+func (g *Grammar) CloseChar(s State) (byte, bool) {
 	for s.depth > 0 {
-		if c, ok := g.closeFrame(&s.stack[s.depth-1]); ok {
+		if c, ok := g.tools[s.tool].closeFrame(&s.stack[s.depth-1]); ok {
 			return c, true
 		}
 		// A complete number or literal: the parent's next byte ends it.
-		g.pop(&s)
+		s.pop()
 	}
 	switch s.phase {
-	case phStart:
+	case PhStart:
 		return '[', true
-	case phOpen, phAfterCall:
+	case PhOpen, PhAfterCall:
 		return ']', true
-	case phCallHead:
+	case PhCallHead:
 		return litCallHead[s.pos], true
-	case phName:
-		return g.trie[s.lit].closeB, true
-	case phArgsHead:
+	case PhName:
+		return g.names[s.lit].closeB, true
+	case PhArgsHead:
 		return litArgsHead[s.pos], true
-	case phCallClose:
+	case PhCallClose:
 		return '}', true
 	}
 	return 0, false
@@ -33,7 +33,7 @@ func (g *grammar) closeChar(s gstate) (byte, bool) {
 
 // closeFrame is the closer's byte for the top frame f, or false when f's value is complete
 // and only needs its parent's next byte.
-func (g *grammar) closeFrame(f *frame) (byte, bool) {
+func (tg *Tool) closeFrame(f *frame) (byte, bool) {
 	switch f.kind {
 	case fString:
 		switch f.st {
@@ -52,12 +52,12 @@ func (g *grammar) closeFrame(f *frame) (byte, bool) {
 			}
 			return 0x80, true
 		}
-		if f.n < g.nodes[f.node].min {
+		if f.n < tg.nodes[f.node].min {
 			return 'a', true
 		}
 		return '"', true
 	case fNumber:
-		nd := &g.nodes[f.node]
+		nd := &tg.nodes[f.node]
 		if !nd.bounded {
 			if numComplete(f.st) {
 				return 0, false
@@ -74,28 +74,28 @@ func (g *grammar) closeFrame(f *frame) (byte, bool) {
 		}
 		return 0, false // unreachable: feedNumber keeps the prefix viable
 	case fLit:
-		if t := &g.trie[f.node]; !t.end {
+		if t := &tg.trie[f.node]; !t.end {
 			return t.closeB, true
 		}
 		return 0, false
 	case fArray:
-		nd := &g.nodes[f.node]
+		nd := &tg.nodes[f.node]
 		switch f.st {
 		case arrStart:
 			if f.n >= nd.min {
 				return ']', true
 			}
-			return g.startChar(nd.sub), true
+			return tg.startChar(nd.sub), true
 		case arrAfterItem:
 			if f.n < nd.min {
 				return ',', true
 			}
 			return ']', true
 		case arrNext:
-			return g.startChar(nd.sub), true
+			return tg.startChar(nd.sub), true
 		}
 	case fObject:
-		o := &g.objs[g.nodes[f.node].sub]
+		o := &tg.objs[tg.nodes[f.node].sub]
 		missing := o.required &^ f.seen
 		switch f.st {
 		case objStart:
@@ -119,9 +119,9 @@ func (g *grammar) closeFrame(f *frame) (byte, bool) {
 			return ':', true
 		case objValue:
 			if o.open {
-				return g.startChar(o.val), true
+				return tg.startChar(o.val), true
 			}
-			return g.startChar(o.vals[f.key]), true
+			return tg.startChar(o.vals[f.key]), true
 		case objAfterValue:
 			if missing != 0 {
 				return ',', true
@@ -138,8 +138,8 @@ func (g *grammar) closeFrame(f *frame) (byte, bool) {
 var unionOrder = [numClasses]int{clsNumber, clsNull, clsTrue, clsFalse, clsString, clsArray, clsObject}
 
 // startChar is the closer's first byte of a value of node n.
-func (g *grammar) startChar(n int32) byte {
-	nd := &g.nodes[n]
+func (tg *Tool) startChar(n int32) byte {
+	nd := &tg.nodes[n]
 	switch nd.kind {
 	case nString:
 		return '"'
@@ -156,7 +156,7 @@ func (g *grammar) startChar(n int32) byte {
 		}
 		return '-'
 	case nLit:
-		return g.trie[nd.sub].closeB
+		return tg.trie[nd.sub].closeB
 	case nArray:
 		return '['
 	case nObject:
@@ -164,22 +164,22 @@ func (g *grammar) startChar(n int32) byte {
 	case nAny, nUnion:
 		for _, cls := range unionOrder {
 			if nd.alt[cls] >= 0 {
-				return g.startChar(nd.alt[cls])
+				return tg.startChar(nd.alt[cls])
 			}
 		}
 	}
 	return '0'
 }
 
-// closeLen is the number of bytes the closer needs to finish from s (capped at limit+1).
-func (g *grammar) closeLen(s gstate, limit int) int {
+// CloseLen is the number of bytes the closer needs to finish from s (capped at limit+1).
+func (g *Grammar) CloseLen(s State, limit int) int {
 	n := 0
 	for n <= limit {
-		c, ok := g.closeChar(s)
+		c, ok := g.CloseChar(s)
 		if !ok {
 			return n
 		}
-		if !g.feed(&s, c) {
+		if !g.Feed(&s, c) {
 			// A closer bug: report "does not fit" rather than crash the request; the
 			// decoder then fails with an error. TestCloserAtLimits guards the closer.
 			return limit + 1

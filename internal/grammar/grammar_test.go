@@ -1,4 +1,4 @@
-package needle
+package grammar
 
 import (
 	"bytes"
@@ -16,9 +16,9 @@ import (
 )
 
 // feedAll feeds the wire form of an answer prefix; it reports whether every byte passed.
-func feedAll(g *grammar, s *gstate, wire string) bool {
+func feedAll(g *Grammar, s *State, wire string) bool {
 	for i := 0; i < len(wire); i++ {
-		if !g.feed(s, wire[i]) {
+		if !g.Feed(s, wire[i]) {
 			return false
 		}
 	}
@@ -27,17 +27,17 @@ func feedAll(g *grammar, s *gstate, wire string) bool {
 
 // closeOut follows the closer from s, returning the decoded bytes it adds (virtual spaces
 // dropped), or an error when it gets stuck or runs away.
-func closeOut(g *grammar, s gstate) ([]byte, error) {
+func closeOut(g *Grammar, s State) ([]byte, error) {
 	var out []byte
 	for n := 0; ; n++ {
-		c, ok := g.closeChar(s)
+		c, ok := g.CloseChar(s)
 		if !ok {
-			if s.phase != phDone {
+			if s.phase != PhDone {
 				return out, fmt.Errorf("closer stopped before the end")
 			}
 			return out, nil
 		}
-		if !g.feed(&s, c) || n > 5000 {
+		if !g.Feed(&s, c) || n > 5000 {
 			return out, fmt.Errorf("closer stuck at %q", c)
 		}
 		if !s.virt {
@@ -75,18 +75,18 @@ func TestGrammarSchemaRows(t *testing.T) {
 			[]string{`[{"name":"f","arguments":{"a":5`, `[{"name":"f","arguments":{"b":1.5`, `[{"name":"f","arguments":{"c":5`, `[{"name":"f","arguments":{"b":true`}},
 	}
 	for _, c := range cases {
-		g, err := newGrammar(mustTools(t, c.tools))
+		g, err := CompileAll(mustTools(t, c.tools))
 		if err != nil {
 			t.Fatalf("%s: %v", c.name, err)
 		}
 		for _, a := range c.accept {
-			var s gstate
-			if !feedAll(g, &s, toWire(a)) || s.phase != phDone {
+			var s State
+			if !feedAll(g, &s, toWire(a)) || s.phase != PhDone {
 				t.Errorf("%s: %s refused or incomplete", c.name, a)
 			}
 		}
 		for _, r := range c.refuse {
-			var s gstate
+			var s State
 			if feedAll(g, &s, toWire(r)) {
 				t.Errorf("%s: %s accepted", c.name, r)
 			}
@@ -97,7 +97,7 @@ func TestGrammarSchemaRows(t *testing.T) {
 // Strings are well-formed UTF-8 only: no overlong forms, surrogates or escaped halves of a
 // surrogate pair; bounds count code points.
 func TestGrammarStringsWellFormed(t *testing.T) {
-	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"s":{"type":"string","minLength":2,"maxLength":3}}}]`))
+	g, err := CompileAll(mustTools(t, `[{"name":"f","parameters":{"s":{"type":"string","minLength":2,"maxLength":3}}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -114,7 +114,7 @@ func TestGrammarStringsWellFormed(t *testing.T) {
 		"\xf4\x90\x80\x80": false, // past U+10FFFF
 		"a\\ud800":         false,
 	} {
-		var s gstate
+		var s State
 		if got := feedAll(g, &s, head+in); got != ok {
 			t.Errorf("%q: accepted %v, want %v", in, got, ok)
 		}
@@ -125,18 +125,18 @@ func TestGrammarStringsWellFormed(t *testing.T) {
 func TestGrammarIntegerBounds(t *testing.T) {
 	for _, b := range [][2]int64{{1, 1}, {15, 20}, {-20, -15}, {-3, 7}, {100, 100000}, {-99999, -1000}, {0, 0}} {
 		tools := fmt.Sprintf(`[{"name":"f","parameters":{"n":{"type":"integer","minimum":%d,"maximum":%d,"required":true}}}]`, b[0], b[1])
-		g, err := newGrammar(mustTools(t, tools))
+		g, err := CompileAll(mustTools(t, tools))
 		if err != nil {
 			t.Fatal(err)
 		}
 		for v := b[0] - 30; v <= b[1]+30; v++ {
-			var s gstate
+			var s State
 			ok := feedAll(g, &s, fmt.Sprintf(`[{"name":"f","arguments":{"n":%d}}]`, v))
 			if ok != (v >= b[0] && v <= b[1]) {
 				t.Errorf("bounds %v: %d accepted %v", b, v, ok)
 			}
 		}
-		var s gstate
+		var s State
 		feedAll(g, &s, `[{"name":"f","arguments":{"n":`)
 		out, err := closeOut(g, s)
 		if err != nil {
@@ -152,28 +152,28 @@ func TestGrammarIntegerBounds(t *testing.T) {
 // Literals of every JSON type, in wire form: string values inside them carry the virtual
 // space, keys do not.
 func TestGrammarLiteralsOfAnyType(t *testing.T) {
-	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"m":{"enum":[1,10,"a",null,true,[1,"x"],{"k":"v"}],"required":true}}}]`))
+	g, err := CompileAll(mustTools(t, `[{"name":"f","parameters":{"m":{"enum":[1,10,"a",null,true,[1,"x"],{"k":"v"}],"required":true}}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, v := range []string{`1`, `10`, `"a"`, `null`, `true`, `[1,"x"]`, `{"k":"v"}`} {
-		var s gstate
+		var s State
 		in := `[{"name":"f","arguments":{"m":` + v + `}}]`
-		if !feedAll(g, &s, toWire(in)) || s.phase != phDone {
+		if !feedAll(g, &s, toWire(in)) || s.phase != PhDone {
 			t.Errorf("%s refused", in)
 		}
 	}
 	for _, v := range []string{`2`, `100`, `"b"`, `false`, `[1,"y"]`, `{"k":"w"}`, `{" k"`} {
-		var s gstate
+		var s State
 		if feedAll(g, &s, toWire(`[{"name":"f","arguments":{"m":`+v)) && s.depth == 0 {
 			t.Errorf("%s accepted", v)
 		}
 	}
 }
 
-// freeStringValue is true exactly inside the content of a free string value.
+// ValueString is in and past the start exactly inside the content of a free string value.
 func TestFreeStringValue(t *testing.T) {
-	g, err := newGrammar(mustTools(t, `[{"name":"f","parameters":{"s":{"type":"string"},"e":{"type":"string","enum":["x"]},"d":{"type":"string","format":"date"},"o":{"type":"object"},"a":{}}}]`))
+	g, err := CompileAll(mustTools(t, `[{"name":"f","parameters":{"s":{"type":"string"},"e":{"type":"string","enum":["x"]},"d":{"type":"string","format":"date"},"o":{"type":"object"},"a":{}}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,12 +190,12 @@ func TestFreeStringValue(t *testing.T) {
 		`[{"name":"f","arguments":{"o":{"k":" `: true,
 		`[{"name":"f","arguments":{"a":[" `:     true,
 	} {
-		var s gstate
+		var s State
 		if !feedAll(g, &s, in) {
 			t.Fatalf("%s refused", in)
 		}
-		if got := g.freeStringValue(s); got != want {
-			t.Errorf("%s: freeStringValue %v, want %v", in, got, want)
+		if in2, atStart := g.ValueString(&s); (in2 && !atStart) != want {
+			t.Errorf("%s: in a free string's content %v, want %v", in, in2 && !atStart, want)
 		}
 	}
 }
@@ -409,7 +409,7 @@ func TestGrammarPropertyGeneratedSchemas(t *testing.T) {
 			params = append(params, p)
 		}
 		tool := toolspec.Tool{Name: "t" + strconv.FormatUint(seed, 10), Params: params}
-		g, err := newGrammar([]toolspec.Tool{tool})
+		g, err := CompileAll([]toolspec.Tool{tool})
 		if err != nil {
 			t.Fatalf("seed %d: %v\n%s", seed, err, toolspec.AppendJSON(nil, []toolspec.Tool{tool}))
 		}
@@ -423,21 +423,21 @@ func TestGrammarPropertyGeneratedSchemas(t *testing.T) {
 				t.Fatalf("seed %d: generator made an invalid instance %v: %v", seed, inst, err)
 			}
 			ans := `[{"name":"` + tool.Name + `","arguments":` + pyEsc(t, inst) + `}]`
-			var s gstate
-			if w := toWire(ans); !feedAll(g, &s, w) || s.phase != phDone {
+			var s State
+			if w := toWire(ans); !feedAll(g, &s, w) || s.phase != PhDone {
 				t.Fatalf("seed %d: grammar refuses a valid instance\n%s\ntools %s", seed, w, desc())
 			}
 		}
 		// (1) random walks finish valid.
 		for walk := range 20 {
-			var s gstate
+			var s State
 			var out []byte
 			steps := sg.r.IntN(120)
 			for i := 0; i < steps; i++ {
 				var allowed []byte
 				for c := 0; c < 256; c++ {
 					s2 := s
-					if g.feed(&s2, byte(c)) {
+					if g.Feed(&s2, byte(c)) {
 						allowed = append(allowed, byte(c))
 					}
 				}
@@ -445,7 +445,7 @@ func TestGrammarPropertyGeneratedSchemas(t *testing.T) {
 					break
 				}
 				c := allowed[sg.r.IntN(len(allowed))]
-				g.feed(&s, c)
+				g.Feed(&s, c)
 				if !s.virt {
 					out = append(out, c)
 				}

@@ -1,12 +1,13 @@
-package needle
+package decode
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"strings"
 	"testing"
+
+	"github.com/needle-router/needle/internal/grammar"
 )
 
 const priorTools = `[{"name":"set_timer","description":"t","parameters":{"minutes":{"type":"integer","required":true}}},
@@ -15,7 +16,7 @@ const priorTools = `[{"name":"set_timer","description":"t","parameters":{"minute
 
 // The prior mass under a name prefix is the sum over the tools it may still become.
 func TestToolPriorMasses(t *testing.T) {
-	g, err := newGrammar(mustTools(t, priorTools))
+	g, err := grammar.CompileAll(mustTools(t, priorTools))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,13 +34,13 @@ func TestToolPriorMasses(t *testing.T) {
 		{`[{"name":"set_t`, 0.5, 1.0 / 3},
 		{`[{"name":"pl`, 0.2, 1.0 / 3},
 	} {
-		var st gstate
+		var st grammar.State
 		for _, c := range []byte(tc.prefix) {
-			if !g.feed(&st, c) {
+			if !g.Feed(&st, c) {
 				t.Fatalf("%s rejected", tc.prefix)
 			}
 		}
-		p, u := s.nameMassAt(g, &st, false)
+		p, u := s.nameMassAt(&st, false)
 		if math.Abs(p-tc.p) > 1e-6 || math.Abs(u-tc.u) > 1e-6 {
 			t.Errorf("%s: mass %v uniform %v, want %v %v", tc.prefix, p, u, tc.p, tc.u)
 		}
@@ -59,11 +60,11 @@ func TestToolPriorSteersTheName(t *testing.T) {
 	calls := 0
 	for i := 0; i < 12; i++ {
 		q := fmt.Sprintf("please do thing number %d now", i)
-		plain, err := m.Route(context.Background(), Request{Query: q, Tools: tools})
+		plain, err := m.Decode(context.Background(), Request{Query: q, Tools: mustPrepare(t, tools)})
 		if err != nil {
 			t.Fatal(err)
 		}
-		uni, err := m.Route(context.Background(), Request{Query: q, Tools: tools, ToolPrior: []float32{3, 3, 3}})
+		uni, err := m.Decode(context.Background(), Request{Query: q, Tools: mustPrepare(t, tools), ToolPrior: []float32{3, 3, 3}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -73,7 +74,7 @@ func TestToolPriorSteersTheName(t *testing.T) {
 		for want := range tools {
 			lp := make([]float32, len(tools))
 			lp[want] = 80
-			res, err := m.Route(context.Background(), Request{Query: q, Tools: tools, ToolPrior: lp})
+			res, err := m.Decode(context.Background(), Request{Query: q, Tools: mustPrepare(t, tools), ToolPrior: lp})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +89,7 @@ func TestToolPriorSteersTheName(t *testing.T) {
 	if calls == 0 {
 		t.Fatal("the random model never called a tool: the test checks nothing")
 	}
-	if _, err := m.Route(context.Background(), Request{Query: "x", Tools: tools, ToolPrior: []float32{1}}); err == nil || !strings.Contains(err.Error(), "prior") {
+	if _, err := m.Decode(context.Background(), Request{Query: "x", Tools: mustPrepare(t, tools), ToolPrior: []float32{1}}); err == nil || !strings.Contains(err.Error(), "prior") {
 		t.Errorf("a prior of the wrong length: %v", err)
 	}
 }
@@ -96,7 +97,7 @@ func TestToolPriorSteersTheName(t *testing.T) {
 // A name that is a prefix of another ("set", "set_timer") is told apart by its closing
 // quote: the masses under the shared prefix and after it are each tool's own.
 func TestToolPriorPrefixNames(t *testing.T) {
-	g, err := newGrammar(mustTools(t, `[{"name":"set","description":"s"},{"name":"set_timer","description":"t"},{"name":"settle","description":"u"}]`))
+	g, err := grammar.CompileAll(mustTools(t, `[{"name":"set","description":"s"},{"name":"set_timer","description":"t"},{"name":"settle","description":"u"}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -108,28 +109,22 @@ func TestToolPriorPrefixNames(t *testing.T) {
 		prefix string
 		p      float64
 	}{{`[{"name":"set`, 1}, {`[{"name":"set_`, 0.5}, {`[{"name":"sett`, 0.3}} {
-		var st gstate
+		var st grammar.State
 		for _, c := range []byte(tc.prefix) {
-			if !g.feed(&st, c) {
+			if !g.Feed(&st, c) {
 				t.Fatalf("%s rejected", tc.prefix)
 			}
 		}
-		if p, _ := s.nameMassAt(g, &st, false); math.Abs(p-tc.p) > 1e-6 {
+		if p, _ := s.nameMassAt(&st, false); math.Abs(p-tc.p) > 1e-6 {
 			t.Errorf("%s: mass %v, want %v", tc.prefix, p, tc.p)
 		}
 	}
-	var st gstate
+	var st grammar.State
 	for _, c := range []byte(`[{"name":"set"`) {
-		g.feed(&st, c)
+		g.Feed(&st, c)
 	}
-	if p, u := s.nameMassAt(g, &st, true); math.Abs(p-0.2) > 1e-6 || math.Abs(u-1.0/3) > 1e-6 {
+	if p, u := s.nameMassAt(&st, true); math.Abs(p-0.2) > 1e-6 || math.Abs(u-1.0/3) > 1e-6 {
 		t.Errorf(`after "set": mass %v uniform %v, want 0.2 1/3`, p, u)
-	}
-}
-
-func TestDuplicateToolNamesRejected(t *testing.T) {
-	if _, err := newGrammar(mustTools(t, `[{"name":"a","description":"x"},{"name":"a","description":"y"}]`)); !errors.Is(err, ErrUnsupportedTools) {
-		t.Errorf("duplicate names: %v, want ErrUnsupportedTools", err)
 	}
 }
 
@@ -140,14 +135,14 @@ func TestCallPrior(t *testing.T) {
 	tools := mustTools(t, priorTools)
 	for i := 0; i < 8; i++ {
 		q := fmt.Sprintf("query number %d", i)
-		none, err := m.Route(context.Background(), Request{Query: q, Tools: tools, CallPrior: -60})
+		none, err := m.Decode(context.Background(), Request{Query: q, Tools: mustPrepare(t, tools), CallPrior: -60})
 		if err != nil {
 			t.Fatal(err)
 		}
 		if len(none.Calls) != 0 {
 			t.Errorf("%q: call prior -60 still called: %s", q, none.Raw)
 		}
-		some, err := m.Route(context.Background(), Request{Query: q, Tools: tools, CallPrior: 60})
+		some, err := m.Decode(context.Background(), Request{Query: q, Tools: mustPrepare(t, tools), CallPrior: 60})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -155,7 +150,7 @@ func TestCallPrior(t *testing.T) {
 			t.Errorf("%q: call prior +60 made no call: %s", q, some.Raw)
 		}
 	}
-	if _, err := m.Route(context.Background(), Request{Query: "x", Tools: tools, CallPrior: float32(math.Inf(1))}); err == nil {
+	if _, err := m.Decode(context.Background(), Request{Query: "x", Tools: mustPrepare(t, tools), CallPrior: float32(math.Inf(1))}); err == nil {
 		t.Error("an infinite call prior was accepted")
 	}
 }

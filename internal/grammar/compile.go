@@ -1,4 +1,4 @@
-package needle
+package grammar
 
 import (
 	"encoding/json"
@@ -12,79 +12,98 @@ import (
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
-// newGrammar compiles the offered tools. It fails, with an error wrapping
-// ErrUnsupportedTools, for more than maxTools tools or a schema outside what the grammar
-// enforces (the registry classifies such tools cloud-only with CheckTools).
-func newGrammar(tools []toolspec.Tool) (*grammar, error) {
-	if len(tools) > maxTools {
-		return nil, fmt.Errorf("%w: %d tools offered, the decoder takes at most %d", ErrUnsupportedTools, len(tools), maxTools)
+// Compile compiles one tool's arguments. It fails, with an error wrapping ErrUnsupported
+// that names the tool and the reason, for a schema outside what the grammar enforces (the
+// registry then classifies the tool cloud-only). Every tool begins with the same shared
+// nodes (any value, open-object key), so their indices are the same in every tool.
+func Compile(t *toolspec.Tool) (*Tool, error) {
+	tg := &Tool{name: t.Name}
+	tg.anyN = tg.compileAny()
+	tg.keyStr = tg.addNode(node{kind: nString, max: -1})
+	obj := toolspec.Param{Type: "object", Properties: t.Params}
+	if obj.Properties == nil {
+		obj.Properties = []toolspec.Param{}
 	}
-	g := &grammar{}
-	g.anyN = g.compileAny()
-	g.keyStr = g.addNode(node{kind: nString, max: -1})
+	n, err := tg.compile(&obj, 0)
+	if err != nil {
+		return nil, fmt.Errorf("%w: tool %s: %v", ErrUnsupported, t.Name, err)
+	}
+	tg.root = n
+	return tg, nil
+}
+
+// New joins compiled tools into the grammar of one answer. It fails, with an error wrapping
+// ErrUnsupported, for more than maxTools tools or a name offered twice.
+func New(tools []*Tool) (*Grammar, error) {
+	if len(tools) > maxTools {
+		return nil, fmt.Errorf("%w: %d tools offered, the decoder takes at most %d", ErrUnsupported, len(tools), maxTools)
+	}
+	g := &Grammar{tools: tools}
 	names := make([]wireLit, 0, len(tools))
 	seen := make(map[string]bool, len(tools))
-	for i := range tools {
-		t := &tools[i]
-		if seen[t.Name] { // the second could never be named
-			return nil, fmt.Errorf("%w: tool name %q offered twice", ErrUnsupportedTools, t.Name)
+	for _, t := range tools {
+		if seen[t.name] { // the second could never be named
+			return nil, fmt.Errorf("%w: tool name %q offered twice", ErrUnsupported, t.name)
 		}
-		seen[t.Name] = true
-		obj := toolspec.Param{Type: "object", Properties: t.Params}
-		if obj.Properties == nil {
-			obj.Properties = []toolspec.Param{}
-		}
-		n, err := g.compile(&obj, 0)
-		if err != nil {
-			return nil, fmt.Errorf("%w: tool %s: %v", ErrUnsupportedTools, t.Name, err)
-		}
-		g.tools = append(g.tools, n)
-		w := wireLit{b: appendEsc(nil, t.Name)}
+		seen[t.name] = true
+		w := wireLit{b: appendEsc(nil, t.name)}
 		w.b = append(w.b, '"')
 		names = append(names, w)
 	}
-	root, err := g.buildTrie(names)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnsupportedTools, err)
+	if _, err := buildTrie(&g.names, names); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrUnsupported, err)
 	}
-	g.names, g.namesEnd = root, int32(len(g.trie))
 	return g, nil
 }
 
-func (g *grammar) addNode(n node) int32 {
-	g.nodes = append(g.nodes, n)
-	return int32(len(g.nodes) - 1)
+// CompileAll compiles tools and joins them (Compile, then New): for callers that hold no
+// compiled tools, such as tests and tools sent once.
+func CompileAll(tools []toolspec.Tool) (*Grammar, error) {
+	ts := make([]*Tool, len(tools))
+	for i := range tools {
+		t, err := Compile(&tools[i])
+		if err != nil {
+			return nil, err
+		}
+		ts[i] = t
+	}
+	return New(ts)
+}
+
+func (tg *Tool) addNode(n node) int32 {
+	tg.nodes = append(tg.nodes, n)
+	return int32(len(tg.nodes) - 1)
 }
 
 // compileAny builds the node of an untyped value: free strings, numbers, true/false/null,
 // arrays of any and objects of any.
-func (g *grammar) compileAny() int32 {
-	anyN := g.addNode(node{kind: nAny})
-	str := g.addNode(node{kind: nString, free: true, max: -1})
-	num := g.addNode(node{kind: nNumber})
-	lits, _ := g.buildTrie([]wireLit{{b: []byte("true")}, {b: []byte("false")}, {b: []byte("null")}})
-	lit := g.addNode(node{kind: nLit, sub: lits})
-	arr := g.addNode(node{kind: nArray, sub: anyN, max: maxArrayLen})
-	g.objs = append(g.objs, objNode{open: true, val: anyN})
-	obj := g.addNode(node{kind: nObject, sub: int32(len(g.objs) - 1)})
-	g.nodes[anyN].alt = [numClasses]int32{clsString: str, clsNumber: num, clsTrue: lit, clsFalse: lit, clsNull: lit, clsArray: arr, clsObject: obj}
+func (tg *Tool) compileAny() int32 {
+	anyN := tg.addNode(node{kind: nAny})
+	str := tg.addNode(node{kind: nString, free: true, max: -1})
+	num := tg.addNode(node{kind: nNumber})
+	lits, _ := buildTrie(&tg.trie, []wireLit{{b: []byte("true")}, {b: []byte("false")}, {b: []byte("null")}})
+	lit := tg.addNode(node{kind: nLit, sub: lits})
+	arr := tg.addNode(node{kind: nArray, sub: anyN, max: maxArrayLen})
+	tg.objs = append(tg.objs, objNode{open: true, val: anyN})
+	obj := tg.addNode(node{kind: nObject, sub: int32(len(tg.objs) - 1)})
+	tg.nodes[anyN].alt = [numClasses]int32{clsString: str, clsNumber: num, clsTrue: lit, clsFalse: lit, clsNull: lit, clsArray: arr, clsObject: obj}
 	return anyN
 }
 
 // compile returns the node of p's value at frame depth level+1 (the arguments object is
 // level 0).
-func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
+func (tg *Tool) compile(p *toolspec.Param, level int) (int32, error) {
 	if level+1 > maxDepth {
 		return 0, fmt.Errorf("nested deeper than the decoder's %d levels", maxDepth-1)
 	}
-	if len(g.nodes) > maxNodes {
+	if len(tg.nodes) > maxNodes {
 		return 0, fmt.Errorf("schemas larger than the decoder's %d nodes", maxNodes)
 	}
 	if p.Enum != nil {
 		if len(p.Enum) == 0 {
 			return 0, errNoValue
 		}
-		return g.litNode(p.Enum)
+		return tg.litNode(p.Enum)
 	}
 	if p.AnyOf != nil {
 		if len(p.Types) > 0 || (p.Type != "" && p.Type != "any") {
@@ -94,7 +113,7 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 		for i := range p.AnyOf {
 			alts[i] = &p.AnyOf[i]
 		}
-		return g.union(alts, p.OneOf, level)
+		return tg.union(alts, p.OneOf, level)
 	}
 	if len(p.Types) > 0 {
 		alts := make([]*toolspec.Param, len(p.Types))
@@ -103,11 +122,11 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 			q.Types, q.Type = nil, t
 			alts[i] = &q
 		}
-		return g.union(alts, false, level)
+		return tg.union(alts, false, level)
 	}
 	switch p.Type {
 	case "", "any":
-		return g.anyN, nil
+		return tg.anyN, nil
 	case "string":
 		n := node{kind: nString, min: int32(p.MinLength), max: -1, free: p.Format == "" && p.MinLength == 0 && p.MaxLength == nil}
 		if p.MaxLength != nil {
@@ -119,7 +138,7 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 		if p.MinLength > 1<<12 {
 			return 0, fmt.Errorf("minLength %d is more than the decoder writes", p.MinLength)
 		}
-		return g.addNode(n), nil
+		return tg.addNode(n), nil
 	case "integer":
 		n := node{kind: nInteger}
 		if p.Minimum != "" || p.Maximum != "" {
@@ -129,23 +148,23 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 			}
 			n.bounded, n.lo, n.hi = true, lo, hi
 		}
-		return g.addNode(n), nil
+		return tg.addNode(n), nil
 	case "number":
 		if p.Minimum != "" || p.Maximum != "" {
 			return 0, fmt.Errorf("number bounds are not enforced by the decoder")
 		}
-		return g.addNode(node{kind: nNumber}), nil
+		return tg.addNode(node{kind: nNumber}), nil
 	case "boolean":
-		return g.litNode([]any{true, false})
+		return tg.litNode([]any{true, false})
 	case "null":
-		return g.litNode([]any{nil})
+		return tg.litNode([]any{nil})
 	case "array":
-		items := g.anyN
+		items := tg.anyN
 		noItems := false
 		if p.Items != nil {
 			var err error
-			if items, err = g.compile(p.Items, level+1); errors.Is(err, errNoValue) {
-				items, noItems = g.anyN, true // only the empty array
+			if items, err = tg.compile(p.Items, level+1); errors.Is(err, errNoValue) {
+				items, noItems = tg.anyN, true // only the empty array
 			} else if err != nil {
 				return 0, err
 			}
@@ -160,11 +179,11 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 		if n.min > n.max {
 			return 0, fmt.Errorf("minItems %d is more than the decoder writes (%d)", p.MinItems, n.max)
 		}
-		return g.addNode(n), nil
+		return tg.addNode(n), nil
 	case "object":
 		if p.Properties == nil { // any object: keys start only where a value still fits (feedObject)
-			g.objs = append(g.objs, objNode{open: true, val: g.anyN})
-			return g.addNode(node{kind: nObject, sub: int32(len(g.objs) - 1)}), nil
+			tg.objs = append(tg.objs, objNode{open: true, val: tg.anyN})
+			return tg.addNode(node{kind: nObject, sub: int32(len(tg.objs) - 1)}), nil
 		}
 		if len(p.Properties) > maxKeys {
 			return 0, fmt.Errorf("%d properties, the decoder takes at most %d per object", len(p.Properties), maxKeys)
@@ -177,7 +196,7 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 				return 0, fmt.Errorf("property %q declared twice", q.Name)
 			}
 			seen[q.Name] = true
-			v, err := g.compile(q, level+1)
+			v, err := tg.compile(q, level+1)
 			if errors.Is(err, errNoValue) && !q.Required {
 				continue // a property no value satisfies is never written
 			}
@@ -191,8 +210,8 @@ func (g *grammar) compile(p *toolspec.Param, level int) (int32, error) {
 			o.keys = append(o.keys, append(k, '"'))
 			o.vals = append(o.vals, v)
 		}
-		g.objs = append(g.objs, o)
-		return g.addNode(node{kind: nObject, sub: int32(len(g.objs) - 1)}), nil
+		tg.objs = append(tg.objs, o)
+		return tg.addNode(node{kind: nObject, sub: int32(len(tg.objs) - 1)}), nil
 	}
 	return 0, fmt.Errorf("unknown type %q", p.Type)
 }
@@ -241,7 +260,7 @@ func intBounds(minS, maxS string) (int64, int64, error) {
 // alternatives (enum, const, boolean, null) merge into one trie, and two structural
 // alternatives of one class merge when one contains the other (anyOf only). Anything else
 // is unsupported, so that the grammar never admits a value the validator refuses.
-func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, error) {
+func (tg *Tool) union(alts []*toolspec.Param, oneOf bool, level int) (int32, error) {
 	var lits []any
 	var nodes []int32
 	for _, a := range alts {
@@ -253,15 +272,15 @@ func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, e
 		case a.AnyOf == nil && len(a.Types) == 0 && a.Type == "null":
 			lits = append(lits, nil)
 		default:
-			n, err := g.compile(a, level)
+			n, err := tg.compile(a, level)
 			if errors.Is(err, errNoValue) {
 				continue // an alternative without values adds none
 			}
 			if err != nil {
 				return 0, err
 			}
-			if g.nodes[n].kind == nAny && !oneOf {
-				return g.anyN, nil
+			if tg.nodes[n].kind == nAny && !oneOf {
+				return tg.anyN, nil
 			}
 			nodes = append(nodes, n)
 		}
@@ -272,12 +291,12 @@ func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, e
 		u.alt[i] = -1
 	}
 	for _, n := range nodes {
-		for cls, m := range g.classes(n) {
+		for cls, m := range tg.classes(n) {
 			if m < 0 {
 				continue
 			}
 			if prev := u.alt[cls]; prev >= 0 && prev != m {
-				merged, ok := g.mergeStructural(prev, m)
+				merged, ok := tg.mergeStructural(prev, m)
 				if !ok || oneOf {
 					return 0, fmt.Errorf("alternatives overlap (both admit values starting %q)", classStart[cls])
 				}
@@ -300,7 +319,7 @@ func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, e
 		seen[string(w.b)] = true
 		cls := classOf(w.b[0])
 		if m := u.alt[cls]; m >= 0 {
-			if oneOf || !g.admitsLiteral(m, v) {
+			if oneOf || !tg.admitsLiteral(m, v) {
 				return 0, fmt.Errorf("literal %s overlaps another alternative", w.b)
 			}
 			continue // the structural alternative admits it already
@@ -308,7 +327,7 @@ func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, e
 		keep = append(keep, v)
 	}
 	if len(keep) > 0 {
-		ln, err := g.litNode(keep)
+		ln, err := tg.litNode(keep)
 		if err != nil {
 			return 0, err
 		}
@@ -324,7 +343,7 @@ func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, e
 		case only < 0:
 			only = m
 		case only != m:
-			return g.addNode(u), nil
+			return tg.addNode(u), nil
 		}
 	}
 	if only < 0 {
@@ -336,12 +355,12 @@ func (g *grammar) union(alts []*toolspec.Param, oneOf bool, level int) (int32, e
 var classStart = [numClasses]string{`"`, "0", "t", "f", "n", "[", "{"}
 
 // classes maps each value class a node admits to the node handling it.
-func (g *grammar) classes(n int32) [numClasses]int32 {
+func (tg *Tool) classes(n int32) [numClasses]int32 {
 	var out [numClasses]int32
 	for i := range out {
 		out[i] = -1
 	}
-	nd := &g.nodes[n]
+	nd := &tg.nodes[n]
 	switch nd.kind {
 	case nAny, nUnion:
 		return nd.alt
@@ -354,7 +373,7 @@ func (g *grammar) classes(n int32) [numClasses]int32 {
 	case nObject:
 		out[clsObject] = n
 	case nLit:
-		for _, e := range g.trie[nd.sub].edges {
+		for _, e := range tg.trie[nd.sub].edges {
 			out[classOf(e.b)] = n
 		}
 	}
@@ -363,8 +382,8 @@ func (g *grammar) classes(n int32) [numClasses]int32 {
 
 // mergeStructural returns a node admitting exactly the union of a and b when one contains
 // the other: unbounded strings, numbers over integers, identical nodes.
-func (g *grammar) mergeStructural(a, b int32) (int32, bool) {
-	na, nb := g.nodes[a], g.nodes[b]
+func (tg *Tool) mergeStructural(a, b int32) (int32, bool) {
+	na, nb := tg.nodes[a], tg.nodes[b]
 	switch {
 	case na.kind == nString && nb.kind == nString:
 		if na.min == 0 && na.max < 0 && (na.free || !nb.free) {
@@ -392,8 +411,8 @@ func (g *grammar) mergeStructural(a, b int32) (int32, bool) {
 }
 
 // admitsLiteral reports whether structural node n admits the literal v for sure.
-func (g *grammar) admitsLiteral(n int32, v any) bool {
-	nd := &g.nodes[n]
+func (tg *Tool) admitsLiteral(n int32, v any) bool {
+	nd := &tg.nodes[n]
 	switch x := v.(type) {
 	case string:
 		return nd.kind == nString && nd.min == 0 && nd.max < 0
@@ -410,16 +429,16 @@ func (g *grammar) admitsLiteral(n int32, v any) bool {
 }
 
 // litNode compiles a literal set (enum, const, boolean, null) into a trie of wire bytes.
-func (g *grammar) litNode(vals []any) (int32, error) {
+func (tg *Tool) litNode(vals []any) (int32, error) {
 	ws := make([]wireLit, len(vals))
 	for i, v := range vals {
 		ws[i] = appendWire(wireLit{}, v)
 	}
-	root, err := g.buildTrie(ws)
+	root, err := buildTrie(&tg.trie, ws)
 	if err != nil {
 		return 0, err
 	}
-	return g.addNode(node{kind: nLit, sub: root, max: int32(len(vals))}), nil
+	return tg.addNode(node{kind: nLit, sub: root, max: int32(len(vals))}), nil
 }
 
 // wireLit is a literal as the model writes it, with the positions of virtual spaces.
@@ -477,9 +496,9 @@ func appendEsc(b []byte, s string) []byte { return toolspec.AppendEscaped(b, s, 
 
 // buildTrie adds a trie of the literals and returns its root. Leaves carry the literal's
 // index; each node knows the first byte of its shortest way to an end (the closer's).
-func (g *grammar) buildTrie(lits []wireLit) (int32, error) {
-	root := int32(len(g.trie))
-	g.trie = append(g.trie, tnode{leaf: -1})
+func buildTrie(trie *[]tnode, lits []wireLit) (int32, error) {
+	root := int32(len(*trie))
+	*trie = append(*trie, tnode{leaf: -1})
 	for i, w := range lits {
 		cur, vi := root, 0
 		for j, c := range w.b {
@@ -488,36 +507,36 @@ func (g *grammar) buildTrie(lits []wireLit) (int32, error) {
 				vi++
 			}
 			next := int32(-1)
-			for _, e := range g.trie[cur].edges {
+			for _, e := range (*trie)[cur].edges {
 				if e.b == c {
 					next = e.to
 					break
 				}
 			}
 			if next < 0 {
-				if len(g.trie) >= maxTrieNodes {
+				if len(*trie) >= maxTrieNodes {
 					return 0, fmt.Errorf("literals longer than the decoder's %d bytes", maxTrieNodes)
 				}
-				next = int32(len(g.trie))
-				g.trie = append(g.trie, tnode{leaf: -1})
-				g.trie[cur].edges = append(g.trie[cur].edges, tedge{b: c, virt: virt, to: next})
+				next = int32(len(*trie))
+				*trie = append(*trie, tnode{leaf: -1})
+				(*trie)[cur].edges = append((*trie)[cur].edges, tedge{b: c, virt: virt, to: next})
 			}
 			cur = next
 		}
-		if !g.trie[cur].end {
-			g.trie[cur].end, g.trie[cur].leaf = true, int32(i)
+		if !(*trie)[cur].end {
+			(*trie)[cur].end, (*trie)[cur].leaf = true, int32(i)
 		}
 	}
 	// Children are appended after their parents, so one backward pass sees them first.
-	for i := len(g.trie) - 1; i >= int(root); i-- {
-		t := &g.trie[i]
+	for i := len(*trie) - 1; i >= int(root); i-- {
+		t := &(*trie)[i]
 		if t.end {
 			t.closeN = 0
 			continue
 		}
 		t.closeN = math.MaxInt32
 		for _, e := range t.edges {
-			if n := g.trie[e.to].closeN + 1; n < t.closeN {
+			if n := (*trie)[e.to].closeN + 1; n < t.closeN {
 				t.closeN, t.closeB = n, e.b
 			}
 		}

@@ -1,4 +1,4 @@
-package needle
+package decode
 
 import (
 	"encoding/json"

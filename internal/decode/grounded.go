@@ -1,4 +1,4 @@
-package needle
+package decode
 
 import (
 	"encoding/json"
@@ -9,7 +9,7 @@ import (
 
 // Grounded decoding: free string values (no enum) are usually copied from the transcript
 // (84% of BFCL simple_python's string answers appear verbatim in the question). With the
-// copy-consistent format (grammar.go) a copied value's tokens are exactly a run of the
+// copy-consistent format (internal/grammar) a copied value's tokens are exactly a run of the
 // transcript's tokens, so copying can be helped at the token level without a pointer network:
 //
 //   - bonus: tokens that start a transcript word (at the value's start) or continue a run of
@@ -405,19 +405,5 @@ func numEqual(a, b []byte) bool {
 }
 
 func errGrounding(s string) error {
-	return fmt.Errorf("needle: grounding %q: want off, bonus[:B] or span[:B] with 0 <= B <= 100, then optional ,strings and ,repeats", s)
-}
-
-// valueString reports whether the grammar is inside a free string value of a call's
-// arguments (no enum, const, format or length bound; not an object key: see
-// freeStringValue) and whether it is at its start, before the virtual leading space.
-func (g *grammar) valueString(s *gstate) (in, atStart bool) {
-	if s.depth == 0 {
-		return false, false
-	}
-	f := &s.stack[s.depth-1]
-	if f.kind != fString || f.node == g.keyStr || !g.nodes[f.node].free {
-		return false, false
-	}
-	return true, f.st == strLead
+	return fmt.Errorf("decode: grounding %q: want off, bonus[:B] or span[:B] with 0 <= B <= 100, then optional ,strings and ,repeats", s)
 }

@@ -1,8 +1,10 @@
-package needle
+package decode
 
 import (
 	"fmt"
 	"math"
+
+	"github.com/needle-router/needle/internal/grammar"
 )
 
 // A tool prior (Request.ToolPrior) lets a second opinion on which tool is asked for, the
@@ -20,25 +22,25 @@ import (
 // setToolPrior fills s.nameMass with the prior mass under each node of g's tool-name trie.
 // logPrior holds one log-weight per tool (a constant added to all changes nothing: they are
 // normalised here); nil clears it.
-func (s *scratch) setToolPrior(g *grammar, logPrior []float32) error {
+func (s *scratch) setToolPrior(g *grammar.Grammar, logPrior []float32) error {
 	s.nameMass = s.nameMass[:0]
 	s.nameUni = s.nameUni[:0]
 	s.toolMass = s.toolMass[:0]
 	if logPrior == nil {
 		return nil
 	}
-	if len(logPrior) != len(g.tools) {
-		return fmt.Errorf("needle: %d tool prior weights for %d tools", len(logPrior), len(g.tools))
+	if len(logPrior) != g.NumTools() {
+		return fmt.Errorf("decode: %d tool prior weights for %d tools", len(logPrior), g.NumTools())
 	}
 	hi := float32(math.Inf(-1))
 	for _, w := range logPrior {
 		if math.IsNaN(float64(w)) || math.IsInf(float64(w), 1) {
-			return fmt.Errorf("needle: tool prior weight %v", w)
+			return fmt.Errorf("decode: tool prior weight %v", w)
 		}
 		hi = max(hi, w)
 	}
 	if math.IsInf(float64(hi), -1) {
-		return fmt.Errorf("needle: tool prior gives every tool weight 0")
+		return fmt.Errorf("decode: tool prior gives every tool weight 0")
 	}
 	var z float64
 	for _, w := range logPrior {
@@ -49,48 +51,36 @@ func (s *scratch) setToolPrior(g *grammar, logPrior []float32) error {
 	for i := range s.toolMass {
 		s.toolMass[i] /= z
 	}
-	// Children come after their parents in the trie (buildTrie appends), and the names
-	// trie is the last one built ([g.names, g.namesEnd)), so one backward pass sums each
-	// subtree.
-	if int(g.namesEnd) != len(g.trie) {
-		return fmt.Errorf("needle: the tool-name trie is not the last one built")
+	u := 1 / float64(g.NumTools())
+	s.uniMass = s.uniMass[:0]
+	for range g.NumTools() {
+		s.uniMass = append(s.uniMass, u)
 	}
-	n := len(g.trie) - int(g.names)
+	n := g.NameNodes()
 	s.nameMass = append(s.nameMass, make([]float64, n)...)
 	s.nameUni = append(s.nameUni, make([]float64, n)...)
-	u := 1 / float64(len(g.tools))
-	for i := len(g.trie) - 1; i >= int(g.names); i-- {
-		t := &g.trie[i]
-		var m, c float64
-		if t.end {
-			m, c = s.toolMass[t.leaf], u
-		}
-		for _, e := range t.edges {
-			m += s.nameMass[e.to-g.names]
-			c += s.nameUni[e.to-g.names]
-		}
-		s.nameMass[i-int(g.names)], s.nameUni[i-int(g.names)] = m, c
-	}
+	g.NameMass(s.nameMass, s.toolMass)
+	g.NameMass(s.nameUni, s.uniMass)
 	return nil
 }
 
 // nameMassAt is the prior and the uniform mass of the tools a call may still name in
 // state st: under its trie node while in a name, the chosen tool's once named, all tools
 // before a name begins.
-func (s *scratch) nameMassAt(g *grammar, st *gstate, named bool) (p, u float64) {
+func (s *scratch) nameMassAt(st *grammar.State, named bool) (p, u float64) {
 	switch {
-	case st.phase == phName:
-		return s.nameMass[st.lit-g.names], s.nameUni[st.lit-g.names]
+	case st.Phase() == grammar.PhName:
+		return s.nameMass[st.NameNode()], s.nameUni[st.NameNode()]
 	case named:
-		return s.toolMass[st.tool], 1 / float64(len(s.toolMass))
+		return s.toolMass[st.Tool()], 1 / float64(len(s.toolMass))
 	}
 	return 1, 1
 }
 
 // namePhase reports whether the next token may touch a tool name.
-func namePhase(st *gstate) bool {
-	switch st.phase {
-	case phOpen, phCallHead, phName, phAfterCall:
+func namePhase(st *grammar.State) bool {
+	switch st.Phase() {
+	case grammar.PhOpen, grammar.PhCallHead, grammar.PhName, grammar.PhAfterCall:
 		return true
 	}
 	return false
@@ -104,9 +94,9 @@ func namePhase(st *gstate) bool {
 // Only the first call gets the tool prior: it scores the whole request, and a later call of a
 // multi-call request names another tool (or the same one again), which it cannot tell.
 // Measured on held-out seeds 7 and 99: first call only at T 0.05 beat every call at 0.1.
-func (m *Model) biasNames(g *grammar, s *scratch, st *gstate, logits []float32) []float32 {
-	deciding := s.callPrior != 0 && (st.phase == phStart || st.phase == phOpen)
-	naming := len(s.nameMass) > 0 && namePhase(st) && st.ncalls == 0
+func (d *Decoder) biasNames(g *grammar.Grammar, s *scratch, st *grammar.State, logits []float32) []float32 {
+	deciding := s.callPrior != 0 && (st.Phase() == grammar.PhStart || st.Phase() == grammar.PhOpen)
+	naming := len(s.nameMass) > 0 && namePhase(st) && st.Calls() == 0
 	if !deciding && !naming {
 		return logits
 	}
@@ -114,36 +104,36 @@ func (m *Model) biasNames(g *grammar, s *scratch, st *gstate, logits []float32) 
 	s.biased = out
 	var p0, u0 float64
 	if naming {
-		p0, u0 = s.nameMassAt(g, st, false)
+		p0, u0 = s.nameMassAt(st, false)
 	}
-	vb := m.vocab.bytes
+	vb := d.vocab.bytes
 	for c := range 256 {
 		// Only tokens whose first byte the grammar takes can be picked: try that byte once.
-		if first := *st; len(m.vocab.byFirst[c]) == 0 || !g.feed(&first, byte(c)) {
+		if first := *st; len(d.vocab.byFirst[c]) == 0 || !g.Feed(&first, byte(c)) {
 			continue
 		}
-		for _, id := range m.vocab.byFirst[c] {
+		for _, id := range d.vocab.byFirst[c] {
 			ns := *st
 			ok := true
 			for _, c := range vb[id] {
-				if !g.feed(&ns, c) {
+				if !g.Feed(&ns, c) {
 					ok = false
 					break
 				}
 			}
-			if !ok || ns.ncalls != st.ncalls {
+			if !ok || ns.Calls() != st.Calls() {
 				continue // also closed the call: no vocabulary piece spans a name and its arguments
 			}
-			if deciding && ns.phase != phStart && ns.phase != phOpen && ns.phase != phDone {
-				out[id] += s.callPrior // it starts a call ("]" then phDone is no call)
+			if deciding && ns.Phase() != grammar.PhStart && ns.Phase() != grammar.PhOpen && ns.Phase() != grammar.PhDone {
+				out[id] += s.callPrior // it starts a call ("]" then grammar.PhDone is no call)
 			}
 			if !naming {
 				continue
 			}
 			// Named in this token: it left the name for the same call's arguments (st is in a
 			// name phase, namePhase).
-			named := ns.phase == phArgsHead || ns.phase == phCallClose
-			p1, u1 := s.nameMassAt(g, &ns, named)
+			named := ns.Phase() == grammar.PhArgsHead || ns.Phase() == grammar.PhCallClose
+			p1, u1 := s.nameMassAt(&ns, named)
 			if u1 != u0 {
 				out[id] += float32(math.Log(max(p1, 1e-30)/max(p0, 1e-30)) - math.Log(u1/u0))
 			}
