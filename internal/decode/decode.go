@@ -61,6 +61,9 @@ type Tool struct {
 	Grammar *grammar.Tool
 	// Text is the tool's compact flat JSON as the model reads it (toolspec.Tool.AppendJSON).
 	Text []byte
+	// Spec is the tool's flat form, for the rules that read its parameters (unsaid.go); nil
+	// leaves its calls as decoded.
+	Spec *toolspec.Tool
 }
 
 // Prepare compiles and renders tools for Request.Tools. A tool the grammar cannot take fails
@@ -72,7 +75,7 @@ func Prepare(tools []toolspec.Tool) ([]Tool, error) {
 		if err != nil {
 			return nil, err
 		}
-		out[i] = Tool{Grammar: g, Text: tools[i].AppendJSON(nil)}
+		out[i] = Tool{Grammar: g, Text: tools[i].AppendJSON(nil), Spec: &tools[i]}
 	}
 	return out, nil
 }
@@ -248,6 +251,12 @@ func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 	}
 	if res.Calls == nil {
 		res.Calls = []toolspec.Call{}
+	}
+	if !d.grounding(req.Grounding).KeepUnsaid {
+		var dropped bool
+		if res.Calls, dropped = dropUnsaid(res.Calls, req.Tools, req.Query); dropped {
+			res.Raw = rawCalls(res.Calls)
+		}
 	}
 	return res, nil
 }

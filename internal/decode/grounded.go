@@ -47,7 +47,10 @@ type Grounding struct {
 	// AnyRepeat keeps a further call of an already called tool even when nothing that tells
 	// it apart comes from the transcript (see groundedRepeat).
 	AnyRepeat bool
-	set       bool
+	// KeepUnsaid keeps optional free string arguments the transcript does not contain
+	// (unsaid.go); by default they are dropped.
+	KeepUnsaid bool
+	set        bool
 }
 
 // DefaultGrounding is the rule chosen by the ablation in models/README.md.
@@ -55,7 +58,8 @@ var DefaultGrounding = Grounding{Mode: GroundBonus, Bonus: 2, set: true}
 
 // ParseGrounding reads "off", "bonus", "bonus:3", "span", "span:2", then optional
 // comma-separated options: "strings" leaves number values alone, "repeats" keeps ungrounded
-// further calls of a tool ("bonus:2,strings,repeats"). "off" takes only "repeats".
+// further calls of a tool, "unsaid" keeps optional free string arguments the transcript does
+// not contain ("bonus:2,strings,repeats,unsaid"). "off" takes "repeats" and "unsaid".
 func ParseGrounding(s string) (Grounding, error) {
 	g := Grounding{set: true, Bonus: DefaultGrounding.Bonus}
 	spec, opts, hasOpt := strings.Cut(s, ",")
@@ -66,6 +70,8 @@ func ParseGrounding(s string) (Grounding, error) {
 				g.StringsOnly = true
 			case o == "repeats" && !g.AnyRepeat:
 				g.AnyRepeat = true
+			case o == "unsaid" && !g.KeepUnsaid:
+				g.KeepUnsaid = true
 			default:
 				return g, errGrounding(s)
 			}

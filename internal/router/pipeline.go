@@ -411,7 +411,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	ctxD, span := p.cfg.Tracer.Start(ctx, "router.decode")
 	req := decode.Request{Query: in.Transcript, Tools: make([]decode.Tool, len(cands))}
 	for i, t := range cands {
-		req.Tools[i] = decode.Tool{Grammar: t.Grammar, Text: t.Text}
+		req.Tools[i] = decode.Tool{Grammar: t.Grammar, Text: t.Text, Spec: &t.Spec}
 	}
 	// A non-finite score (a broken embedding) leaves the decoder alone rather than failing.
 	if scores != nil && allFinite(scores) {
