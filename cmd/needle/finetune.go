@@ -32,7 +32,8 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	minutes := fl.Float64("minutes", 5, "time budget of the optimisation, minutes")
 	steps := fl.Int("steps", 0, "optimizer steps (0: as many as --minutes allow; set it for a run that repeats exactly)")
 	seed := fl.Uint64("seed", 1, "random seed: rows, held-out draw and training")
-	holdout := fl.Float64("holdout", 0.2, "share of each tool's examples held out for the report")
+	holdout := fl.Float64("holdout", 0.2, "share of each tool's examples held out for the report (with --test: none)")
+	testPath := fl.String("test", "", "examples file to report on instead of a held-out share of --examples")
 	perExample := fl.Int("per-example", 6, "training rows per example (the example, then variations with other values)")
 	base := fl.String("base", "", "model directory to start from (default: the shipped model)")
 	out := fl.String("out", "", "output model directory (required): config.json, model.safetensors, tokenizer.model, report.json, report.md")
@@ -73,7 +74,15 @@ func cmdFinetune(ctx context.Context, args []string) error {
 			ex = append(ex, more...)
 		}
 	}
-	train, held := finetune.Split(ex, *holdout, *seed)
+	var train, held []finetune.Example
+	if *testPath != "" {
+		train = ex
+		if held, err = readExampleFile(*testPath, tools); err != nil {
+			return err
+		}
+	} else {
+		train, held = finetune.Split(ex, *holdout, *seed)
+	}
 	specs := registry.Specs(tools)
 	rows := finetune.Rows(specs, train, finetune.RowOptions{PerExample: *perExample}, *seed)
 	if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -137,7 +146,8 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	for _, side := range []struct {
+	var sides [2][]eval.Item
+	for i, side := range []struct {
 		dir string
 		dst *finetune.Side
 	}{{*base, &rep.Base}, {*out, &rep.FineTuned}} {
@@ -146,6 +156,10 @@ func cmdFinetune(ctx context.Context, args []string) error {
 			return err
 		}
 		*side.dst = finetune.SideOf(id, items, router.DefaultThreshold)
+		sides[i] = items
+	}
+	if err := writeHeldOut(filepath.Join(*out, "heldout_items.jsonl"), held, sides[0], sides[1]); err != nil {
+		return err
 	}
 	var md bytes.Buffer
 	rep.WriteTable(&md)
@@ -154,6 +168,23 @@ func cmdFinetune(ctx context.Context, args []string) error {
 		return err
 	}
 	return writeJSON(filepath.Join(*out, "report.json"), rep)
+}
+
+// writeHeldOut writes one line per held-out example: the query, the wanted calls and both
+// models' calls and confidences (scripts/snips_table.py reads it for per-slot metrics).
+func writeHeldOut(path string, held []finetune.Example, base, tuned []eval.Item) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	for i, e := range held {
+		line := map[string]any{"query": e.Query, "want": e.Answers,
+			"base": base[i].Calls, "base_confidence": base[i].Confidence, "base_verdict": base[i].Verdict,
+			"fine_tuned": tuned[i].Calls, "fine_tuned_confidence": tuned[i].Confidence, "fine_tuned_verdict": tuned[i].Verdict}
+		if err := enc.Encode(line); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 func readExampleFile(path string, tools []registry.Tool) ([]finetune.Example, error) {

@@ -145,3 +145,44 @@ func lineWriter(dir string) func(name string, lines [][]byte) error {
 		return os.WriteFile(p, b, 0o644)
 	}
 }
+
+// PrepareSNIPS writes the SNIPS few-shot benchmark's inputs under out: tools.json (the seven
+// intents as tools), train_<n>_d<k>.jsonl (n examples per intent drawn from the benchmark's
+// small-draw pool, draw k = 1..draws), train_full.jsonl (the *_full files) and test.jsonl
+// (validate_*.json), all as `needle finetune` examples.
+func PrepareSNIPS(dataset, out string, sizes []int, draws int, log io.Writer) error {
+	c, skipped, err := ReadSNIPS(dataset)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(log, "snips: %v examples, %d skipped (repeated slot type)\n", c.Counts(), skipped)
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "tools.json"), ToolsJSON(c), 0o644); err != nil {
+		return err
+	}
+	write := func(name string, ex []Example) error {
+		var lines [][]byte
+		for _, e := range ex {
+			l, err := ExampleLine(c, e)
+			if err != nil {
+				return err
+			}
+			lines = append(lines, l)
+		}
+		fmt.Fprintf(log, "%s: %d examples\n", name, len(lines))
+		return lineWriter(out)(name, lines)
+	}
+	for _, n := range sizes {
+		for k := 1; k <= draws; k++ {
+			if err := write(fmt.Sprintf("train_%d_d%d.jsonl", n, k), Draw(c, Dev, n, uint64(1000*n+k))); err != nil {
+				return err
+			}
+		}
+	}
+	if err := write("train_full.jsonl", Draw(c, Train, 0, 0)); err != nil {
+		return err
+	}
+	return write("test.jsonl", Draw(c, Test, 0, 0))
+}
