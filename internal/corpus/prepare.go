@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/needle-router/needle/internal/synth"
 )
@@ -23,6 +24,7 @@ type PrepareOptions struct {
 //   - train_<source>.jsonl: training rows (random tool variants; the target's siblings and
 //     other tools offered; 8% of rows withhold the target and want no call);
 //   - dev_<source>.jsonl: development rows (canonical variants) for validation during training;
+//   - intents_<source>_<split>.tsv: query<TAB>intent, for the bag-of-words baseline;
 //   - bfcl-dev/ and bfcl-test/: BFCL-layout categories with every intent of a source offered
 //     together, for `needle eval bfcl` (the router's retrieval, priors and decoding).
 //
@@ -89,6 +91,21 @@ func Prepare(o PrepareOptions) error {
 			return err
 		}
 		fmt.Fprintf(log, "%s: %d rows\n", j.file, len(rows))
+	}
+	// query<TAB>intent lists for the bag-of-words intent baseline (scripts/bow_baseline.py).
+	for _, l := range []struct {
+		c     *Corpus
+		split string
+	}{{hwu, Train}, {hwu, Dev}, {hwu, Test}, {slurp, Dev}} {
+		var b []byte
+		for _, e := range l.c.Examples {
+			if e.Split == l.split {
+				b = append(append(append(append(b, strings.ReplaceAll(e.Query, "\t", " ")...), '\t'), e.Intent...), '\n')
+			}
+		}
+		if err := os.WriteFile(filepath.Join(o.Out, "intents_"+l.c.Source+"_"+l.split+".tsv"), b, 0o644); err != nil {
+			return err
+		}
 	}
 	for _, b := range []struct {
 		c          *Corpus
