@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Evaluates a model on the human-written development and test sets (built by `needle corpus`),
+# BFCL and the synthetic held-out split, in two streams (one per core), writing JSON reports and
+# per-item files under OUT.
+#
+#   scripts/eval_real.sh MODEL_DIR OUT [LIMIT]      # MODEL_DIR "" = the shipped model
+set -euo pipefail
+cd "$(dirname "$0")/.."
+MODEL=${1:-}
+OUT=${2:?OUT}
+LIMIT=${3:-0}
+mkdir -p "$OUT"
+m=(); [ -n "$MODEL" ] && m=(--model "$MODEL")
+N=bin/needle
+[ -x $N ] || go build -o bin/needle ./cmd/needle
+[ -d data/real/bfcl-dev ] || $N corpus -out data/real
+ev() { local name=$1; shift; GOMAXPROCS=1 $N eval "$@" "${m[@]}" --json "$OUT/$name.json" > "$OUT/$name.txt" 2>/dev/null; }
+(
+  ev real_dev bfcl --data data/real/bfcl-dev --categories slurp_dev,hwu64_dev --limit "$LIMIT" --per-item "$OUT/real_dev_items.jsonl"
+  ev real_test bfcl --data data/real/bfcl-test --categories hwu64_test --limit "$LIMIT" --per-item "$OUT/real_test_items.jsonl"
+) &
+(
+  ev bfcl bfcl --data ../shared/bfcl --categories simple_python,multiple,irrelevance --per-item "$OUT/bfcl_items.jsonl"
+  ev synth synth --per-item "$OUT/synth_items.jsonl"
+) &
+wait
+tail -n +1 "$OUT"/*.txt
