@@ -39,15 +39,15 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	out := fl.String("out", "", "output model directory (required): config.json, model.safetensors, tokenizer.model, report.json, report.md")
 	threads := fl.Int("threads", runtime.NumCPU(), "trainer threads")
 	python := fl.String("python", "/usr/bin/python3", "Python with torch")
-	teacher := fl.Int("teacher", 0, "ask the configured cloud model for this many more examples per tool (not built yet: must be 0)")
+	teacher := fl.Int("teacher", 0, "ask the cloud model (NEEDLE_CLOUD_BASE_URL, NEEDLE_CLOUD_API_KEY, NEEDLE_CLOUD_MODEL) for this many more examples per tool, each checked against the tool's schema before use; written to OUT/teacher_examples.jsonl")
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
 	if *toolsPath == "" || *examplesPath == "" || *out == "" {
 		return errors.New("finetune needs --tools, --examples and --out")
 	}
-	if *teacher != 0 {
-		return errors.New("finetune: --teacher is not built yet; write the examples by hand or from captures")
+	if *teacher < 0 || *teacher > 500 {
+		return errors.New("finetune: --teacher must be in [0, 500]")
 	}
 	raw, err := os.ReadFile(*toolsPath)
 	if err != nil {
@@ -73,6 +73,35 @@ func cmdFinetune(ctx context.Context, args []string) error {
 			}
 			ex = append(ex, more...)
 		}
+	}
+	if *teacher > 0 {
+		url := os.Getenv("NEEDLE_CLOUD_BASE_URL")
+		if url == "" {
+			return errors.New("finetune: --teacher needs a cloud model: set NEEDLE_CLOUD_BASE_URL (and NEEDLE_CLOUD_API_KEY, NEEDLE_CLOUD_MODEL)")
+		}
+		model := os.Getenv("NEEDLE_CLOUD_MODEL")
+		if model == "" {
+			model = "gpt-4o-mini"
+		}
+		more, rep, err := finetune.Teacher{BaseURL: url, APIKey: os.Getenv("NEEDLE_CLOUD_API_KEY"), Model: model}.Examples(ctx, tools, *teacher)
+		if err != nil {
+			return err
+		}
+		for name, r := range rep {
+			fmt.Fprintf(os.Stderr, "teacher %s: %d kept, %d dropped (failed the schema or named another tool)\n", name, r.Kept, r.Dropped)
+		}
+		if err := os.MkdirAll(*out, 0o755); err != nil {
+			return err
+		}
+		var b bytes.Buffer
+		for _, e := range more {
+			b.Write(finetune.MarshalExample(e))
+			b.WriteByte('\n')
+		}
+		if err := os.WriteFile(filepath.Join(*out, "teacher_examples.jsonl"), b.Bytes(), 0o644); err != nil {
+			return err
+		}
+		ex = append(ex, more...)
 	}
 	var train, held []finetune.Example
 	if *testPath != "" {
