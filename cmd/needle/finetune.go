@@ -168,6 +168,13 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	}
 	rep := &finetune.Report{Tools: len(tools), Examples: len(ex), HeldOut: len(held), Rows: len(rows), Steps: lastStep,
 		Minutes: time.Since(t0).Minutes(), Threshold: router.DefaultThreshold, ScriptAndLog: "train.txt"}
+	// The trainer's own count (its progress lines come every few steps).
+	if b, err := os.ReadFile(filepath.Join(*out, "train_meta.json")); err == nil {
+		var meta struct{ Steps int }
+		if json.Unmarshal(b, &meta) == nil && meta.Steps > 0 {
+			rep.Steps = meta.Steps
+		}
+	}
 	if st, err := os.Stat(filepath.Join(*out, "model.safetensors")); err == nil {
 		rep.ModelBytes = st.Size()
 	}
