@@ -20,6 +20,7 @@ type fakeShared struct {
 	signal   chan struct{} // closed (and replaced) to wake every watch
 	breakErr error
 	breakGen int
+	watching int // watches running
 }
 
 func newFakeShared() *fakeShared {
@@ -104,7 +105,15 @@ func (f *fakeShared) Watch(ctx context.Context, after int64, apply func(int64, [
 	for sent < len(f.log) && f.log[sent].Version <= after {
 		sent++
 	}
+	// Like etcd, a watch from a past revision first sends what it missed.
+	missed := append([]Change(nil), f.log[sent:]...)
+	sent = len(f.log)
+	f.watching++
 	f.mu.Unlock()
+	defer func() { f.mu.Lock(); f.watching--; f.mu.Unlock() }()
+	if len(missed) > 0 {
+		apply(missed[len(missed)-1].Version, missed)
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -127,6 +136,13 @@ func (f *fakeShared) Watch(ctx context.Context, after int64, apply func(int64, [
 }
 
 func (f *fakeShared) Close() error { return nil }
+
+// watches says how many watches are running (tests wait for the registries' to start).
+func (f *fakeShared) watches() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.watching
+}
 
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -155,6 +171,7 @@ func TestSharedStoreFollowsChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	waitFor(t, "both watches", func() bool { return st.watches() == 2 })
 	ts, err := a.Put("kitchen", []byte(oneTool), time.Now())
 	if err != nil {
 		t.Fatal(err)
