@@ -459,18 +459,18 @@ func (r *Registry) PutContext(ctx context.Context, name string, raw []byte, now 
 	return ts, nil
 }
 
-// storeErr keeps the caller's own deadline or cancellation as such; any other failure to
-// reach the store is ErrStoreUnavailable.
+// storeErr keeps the caller's own deadline or cancellation as such, and the store's answers
+// (conflict, not found); any other failure is ErrStoreUnavailable.
 func (r *Registry) storeErr(ctx context.Context, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound), errors.Is(err, ErrStoreUnavailable):
+	case errors.Is(err, ErrConflict), errors.Is(err, ErrNotFound), errors.Is(err, ErrStoreUnavailable), errors.Is(err, ErrInvalid):
 		return err
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return fmt.Errorf("%w: %s: no answer within %s", ErrStoreUnavailable, r.what, r.cfg.StoreTimeout)
 	}
-	return fmt.Errorf("registry: %s: %w", r.what, err)
+	// Anything else is the store's failure, whoever classified it (a timeout of our own, a
+	// dropped connection, a disk error): the dependency's fault, never the caller's.
+	return fmt.Errorf("%w: %s: %v", ErrStoreUnavailable, r.what, err)
 }
 
 // Get returns a toolset by name.
