@@ -381,7 +381,7 @@ func TestToolsetEtags(t *testing.T) {
 // the error table; what was loaded still serves.
 func TestStoreUnavailableWrites(t *testing.T) {
 	st := downStore{}
-	c := newClientWith(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "", registry.Config{Store: st, StoreTimeout: 50 * time.Millisecond}, nil)
+	c := newClientWith(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "", registry.Config{Store: st, StoreTimeout: 50 * time.Millisecond}, nil)
 	ctx := context.Background()
 	_, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: toolsJSON})
 	s := status.Convert(err)
