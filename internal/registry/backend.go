@@ -20,7 +20,8 @@ var ErrConflict = errors.New("registry: toolset changed since the given etag")
 var ErrStoreUnavailable = errors.New("registry: toolset store unavailable")
 
 // ErrCompacted is returned by SharedStore.Watch when the revision to resume from is no longer
-// kept by the store; the registry lists the store again.
+// kept by the store, or is ahead of it (a store restored or replaced); the registry lists the
+// store again.
 var ErrCompacted = errors.New("registry: store revision compacted")
 
 // Entry is one stored toolset as a Store keeps it.

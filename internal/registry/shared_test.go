@@ -380,3 +380,37 @@ func TestBoltVersions(t *testing.T) {
 		t.Fatalf("second delete: %v", err)
 	}
 }
+
+// A store restored from an older backup (its revision went back): the registry takes its
+// listing as it is, not as older than what it had.
+func TestSharedStoreReplaced(t *testing.T) {
+	st := newFakeShared()
+	r, err := Open(Config{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, n := range []string{"a", "b", "c"} {
+		if _, err := r.Put(n, []byte(oneTool), time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st.deliver()
+	waitFor(t, "the watch to catch up", func() bool { return r.Health().Revision == 3 })
+	// The replacement holds only "b", written once (revision 1), and a new "d" (revision 2).
+	st.breakWatch(fmt.Errorf("%w: probe failed", ErrStoreUnavailable), true)
+	fresh := newMemStore()
+	rec, _ := encodeRecord([]byte(oneTool), time.Now())
+	fresh.Put(context.Background(), "b", rec, 0)
+	fresh.Put(context.Background(), "d", rec, 0)
+	st.mu.Lock()
+	st.memStore, st.log = fresh, nil
+	st.mu.Unlock()
+	st.up()
+	waitFor(t, "the registry to take the replacement's toolsets", func() bool {
+		return !r.Health().Stale && !has(r, "a") && has(r, "b") && !has(r, "c") && has(r, "d")
+	})
+	if h := r.Health(); h.Revision != 2 {
+		t.Fatalf("revision %d, want the replacement's 2", h.Revision)
+	}
+}

@@ -346,6 +346,19 @@ func (r *Registry) follow(ctx context.Context) {
 // replace it, and stored toolsets missing from the listing (and not written after rev) are
 // removed.
 func (r *Registry) resync(entries []Entry, rev int64, skip func(what, name string, err error)) {
+	r.mu.Lock()
+	if rev < r.rev {
+		// The store's revision went back: it was restored from a backup or replaced. Its
+		// revisions are not comparable with ours any more, so its listing is taken as it is.
+		r.cfg.Log.Warn("toolset store revision went back (restored or replaced): taking its toolsets as listed", "store", r.what, "was", r.rev, "now", rev)
+		for name := range r.seen {
+			if !r.readOnly[name] {
+				delete(r.sets, name)
+			}
+		}
+		r.seen, r.rev = map[string]seen{}, 0
+	}
+	r.mu.Unlock()
 	r.apply(r.prepare(entries, skip))
 	listed := make(map[string]bool, len(entries))
 	for _, e := range entries {

@@ -256,10 +256,15 @@ func (s *Store) Watch(ctx context.Context, after int64, apply func(rev int64, ch
 			return ctx.Err()
 		case <-tick.C:
 			pctx, pcancel := context.WithTimeout(ctx, s.cfg.ProbeTimeout)
-			_, err := s.c.Get(pctx, s.cfg.Prefix+"probe", clientv3.WithCountOnly())
+			resp, err := s.c.Get(pctx, s.cfg.Prefix+"probe", clientv3.WithCountOnly())
 			pcancel()
 			if err != nil && ctx.Err() == nil {
 				return unavailable(fmt.Errorf("probe: %w", err))
+			}
+			if err == nil && resp.Header.Revision < after {
+				// Restored from a backup or replaced: a watch from our revision would wait
+				// for revisions it may never reach. The registry lists it again.
+				return fmt.Errorf("%w: etcd is at revision %d, behind %d", registry.ErrCompacted, resp.Header.Revision, after)
 			}
 		case resp, ok := <-wch:
 			if !ok {
