@@ -218,7 +218,11 @@ func invariants(t *testing.T, r *rendered) {
 	pre := c.Lifecycle.PreStop.Sleep.Seconds
 	drain, export := seconds(t, e["NEEDLE_DRAIN_TIMEOUT"].Value), seconds(t, e["NEEDLE_EXPORT_TIMEOUT"].Value)
 	if g := pod.Spec.TerminationGracePeriodSeconds; g == nil || *g < pre+drain+export {
-		t.Errorf("grace period %v < preStop %d + drain %d + export %d", g, pre, drain, export)
+		grace := "unset"
+		if g != nil {
+			grace = strconv.FormatInt(*g, 10)
+		}
+		t.Errorf("grace period %s < preStop %d + drain %d + export %d", grace, pre, drain, export)
 	}
 
 	// No root, nothing writable but the scratch volume.
