@@ -14,8 +14,10 @@ GRPCURL_VERSION            := v1.9.3
 GRPC_GATEWAY_VERSION       := v2.30.0
 GRPC_HEALTH_PROBE_VERSION  := v0.4.62
 PLAYWRIGHT_CORE_VERSION    := 1.65.1
+# Helm is not packaged by Debian; built from its Go module (the chart test runs it).
+HELM_VERSION               := v4.3.2
 
-.PHONY: deps e2e-deps e2e help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
+.PHONY: deps store-deps test-chart e2e-deps e2e help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,12 +28,19 @@ build: ## build bin/router, bin/perception-stub, bin/needle
 run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
 	./bin/router --tools-dir examples/toolsets --data-dir .data
 
-test: deps tools e2e-deps test-go test-noasm test-kernel-sets test-arm64 test-python ## all tests: Go with -race (browser test included), noasm kernels, each kernel set forced, arm64 under qemu, fixtures rechecked against PyTorch/SentencePiece, training smoke test
+test: deps store-deps tools e2e-deps test-go test-chart test-noasm test-kernel-sets test-arm64 test-python ## all tests: Go with -race (browser test and etcd replicas included), the Helm chart, noasm kernels, each kernel set forced, arm64 under qemu, fixtures rechecked against PyTorch/SentencePiece, training smoke test
 
 deps: ## install the Debian packages the Python side needs, when missing (needs root)
 	@{ $(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null && test -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4; } || { \
 	  echo "installing python3-torch, python3-numpy, python3-sentencepiece, libopenblas0-pthread"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-torch python3-numpy python3-sentencepiece libopenblas0-pthread libtcmalloc-minimal4 >/dev/null; }
+
+store-deps: ## Debian's etcd-server, the shared toolset store the replica tests start (scripts/dev-store.sh)
+	@command -v etcd >/dev/null || { echo "installing etcd-server (Debian)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
+
+test-chart: $(TOOLS)/helm ## helm lint + helm template of deploy/helm/needle-router (default and non-default values), decoded strictly into k8s.io/api types and checked
+	cd deploy/helm/test && HELM=$(TOOLS)/helm $(GO) test -count=1 ./...
 
 test-go: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe
 	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl NEEDLE_E2E_HEALTH_PROBE=$(TOOLS)/grpc-health-probe $(GO) test -race -count=1 ./...
@@ -102,7 +111,7 @@ data: build ## 100k training rows and 1k held-out rows under data/
 	./bin/needle data -n 100000 -seed 11 -o data/train.jsonl
 	./bin/needle data -n 1000 -seed 12 -split heldout -o data/heldout.jsonl
 
-tools: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe ## install pinned Go tools into .tools/bin
+tools: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe $(TOOLS)/helm ## install pinned Go tools into .tools/bin
 
 $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)
@@ -114,6 +123,8 @@ $(TOOLS)/buf:
 	GOBIN=$(TOOLS) $(GO) install github.com/bufbuild/buf/cmd/buf@$(BUF_VERSION)
 $(TOOLS)/grpc-health-probe:
 	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-health-probe@$(GRPC_HEALTH_PROBE_VERSION)
+$(TOOLS)/helm:
+	GOBIN=$(TOOLS) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
 $(TOOLS)/grpcurl:
 	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 

@@ -43,6 +43,8 @@ var table = []rule{
 	}},
 	{is(registry.ErrNotFound), codes.NotFound, "toolset not found", nil},
 	{is(registry.ErrReadOnly), codes.FailedPrecondition, "toolset is read-only: it is loaded from the tools directory", nil},
+	{is(registry.ErrConflict), codes.Aborted, "toolset changed since the given etag: read it again and retry", reason("ETAG_MISMATCH")},
+	{is(registry.ErrStoreUnavailable), codes.Unavailable, "toolset store unreachable: toolsets cannot change now, retry later (the stored toolsets still serve)", reason("STORE_UNAVAILABLE")},
 	{is(router.ErrCloudOnly), codes.FailedPrecondition, "a tool's schema is outside what the local model enforces and the cloud model is not configured or not allowed", nil},
 	{is(grammar.ErrUnsupported), codes.InvalidArgument, "invalid request: the local model cannot take the offered tools", nil},
 	{is(router.ErrOverloaded), codes.ResourceExhausted, "router overloaded: retry later", retryInfo},
@@ -70,7 +72,7 @@ func Status(ctx context.Context, log *slog.Logger, err error) error {
 			}
 		}
 		if r.code == codes.Unavailable {
-			log.WarnContext(ctx, "no answer available", "err", err.Error())
+			log.WarnContext(ctx, r.message, "err", err.Error())
 		}
 		return st.Err()
 	}
@@ -105,6 +107,13 @@ func unavailableInfo(err error) []protoadapt.MessageV1 {
 		return nil
 	}
 	return []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: "CLOUD_" + upper(ue.Cause.String()), Domain: "needle.router.v1"}}
+}
+
+// reason is an ErrorInfo detail with a fixed reason, for callers that branch on it.
+func reason(r string) func(error) []protoadapt.MessageV1 {
+	return func(error) []protoadapt.MessageV1 {
+		return []protoadapt.MessageV1{&errdetails.ErrorInfo{Reason: r, Domain: "needle.router.v1"}}
+	}
 }
 
 func upper(s string) string {

@@ -23,6 +23,7 @@ type Metrics struct {
 	queue       prometheus.Gauge
 	shed        prometheus.Counter
 	skipped     prometheus.Counter
+	stale       prometheus.Gauge
 	tokens      *prometheus.CounterVec
 	tokSeconds  *prometheus.CounterVec
 }
@@ -48,12 +49,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Requests refused with RESOURCE_EXHAUSTED by admission control."}),
 		skipped: prometheus.NewCounter(prometheus.CounterOpts{Name: "needle_toolsets_skipped_total",
 			Help: "Stored or file toolsets that failed to load at start and were skipped."}),
+		stale: prometheus.NewGauge(prometheus.GaugeOpts{Name: "needle_toolsets_stale",
+			Help: "1 while the shared toolset store (--store) is out of sight: the toolsets served are those last seen and writes fail with UNAVAILABLE; 0 otherwise."}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_model_tokens_total",
 			Help: "Tokens processed by the local model."}, []string{"stage"}),
 		tokSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_model_seconds_total",
 			Help: "Seconds spent in the local model (tokens/s = tokens_total / seconds_total)."}, []string{"stage"}),
 	}
-	reg.MustRegister(m.latency, m.requests, m.escalations, m.attempts, m.breaker, m.queue, m.shed, m.skipped, m.tokens, m.tokSeconds)
+	reg.MustRegister(m.latency, m.requests, m.escalations, m.attempts, m.breaker, m.queue, m.shed, m.skipped, m.stale, m.tokens, m.tokSeconds)
 	m.BreakerState("", "closed")
 	return m
 }
@@ -102,6 +105,15 @@ func (m *Metrics) BreakerState(_, to string) {
 
 // ToolsetSkipped counts a toolset that failed to load (registry.Config.OnSkip).
 func (m *Metrics) ToolsetSkipped() { m.skipped.Inc() }
+
+// ToolsetsStale sets needle_toolsets_stale (registry.Config.OnStale).
+func (m *Metrics) ToolsetsStale(stale bool) {
+	v := 0.0
+	if stale {
+		v = 1
+	}
+	m.stale.Set(v)
+}
 
 // outcomes counts every Route by code and decision, errors and panics included.
 func (m *Metrics) outcomes(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {

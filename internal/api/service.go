@@ -108,7 +108,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func toProto(ts *registry.Toolset) *routerv1.Toolset {
-	out := &routerv1.Toolset{Name: ts.Name, ToolsJson: string(ts.Raw), UpdateTime: timestamppb.New(ts.UpdatedAt)}
+	out := &routerv1.Toolset{Name: ts.Name, ToolsJson: string(ts.Raw), UpdateTime: timestamppb.New(ts.UpdatedAt), Etag: registry.ETag(ts.Version)}
 	for _, t := range ts.Tools {
 		out.ToolNames = append(out.ToolNames, t.Spec.Name)
 	}
@@ -125,7 +125,11 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: field,
 			Description: fmt.Sprintf("is %d bytes, at most %d allowed", len(text), s.p.MaxToolsJSON())}}})
 	}
-	ts, err := s.reg.Put(req.GetName(), []byte(text), s.now())
+	ifVersion, err := registry.ParseETag(req.GetEtag(), "etag")
+	if err != nil {
+		return nil, Status(ctx, s.log, err)
+	}
+	ts, err := s.reg.PutContext(ctx, req.GetName(), []byte(text), s.now(), ifVersion)
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
 	}
@@ -180,7 +184,11 @@ func (s *Service) ListToolsets(ctx context.Context, req *routerv1.ListToolsetsRe
 
 // DeleteToolset implements RouterService.DeleteToolset.
 func (s *Service) DeleteToolset(ctx context.Context, req *routerv1.DeleteToolsetRequest) (*routerv1.DeleteToolsetResponse, error) {
-	if err := s.reg.Delete(req.GetName()); err != nil {
+	ifVersion, err := registry.ParseETag(req.GetEtag(), "etag")
+	if err != nil {
+		return nil, Status(ctx, s.log, err)
+	}
+	if err := s.reg.DeleteContext(ctx, req.GetName(), ifVersion); err != nil {
 		return nil, Status(ctx, s.log, err)
 	}
 	return &routerv1.DeleteToolsetResponse{}, nil

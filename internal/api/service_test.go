@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -338,3 +339,84 @@ func TestDeadlineAndPanic(t *testing.T) {
 		t.Fatalf("internal error leaked: %v", err)
 	}
 }
+
+// Etags: a write with the etag it read succeeds, one with an older etag is ABORTED with
+// reason ETAG_MISMATCH and writes nothing, and a made-up etag is INVALID_ARGUMENT on "etag".
+func TestToolsetEtags(t *testing.T) {
+	c := newClient(t, nil, "")
+	ctx := context.Background()
+	first, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: toolsJSON})
+	if err != nil || first.Toolset.Etag == "" {
+		t.Fatalf("%v %v", first, err)
+	}
+	second, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: toolsJSON, Etag: first.Toolset.Etag})
+	if err != nil || second.Toolset.Etag == first.Toolset.Etag {
+		t.Fatalf("write with the current etag: %v %v", second, err)
+	}
+	_, err = c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: `[{"name":"only","parameters":{}}]`, Etag: first.Toolset.Etag})
+	st := status.Convert(err)
+	if st.Code() != codes.Aborted || len(st.Details()) != 1 || st.Details()[0].(*errdetails.ErrorInfo).GetReason() != "ETAG_MISMATCH" {
+		t.Fatalf("stale etag: %v %v", err, st.Details())
+	}
+	if strings.Contains(st.Message(), first.Toolset.Etag) {
+		t.Errorf("the fixed message carries detail: %s", st.Message())
+	}
+	got, _ := c.GetToolset(ctx, &routerv1.GetToolsetRequest{Name: "home"})
+	if got.Toolset.Etag != second.Toolset.Etag || len(got.Toolset.ToolNames) != 2 {
+		t.Fatalf("a refused write changed the toolset: %v", got)
+	}
+	if _, err := c.DeleteToolset(ctx, &routerv1.DeleteToolsetRequest{Name: "home", Etag: first.Toolset.Etag}); status.Code(err) != codes.Aborted {
+		t.Fatalf("delete with a stale etag: %v", err)
+	}
+	_, err = c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: toolsJSON, Etag: "W/\"x\""})
+	if status.Code(err) != codes.InvalidArgument || !strings.Contains(fmt.Sprint(status.Convert(err).Details()), `field:"etag"`) {
+		t.Fatalf("made-up etag: %v %v", err, status.Convert(err).Details())
+	}
+	if _, err := c.DeleteToolset(ctx, &routerv1.DeleteToolsetRequest{Name: "home", Etag: second.Toolset.Etag}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A store that does not answer: writes are UNAVAILABLE with reason STORE_UNAVAILABLE from
+// the error table; what was loaded still serves.
+func TestStoreUnavailableWrites(t *testing.T) {
+	st := downStore{}
+	c := newClientWith(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "", registry.Config{Store: st, StoreTimeout: 50 * time.Millisecond}, nil)
+	ctx := context.Background()
+	_, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: toolsJSON})
+	s := status.Convert(err)
+	if s.Code() != codes.Unavailable || len(s.Details()) != 1 || s.Details()[0].(*errdetails.ErrorInfo).GetReason() != "STORE_UNAVAILABLE" {
+		t.Fatalf("put with the store down: %v %v", err, s.Details())
+	}
+	if strings.Contains(s.Message(), "127.0.0.1") {
+		t.Errorf("message carries the store's address: %s", s.Message())
+	}
+	if _, err := c.DeleteToolset(ctx, &routerv1.DeleteToolsetRequest{Name: "loaded"}); status.Code(err) != codes.Unavailable {
+		t.Fatalf("delete with the store down: %v", err)
+	}
+	if _, err := route(c, &routerv1.RouteRequest{Transcript: "weather in Paris", ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "loaded"}}); err != nil {
+		t.Fatalf("a loaded toolset stopped serving: %v", err)
+	}
+}
+
+// downStore is a SharedStore that listed one toolset, "loaded", and has not answered since.
+type downStore struct{}
+
+func (downStore) Load(context.Context) ([]registry.Entry, int64, error) {
+	rec, _ := json.Marshal(map[string]any{"raw": json.RawMessage(toolsJSON), "updated_at": time.Now()})
+	return []registry.Entry{{Name: "loaded", Value: rec, Version: 1}}, 1, nil
+}
+func (downStore) Put(ctx context.Context, _ string, _ []byte, _ int64) (int64, error) {
+	<-ctx.Done() // as a client waiting for a store that does not answer
+	return 0, errors.New("dial tcp 127.0.0.1:2379: connection refused")
+}
+func (downStore) Delete(ctx context.Context, _ string, _ int64) (int64, error) {
+	<-ctx.Done()
+	return 0, errors.New("dial tcp 127.0.0.1:2379: connection refused")
+}
+func (downStore) Watch(ctx context.Context, _ int64, _ func(int64, []registry.Change)) error {
+	<-ctx.Done()
+	return ctx.Err()
+}
+func (downStore) Describe() string { return "down" }
+func (downStore) Close() error     { return nil }

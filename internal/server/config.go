@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/registry/etcdstore"
 )
 
 // Config is everything the router process takes. Its defaults, flags and NEEDLE_*
@@ -24,6 +25,7 @@ type Config struct {
 	Weights            string // in-memory weight format: "" as stored, or one of needle.WeightFormats
 	NoModel            bool
 	ToolsDir, DataDir  string
+	Store              string // shared toolset store URL; empty: DataDir or memory
 	Threshold          float64
 	TopK               int
 	LexicalWeight      float64
@@ -69,6 +71,7 @@ var options = []option{
 	{"no-model", "NEEDLE_NO_MODEL", "false", "", "run without a local model: everything escalates (reason `NO_LOCAL_MODEL`)", func(c *Config) any { return &c.NoModel }},
 	{"tools-dir", "NEEDLE_TOOLS_DIR", "", "", "every `*.json` file becomes a read-only toolset named after the file; it hides a stored toolset of the same name; must exist", func(c *Config) any { return &c.ToolsDir }},
 	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted", func(c *Config) any { return &c.DataDir }},
+	{"store", "NEEDLE_STORE", "", "none (`--data-dir`)", "toolset store shared by replicas: `etcd://host:port[,host:port...][/prefix]` (`etcds://` for TLS, `?ca=&cert=&key=` PEM files); each replica watches it, so a change made through one serves on all within 1 s; unreachable: replicas serve what they have, writes get `UNAVAILABLE`; not with `--data-dir` (More than one router)", func(c *Config) any { return &c.Store }},
 	{"threshold", "NEEDLE_THRESHOLD", "0.99998", "", "local answers below this confidence escalate, in (0, 1]; the threshold for >= 98% local precision of the shipped model on held-out validation seeds (Results)", func(c *Config) any { return &c.Threshold }},
 	{"top-k", "NEEDLE_TOP_K", "5", "", "tools kept by retrieval, 1 to 64", func(c *Config) any { return &c.TopK }},
 	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", "0.75", "", "hybrid retrieval: weight of BM25 over the offered tools' words (divided by max(top score, 4)) added to the contrastive head's cosine, in [0, 10]; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }},
@@ -245,6 +248,13 @@ func (c *Config) Validate() error {
 	if c.CloudURL != "" {
 		if u, err := url.Parse(c.CloudURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("cloud-url", "not an http(s) URL")
+		}
+	}
+	if c.Store != "" {
+		if _, err := etcdstore.ParseURL(c.Store); err != nil {
+			bad("store", "%v", err)
+		} else if c.DataDir != "" {
+			bad("store", "and --data-dir: choose one (the shared store holds the toolsets)")
 		}
 	}
 	if c.Weights != "" && !slices.Contains(needle.WeightFormats, c.Weights) {

@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,7 @@ import (
 	"github.com/needle-router/needle/internal/kernels"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/registry/etcdstore"
 	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/models"
 )
@@ -75,6 +77,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_NOT_SERVING)
 	hw := &healthWatch{Server: hs, stopping: make(chan struct{})}
 	var svc atomic.Pointer[api.Service]
+	var toolsets atomic.Pointer[registry.Registry]
 
 	opts := append(api.ServerOptions(log, metrics, logging.UnaryServerInterceptor(slogLogger(log), logging.WithLogOnEvents(logging.FinishCall))),
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp),
@@ -106,6 +109,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 			return
 		}
 		fmt.Fprintln(w, "ok")
+		fmt.Fprintln(w, toolsetsDetail(toolsets.Load().Health()))
 	})
 	closeWeb, err := mountWeb(ctx, mux, gl.Addr(), cfg.MaxMsgBytes, log)
 	if err != nil {
@@ -128,13 +132,14 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 
 	// Load after listening, so health checks see NOT_SERVING rather than a refused port.
-	p, reg, err := build(cfg, log, tp, metrics)
+	p, reg, err := build(ctx, cfg, log, tp, metrics)
 	if err != nil {
 		gs.Stop()
 		hsrv.Close()
 		return err
 	}
 	defer reg.Close()
+	toolsets.Store(reg)
 	svc.Store(api.NewService(p, reg, log))
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_SERVING)
@@ -162,7 +167,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	return hsrv.Shutdown(sctx)
 }
 
-func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *api.Metrics) (*router.Pipeline, *registry.Registry, error) {
+// toolsetsDetail is /healthz's line about the toolset store. A stale replica stays ready:
+// it serves the toolsets it has, and every replica loses the same store at once. No address
+// or error text: the HTTP port is public.
+func toolsetsDetail(h registry.Health) string {
+	if h.Stale {
+		return fmt.Sprintf("toolsets: stale since %s: the shared store does not answer; serving the toolsets of store revision %d; writes fail with UNAVAILABLE",
+			h.Since.UTC().Format(time.RFC3339), h.Revision)
+	}
+	kind, _, _ := strings.Cut(h.Store, " ")
+	if strings.Contains(kind, "://") {
+		kind = "shared"
+	}
+	return fmt.Sprintf("toolsets: in step with the %s store at revision %d", kind, h.Revision)
+}
+
+func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *api.Metrics) (*router.Pipeline, *registry.Registry, error) {
 	var model router.LocalModel
 	modelID := "none"
 	if !cfg.NoModel {
@@ -191,7 +211,20 @@ func build(cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *a
 			}
 		}
 	}
-	reg, err := registry.Open(registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped})
+	rcfg := registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped, OnStale: metrics.ToolsetsStale}
+	if cfg.Store != "" {
+		sc, err := etcdstore.ParseURL(cfg.Store) // validated by Config.Validate
+		if err != nil {
+			return nil, nil, fmt.Errorf("--store: %w", err)
+		}
+		st, err := etcdstore.Open(sc)
+		if err != nil {
+			return nil, nil, err
+		}
+		rcfg.Store = st
+		log.Info("toolsets from the shared store", "store", st.Describe())
+	}
+	reg, err := registry.OpenContext(ctx, rcfg)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -804,9 +804,13 @@ type Toolset struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The definitions as stored.
-	ToolsJson     string                 `protobuf:"bytes,2,opt,name=tools_json,json=toolsJson,proto3" json:"tools_json,omitempty"`
-	ToolNames     []string               `protobuf:"bytes,3,rep,name=tool_names,json=toolNames,proto3" json:"tool_names,omitempty"`
-	UpdateTime    *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	ToolsJson  string                 `protobuf:"bytes,2,opt,name=tools_json,json=toolsJson,proto3" json:"tools_json,omitempty"`
+	ToolNames  []string               `protobuf:"bytes,3,rep,name=tool_names,json=toolNames,proto3" json:"tool_names,omitempty"`
+	UpdateTime *timestamppb.Timestamp `protobuf:"bytes,4,opt,name=update_time,json=updateTime,proto3" json:"update_time,omitempty"`
+	// The stored version: send it back as PutToolsetRequest.etag or DeleteToolsetRequest.etag
+	// to write only if nobody has written the toolset since (ABORTED otherwise). Empty for a
+	// toolset from the tools directory.
+	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -869,13 +873,24 @@ func (x *Toolset) GetUpdateTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *Toolset) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
+}
+
 type PutToolsetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
 	// The definitions as JSON text (kept as given). Give this or tools.
 	ToolsJson string `protobuf:"bytes,2,opt,name=tools_json,json=toolsJson,proto3" json:"tools_json,omitempty"`
 	// The definitions as JSON values (HTTP/JSON: "tools": [...]). Give this or tools_json.
-	Tools         *structpb.Value `protobuf:"bytes,3,opt,name=tools,proto3" json:"tools,omitempty"`
+	Tools *structpb.Value `protobuf:"bytes,3,opt,name=tools,proto3" json:"tools,omitempty"`
+	// Empty: create or replace whatever is stored. Otherwise the etag of the version this
+	// write replaces: if the toolset has changed (or gone) since, nothing is written and the
+	// answer is ABORTED.
+	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -929,6 +944,13 @@ func (x *PutToolsetRequest) GetTools() *structpb.Value {
 		return x.Tools
 	}
 	return nil
+}
+
+func (x *PutToolsetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
+	}
+	return ""
 }
 
 type PutToolsetResponse struct {
@@ -1171,8 +1193,10 @@ func (x *ListToolsetsResponse) GetNextPageToken() string {
 }
 
 type DeleteToolsetRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Name          string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// As PutToolsetRequest.etag (HTTP: ?etag=).
+	Etag          string `protobuf:"bytes,2,opt,name=etag,proto3" json:"etag,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1210,6 +1234,13 @@ func (*DeleteToolsetRequest) Descriptor() ([]byte, []int) {
 func (x *DeleteToolsetRequest) GetName() string {
 	if x != nil {
 		return x.Name
+	}
+	return ""
+}
+
+func (x *DeleteToolsetRequest) GetEtag() string {
+	if x != nil {
+		return x.Etag
 	}
 	return ""
 }
@@ -1514,7 +1545,7 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x12F\n" +
 	"\x0efallback_cause\x18\t \x01(\x0e2\x1f.needle.router.v1.FallbackCauseR\rfallbackCause\x12\x1c\n" +
 	"\tthreshold\x18\n" +
-	" \x01(\x02R\tthreshold\"\x98\x01\n" +
+	" \x01(\x02R\tthreshold\"\xac\x01\n" +
 	"\aToolset\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -1522,12 +1553,14 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\n" +
 	"tool_names\x18\x03 \x03(\tR\ttoolNames\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
-	"updateTime\"t\n" +
+	"updateTime\x12\x12\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\"\x88\x01\n" +
 	"\x11PutToolsetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"tools_json\x18\x02 \x01(\tR\ttoolsJson\x12,\n" +
-	"\x05tools\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x05tools\"I\n" +
+	"\x05tools\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x05tools\x12\x12\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\"I\n" +
 	"\x12PutToolsetResponse\x123\n" +
 	"\atoolset\x18\x01 \x01(\v2\x19.needle.router.v1.ToolsetR\atoolset\"'\n" +
 	"\x11GetToolsetRequest\x12\x12\n" +
@@ -1540,9 +1573,10 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"page_token\x18\x02 \x01(\tR\tpageToken\"u\n" +
 	"\x14ListToolsetsResponse\x125\n" +
 	"\btoolsets\x18\x01 \x03(\v2\x19.needle.router.v1.ToolsetR\btoolsets\x12&\n" +
-	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"*\n" +
+	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\">\n" +
 	"\x14DeleteToolsetRequest\x12\x12\n" +
-	"\x04name\x18\x01 \x01(\tR\x04name\"\x17\n" +
+	"\x04name\x18\x01 \x01(\tR\x04name\x12\x12\n" +
+	"\x04etag\x18\x02 \x01(\tR\x04etag\"\x17\n" +
 	"\x15DeleteToolsetResponse\"w\n" +
 	"\x14ValidateToolsRequest\x12\x1f\n" +
 	"\n" +
