@@ -71,12 +71,12 @@ func cmdBench(ctx context.Context, args []string) error {
 	prefill := map[string]float64{}
 	tokps := map[string]float64{}
 	for _, n := range []int{100, 300, 1000} {
-		n2 := min(n, m.Cfg.MaxEncLen)
-		d := best(func() time.Duration { return m.BenchPrefill(n2) }, 3)
+		n2 := min(n, m.Config().MaxEncLen)
+		d := best(func() time.Duration { return benchPrefill(m, n2) }, 3)
 		prefill[strconv.Itoa(n)] = float64(d.Microseconds()) / 1000
 		tokps[strconv.Itoa(n)] = float64(n2) / d.Seconds()
 	}
-	dec := best(func() time.Duration { return m.BenchDecode(300, 32) }, 3)
+	dec := best(func() time.Duration { return benchDecode(m, 300, 32) }, 3)
 	var lats []time.Duration
 	for i := 0; i < *runs; i++ {
 		t0 := time.Now()
@@ -126,7 +126,11 @@ func randomModel(name string, seed uint64, weights string) (*needle.Model, error
 	if tok == nil {
 		return nil, fmt.Errorf("the shipped tokenizer does not fit config %s (vocabulary %d)", name, cfg.VocabSize)
 	}
-	return needle.RandomModel(cfg, seed, tok, needle.Options{Weights: weights})
+	wb, err := needle.RandomWeights(cfg, seed)
+	if err != nil {
+		return nil, err
+	}
+	return needle.New(cfg, wb, tok, needle.Options{Weights: weights})
 }
 
 // peakRSS reads VmHWM from /proc/self/status (Linux); 0 elsewhere.
@@ -145,4 +149,45 @@ func peakRSS() int64 {
 		}
 	}
 	return 0
+}
+
+// benchIDs are n synthetic prompt ids (no special tokens).
+func benchIDs(m *needle.Model, n int) []int32 {
+	c := m.Config()
+	ids := make([]int32, min(n, c.MaxEncLen))
+	for i := range ids {
+		ids[i] = int32(6 + (i*7919)%(c.VocabSize-6))
+	}
+	return ids
+}
+
+// benchPrefill times the encoder (and the cross-attention keys and values) over n synthetic
+// tokens.
+func benchPrefill(m *needle.Model, n int) time.Duration {
+	s := m.NewSession()
+	defer s.Close()
+	ids := benchIDs(m, n)
+	t0 := time.Now()
+	if err := s.Encode(ids); err != nil {
+		panic(err) // unreachable: benchIDs keeps to MaxEncLen
+	}
+	return time.Since(t0)
+}
+
+// benchDecode is the mean time of one decoder step (logits over the whole vocabulary
+// included) against encLen encoded tokens, over steps steps.
+func benchDecode(m *needle.Model, encLen, steps int) time.Duration {
+	s := m.NewSession()
+	defer s.Close()
+	if err := s.Encode(benchIDs(m, encLen)); err != nil {
+		panic(err) // unreachable: benchIDs keeps to MaxEncLen
+	}
+	steps = min(steps, m.Config().MaxDecLen)
+	t0 := time.Now()
+	tok := int32(needle.TokEOS)
+	for p := 0; p < steps; p++ {
+		s.Step(tok, p)
+		tok = int32(6 + p)
+	}
+	return time.Since(t0) / time.Duration(steps)
 }

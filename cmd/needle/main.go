@@ -5,6 +5,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"github.com/needle-router/needle/internal/kernels"
 	"os"
 	"os/signal"
 	"strings"
@@ -13,6 +14,9 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if w := kernels.Configure(kernels.SettingsFromEnv(os.Getenv)); w != "" {
+		fmt.Fprintln(os.Stderr, "needle: warning:", w)
+	}
 	err := run(ctx, os.Args[1:])
 	stop()
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
@@ -39,9 +40,9 @@ func weightsFlag(fs *flag.FlagSet) *string {
 func loadModel(dir, weights string) (*needle.Model, error) {
 	opt := needle.Options{Weights: weights}
 	if dir != "" {
-		return needle.Load(dir, opt)
+		return needle.Load(os.DirFS(dir), opt)
 	}
-	m, err := needle.LoadDefault(models.FS, opt)
+	m, err := needle.Load(models.FS, opt)
 	if errors.Is(err, needle.ErrNoModel) {
 		return nil, fmt.Errorf("no trained model is present in models/ (train one with train/train.py, or pass --model DIR)")
 	}
@@ -68,8 +69,9 @@ func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	return router.New(router.Config{TopK: topK, Threshold: 1e-9, ModelID: m.ID(), ToolPriorTemp: router.OffIfZero(*priorTemp), LexicalWeight: router.OffIfZero(*lexWeight),
-		CallPriorWeight: router.OffIfZero(*callWeight), CallPriorCenter: *callCenter, CallPriorCenterOne: *callCenterOne,
+	// Threshold 0: no answer escalates for its confidence (evaluation scores every answer).
+	return router.New(router.Config{TopK: topK, Threshold: 0, ModelID: m.ID(), ToolPriorTemp: *priorTemp, LexicalWeight: *lexWeight,
+		CallPriorWeight: *callWeight, CallPriorCenter: *callCenter, CallPriorCenterOne: *callCenterOne,
 		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, d, escalate.New(escalate.Config{}), reg), nil
 }
 

@@ -21,7 +21,7 @@ import (
 var errMalformed = errors.New("api: malformed request")
 
 // errBadPageToken: ListToolsets got a page_token it did not issue.
-var errBadPageToken = &registry.ValidationError{Violations: []registry.Violation{{Field: "page_token", Description: "not a token from this server"}}}
+var errBadPageToken = registry.Invalid("page_token", "not a token from this server")
 
 // rule maps domain errors to one code with one fixed public message. Nothing from the
 // error's text reaches the caller: it may hold cloud URLs, dial addresses or paths. Only

@@ -22,7 +22,6 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
-	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 )
@@ -55,7 +54,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 		in.ToolsJSON, in.ToolsField = text, "tools"
 	}
 	for _, h := range req.GetHistory() {
-		in.History = append(in.History, escalate.Message{Role: h.GetRole(), Content: h.GetContent()})
+		in.History = append(in.History, router.Turn{Role: h.GetRole(), Content: h.GetContent()})
 	}
 	if o := req.GetOptions(); o != nil {
 		in.TopK = int(min(o.GetTopK(), 1<<20))
@@ -73,9 +72,9 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 		return nil, Status(ctx, s.log, err)
 	}
 	resp := &routerv1.RouteResponse{
-		Decision:         routerv1.Decision(out.Decision),
-		EscalationReason: escalationReason(out.Reason),
-		FallbackCause:    routerv1.FallbackCause(out.FallbackCause),
+		Decision:         decisionProto(out.Decision),
+		EscalationReason: reasonProto(out.Reason),
+		FallbackCause:    causeProto(out.FallbackCause),
 		Confidence:       float32(out.Confidence),
 		ModelId:          out.ModelID,
 		Threshold:        float32(out.Threshold),
@@ -121,9 +120,8 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
 	}
-	if len(text) > s.p.MaxToolsJSON() {
-		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: field,
-			Description: fmt.Sprintf("is %d bytes, at most %d allowed", len(text), s.p.MaxToolsJSON())}}})
+	if err := s.p.CheckToolsSize(text, field); err != nil {
+		return nil, Status(ctx, s.log, err)
 	}
 	ifVersion, err := registry.ParseETag(req.GetEtag(), "etag")
 	if err != nil {
@@ -225,21 +223,18 @@ func recoverPanics(log *slog.Logger) grpc.UnaryServerInterceptor {
 	}))
 }
 
-// escalationReason maps the router's reason to the proto enum, one by one, so a reason added to
-// the router without its proto value is caught by TestEscalationReasonsMapped rather than sent
-// as a bare number.
-func escalationReason(r router.Reason) routerv1.EscalationReason {
-	switch r {
-	case router.ReasonMultiTurn:
-		return routerv1.EscalationReason_ESCALATION_REASON_MULTI_TURN
-	case router.ReasonLowConfidence:
-		return routerv1.EscalationReason_ESCALATION_REASON_LOW_CONFIDENCE
-	case router.ReasonInvalidLocalCall:
-		return routerv1.EscalationReason_ESCALATION_REASON_INVALID_LOCAL_CALL
-	case router.ReasonNoLocalModel:
-		return routerv1.EscalationReason_ESCALATION_REASON_NO_LOCAL_MODEL
-	case router.ReasonUnsupportedSchema:
-		return routerv1.EscalationReason_ESCALATION_REASON_UNSUPPORTED_SCHEMA
-	}
-	return routerv1.EscalationReason_ESCALATION_REASON_UNSPECIFIED
+// decisionProto, reasonProto and causeProto map the router's values to the API's enums by
+// name ("local_fallback" is DECISION_LOCAL_FALLBACK), never by position, so reordering
+// either side cannot send a wrong value; a value without its proto name goes out as
+// UNSPECIFIED, and TestEnumsMapped fails for it.
+func decisionProto(d router.Decision) routerv1.Decision {
+	return routerv1.Decision(routerv1.Decision_value["DECISION_"+upper(d.String())])
+}
+
+func reasonProto(r router.Reason) routerv1.EscalationReason {
+	return routerv1.EscalationReason(routerv1.EscalationReason_value["ESCALATION_REASON_"+upper(r.String())])
+}
+
+func causeProto(c router.FallbackCause) routerv1.FallbackCause {
+	return routerv1.FallbackCause(routerv1.FallbackCause_value["FALLBACK_CAUSE_"+upper(c.String())])
 }

@@ -88,7 +88,8 @@ func newClientWith(t *testing.T, model router.LocalModel, cloudURL string, rc re
 	}
 	t.Cleanup(func() { reg.Close() })
 	cloud := escalate.New(escalate.Config{BaseURL: cloudURL, Timeout: time.Second})
-	cfg := router.Config{Threshold: 0.5, ModelID: "fake"}
+	cfg := router.DefaultConfig()
+	cfg.Threshold, cfg.ModelID = 0.5, "fake"
 	if mod != nil {
 		mod(&cfg)
 	}

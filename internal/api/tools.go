@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 
 	"google.golang.org/protobuf/types/known/structpb"
 
@@ -17,7 +16,7 @@ import (
 func toolsText(v *structpb.Value, field string) (string, error) {
 	b, err := json.Marshal(v.AsInterface())
 	if err != nil {
-		return "", &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: "holds a value JSON cannot represent (NaN or infinity)"}}}
+		return "", registry.Invalid(field, "holds a value JSON cannot represent (NaN or infinity)")
 	}
 	return string(b), nil
 }
@@ -28,7 +27,7 @@ func toolsSource(toolsJSON string, tools *structpb.Value) (text, field string, e
 		return toolsJSON, "tools_json", nil
 	}
 	if toolsJSON != "" {
-		return "", "", &registry.ValidationError{Violations: []registry.Violation{{Field: "tools", Description: "give tools or tools_json, not both"}}}
+		return "", "", registry.Invalid("tools", "give tools or tools_json, not both")
 	}
 	text, err = toolsText(tools, "tools")
 	return text, "tools", err
@@ -42,10 +41,10 @@ func (s *Service) ValidateTools(ctx context.Context, req *routerv1.ValidateTools
 		return nil, Status(ctx, s.log, err)
 	}
 	if text == "" {
-		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: "tools_source", Description: "give tools_json or tools"}}})
+		return nil, Status(ctx, s.log, registry.Invalid("tools_source", "give tools_json or tools"))
 	}
-	if max := s.p.MaxToolsJSON(); len(text) > max {
-		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: fmt.Sprintf("is %d bytes, at most %d allowed", len(text), max)}}})
+	if err := s.p.CheckToolsSize(text, field); err != nil {
+		return nil, Status(ctx, s.log, err)
 	}
 	tools, err := registry.Parse([]byte(text), s.p.Limits(), field)
 	if err != nil {

@@ -15,7 +15,7 @@ func benchDecoder(b *testing.B) *Decoder {
 	if dir == "" {
 		b.Skip("NEEDLE_BENCH_MODEL not set")
 	}
-	m, err := needle.Load(dir, needle.Options{Weights: os.Getenv("NEEDLE_BENCH_WEIGHTS")})
+	m, err := needle.Load(os.DirFS(dir), needle.Options{Weights: os.Getenv("NEEDLE_BENCH_WEIGHTS")})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -8,6 +8,7 @@ package decode
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -136,10 +137,10 @@ type Decoder struct {
 
 // New builds a decoder over m, which needs a tokenizer (needle.ErrNoTokenizer otherwise).
 func New(m *needle.Model, opt Options) (*Decoder, error) {
-	if m.Tok == nil {
+	if m.Tokenizer() == nil {
 		return nil, needle.ErrNoTokenizer
 	}
-	d := &Decoder{m: m, cfg: m.Cfg, vocab: newVocabIndex(m.Tok), ground: opt.Grounding}
+	d := &Decoder{m: m, cfg: m.Config(), vocab: newVocabIndex(m.Tokenizer()), ground: opt.Grounding}
 	d.pool.New = func() any { return d.newScratch() }
 	return d, nil
 }
@@ -180,6 +181,27 @@ func (d *Decoder) newScratch() *scratch {
 	}
 }
 
+// ErrCap marks an answer that cannot be written within the token cap (a *CapError).
+var ErrCap = errors.New("decode: token cap")
+
+// CapError: the token cap (Request.MaxNewTokens, or the model's max_dec_len - 1) is too
+// small for any answer, or (Stuck) no token the grammar allows fits what is left of it
+// (a grammar or closer bug: the closer always fits).
+type CapError struct {
+	Cap   int
+	Stuck bool
+}
+
+func (e *CapError) Error() string {
+	if e.Stuck {
+		return fmt.Sprintf("decode: no token fits the grammar within the cap of %d tokens", e.Cap)
+	}
+	return fmt.Sprintf("decode: a cap of %d tokens is too small for an answer", e.Cap)
+}
+
+// Is makes errors.Is(err, ErrCap) true.
+func (e *CapError) Is(target error) bool { return target == ErrCap }
+
 // appendToolsText appends the offered tools' part of the prompt, the JSON array of their
 // texts: toolspec.AppendJSON of the tools, from their rendering kept since registration.
 func appendToolsText(b []byte, tools []Tool) []byte {
@@ -194,7 +216,10 @@ func appendToolsText(b []byte, tools []Tool) []byte {
 }
 
 // Decode decodes the calls for req.Query against req.Tools with grammar-constrained greedy
-// decoding. It honours ctx between decode steps.
+// decoding. It honours ctx between decode steps (ctx's error). A prompt longer than the
+// encoder takes is a *needle.PromptTooLongError (errors.Is needle.ErrPromptTooLong); a token
+// cap too small for an answer is a *CapError; tools the grammar cannot join wrap
+// grammar.ErrUnsupported.
 func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 	s := d.pool.Get().(*scratch)
 	defer d.pool.Put(s)
@@ -218,10 +243,6 @@ func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 	t0 := time.Now()
 	s.text = appendToolsText(s.text[:0], req.Tools)
 	ids, nQuery := d.m.AppendPrompt(s.ids[:0], req.Query, s.text)
-	nQuery = min(nQuery, d.cfg.MaxEncLen)
-	if len(ids) > d.cfg.MaxEncLen {
-		ids = ids[:d.cfg.MaxEncLen]
-	}
 	s.ids = ids
 	res.PromptTokens = len(ids)
 	t1 := time.Now()
@@ -233,7 +254,7 @@ func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 	sess := d.m.NewSession()
 	defer sess.Close()
 	if err := sess.Encode(ids); err != nil {
-		return nil, err
+		return nil, err // a *needle.PromptTooLongError when the tools do not fit
 	}
 	t2 := time.Now()
 	res.Timings.Encode = t2.Sub(t1)
@@ -273,7 +294,7 @@ func (d *Decoder) decodeConstrained(ctx context.Context, s *scratch, sess *needl
 		limit = maxNew
 	}
 	if limit < 4 {
-		return nil, 0, 0, fmt.Errorf("decode: token cap %d is too small for an answer", limit)
+		return nil, 0, 0, &CapError{Cap: limit}
 	}
 	var st grammar.State
 	s.out = s.out[:0]
@@ -317,7 +338,7 @@ func (d *Decoder) decodeConstrained(ctx context.Context, s *scratch, sess *needl
 		}
 		d.unground(s)
 		if !ok {
-			return nil, 0, 0, fmt.Errorf("decode: no token fits the grammar (cap %d)", limit)
+			return nil, 0, 0, &CapError{Cap: limit, Stuck: true}
 		}
 		if next.Informative() {
 			// Confidence is the answer's probability under the decoder and the priors together

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -66,7 +67,7 @@ func randomModel(t testing.TB, seed uint64) *Decoder {
 	add("head.fc1.bias", 16)
 	add("head.fc2.weight", 16, 16)
 	add("head.log_temp", 1)
-	m, err := needle.New(cfg, writeSafetensors(ts, shapes), tok)
+	m, err := needle.New(cfg, writeSafetensors(ts, shapes), tok, needle.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -258,5 +259,27 @@ func TestDecodeHonoursCancellation(t *testing.T) {
 	tools := mustTools(t, edgeTools)
 	if _, err := m.Decode(ctx, Request{Query: "x", Tools: mustPrepare(t, tools)}); err != context.Canceled {
 		t.Fatalf("err %v, want context.Canceled", err)
+	}
+}
+
+// A prompt longer than the encoder takes is reported, typed, and never decoded cut.
+func TestPromptTooLong(t *testing.T) {
+	m := randomModel(t, 3)
+	var many []toolspec.Tool
+	for i := 0; i < 40; i++ {
+		many = append(many, mustTools(t, fmt.Sprintf(`[{"name":"tool_%d","description":"A tool with a long description that takes many tokens of the prompt, number %d.","parameters":{"value":{"type":"string","description":"what to do"}}}]`, i, i))...)
+	}
+	_, err := m.Decode(context.Background(), Request{Query: "do it", Tools: mustPrepare(t, many)})
+	var tl *needle.PromptTooLongError
+	if !errors.As(err, &tl) || !errors.Is(err, needle.ErrPromptTooLong) || tl.Max != 1024 || tl.Tokens <= 1024 {
+		t.Fatalf("err %v, want a PromptTooLongError over 1024 tokens", err)
+	}
+	if _, err := m.Decode(context.Background(), Request{Query: "do it", Tools: mustPrepare(t, many[:2])}); err != nil {
+		t.Fatalf("two tools: %v", err)
+	}
+	_, err = m.Decode(context.Background(), Request{Query: "do it", Tools: mustPrepare(t, many[:2]), MaxNewTokens: 3})
+	var ce *CapError
+	if !errors.As(err, &ce) || !errors.Is(err, ErrCap) || ce.Cap != 3 {
+		t.Fatalf("cap 3: %v, want a CapError", err)
 	}
 }

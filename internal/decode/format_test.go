@@ -27,7 +27,7 @@ type formatCase struct {
 // grammar token by token and decode (virtual spaces dropped) to exactly the answer JSON.
 func TestFormatParityWithPython(t *testing.T) {
 	m := randomModel(t, 1).Model() // the shipped tokenizer
-	vb := m.Tok.TokenBytes()
+	vb := m.Tokenizer().TokenBytes()
 	f, err := os.Open("testdata/format/cases.jsonl")
 	if err != nil {
 		t.Fatal(err)

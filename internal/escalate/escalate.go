@@ -62,6 +62,13 @@ func (k Kind) Outage() bool {
 	return k == KindTimeout || k == KindNetwork || k == KindRateLimited || k == KindServer
 }
 
+// DefaultBreakerFailures and DefaultBreakerOpenFor are the breaker's defaults (the
+// operator's, internal/server's options table, are these).
+const (
+	DefaultBreakerFailures = 5
+	DefaultBreakerOpenFor  = 30 * time.Second
+)
+
 // BreakerConfig configures the circuit breaker.
 type BreakerConfig struct {
 	Failures    uint32        // consecutive outages that open the breaker
@@ -107,10 +114,10 @@ func (c *Config) ensureDefaults() {
 		c.MaxBackoff = 2 * time.Second
 	}
 	if c.Breaker.Failures == 0 {
-		c.Breaker.Failures = 5
+		c.Breaker.Failures = DefaultBreakerFailures
 	}
 	if c.Breaker.OpenFor <= 0 {
-		c.Breaker.OpenFor = 30 * time.Second
+		c.Breaker.OpenFor = DefaultBreakerOpenFor
 	}
 	if c.Breaker.HalfOpenMax == 0 {
 		c.Breaker.HalfOpenMax = 1

@@ -106,7 +106,7 @@ func requestError(r *http.Request, msg string, maxBody int64) error {
 	default:
 		msg = "is not valid JSON for this request: " + strings.TrimPrefix(msg, "proto: ")
 	}
-	return &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: msg}}}
+	return registry.Invalid(field, "%s", msg)
 }
 
 // headerMatcher forwards W3C trace context, so a caller's trace continues into the router,

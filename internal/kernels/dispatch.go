@@ -2,13 +2,13 @@ package kernels
 
 import (
 	"fmt"
-	"os"
 	"strings"
 )
 
 // Kernel sets: every kernel the package dispatches, in one struct per instruction set. The
 // sets register in priority order (best first); the first one the CPU supports is chosen
-// once, at start, unless NEEDLE_KERNELS names another. The generic set (the pure-Go twins)
+// once, at start, unless the caller's Settings name another (Configure; mains and tests read
+// NEEDLE_KERNELS for it, SettingsFromEnv). The generic set (the pure-Go twins)
 // is always present and is the oracle of every other in the conformance suite.
 //
 //	generic      pure Go, every GOARCH
@@ -59,9 +59,10 @@ var genericSet = &kernelSet{
 var (
 	sets = append(archSets(), genericSet) // best first; archSets is per GOARCH and build tag
 	cur  = genericSet
-	note string // why NEEDLE_KERNELS was not followed, if it was not
+	note string // why the requested kernel set was not followed, if it was not
 )
 
+// init picks the best set this CPU runs; it reads no environment (Configure).
 func init() {
 	for _, s := range sets {
 		if s.ok {
@@ -69,11 +70,41 @@ func init() {
 			break
 		}
 	}
-	if want := os.Getenv("NEEDLE_KERNELS"); want != "" {
-		if err := Use(want); err != nil {
-			note = fmt.Sprintf("NEEDLE_KERNELS=%s ignored: %v", want, err)
+}
+
+// Settings are the kernels' start-up choices, passed in by the caller.
+type Settings struct {
+	// Set names a kernel set to force ("generic" for the pure-Go twins); "": the best one
+	// this CPU runs.
+	Set string
+	// Threads is the worker count, 1 to 4 per CPU; 0: GOMAXPROCS. ThreadsText, when set, is
+	// the text it was read from (for the warning when it is not a count).
+	Threads     int
+	ThreadsText string
+}
+
+// SettingsFromEnv reads NEEDLE_KERNELS and NEEDLE_THREADS through getenv: the process's
+// choice, for mains and TestMain functions to pass to Configure.
+func SettingsFromEnv(getenv func(string) string) Settings {
+	s := Settings{Set: getenv("NEEDLE_KERNELS"), ThreadsText: getenv("NEEDLE_THREADS")}
+	if s.ThreadsText != "" {
+		fmt.Sscan(s.ThreadsText, &s.Threads)
+	}
+	return s
+}
+
+// Configure applies s. It is for start-up: it must run before any kernel does (the worker
+// pool starts on first use and keeps its size). What could not be followed is left for
+// Warning (and returned).
+func Configure(s Settings) string {
+	note = ""
+	if s.Set != "" {
+		if err := Use(s.Set); err != nil {
+			note = fmt.Sprintf("NEEDLE_KERNELS=%s ignored: %v", s.Set, err)
 		}
 	}
+	configureThreads(s)
+	return Warning()
 }
 
 // Set names the kernel set in use: generic, avx2, avx512 or avx512-vnni.
@@ -110,7 +141,7 @@ func Use(name string) error {
 }
 
 // Describe is one line for a start-up log: the set in use, the CPU features it was chosen
-// from, and a note when NEEDLE_KERNELS could not be followed.
+// from, and a note when the requested set could not be followed.
 func Describe() string {
 	s := fmt.Sprintf("kernels %s (cpu %s: %s; threads %d)", cur.name, cpuArch(), Features(), Threads())
 	if w := Warning(); w != "" {
@@ -119,7 +150,8 @@ func Describe() string {
 	return s
 }
 
-// Warning is what of NEEDLE_KERNELS and NEEDLE_THREADS could not be followed as given, or ""
+// Warning is what of the Settings (NEEDLE_KERNELS, NEEDLE_THREADS) could not be followed as
+// given, or ""
 // (for a start-up log to raise to a warning).
 func Warning() string {
 	Threads()

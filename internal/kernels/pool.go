@@ -2,7 +2,6 @@ package kernels
 
 import (
 	"fmt"
-	"os"
 	"runtime"
 	"strconv"
 	"sync"
@@ -33,7 +32,7 @@ var (
 	wgPool   = sync.Pool{New: func() any { return new(sync.WaitGroup) }}
 )
 
-// Threads returns the number of threads kernels use: NEEDLE_THREADS, else GOMAXPROCS.
+// Threads returns the number of threads kernels use: Settings.Threads, else GOMAXPROCS.
 func Threads() int {
 	poolOnce.Do(startPool)
 	return poolN
@@ -58,11 +57,30 @@ func parseThreads(env string, gomaxprocs, ncpu int) (int, string) {
 	return v, ""
 }
 
-// threadsNote says why NEEDLE_THREADS was not followed as given, if it was not.
-var threadsNote string
+// threadsNote says why NEEDLE_THREADS was not followed as given, if it was not;
+// threadsWant is the configured text ("" for GOMAXPROCS).
+var threadsNote, threadsWant string
+
+// configureThreads sets the pool size for when it starts; once started, it keeps its size.
+func configureThreads(s Settings) {
+	want := s.ThreadsText
+	if want == "" && s.Threads > 0 {
+		want = strconv.Itoa(s.Threads)
+	}
+	started := true
+	poolOnce.Do(func() { started = false })
+	if !started {
+		poolOnce = sync.Once{}
+		threadsWant = want
+		return
+	}
+	if n, _ := parseThreads(want, runtime.GOMAXPROCS(0), runtime.NumCPU()); n != poolN {
+		threadsNote = fmt.Sprintf("threads %d not applied: the kernel pool already runs %d", n, poolN)
+	}
+}
 
 func startPool() {
-	poolN, threadsNote = parseThreads(os.Getenv("NEEDLE_THREADS"), runtime.GOMAXPROCS(0), runtime.NumCPU())
+	poolN, threadsNote = parseThreads(threadsWant, runtime.GOMAXPROCS(0), runtime.NumCPU())
 	poolCh = make(chan task, poolN)
 	for i := 1; i < poolN; i++ {
 		go func() {

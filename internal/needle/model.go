@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
-	"os"
-	"path/filepath"
 	"sync"
-	"time"
 
 	"github.com/needle-router/needle/internal/kernels"
 )
@@ -16,35 +13,40 @@ import (
 // Model is a loaded Needle model. Weights are shared read-only; each request takes a
 // scratch from a pool, so a Model is safe for concurrent use.
 type Model struct {
-	Cfg      Config
-	W        Weights
-	Tok      *Tokenizer
-	Meta     map[string]string // safetensors metadata written by the trainer
+	cfg      Config
+	w        Weights
+	tok      *Tokenizer
+	meta     map[string]string // safetensors metadata written by the trainer
 	cos, sin []float32
 	pool     sync.Pool
 }
 
-// Load reads config.json, model.safetensors and tokenizer.model from dir.
-func Load(dir string, opt Options) (*Model, error) { return LoadFS(os.DirFS(dir), ".", opt) }
+// ErrNoModel means the file system has no trained model (config.json or model.safetensors
+// is missing), e.g. a checkout whose models/ holds only the tokenizer.
+var ErrNoModel = errors.New("needle: no trained model is present (config.json or model.safetensors missing)")
 
-// LoadFS loads a model from a file system (a directory or the embedded models/).
-func LoadFS(fsys fs.FS, dir string, opt Options) (*Model, error) {
-	read := func(name string) ([]byte, error) {
-		return fs.ReadFile(fsys, filepath.ToSlash(filepath.Join(dir, name)))
-	}
-	cb, err := read("config.json")
-	if err != nil {
+// Load reads config.json, model.safetensors and tokenizer.model from the root of fsys (a
+// directory, os.DirFS, or the embedded models/). It returns ErrNoModel when config.json or
+// model.safetensors is missing, ErrConfig, ErrCorruptWeights or ErrBadTokenizer when one
+// does not parse.
+func Load(fsys fs.FS, opt Options) (*Model, error) {
+	cb, err := fs.ReadFile(fsys, "config.json")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoModel
+	} else if err != nil {
 		return nil, err
 	}
 	cfg, err := ParseConfig(cb)
 	if err != nil {
 		return nil, err
 	}
-	wb, err := read("model.safetensors")
-	if err != nil {
+	wb, err := fs.ReadFile(fsys, "model.safetensors")
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, ErrNoModel
+	} else if err != nil {
 		return nil, err
 	}
-	tb, err := read("tokenizer.model")
+	tb, err := fs.ReadFile(fsys, "tokenizer.model")
 	if err != nil {
 		return nil, err
 	}
@@ -52,17 +54,12 @@ func LoadFS(fsys fs.FS, dir string, opt Options) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	return NewWithOptions(cfg, wb, tok, opt)
+	return New(cfg, wb, tok, opt)
 }
 
 // New builds a model from a config, safetensors bytes and a tokenizer (nil for tests that
-// drive token ids directly), holding the weights as the file stores them.
-func New(cfg Config, weights []byte, tok *Tokenizer) (*Model, error) {
-	return NewWithOptions(cfg, weights, tok, Options{})
-}
-
-// NewWithOptions is New with a choice of in-memory weight format.
-func NewWithOptions(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*Model, error) {
+// drive token ids directly), holding the weights in the format opt asks for.
+func New(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*Model, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -73,11 +70,11 @@ func NewWithOptions(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*M
 	if err != nil {
 		return nil, err
 	}
-	m := &Model{Cfg: cfg, Tok: tok, Meta: st.meta}
-	if err := bindWeights(&m.W, st, cfg); err != nil {
+	m := &Model{cfg: cfg, tok: tok, meta: st.meta}
+	if err := bindWeights(&m.w, st, cfg); err != nil {
 		return nil, err
 	}
-	if err := m.W.pack(cfg, st, opt); err != nil {
+	if err := m.w.pack(cfg, st, opt); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrCorruptWeights, err)
 	}
 	if tok != nil && tok.VocabSize() != cfg.VocabSize {
@@ -92,6 +89,12 @@ func NewWithOptions(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*M
 	return m, nil
 }
 
+// Config is the model's shape.
+func (m *Model) Config() Config { return m.cfg }
+
+// Tokenizer is the model's tokenizer (nil for a model built without one).
+func (m *Model) Tokenizer() *Tokenizer { return m.tok }
+
 // scratch is one request's working memory, reused through the pool.
 type scratch struct {
 	x, h, q, k, v, att, o []float32 // encoder rows, maxEnc x dims
@@ -105,7 +108,7 @@ type scratch struct {
 }
 
 func (m *Model) newScratch() *scratch {
-	c := m.Cfg
+	c := m.cfg
 	n, d := c.MaxEncLen, c.DModel
 	s := &scratch{
 		x: make([]float32, n*d), h: make([]float32, n*d), q: make([]float32, n*c.qDim()),
@@ -132,11 +135,11 @@ func sigmoid(x float32) float32 { return float32(1 / (1 + math.Exp(-float64(x)))
 
 // embedRows writes embed[id]*sqrt(d) for each id.
 func (m *Model) embedRows(dst []float32, ids []int32) {
-	d := m.Cfg.DModel
+	d := m.cfg.DModel
 	sc := float32(math.Sqrt(float64(d)))
 	for i, id := range ids {
 		out := dst[i*d : i*d+d]
-		m.W.EmbedP.Row(out, int(id))
+		m.w.EmbedP.Row(out, int(id))
 		for j := range out {
 			out[j] *= sc
 		}
@@ -145,13 +148,13 @@ func (m *Model) embedRows(dst []float32, ids []int32) {
 
 // encode runs the encoder over ids; the final-normed output lands in s.enc[:len(ids)*d].
 func (m *Model) encode(s *scratch, ids []int32) {
-	c := m.Cfg
+	c := m.cfg
 	n, d, qd, kvd := len(ids), c.DModel, c.qDim(), c.kvDim()
 	x := s.x[:n*d]
 	m.embedRows(x, ids)
 	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
-	for l := range m.W.Enc {
-		L := &m.W.Enc[l]
+	for l := range m.w.Enc {
+		L := &m.w.Enc[l]
 		h := s.h[:n*d]
 		kernels.ZCRMSNorm(h, x, L.Norm, c.NormEps)
 		q, k, v := s.q[:n*qd], s.k[:n*kvd], s.v[:n*kvd]
@@ -168,17 +171,17 @@ func (m *Model) encode(s *scratch, ids []int32) {
 		kernels.MatMulPacked(o, att, L.Attn.Op, n)
 		kernels.Axpy(x, sigmoid(L.Gate[0]), o)
 	}
-	kernels.ZCRMSNorm(s.enc[:n*d], x, m.W.EncNorm, c.NormEps)
+	kernels.ZCRMSNorm(s.enc[:n*d], x, m.w.EncNorm, c.NormEps)
 }
 
 // prepareCross computes every decoder layer's cross-attention K/V from the encoder output,
 // once per request.
 func (m *Model) prepareCross(s *scratch, n int) {
-	c := m.Cfg
+	c := m.cfg
 	d, kvd := c.DModel, c.kvDim()
 	enc := s.enc[:n*d]
-	for l := range m.W.Dec {
-		A := &m.W.Dec[l].Cross
+	for l := range m.w.Dec {
+		A := &m.w.Dec[l].Cross
 		k, v := s.k[:n*kvd], s.v[:n*kvd]
 		kernels.MatMulPacked(k, enc, A.Kp, n)
 		kernels.MatMulPacked(v, enc, A.Vp, n)
@@ -190,14 +193,14 @@ func (m *Model) prepareCross(s *scratch, n int) {
 // decodeStep feeds token at position pos (0 = the start token) with the encoder output of
 // length n, extends the self-attention KV cache and writes the logits to s.logits.
 func (m *Model) decodeStep(s *scratch, token int32, pos, n int) {
-	c := m.Cfg
+	c := m.cfg
 	d, qd, kvd := c.DModel, c.qDim(), c.kvDim()
 	x := s.x[:d]
 	m.embedRows(x, []int32{token})
 	scale := float32(1 / math.Sqrt(float64(c.HeadDim)))
 	h, att, o := s.h[:d], s.att[:qd], s.o[:d]
-	for l := range m.W.Dec {
-		L := &m.W.Dec[l]
+	for l := range m.w.Dec {
+		L := &m.w.Dec[l]
 		kernels.ZCRMSNorm(h, x, L.SelfNorm, c.NormEps)
 		kernels.MatMulPacked(s.qkv, h, L.Self.QKV, 1)
 		q, k, v := s.qkv[:qd], s.qkv[qd:qd+kvd], s.qkv[qd+kvd:qd+2*kvd]
@@ -217,13 +220,13 @@ func (m *Model) decodeStep(s *scratch, token int32, pos, n int) {
 		kernels.MatMulPacked(o, att, L.Cross.Op, 1)
 		kernels.Axpy(x, sigmoid(L.CrossGate[0]), o)
 	}
-	kernels.ZCRMSNorm(h, x, m.W.DecNorm, c.NormEps)
-	kernels.MatMulPacked(s.logits, h, m.W.EmbedP, 1)
+	kernels.ZCRMSNorm(h, x, m.w.DecNorm, c.NormEps)
+	kernels.MatMulPacked(s.logits, h, m.w.EmbedP, 1)
 }
 
 // embedIDs computes the contrastive embedding of ids (L2-normalised) into dst.
 func (m *Model) embedIDs(s *scratch, dst []float32, ids []int32) {
-	c := m.Cfg
+	c := m.cfg
 	d, n := c.DModel, len(ids)
 	m.encode(s, ids)
 	p := s.pooled
@@ -236,11 +239,11 @@ func (m *Model) embedIDs(s *scratch, dst []float32, ids []int32) {
 		p[i] *= inv
 	}
 	hd := c.HeadDimContrastive
-	kernels.MatMulT(s.hid, p, m.W.Head.FC1W, 1, d, hd)
+	kernels.MatMulT(s.hid, p, m.w.Head.FC1W, 1, d, hd)
 	for i := range s.hid {
-		s.hid[i] = max(0, s.hid[i]+m.W.Head.FC1B[i])
+		s.hid[i] = max(0, s.hid[i]+m.w.Head.FC1B[i])
 	}
-	kernels.MatMulT(dst[:hd], s.hid, m.W.Head.FC2W, 1, hd, hd)
+	kernels.MatMulT(dst[:hd], s.hid, m.w.Head.FC2W, 1, hd, hd)
 	var ss float64
 	for _, v := range dst[:hd] {
 		ss += float64(v) * float64(v)
@@ -251,57 +254,12 @@ func (m *Model) embedIDs(s *scratch, dst []float32, ids []int32) {
 	}
 }
 
-// ErrNoModel means the directory has a tokenizer but no trained weights yet.
-var ErrNoModel = errors.New("needle: no trained model is present (config.json and model.safetensors missing)")
-
-// LoadDefault loads the model embedded in models/ (the shipped one).
-func LoadDefault(fsys fs.FS, opt Options) (*Model, error) {
-	if _, err := fs.Stat(fsys, "model.safetensors"); err != nil {
-		return nil, ErrNoModel
-	}
-	return LoadFS(fsys, ".", opt)
-}
-
 // ID names the model: its config name plus training steps where the trainer recorded them.
 func (m *Model) ID() string {
-	if s := m.Meta["steps"]; s != "" {
-		return m.Cfg.Name + "@" + s
+	if s := m.meta["steps"]; s != "" {
+		return m.cfg.Name + "@" + s
 	}
-	return m.Cfg.Name
-}
-
-// BenchPrefill runs the encoder (and cross-attention K/V) over n synthetic tokens and
-// returns the time taken; for benchmarks.
-func (m *Model) BenchPrefill(n int) time.Duration {
-	s := m.getScratch()
-	defer m.putScratch(s)
-	n = min(n, m.Cfg.MaxEncLen)
-	ids := s.ids[:0]
-	for i := 0; i < n; i++ {
-		ids = append(ids, int32(6+(i*7919)%(m.Cfg.VocabSize-6)))
-	}
-	t0 := time.Now()
-	m.encode(s, ids)
-	m.prepareCross(s, n)
-	return time.Since(t0)
-}
-
-// BenchDecode runs steps decoder steps against an encoder output of encLen tokens and
-// returns the mean time per step (logits over the whole vocabulary included).
-func (m *Model) BenchDecode(encLen, steps int) time.Duration {
-	s := m.getScratch()
-	defer m.putScratch(s)
-	encLen = min(encLen, m.Cfg.MaxEncLen)
-	steps = min(steps, m.Cfg.MaxDecLen)
-	clear(s.enc[:encLen*m.Cfg.DModel])
-	m.prepareCross(s, encLen)
-	t0 := time.Now()
-	tok := int32(TokEOS)
-	for p := 0; p < steps; p++ {
-		m.decodeStep(s, tok, p, encLen)
-		tok = int32(6 + p)
-	}
-	return time.Since(t0) / time.Duration(steps)
+	return m.cfg.Name
 }
 
 // WeightBytes is the memory held by the weights after load (projections and the tied
@@ -310,23 +268,23 @@ func (m *Model) WeightBytes() int64 {
 	var n int64
 	m.eachPacked(func(p *kernels.Packed) { n += p.Bytes() })
 	add := func(x []float32) { n += int64(4 * len(x)) }
-	add(m.W.EncNorm)
-	add(m.W.DecNorm)
-	for i := range m.W.Enc {
-		add(m.W.Enc[i].Norm)
-		add(m.W.Enc[i].Attn.QNorm)
-		add(m.W.Enc[i].Attn.KNorm)
+	add(m.w.EncNorm)
+	add(m.w.DecNorm)
+	for i := range m.w.Enc {
+		add(m.w.Enc[i].Norm)
+		add(m.w.Enc[i].Attn.QNorm)
+		add(m.w.Enc[i].Attn.KNorm)
 	}
-	for i := range m.W.Dec {
-		for _, a := range []*Attention{&m.W.Dec[i].Self, &m.W.Dec[i].Cross} {
+	for i := range m.w.Dec {
+		for _, a := range []*Attention{&m.w.Dec[i].Self, &m.w.Dec[i].Cross} {
 			add(a.QNorm)
 			add(a.KNorm)
 		}
-		add(m.W.Dec[i].SelfNorm)
-		add(m.W.Dec[i].CrossNorm)
+		add(m.w.Dec[i].SelfNorm)
+		add(m.w.Dec[i].CrossNorm)
 	}
-	add(m.W.Head.FC1W)
-	add(m.W.Head.FC2W)
+	add(m.w.Head.FC1W)
+	add(m.w.Head.FC2W)
 	return n
 }
 
@@ -338,14 +296,14 @@ func (m *Model) eachPacked(f func(*kernels.Packed)) {
 			}
 		}
 	}
-	for i := range m.W.Enc {
-		attn(&m.W.Enc[i].Attn)
+	for i := range m.w.Enc {
+		attn(&m.w.Enc[i].Attn)
 	}
-	for i := range m.W.Dec {
-		attn(&m.W.Dec[i].Self)
-		attn(&m.W.Dec[i].Cross)
+	for i := range m.w.Dec {
+		attn(&m.w.Dec[i].Self)
+		attn(&m.w.Dec[i].Cross)
 	}
-	f(m.W.EmbedP)
+	f(m.w.EmbedP)
 }
 
 // WeightsFormat describes how the projections and the embedding are held, e.g. "int8",
@@ -355,7 +313,7 @@ func (m *Model) WeightsFormat() string {
 	name := map[int]string{32: "f32", 8: "int8", 4: "int4"}
 	proj := map[int]bool{}
 	m.eachPacked(func(p *kernels.Packed) {
-		if p != m.W.EmbedP {
+		if p != m.w.EmbedP {
 			proj[p.Bits] = true
 		}
 	})
@@ -364,7 +322,7 @@ func (m *Model) WeightsFormat() string {
 	}
 	dec := map[int]bool{}
 	m.eachPacked(func(p *kernels.Packed) {
-		if p != m.W.EmbedP && p.Decode != nil {
+		if p != m.w.EmbedP && p.Decode != nil {
 			dec[p.Decode.Bits] = true
 		}
 	})
@@ -375,8 +333,8 @@ func (m *Model) WeightsFormat() string {
 				f += "+" + name[d] // prefill in b bits, decode in d
 			}
 		}
-		if b != m.W.EmbedP.Bits || len(dec) == 1 {
-			f += " (embedding " + name[m.W.EmbedP.Bits] + ")"
+		if b != m.w.EmbedP.Bits || len(dec) == 1 {
+			f += " (embedding " + name[m.w.EmbedP.Bits] + ")"
 		}
 		return f
 	}

@@ -26,7 +26,7 @@ func loadGolden(t testing.TB) (*Model, *safetensors) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := New(cfg, wb, nil)
+	m, err := New(cfg, wb, nil, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +64,7 @@ func mustI32(t testing.TB, st *safetensors, name string) []int32 {
 // TestParity checks the Go engine against the PyTorch reference (train/golden.py).
 func TestParity(t *testing.T) {
 	m, exp := loadGolden(t)
-	c := m.Cfg
+	c := m.cfg
 	encIDs := mustI32(t, exp, "enc_ids")
 	decIDs := mustI32(t, exp, "dec_ids")
 	s := m.getScratch()
@@ -162,7 +162,7 @@ func goldenTensors(t *testing.T) (Config, map[string][]float32, map[string][]int
 
 func TestLoaderNamesBadTensors(t *testing.T) {
 	cfg, ts, shapes := goldenTensors(t)
-	if _, err := New(cfg, writeSafetensors(ts, shapes), nil); err != nil {
+	if _, err := New(cfg, writeSafetensors(ts, shapes), nil, Options{}); err != nil {
 		t.Fatalf("round-tripped golden weights do not load: %v", err)
 	}
 	cases := []struct {
@@ -182,7 +182,7 @@ func TestLoaderNamesBadTensors(t *testing.T) {
 			_, ts2, sh2 := goldenTensors(t)
 			ts, shapes = ts2, sh2
 			tc.mutate()
-			_, err := New(cfg, writeSafetensors(ts, shapes), nil)
+			_, err := New(cfg, writeSafetensors(ts, shapes), nil, Options{})
 			if !errors.Is(err, ErrCorruptWeights) || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error %v, want ErrCorruptWeights naming %q", err, tc.want)
 			}

@@ -23,7 +23,7 @@ func teacherLogits(t *testing.T, wb []byte, opt Options) []float32 {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := NewWithOptions(cfg, wb, nil, opt)
+	m, err := New(cfg, wb, nil, opt)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,7 +125,7 @@ func TestQuantisedWeights(t *testing.T) {
 		{storeInt8(t, st), "", "int8"},
 		{storeInt8(t, st), "int8+int4", "int8+int4 (embedding int8)"},
 	} {
-		m, err := NewWithOptions(cfg, c.wb, nil, Options{Weights: c.opt})
+		m, err := New(cfg, c.wb, nil, Options{Weights: c.opt})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -181,7 +181,7 @@ func TestWeightsOption(t *testing.T) {
 	cb, _ := os.ReadFile("testdata/golden/config.json")
 	cfg, _ := ParseConfig(cb)
 	for opt, want := range map[string]string{"": "f32", "f32": "f32", "int8": "int8", "int4": "int4 (embedding int8)"} {
-		m, err := NewWithOptions(cfg, wb, nil, Options{Weights: opt})
+		m, err := New(cfg, wb, nil, Options{Weights: opt})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -189,7 +189,7 @@ func TestWeightsOption(t *testing.T) {
 			t.Errorf("weights %q: format %q, want %q", opt, got, want)
 		}
 	}
-	if _, err := NewWithOptions(cfg, wb, nil, Options{Weights: "int2"}); err == nil {
+	if _, err := New(cfg, wb, nil, Options{Weights: "int2"}); err == nil {
 		t.Error("int2 accepted")
 	}
 }
@@ -244,7 +244,7 @@ func TestDecodeStepDoesNotAllocateQuantised(t *testing.T) {
 	}
 	ids := mustI32(t, exp, "enc_ids")
 	for _, w := range []string{"int8", "int4", "int8+int4"} {
-		m, err := NewWithOptions(cfg, wb, nil, Options{Weights: w})
+		m, err := New(cfg, wb, nil, Options{Weights: w})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -9,6 +9,21 @@ import (
 // ErrNoTokenizer is returned when a model without tokenizer is asked to handle text.
 var ErrNoTokenizer = errors.New("needle: model has no tokenizer")
 
+// ErrPromptTooLong marks a prompt longer than the encoder takes (max_enc_len tokens); it is
+// a *PromptTooLongError. The caller decides what to do: the router escalates (reason
+// PROMPT_TOO_LONG) rather than decode a cut prompt, which loses the tools at its end.
+var ErrPromptTooLong = errors.New("needle: prompt longer than the encoder takes")
+
+// PromptTooLongError says how long the prompt was and what the encoder takes.
+type PromptTooLongError struct{ Tokens, Max int }
+
+func (e *PromptTooLongError) Error() string {
+	return fmt.Sprintf("needle: prompt of %d tokens, the encoder takes at most %d", e.Tokens, e.Max)
+}
+
+// Is makes errors.Is(err, ErrPromptTooLong) true.
+func (e *PromptTooLongError) Is(target error) bool { return target == ErrPromptTooLong }
+
 // Session is one request's working memory for the forward pass: the encoder output, the
 // cross-attention keys and values and the decoder's KV cache. It comes from a pool; Close
 // returns it. A Session is not safe for concurrent use; a Model serves many at once.
@@ -30,10 +45,14 @@ func (s *Session) Close() {
 }
 
 // Encode runs the encoder over the prompt ids (1 to MaxEncLen of them) and prepares every
-// decoder layer's cross-attention keys and values from its output.
+// decoder layer's cross-attention keys and values from its output. A longer prompt is a
+// *PromptTooLongError, never cut.
 func (s *Session) Encode(ids []int32) error {
-	if len(ids) == 0 || len(ids) > s.m.Cfg.MaxEncLen {
-		return fmt.Errorf("needle: %d prompt tokens, the encoder takes 1 to %d", len(ids), s.m.Cfg.MaxEncLen)
+	if len(ids) > s.m.cfg.MaxEncLen {
+		return &PromptTooLongError{Tokens: len(ids), Max: s.m.cfg.MaxEncLen}
+	}
+	if len(ids) == 0 {
+		return errors.New("needle: empty prompt")
 	}
 	s.m.encode(s.s, ids)
 	s.m.prepareCross(s.s, len(ids))
@@ -55,10 +74,10 @@ func (s *Session) Step(token int32, pos int) []float32 {
 // the offered tools' compact flat JSON (toolspec.AppendJSON). nQuery is the number of the
 // query's own ids, which start the prompt.
 func (m *Model) AppendPrompt(dst []int32, query string, tools []byte) (ids []int32, nQuery int) {
-	ids = m.Tok.AppendEncode(dst, QueryText(query))
+	ids = m.tok.AppendEncode(dst, QueryText(query))
 	nQuery = len(ids) - len(dst)
 	ids = append(ids, TokTools)
-	return m.Tok.AppendEncode(ids, string(tools)), nQuery
+	return m.tok.AppendEncode(ids, string(tools)), nQuery
 }
 
 // QueryText is the transcript as the encoder sees it: with one leading space, so its first
@@ -67,8 +86,10 @@ func (m *Model) AppendPrompt(dst []int32, query string, tools []byte) (ids []int
 func QueryText(q string) string { return " " + q }
 
 // Embed returns the contrastive embedding of text (L2-normalised, HeadDimContrastive long).
+// It reads the first MaxEncLen tokens of a longer text: an embedding ranks tools, and the
+// start of a text says what it is about.
 func (m *Model) Embed(ctx context.Context, text string) ([]float32, error) {
-	if m.Tok == nil {
+	if m.tok == nil {
 		return nil, ErrNoTokenizer
 	}
 	if err := ctx.Err(); err != nil {
@@ -76,15 +97,15 @@ func (m *Model) Embed(ctx context.Context, text string) ([]float32, error) {
 	}
 	s := m.getScratch()
 	defer m.putScratch(s)
-	ids := m.Tok.AppendEncode(s.ids[:0], text)
-	if len(ids) > m.Cfg.MaxEncLen {
-		ids = ids[:m.Cfg.MaxEncLen]
+	ids := m.tok.AppendEncode(s.ids[:0], text)
+	if len(ids) > m.cfg.MaxEncLen {
+		ids = ids[:m.cfg.MaxEncLen]
 	}
 	if len(ids) == 0 {
 		ids = append(ids, TokPad)
 	}
 	s.ids = ids
-	out := make([]float32, m.Cfg.HeadDimContrastive)
+	out := make([]float32, m.cfg.HeadDimContrastive)
 	m.embedIDs(s, out, ids)
 	return out, nil
 }

@@ -330,12 +330,12 @@ var Configs = map[string]Config{
 		HeadDim: 32, RopeTheta: 10000, NormEps: 1e-6, HeadDimContrastive: 32, MaxEncLen: 256, MaxDecLen: 96},
 }
 
-// RandomModel builds a model of shape cfg with random weights drawn as the trainer
-// initialises them (Needle.reset_parameters, NEEDLE-SPEC "Init"): matrices normal(0, 0.02),
-// attention output projections normal(0, 0.02/sqrt(2 x layers)), norms and gates 0, the
-// fc1 bias 0, log_temp log(1/0.07). The same seed gives the same weights. tok may be nil;
-// it must have cfg.VocabSize pieces otherwise.
-func RandomModel(cfg Config, seed uint64, tok *Tokenizer, opt Options) (*Model, error) {
+// RandomWeights returns a safetensors file of shape cfg with random weights drawn as the
+// trainer initialises them (Needle.reset_parameters, NEEDLE-SPEC "Init"): matrices
+// normal(0, 0.02), attention output projections normal(0, 0.02/sqrt(2 x layers)), norms and
+// gates 0, the fc1 bias 0, log_temp log(1/0.07); for benchmarks of a shape (New builds the
+// model). The same seed gives the same weights.
+func RandomWeights(cfg Config, seed uint64) ([]byte, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -385,7 +385,7 @@ func RandomModel(cfg Config, seed uint64, tok *Tokenizer, opt Options) (*Model, 
 		return nil, err
 	}
 	file := append(binary.LittleEndian.AppendUint64(nil, uint64(len(h))), h...)
-	return NewWithOptions(cfg, append(file, data...), tok, opt)
+	return append(file, data...), nil
 }
 
 // walkTensors calls f with the name and shape of every stored tensor of a Weights, in the

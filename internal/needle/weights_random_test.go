@@ -12,12 +12,12 @@ import (
 // deterministic per seed, and has the trainer's init scales.
 func TestRandomModel(t *testing.T) {
 	cfg := Configs["tiny"]
-	a, err := RandomModel(cfg, 7, nil, Options{})
+	a, err := randomModel(t, cfg, 7, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := RandomModel(cfg, 7, nil, Options{})
-	wa, wb := a.W.EmbedP.Data, b.W.EmbedP.Data
+	b, _ := randomModel(t, cfg, 7, Options{})
+	wa, wb := a.w.EmbedP.Data, b.w.EmbedP.Data
 	var ss float64
 	for i := range wa {
 		if wa[i] != wb[i] {
@@ -28,10 +28,10 @@ func TestRandomModel(t *testing.T) {
 	if std := math.Sqrt(ss / float64(cfg.VocabSize*cfg.DModel)); math.Abs(std-0.02) > 0.001 {
 		t.Fatalf("embedding std %g, want 0.02", std)
 	}
-	if g := a.W.Enc[0].Gate[0]; g != 0 {
+	if g := a.w.Enc[0].Gate[0]; g != 0 {
 		t.Fatalf("gate %g, want 0", g)
 	}
-	if _, err := RandomModel(cfg, 7, nil, Options{Weights: "int8"}); err != nil {
+	if _, err := randomModel(t, cfg, 7, Options{Weights: "int8"}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -43,7 +43,7 @@ func BenchmarkShape26m(b *testing.B) {
 	prev := kernels.Set()
 	defer kernels.Use(prev)
 	for _, w := range []string{"int8", "f32"} {
-		m, err := RandomModel(Configs["26m"], 1, nil, Options{Weights: w})
+		m, err := randomModel(b, Configs["26m"], 1, Options{Weights: w})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -55,7 +55,7 @@ func BenchmarkShape26m(b *testing.B) {
 				kernels.Use(set)
 				var total time.Duration
 				for b.Loop() {
-					total += m.BenchPrefill(300)
+					total += benchPrefill(m, 300)
 				}
 				b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/prefill")
 			})
@@ -63,7 +63,7 @@ func BenchmarkShape26m(b *testing.B) {
 				kernels.Use(set)
 				var total time.Duration
 				for b.Loop() {
-					total += m.BenchDecode(300, 16)
+					total += benchDecode(m, 300, 16)
 				}
 				b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms/token")
 			})

@@ -43,6 +43,14 @@ func (e *ValidationError) Error() string {
 
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
+// Invalid is the ValidationError of one violation: field, and a description formatted from
+// format and args.
+func Invalid(field, format string, args ...any) *ValidationError {
+	e := &ValidationError{}
+	e.add(field, format, args...)
+	return e
+}
+
 func (e *ValidationError) add(field, format string, args ...any) {
 	e.Violations = append(e.Violations, Violation{Field: field, Description: fmt.Sprintf(format, args...)})
 }
@@ -395,13 +403,13 @@ func propertyOrder(params json.RawMessage) []string {
 func (t *Tool) ValidateArgs(args []byte) error {
 	v, err := jsonschema.UnmarshalJSON(bytes.NewReader(args))
 	if err != nil {
-		return &ValidationError{Violations: []Violation{{Field: t.Spec.Name + ".arguments", Description: "not JSON: " + err.Error()}}}
+		return Invalid(t.Spec.Name+".arguments", "not JSON: %v", err)
 	}
 	if _, ok := v.(map[string]any); !ok {
-		return &ValidationError{Violations: []Violation{{Field: t.Spec.Name + ".arguments", Description: "must be a JSON object"}}}
+		return Invalid(t.Spec.Name+".arguments", "must be a JSON object")
 	}
 	if err := t.schema.Validate(v); err != nil {
-		return &ValidationError{Violations: []Violation{{Field: t.Spec.Name + ".arguments", Description: err.Error()}}}
+		return Invalid(t.Spec.Name+".arguments", "%v", err)
 	}
 	return nil
 }

@@ -443,14 +443,14 @@ func (r *Registry) Put(name string, raw []byte, now time.Time) (*Toolset, error)
 // (ErrInvalid), ErrReadOnly, ErrConflict, ErrStoreUnavailable, or ctx's error.
 func (r *Registry) PutContext(ctx context.Context, name string, raw []byte, now time.Time, ifVersion int64) (*Toolset, error) {
 	if !setNameRE.MatchString(name) {
-		return nil, &ValidationError{Violations: []Violation{{Field: "name", Description: fmt.Sprintf("toolset name %q must match %s", name, setNameRE)}}}
+		return nil, Invalid("name", "toolset name %q must match %s", name, setNameRE)
 	}
 	tools, err := ParseContext(ctx, raw, r.cfg.Limits, "tools")
 	if err != nil {
 		return nil, err
 	}
 	if len(tools) == 0 {
-		return nil, &ValidationError{Violations: []Violation{{Field: "tools", Description: "a toolset needs at least one tool"}}}
+		return nil, Invalid("tools", "a toolset needs at least one tool")
 	}
 	if r.isReadOnly(name) {
 		return nil, fmt.Errorf("%w: %q", ErrReadOnly, name)

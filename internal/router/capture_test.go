@@ -5,7 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/toolspec"
 )
 
@@ -25,7 +24,7 @@ func (f *fakeCapture) Record(q string, tools []toolspec.Tool, calls []toolspec.C
 // TestCaptureOnlyValidatedSingleTurnEscalations: the flywheel sees what the cloud answered
 // (after the schema check) for single-turn requests, and nothing else.
 func TestCaptureOnlyValidatedSingleTurnEscalations(t *testing.T) {
-	run := func(cloudStatus int, body string, conf float64, history ...escalate.Message) *fakeCapture {
+	run := func(cloudStatus int, body string, conf float64, history ...Turn) *fakeCapture {
 		t.Helper()
 		fc := &fakeCapture{}
 		_, url := newCloud(t, cloudStatus, body)
@@ -49,7 +48,7 @@ func TestCaptureOnlyValidatedSingleTurnEscalations(t *testing.T) {
 	if fc := run(200, strings.Replace(timerAnswer, "set_timer", "launch_rocket", 1), 0.1); len(fc.rows) != 0 {
 		t.Errorf("cloud call to an unoffered tool captured: %+v", fc.rows)
 	}
-	if fc := run(200, timerAnswer, 0.1, escalate.Message{Role: "user", Content: "hi"}); len(fc.rows) != 0 {
+	if fc := run(200, timerAnswer, 0.1, Turn{Role: "user", Content: "hi"}); len(fc.rows) != 0 {
 		t.Errorf("multi-turn captured: %+v", fc.rows)
 	}
 }

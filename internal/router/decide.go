@@ -29,6 +29,9 @@ const (
 	ReasonNoLocalModel
 	// ReasonUnsupportedSchema: a candidate tool's schema is cloud-only (registry.Tool.Unsupported).
 	ReasonUnsupportedSchema
+	// ReasonPromptTooLong: the transcript and the candidate tools are more tokens than the
+	// local model's encoder takes (needle.ErrPromptTooLong); cutting them would lose tools.
+	ReasonPromptTooLong
 )
 
 // FallbackCause says why a DecisionLocalFallback answer is the local one (mirrors the API).
@@ -45,12 +48,22 @@ const (
 	CauseShutdown
 )
 
+// Decisions, Reasons and Causes list every value (the zero values included), so the edge's
+// mapping to the API's enums, which goes by name, is tested for each.
+var (
+	Decisions = []Decision{0, DecisionLocal, DecisionEscalated, DecisionNoCall, DecisionLocalFallback}
+	Reasons   = []Reason{ReasonNone, ReasonMultiTurn, ReasonLowConfidence, ReasonInvalidLocalCall, ReasonNoLocalModel,
+		ReasonUnsupportedSchema, ReasonPromptTooLong}
+	Causes = []FallbackCause{CauseNone, CauseNotConfigured, CauseBreakerOpen, CauseTimeout, CauseCloudError,
+		CauseBadCloudAnswer, CauseEscalationDisabled, CauseShutdown}
+)
+
 func (d Decision) String() string {
 	return [...]string{"unspecified", "local", "escalated", "no_call", "local_fallback"}[d]
 }
 
 func (r Reason) String() string {
-	return [...]string{"none", "multi_turn", "low_confidence", "invalid_local_call", "no_local_model", "unsupported_schema"}[r]
+	return [...]string{"none", "multi_turn", "low_confidence", "invalid_local_call", "no_local_model", "unsupported_schema", "prompt_too_long"}[r]
 }
 
 func (c FallbackCause) String() string {
@@ -65,7 +78,9 @@ type localAnswer struct {
 	// Unsupported: a candidate tool is cloud-only, so the local model did not run (why says
 	// which and where).
 	Unsupported bool
-	why         string
+	// TooLong: the prompt is longer than the encoder takes, so the local model did not run.
+	TooLong bool
+	why     string
 }
 
 // escalationReason says why a request should go to the cloud, or ReasonNone. local is nil
@@ -78,6 +93,8 @@ func escalationReason(multiTurn bool, local *localAnswer, threshold float64) Rea
 		return ReasonNoLocalModel
 	case local.Unsupported:
 		return ReasonUnsupportedSchema
+	case local.TooLong:
+		return ReasonPromptTooLong
 	case !local.Valid:
 		return ReasonInvalidLocalCall
 	case local.Confidence < threshold:

@@ -25,6 +25,7 @@ func TestEscalationReason(t *testing.T) {
 		{false, &localAnswer{Valid: false, Confidence: 0.99}, ReasonInvalidLocalCall},
 		{false, &localAnswer{Valid: true, Confidence: 0.4}, ReasonLowConfidence},
 		{false, &localAnswer{Valid: true, Confidence: 0.5}, ReasonNone}, // at the threshold is enough
+		{false, &localAnswer{TooLong: true}, ReasonPromptTooLong},
 	} {
 		if got := escalationReason(tc.multiTurn, tc.local, 0.5); got != tc.want {
 			t.Errorf("multiTurn %v local %+v: %v, want %v", tc.multiTurn, tc.local, got, tc.want)

@@ -26,6 +26,7 @@ import (
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/lexical"
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -44,31 +45,31 @@ type Cloud interface {
 	State() string
 }
 
-// Config configures the pipeline. Zero fields take the defaults named here; the process
-// defaults an operator sees are set in internal/server's Config.
+// Config configures the pipeline. The policy fields (Threshold, LexicalWeight,
+// ToolPriorTemp, the call prior) are taken as given, 0 meaning off where it says so:
+// DefaultConfig holds the shipped values, and the operator's (internal/server's options
+// table) are held equal to them by a test. The other fields' zero values take the defaults
+// named here.
 type Config struct {
-	// Threshold: local answers with lower confidence escalate. Default 0.99998: the lowest
-	// threshold (rounded up) at which the shipped model's local answers were >= 98% exact on
-	// held-out seeds 7 and 99 (`needle eval synth -seed 7|99 -n 1500`, scripts/threshold.py),
-	// not the report's seed (README, Results).
+	// Threshold: local answers with lower confidence escalate; 0: none escalates for its
+	// confidence. DefaultThreshold is the shipped model's.
 	Threshold float64
 	// TopK tools kept by retrieval when more are offered (default 5, at most MaxTopK).
 	TopK int
 	// LexicalWeight is the weight of BM25 over the offered tools' words, divided by max(top score, 4),
 	// added to the contrastive head's cosine when retrieval ranks tools (hybrid retrieval,
-	// internal/lexical). Default DefaultLexicalWeight; negative: the contrastive head alone.
+	// internal/lexical); 0: the contrastive head alone.
 	LexicalWeight float64
 	// ToolPriorTemp is the temperature of the decoder's tool prior: softmax(hybrid score /
 	// T) over the candidate tools weighs in where the first call names its tool
-	// (decode.Request.ToolPrior). Default DefaultToolPriorTemp; negative: no prior.
+	// (decode.Request.ToolPrior); 0: no prior.
 	ToolPriorTemp float64
 	// CallPriorWeight and CallPriorCenter set the decoder's call prior: CallPriorWeight x
 	// (top retrieval score - CallPriorCenter), clamped to [-4, 4], is added to the log-odds
 	// of calling a tool at all (decode.Request.CallPrior); a transcript that matches a tool
 	// well is rarely a request for none. CallPriorCenterOne replaces the center when one tool
-	// is offered: BM25 over one document has little IDF, so its scores run lower. Defaults
-	// DefaultCallPriorWeight, DefaultCallPriorCenter, DefaultCallPriorCenterOne; a negative
-	// weight: no call prior.
+	// is offered: BM25 over one document has little IDF, so its scores run lower. Weight 0:
+	// no call prior.
 	CallPriorWeight, CallPriorCenter, CallPriorCenterOne float64
 	// MaxTranscript is the longest transcript accepted, in bytes (default 4096).
 	MaxTranscript int
@@ -79,10 +80,11 @@ type Config struct {
 	Limits       registry.Limits
 	// ModelID names the local model in responses.
 	ModelID string
-	// CloudBudget is the cloud's time when the caller set no deadline (default 10s).
+	// CloudBudget is the cloud's time when the caller set no deadline (default
+	// DefaultCloudBudget).
 	CloudBudget time.Duration
 	// CloudReserve is kept back from the caller's deadline to return the local answer in
-	// time when the cloud is slow (default 50ms).
+	// time when the cloud is slow; taken as given (DefaultConfig: DefaultCloudReserve).
 	CloudReserve time.Duration
 	// MinCloudBudget: with less time than this left, the cloud is not tried (default 100ms).
 	MinCloudBudget time.Duration
@@ -100,32 +102,19 @@ type Config struct {
 // MaxTopK is the most candidate tools the local decoder takes (its grammar's bitmask width).
 const MaxTopK = 64
 
+// DefaultConfig is the shipped policy: DefaultThreshold, DefaultTopK, DefaultLexicalWeight,
+// DefaultToolPriorTemp and the Default call prior; other fields zero (their defaults).
+func DefaultConfig() Config {
+	return Config{Threshold: DefaultThreshold, TopK: DefaultTopK, LexicalWeight: DefaultLexicalWeight, ToolPriorTemp: DefaultToolPriorTemp,
+		CallPriorWeight: DefaultCallPriorWeight, CallPriorCenter: DefaultCallPriorCenter, CallPriorCenterOne: DefaultCallPriorCenterOne,
+		CloudBudget: DefaultCloudBudget, CloudReserve: DefaultCloudReserve}
+}
+
 func (c *Config) ensureDefaults() {
-	if c.Threshold == 0 {
-		c.Threshold = DefaultThreshold
-	}
 	if c.TopK <= 0 {
-		c.TopK = 5
+		c.TopK = DefaultTopK
 	}
 	c.TopK = min(c.TopK, MaxTopK)
-	if c.LexicalWeight == 0 {
-		c.LexicalWeight = DefaultLexicalWeight
-	}
-	c.LexicalWeight = max(c.LexicalWeight, 0)
-	if c.ToolPriorTemp == 0 {
-		c.ToolPriorTemp = DefaultToolPriorTemp
-	}
-	c.ToolPriorTemp = max(c.ToolPriorTemp, 0)
-	if c.CallPriorWeight == 0 {
-		c.CallPriorWeight = DefaultCallPriorWeight
-	}
-	c.CallPriorWeight = max(c.CallPriorWeight, 0)
-	if c.CallPriorCenter == 0 {
-		c.CallPriorCenter = DefaultCallPriorCenter
-	}
-	if c.CallPriorCenterOne == 0 {
-		c.CallPriorCenterOne = DefaultCallPriorCenterOne
-	}
 	if c.MaxTranscript <= 0 {
 		c.MaxTranscript = 4096
 	}
@@ -136,11 +125,9 @@ func (c *Config) ensureDefaults() {
 		c.MaxToolsJSON = 1 << 20
 	}
 	if c.CloudBudget <= 0 {
-		c.CloudBudget = 10 * time.Second
+		c.CloudBudget = DefaultCloudBudget
 	}
-	if c.CloudReserve <= 0 {
-		c.CloudReserve = 50 * time.Millisecond
-	}
+	c.CloudReserve = max(c.CloudReserve, 0)
 	if c.MinCloudBudget <= 0 {
 		c.MinCloudBudget = 100 * time.Millisecond
 	}
@@ -173,14 +160,15 @@ const DefaultThreshold = 0.99998
 // shipped model over a held-out catalogue (`needle eval synth -lexical-weight W`; README).
 const DefaultLexicalWeight = 0.75
 
-// OffIfZero maps an operator's setting where 0 means off (the router's and needle's flags) to
-// Config's, where 0 means the default and a negative value off.
-func OffIfZero(x float64) float64 {
-	if x == 0 {
-		return -1
-	}
-	return x
-}
+// DefaultTopK is how many tools retrieval keeps.
+const DefaultTopK = 5
+
+// DefaultCloudBudget is the cloud's time when the caller sets no deadline, and
+// DefaultCloudReserve what is kept back from a caller's deadline for the local answer.
+const (
+	DefaultCloudBudget  = 10 * time.Second
+	DefaultCloudReserve = 50 * time.Millisecond
+)
 
 // DefaultToolPriorTemp is the tool prior's temperature, chosen by held-out exact match of the
 // shipped model on a seed other than the report's (`needle eval synth -tool-prior-temp T`).
@@ -223,8 +211,14 @@ func New(cfg Config, model LocalModel, cloud Cloud, reg *registry.Registry) *Pip
 // CauseShutdown) and skips new ones. Shutdown calls it before draining.
 func (p *Pipeline) StopEscalations() { p.stop() }
 
-// MaxToolsJSON is the largest tools JSON the pipeline accepts (PutToolset uses it too).
-func (p *Pipeline) MaxToolsJSON() int { return p.cfg.MaxToolsJSON }
+// CheckToolsSize is the one check of a tools JSON text's size, for Route (validate) and the
+// toolset RPCs alike: nil, or a ValidationError naming field.
+func (p *Pipeline) CheckToolsSize(text, field string) error {
+	if len(text) > p.cfg.MaxToolsJSON {
+		return registry.Invalid(field, "is %d bytes, at most %d allowed", len(text), p.cfg.MaxToolsJSON)
+	}
+	return nil
+}
 
 // Limits bound the inline toolsets the pipeline accepts (ValidateTools checks with them too).
 func (p *Pipeline) Limits() registry.Limits { return p.cfg.Limits }
@@ -232,13 +226,18 @@ func (p *Pipeline) Limits() registry.Limits { return p.cfg.Limits }
 // Input is one validated-to-be request.
 type Input struct {
 	Transcript    string
-	History       []escalate.Message
+	History       []Turn
 	ToolsJSON     string
 	ToolsField    string // the request field ToolsJSON came from, for violations (default tools_json)
 	Toolset       string
 	TopK          int
 	MinConfidence *float64
 	AllowEscalate *bool
+}
+
+// Turn is one earlier turn of a conversation: Role "user" or "assistant", and what was said.
+type Turn struct {
+	Role, Content string
 }
 
 // Retrieved is one tool kept by retrieval.
@@ -324,8 +323,8 @@ func (p *Pipeline) validate(in *Input) error {
 	case !utf8.ValidString(in.Toolset):
 		add("toolset", "must be valid UTF-8")
 	}
-	if len(in.ToolsJSON) > p.cfg.MaxToolsJSON {
-		add(in.ToolsField, fmt.Sprintf("is %d bytes, at most %d allowed", len(in.ToolsJSON), p.cfg.MaxToolsJSON))
+	if err := p.CheckToolsSize(in.ToolsJSON, in.ToolsField); err != nil {
+		ve.Violations = append(ve.Violations, err.(*registry.ValidationError).Violations...)
 	}
 	if in.MinConfidence != nil && (*in.MinConfidence < 0 || *in.MinConfidence > 1 || math.IsNaN(*in.MinConfidence)) {
 		add("options.min_confidence", "must be in [0, 1]")
@@ -387,7 +386,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 			return nil, nil, err
 		}
 		if len(tools) == 0 { // as a stored toolset: nothing to choose from is the caller's mistake
-			return nil, nil, &registry.ValidationError{Violations: []registry.Violation{{Field: in.ToolsField, Description: "needs at least one tool"}}}
+			return nil, nil, registry.Invalid(in.ToolsField, "needs at least one tool")
 		}
 	} else {
 		ts, err := p.reg.Get(in.Toolset)
@@ -435,6 +434,9 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		span.End()
 		if ctx.Err() != nil {
 			return nil, nil, ctx.Err()
+		}
+		if errors.Is(err, needle.ErrPromptTooLong) { // no local answer: the cloud's turn
+			return tools, &localAnswer{TooLong: true, why: err.Error()}, nil
 		}
 		return nil, nil, fmt.Errorf("router: local model: %w", err)
 	}
@@ -512,7 +514,10 @@ func (p *Pipeline) escalate(ctx context.Context, out *Output, allow bool, in Inp
 	defer cancelT()
 
 	msgs := make([]escalate.Message, 0, len(in.History)+1)
-	msgs = append(append(msgs, in.History...), escalate.Message{Role: "user", Content: in.Transcript})
+	for _, h := range in.History {
+		msgs = append(msgs, escalate.Message{Role: h.Role, Content: h.Content})
+	}
+	msgs = append(msgs, escalate.Message{Role: "user", Content: in.Transcript})
 	req := escalate.Request{Messages: msgs, Tools: make([]escalate.Tool, len(tools))}
 	for i, t := range tools {
 		req.Tools[i] = escalate.Tool{Name: t.Spec.Name, Description: t.Spec.Description, Parameters: t.Schema}

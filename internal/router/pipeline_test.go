@@ -15,6 +15,7 @@ import (
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/grammar"
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -77,7 +78,8 @@ func pipeline(t *testing.T, model LocalModel, url string, mod func(*Config)) *Pi
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := Config{Threshold: 0.5}
+	cfg := DefaultConfig()
+	cfg.Threshold = 0.5
 	if mod != nil {
 		mod(&cfg)
 	}
@@ -93,7 +95,7 @@ func TestHangingCloudFallsBackWithinTheDeadline(t *testing.T) {
 		in   Input
 	}{
 		{"low confidence", Input{Transcript: "timer", ToolsJSON: tools}},
-		{"multi-turn", Input{Transcript: "timer", ToolsJSON: tools, History: []escalate.Message{{Role: "user", Content: "hi"}}}},
+		{"multi-turn", Input{Transcript: "timer", ToolsJSON: tools, History: []Turn{{Role: "user", Content: "hi"}}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := pipeline(t, answer(0.1, timerCall), url, func(c *Config) { c.CloudReserve = 100 * time.Millisecond })
@@ -132,7 +134,7 @@ func TestNoBudgetSkipsTheCloud(t *testing.T) {
 func TestNoDoubleEscalation(t *testing.T) {
 	c, url := newCloud(t, 500, `{"error":{"message":"down"}}`)
 	p := pipeline(t, nil, url, nil)
-	_, err := p.Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools, History: []escalate.Message{{Role: "user", Content: "hi"}}})
+	_, err := p.Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools, History: []Turn{{Role: "user", Content: "hi"}}})
 	var ue *UnavailableError
 	if !errors.As(err, &ue) || ue.Cause != CauseCloudError {
 		t.Fatalf("%v, want ErrUnavailable (cloud_error)", err)
@@ -266,7 +268,7 @@ func TestBlankAndInvalidUTF8(t *testing.T) {
 	for _, in := range []Input{
 		{Transcript: " \t\n ", ToolsJSON: tools},
 		{Transcript: "a\xffb", ToolsJSON: tools},
-		{Transcript: "ok", ToolsJSON: tools, History: []escalate.Message{{Role: "user", Content: "\xc3"}}},
+		{Transcript: "ok", ToolsJSON: tools, History: []Turn{{Role: "user", Content: "\xc3"}}},
 		{Transcript: "ok", Toolset: "\xff"},
 	} {
 		if _, err := p.Route(context.Background(), in); !errors.Is(err, registry.ErrInvalid) {
@@ -295,8 +297,8 @@ func TestEmptyInlineToolsAreInvalid(t *testing.T) {
 }
 
 // Hybrid retrieval: when the contrastive head cannot tell tools apart (the fake embeds every
-// text alike), the words a tool shares with the transcript pick it; with LexicalWeight
-// negative the head alone decides and keeps the first tools offered.
+// text alike), the words a tool shares with the transcript pick it; with LexicalWeight 0
+// (off) the head alone decides and keeps the first tools offered.
 func TestHybridRetrieval(t *testing.T) {
 	const many = `[{"name":"set_timer","description":"Start a countdown timer."},
 		{"name":"get_weather","description":"Weather forecast for a city.","parameters":{"city":{"type":"string"}}},
@@ -308,8 +310,8 @@ func TestHybridRetrieval(t *testing.T) {
 		weight float64
 		want   []string
 	}{
-		{0, []string{"get_aqi", "get_weather"}}, // the default weight
-		{-1, []string{"set_timer", "get_weather"}},
+		{DefaultLexicalWeight, []string{"get_aqi", "get_weather"}},
+		{0, []string{"set_timer", "get_weather"}},
 	} {
 		p := pipeline(t, answer(0.99), "", func(c *Config) { c.TopK = 2; c.LexicalWeight = tc.weight })
 		out, err := p.Route(context.Background(), Input{Transcript: "how bad is the air pollution in the city today", ToolsJSON: many})
@@ -331,7 +333,7 @@ func TestHybridRetrieval(t *testing.T) {
 func TestToolPriorReachesTheDecoder(t *testing.T) {
 	const two = `[{"name":"set_timer","description":"Start a countdown timer."},
 		{"name":"get_aqi","description":"Air quality index (pollution) for a city."}]`
-	for _, temp := range []float64{0.5, -1} {
+	for _, temp := range []float64{0.5, 0} {
 		var got []float32
 		m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 			got = req.ToolPrior
@@ -342,7 +344,7 @@ func TestToolPriorReachesTheDecoder(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if temp < 0 {
+		if temp == 0 {
 			if got != nil {
 				t.Errorf("prior off: decoder got %v", got)
 			}
@@ -396,7 +398,7 @@ func TestCallPriorReachesTheDecoder(t *testing.T) {
 	}{
 		{1, 0.5, func(got, top float32) bool { return math.Abs(float64(got-(top-0.5))) < 1e-5 }},
 		{100, 0.5, func(got, top float32) bool { return got == 4 || got == -4 }},
-		{-1, 0.5, func(got, top float32) bool { return got == 0 }},
+		{0, 0.5, func(got, top float32) bool { return got == 0 }},
 	} {
 		var got float32
 		m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
@@ -432,5 +434,23 @@ func TestCallPriorOneTool(t *testing.T) {
 	}
 	if len(out.Retrieved) != 1 || math.Abs(float64(got-(out.Retrieved[0].Score-0.5))) > 1e-5 {
 		t.Errorf("call prior %v, retrieved %+v: want score - 0.5", got, out.Retrieved)
+	}
+}
+
+// A prompt longer than the local encoder takes is not decoded cut: the request escalates with
+// reason prompt_too_long, and without a cloud there is no answer (UNAVAILABLE), not a guess.
+func TestPromptTooLongEscalates(t *testing.T) {
+	long := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
+		return nil, &needle.PromptTooLongError{Tokens: 1500, Max: 1024}
+	}}
+	_, url := newCloud(t, 200, timerAnswer)
+	out, err := pipeline(t, long, url, nil).Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools})
+	if err != nil || out.Decision != DecisionEscalated || out.Reason != ReasonPromptTooLong {
+		t.Fatalf("with a cloud: %+v %v, want escalated for prompt_too_long", out, err)
+	}
+	_, err = pipeline(t, long, "", nil).Route(context.Background(), Input{Transcript: "timer", ToolsJSON: tools})
+	var ue *UnavailableError
+	if !errors.As(err, &ue) || ue.Cause != CauseNotConfigured {
+		t.Fatalf("without a cloud: %v, want UnavailableError (not_configured)", err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"slices"
@@ -12,8 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/kernels"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry/etcdstore"
+	"github.com/needle-router/needle/internal/router"
 )
 
 // Config is everything the router process takes. Its defaults, flags and NEEDLE_*
@@ -50,53 +54,89 @@ type Config struct {
 	CaptureDir         string // empty: capture off
 	CaptureMaxBytes    int64
 	CaptureFiles       int
+	// Kernels are the kernel set and thread count (NEEDLE_KERNELS, NEEDLE_THREADS; Load
+	// reads them, Run applies them before the model loads).
+	Kernels kernels.Settings
 	// Ready, when set, receives the bound addresses once the servers are up (tests use it).
 	Ready func(grpcAddr, httpAddr string)
 }
 
-// option is one setting: its flag, environment variable, default and README text.
+// option is one setting: its flag, environment variable, default, range and README text.
 type option struct {
 	flag, env string
 	def       string // parsed like a flag value
 	doc       string // README default when it is not the literal def ("" -> `def`, or none)
-	usage     string
+	usage     string // "{range}" stands for the range, written as in the README
 	ptr       func(c *Config) any
+	rng       *bounds // numeric options: the values Validate accepts
 }
 
+// bounds is a numeric option's range: lo to hi (hi 0: no upper bound), each end open or
+// closed.
+type bounds struct {
+	lo, hi         float64
+	loOpen, hiOpen bool
+}
+
+func (b *bounds) contains(x float64) bool {
+	return !math.IsNaN(x) && (x > b.lo || !b.loOpen && x == b.lo) && (b.hi == 0 && !b.hiOpen || x < b.hi || !b.hiOpen && x == b.hi)
+}
+
+func (b *bounds) String() string {
+	if b.hi == 0 && !b.hiOpen {
+		return "at least " + strconv.FormatFloat(b.lo, 'g', -1, 64)
+	}
+	l, r := "[", "]"
+	if b.loOpen {
+		l = "("
+	}
+	if b.hiOpen {
+		r = ")"
+	}
+	return l + strconv.FormatFloat(b.lo, 'g', -1, 64) + ", " + strconv.FormatFloat(b.hi, 'g', -1, 64) + r
+}
+
+// in is the closed range [lo, hi]; above is (lo, hi]; atLeast is [lo, infinity).
+func in(lo, hi float64) *bounds    { return &bounds{lo: lo, hi: hi} }
+func above(lo, hi float64) *bounds { return &bounds{lo: lo, hi: hi, loOpen: true} }
+func atLeast(lo float64) *bounds   { return &bounds{lo: lo} }
+
+func ftoa(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+
 var options = []option{
-	{"grpc-addr", "NEEDLE_GRPC_ADDR", ":50051", "", "gRPC listen address", func(c *Config) any { return &c.GRPCAddr }},
-	{"http-addr", "NEEDLE_HTTP_ADDR", ":8080", "", "the playground page (`/`), the HTTP/JSON API (`/v1/`), `/metrics` (Prometheus) and `/healthz`", func(c *Config) any { return &c.HTTPAddr }},
-	{"model", "NEEDLE_MODEL", "", "embedded `models/`", "model directory: `config.json`, `model.safetensors`, `tokenizer.model`", func(c *Config) any { return &c.ModelDir }},
-	{"weights", "NEEDLE_WEIGHTS", "", "as stored", "in-memory weight format: `f32`, `int8`, `int4` or `int8+int4` (int8 prefill, int4 decode); as stored, int8 on the int4 QAT grid gets the int4 decode copy", func(c *Config) any { return &c.Weights }},
-	{"no-model", "NEEDLE_NO_MODEL", "false", "", "run without a local model: everything escalates (reason `NO_LOCAL_MODEL`)", func(c *Config) any { return &c.NoModel }},
-	{"tools-dir", "NEEDLE_TOOLS_DIR", "", "", "every `*.json` file becomes a read-only toolset named after the file; it hides a stored toolset of the same name; must exist", func(c *Config) any { return &c.ToolsDir }},
-	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted", func(c *Config) any { return &c.DataDir }},
-	{"store", "NEEDLE_STORE", "", "none (`--data-dir`)", "toolset store shared by replicas: `etcd://host:port[,host:port...][/prefix]` (`etcds://` for TLS, `?ca=&cert=&key=` PEM files); each replica watches it, so a change made through one serves on all within 1 s; unreachable: replicas serve what they have, writes get `UNAVAILABLE`; not with `--data-dir` (More than one router)", func(c *Config) any { return &c.Store }},
-	{"threshold", "NEEDLE_THRESHOLD", "0.99998", "", "local answers below this confidence escalate, in (0, 1]; the threshold for >= 98% local precision of the shipped model on held-out validation seeds (Results)", func(c *Config) any { return &c.Threshold }},
-	{"top-k", "NEEDLE_TOP_K", "5", "", "tools kept by retrieval, 1 to 64", func(c *Config) any { return &c.TopK }},
-	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", "0.75", "", "hybrid retrieval: weight of BM25 over the offered tools' words (divided by max(top score, 4)) added to the contrastive head's cosine, in [0, 10]; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }},
-	{"tool-prior-temp", "NEEDLE_TOOL_PRIOR_TEMP", "0.05", "", "the decoder weighs softmax(retrieval score / T) over the candidate tools as a prior where the first call names its tool, T in [0, 10]; 0 = no prior (Results)", func(c *Config) any { return &c.ToolPriorTemp }},
-	{"call-prior-weight", "NEEDLE_CALL_PRIOR_WEIGHT", "8", "", "call prior: weight x (top retrieval score - center), clamped to [-4, 4], is added to the decoder's log-odds of calling a tool at all, in [0, 100]; 0 = off (Results)", func(c *Config) any { return &c.CallPriorWeight }},
-	{"call-prior-center", "NEEDLE_CALL_PRIOR_CENTER", "0.9", "", "call prior: the top retrieval score at which it is neutral, in (0, 3]", func(c *Config) any { return &c.CallPriorCenter }},
-	{"call-prior-center-one", "NEEDLE_CALL_PRIOR_CENTER_ONE", "0.6", "", "call prior: the neutral score when one tool is offered (BM25 over one tool has little IDF), in (0, 3]", func(c *Config) any { return &c.CallPriorCenterOne }},
-	{"workers", "NEEDLE_WORKERS", "0", "GOMAXPROCS", "requests running the local model at once", func(c *Config) any { return &c.Workers }},
-	{"queue", "NEEDLE_QUEUE", "0", "4 x workers", "requests waiting for a worker; past it, or when the deadline cannot be met, `RESOURCE_EXHAUSTED` with retry info", func(c *Config) any { return &c.Queue }},
-	{"cloud-url", "NEEDLE_CLOUD_BASE_URL", "", "", "OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`; empty = no cloud", func(c *Config) any { return &c.CloudURL }},
-	{"cloud-model", "NEEDLE_CLOUD_MODEL", "gpt-4o-mini", "", "cloud model name", func(c *Config) any { return &c.CloudModel }},
-	{"", "NEEDLE_CLOUD_API_KEY", "", "", "cloud API key (environment only)", func(c *Config) any { return &c.CloudAPIKey }},
-	{"cloud-timeout", "NEEDLE_CLOUD_TIMEOUT", "10s", "", "per-attempt timeout", func(c *Config) any { return &c.CloudTimeout }},
-	{"cloud-retries", "NEEDLE_CLOUD_RETRIES", "2", "", "retries of 429/5xx/timeouts/network errors (0 = one attempt), jittered exponential backoff, `Retry-After` honoured within the deadline", func(c *Config) any { return &c.CloudRetries }},
-	{"cloud-budget", "NEEDLE_CLOUD_BUDGET", "10s", "", "the cloud's time when the caller sets no deadline; with one, the cloud gets what is left of it", func(c *Config) any { return &c.CloudBudget }},
-	{"cloud-reserve", "NEEDLE_CLOUD_RESERVE", "50ms", "", "kept back from the caller's deadline so a slow cloud still yields the local answer (`LOCAL_FALLBACK`) in time", func(c *Config) any { return &c.CloudReserve }},
-	{"breaker-failures", "NEEDLE_BREAKER_FAILURES", "5", "", "consecutive cloud outages (5xx, 429, timeouts, network errors) that open the breaker", func(c *Config) any { return &c.BreakerFailures }},
-	{"breaker-open-for", "NEEDLE_BREAKER_OPEN_FOR", "30s", "", "how long the open breaker waits before a probe", func(c *Config) any { return &c.BreakerOpenFor }},
-	{"drain-timeout", "NEEDLE_DRAIN_TIMEOUT", "20s", "", "how long SIGTERM waits for in-flight requests", func(c *Config) any { return &c.DrainTimeout }},
-	{"export-timeout", "NEEDLE_EXPORT_TIMEOUT", "2s", "", "how long shutdown waits to flush traces", func(c *Config) any { return &c.ExportTimeout }},
-	{"max-msg-bytes", "NEEDLE_MAX_MSG_BYTES", "4194304", "4 MiB", "largest gRPC message received or sent", func(c *Config) any { return &c.MaxMsgBytes }},
-	{"capture-dir", "NEEDLE_CAPTURE_DIR", "", "none (off)", "append validated single-turn cloud answers as training rows to `escalations.jsonl` in this directory (Escalation flywheel); created when missing", func(c *Config) any { return &c.CaptureDir }},
-	{"capture-max-bytes", "NEEDLE_CAPTURE_MAX_BYTES", "67108864", "64 MiB", "size at which `escalations.jsonl` rotates, at least 4096", func(c *Config) any { return &c.CaptureMaxBytes }},
-	{"capture-files", "NEEDLE_CAPTURE_FILES", "8", "", "rotated capture files kept (`escalations.1.jsonl` ...), at least 1; older ones are deleted", func(c *Config) any { return &c.CaptureFiles }},
-	{"log-level", "NEEDLE_LOG_LEVEL", "info", "", "`debug`, `info`, `warn` or `error`; slog JSON logs on stderr", func(c *Config) any { return &c.LogLevel }},
+	{"grpc-addr", "NEEDLE_GRPC_ADDR", ":50051", "", "gRPC listen address", func(c *Config) any { return &c.GRPCAddr }, nil},
+	{"http-addr", "NEEDLE_HTTP_ADDR", ":8080", "", "the playground page (`/`), the HTTP/JSON API (`/v1/`), `/metrics` (Prometheus) and `/healthz`", func(c *Config) any { return &c.HTTPAddr }, nil},
+	{"model", "NEEDLE_MODEL", "", "embedded `models/`", "model directory: `config.json`, `model.safetensors`, `tokenizer.model`", func(c *Config) any { return &c.ModelDir }, nil},
+	{"weights", "NEEDLE_WEIGHTS", "", "as stored", "in-memory weight format: `f32`, `int8`, `int4` or `int8+int4` (int8 prefill, int4 decode); as stored, int8 on the int4 QAT grid gets the int4 decode copy", func(c *Config) any { return &c.Weights }, nil},
+	{"no-model", "NEEDLE_NO_MODEL", "false", "", "run without a local model: everything escalates (reason `NO_LOCAL_MODEL`)", func(c *Config) any { return &c.NoModel }, nil},
+	{"tools-dir", "NEEDLE_TOOLS_DIR", "", "", "every `*.json` file becomes a read-only toolset named after the file; it hides a stored toolset of the same name; must exist", func(c *Config) any { return &c.ToolsDir }, nil},
+	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted", func(c *Config) any { return &c.DataDir }, nil},
+	{"store", "NEEDLE_STORE", "", "none (`--data-dir`)", "toolset store shared by replicas: `etcd://host:port[,host:port...][/prefix]` (`etcds://` for TLS, `?ca=&cert=&key=` PEM files); each replica watches it, so a change made through one serves on all within 1 s; unreachable: replicas serve what they have, writes get `UNAVAILABLE`; not with `--data-dir` (More than one router)", func(c *Config) any { return &c.Store }, nil},
+	{"threshold", "NEEDLE_THRESHOLD", ftoa(router.DefaultThreshold), "", "local answers below this confidence escalate, in {range}; the threshold for >= 98% local precision of the shipped model on held-out validation seeds (Results)", func(c *Config) any { return &c.Threshold }, above(0, 1)},
+	{"top-k", "NEEDLE_TOP_K", strconv.Itoa(router.DefaultTopK), "", "tools kept by retrieval, in {range}", func(c *Config) any { return &c.TopK }, in(1, router.MaxTopK)},
+	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", ftoa(router.DefaultLexicalWeight), "", "hybrid retrieval: weight of BM25 over the offered tools' words (divided by max(top score, 4)) added to the contrastive head's cosine, in {range}; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }, in(0, 10)},
+	{"tool-prior-temp", "NEEDLE_TOOL_PRIOR_TEMP", ftoa(router.DefaultToolPriorTemp), "", "the decoder weighs softmax(retrieval score / T) over the candidate tools as a prior where the first call names its tool, T in {range}; 0 = no prior (Results)", func(c *Config) any { return &c.ToolPriorTemp }, in(0, 10)},
+	{"call-prior-weight", "NEEDLE_CALL_PRIOR_WEIGHT", ftoa(router.DefaultCallPriorWeight), "", "call prior: weight x (top retrieval score - center), clamped to [-4, 4], is added to the decoder's log-odds of calling a tool at all, in {range}; 0 = off (Results)", func(c *Config) any { return &c.CallPriorWeight }, in(0, 100)},
+	{"call-prior-center", "NEEDLE_CALL_PRIOR_CENTER", ftoa(router.DefaultCallPriorCenter), "", "call prior: the top retrieval score at which it is neutral, in {range}", func(c *Config) any { return &c.CallPriorCenter }, above(0, 3)},
+	{"call-prior-center-one", "NEEDLE_CALL_PRIOR_CENTER_ONE", ftoa(router.DefaultCallPriorCenterOne), "", "call prior: the neutral score when one tool is offered (BM25 over one tool has little IDF), in {range}", func(c *Config) any { return &c.CallPriorCenterOne }, above(0, 3)},
+	{"workers", "NEEDLE_WORKERS", "0", "GOMAXPROCS", "requests running the local model at once, {range} (0: GOMAXPROCS)", func(c *Config) any { return &c.Workers }, atLeast(0)},
+	{"queue", "NEEDLE_QUEUE", "0", "4 x workers", "requests waiting for a worker, {range} (0: 4 x workers); past it, or when the deadline cannot be met, `RESOURCE_EXHAUSTED` with retry info", func(c *Config) any { return &c.Queue }, atLeast(0)},
+	{"cloud-url", "NEEDLE_CLOUD_BASE_URL", "", "", "OpenAI-compatible base URL, e.g. `https://api.openai.com/v1`; empty = no cloud", func(c *Config) any { return &c.CloudURL }, nil},
+	{"cloud-model", "NEEDLE_CLOUD_MODEL", "gpt-4o-mini", "", "cloud model name", func(c *Config) any { return &c.CloudModel }, nil},
+	{"", "NEEDLE_CLOUD_API_KEY", "", "", "cloud API key (environment only)", func(c *Config) any { return &c.CloudAPIKey }, nil},
+	{"cloud-timeout", "NEEDLE_CLOUD_TIMEOUT", "10s", "", "per-attempt timeout", func(c *Config) any { return &c.CloudTimeout }, nil},
+	{"cloud-retries", "NEEDLE_CLOUD_RETRIES", "2", "", "retries of 429/5xx/timeouts/network errors, in {range} (0 = one attempt), jittered exponential backoff, `Retry-After` honoured within the deadline", func(c *Config) any { return &c.CloudRetries }, in(0, 10)},
+	{"cloud-budget", "NEEDLE_CLOUD_BUDGET", router.DefaultCloudBudget.String(), "", "the cloud's time when the caller sets no deadline; with one, the cloud gets what is left of it", func(c *Config) any { return &c.CloudBudget }, nil},
+	{"cloud-reserve", "NEEDLE_CLOUD_RESERVE", router.DefaultCloudReserve.String(), "", "kept back from the caller's deadline so a slow cloud still yields the local answer (`LOCAL_FALLBACK`) in time", func(c *Config) any { return &c.CloudReserve }, nil},
+	{"breaker-failures", "NEEDLE_BREAKER_FAILURES", strconv.Itoa(escalate.DefaultBreakerFailures), "", "consecutive cloud outages (5xx, 429, timeouts, network errors) that open the breaker", func(c *Config) any { return &c.BreakerFailures }, atLeast(1)},
+	{"breaker-open-for", "NEEDLE_BREAKER_OPEN_FOR", escalate.DefaultBreakerOpenFor.String(), "", "how long the open breaker waits before a probe", func(c *Config) any { return &c.BreakerOpenFor }, nil},
+	{"drain-timeout", "NEEDLE_DRAIN_TIMEOUT", "20s", "", "how long SIGTERM waits for in-flight requests", func(c *Config) any { return &c.DrainTimeout }, nil},
+	{"export-timeout", "NEEDLE_EXPORT_TIMEOUT", "2s", "", "how long shutdown waits to flush traces", func(c *Config) any { return &c.ExportTimeout }, nil},
+	{"max-msg-bytes", "NEEDLE_MAX_MSG_BYTES", "4194304", "4 MiB", "largest gRPC message received or sent, {range}", func(c *Config) any { return &c.MaxMsgBytes }, atLeast(1 << 16)},
+	{"capture-dir", "NEEDLE_CAPTURE_DIR", "", "none (off)", "append validated single-turn cloud answers as training rows to `escalations.jsonl` in this directory (Escalation flywheel); created when missing", func(c *Config) any { return &c.CaptureDir }, nil},
+	{"capture-max-bytes", "NEEDLE_CAPTURE_MAX_BYTES", "67108864", "64 MiB", "size at which `escalations.jsonl` rotates, {range}", func(c *Config) any { return &c.CaptureMaxBytes }, atLeast(4096)},
+	{"capture-files", "NEEDLE_CAPTURE_FILES", "8", "", "rotated capture files kept (`escalations.1.jsonl` ...), {range}; older ones are deleted", func(c *Config) any { return &c.CaptureFiles }, atLeast(1)},
+	{"log-level", "NEEDLE_LOG_LEVEL", "info", "", "`debug`, `info`, `warn` or `error`; slog JSON logs on stderr", func(c *Config) any { return &c.LogLevel }, nil},
 }
 
 // value adapts a Config field to flag.Value.
@@ -166,7 +206,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 			}
 		}
 		if o.flag != "" {
-			fs.Var(v, o.flag, o.usage+" (env "+o.env+", default "+o.defaultText()+")")
+			fs.Var(v, o.flag, o.usageText()+" (env "+o.env+", default "+o.defaultText()+")")
 		}
 	}
 	if len(errs) > 0 {
@@ -178,7 +218,24 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	c.Kernels = kernels.SettingsFromEnv(getenv)
 	return c, c.Validate()
+}
+
+// rangeText is the range as Validate's errors say it: "in [0, 10]" or "at least 1".
+func (o option) rangeText() string {
+	if r := o.rng.String(); strings.HasPrefix(r, "at least") {
+		return r
+	}
+	return "in " + o.rng.String()
+}
+
+// usageText is the usage with its range written in.
+func (o option) usageText() string {
+	if o.rng == nil {
+		return o.usage
+	}
+	return strings.ReplaceAll(o.usage, "{range}", o.rng.String())
 }
 
 func (o option) defaultText() string {
@@ -197,35 +254,22 @@ func (c *Config) Validate() error {
 	bad := func(name, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("--%s: "+format, append([]any{name}, args...)...))
 	}
-	if !(c.Threshold > 0 && c.Threshold <= 1) {
-		bad("threshold", "%v is not in (0, 1]", c.Threshold)
-	}
-	if c.TopK < 1 || c.TopK > 64 {
-		bad("top-k", "%d is not in [1, 64]", c.TopK)
-	}
-	if !(c.LexicalWeight >= 0 && c.LexicalWeight <= 10) {
-		bad("lexical-weight", "%v is not in [0, 10]", c.LexicalWeight)
-	}
-	if !(c.ToolPriorTemp >= 0 && c.ToolPriorTemp <= 10) {
-		bad("tool-prior-temp", "%v is not in [0, 10]", c.ToolPriorTemp)
-	}
-	if !(c.CallPriorWeight >= 0 && c.CallPriorWeight <= 100) {
-		bad("call-prior-weight", "%v is not in [0, 100]", c.CallPriorWeight)
-	}
-	if !(c.CallPriorCenter > 0 && c.CallPriorCenter <= 3) {
-		bad("call-prior-center", "%v is not in (0, 3]", c.CallPriorCenter)
-	}
-	if !(c.CallPriorCenterOne > 0 && c.CallPriorCenterOne <= 3) {
-		bad("call-prior-center-one", "%v is not in (0, 3]", c.CallPriorCenterOne)
-	}
-	if c.Workers < 0 || c.Queue < 0 {
-		bad("workers", "workers and queue must not be negative")
-	}
-	if c.CloudRetries < 0 || c.CloudRetries > 10 {
-		bad("cloud-retries", "%d is not in [0, 10]", c.CloudRetries)
-	}
-	if c.BreakerFailures < 1 {
-		bad("breaker-failures", "must be at least 1")
+	for _, o := range options {
+		if o.rng == nil {
+			continue
+		}
+		var x float64
+		switch p := o.ptr(c).(type) {
+		case *float64:
+			x = *p
+		case *int:
+			x = float64(*p)
+		case *int64:
+			x = float64(*p)
+		}
+		if !o.rng.contains(x) {
+			bad(o.flag, "%v is not %s", value{o.ptr(c)}, o.rangeText())
+		}
 	}
 	for name, d := range map[string]time.Duration{"cloud-timeout": c.CloudTimeout, "cloud-budget": c.CloudBudget, "breaker-open-for": c.BreakerOpenFor,
 		"drain-timeout": c.DrainTimeout, "export-timeout": c.ExportTimeout} {
@@ -235,15 +279,6 @@ func (c *Config) Validate() error {
 	}
 	if c.CloudReserve < 0 || c.CloudReserve >= c.CloudBudget {
 		bad("cloud-reserve", "must be in [0, cloud-budget)")
-	}
-	if c.CaptureMaxBytes < 4096 {
-		bad("capture-max-bytes", "at least 4096")
-	}
-	if c.CaptureFiles < 1 {
-		bad("capture-files", "at least 1")
-	}
-	if c.MaxMsgBytes < 1<<16 {
-		bad("max-msg-bytes", "at least 65536")
 	}
 	if c.CloudURL != "" {
 		if u, err := url.Parse(c.CloudURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
@@ -284,7 +319,7 @@ func MarkdownTable() string {
 		if o.flag != "" {
 			f = "`--" + o.flag + "`"
 		}
-		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", f, o.env, o.defaultText(), o.usage)
+		fmt.Fprintf(&b, "| %s | `%s` | %s | %s |\n", f, o.env, o.defaultText(), o.usageText())
 	}
 	return b.String()
 }

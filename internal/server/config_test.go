@@ -2,14 +2,16 @@ package server
 
 import (
 	"flag"
-	"github.com/needle-router/needle/internal/needle"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
-	"time"
 )
 
 var update = flag.Bool("update", false, "rewrite the README's configuration table")
@@ -106,12 +108,68 @@ func TestBadValuesAreFatal(t *testing.T) {
 	}
 }
 
-// The operator's 0 turns hybrid retrieval's BM25 and the tool prior off; the pipeline's 0
-// would mean its default, so the mapping is its own decision.
-func TestOffIfZero(t *testing.T) {
-	for _, tc := range []struct{ in, want float64 }{{0, -1}, {0.1, 0.1}, {2, 2}} {
-		if got := router.OffIfZero(tc.in); got != tc.want {
-			t.Errorf("OffIfZero(%v) = %v, want %v", tc.in, got, tc.want)
+// The operator's defaults are the pipeline's and the breaker's: the options table takes the
+// policy values from router.DefaultConfig's constants, and the router's Config as built
+// from the default operator Config is router.DefaultConfig. 0 is off on both sides (no
+// mapping between them).
+func TestDefaultsAreThePipelines(t *testing.T) {
+	c := Defaults()
+	r := router.DefaultConfig()
+	got := router.Config{Threshold: c.Threshold, TopK: c.TopK, LexicalWeight: c.LexicalWeight, ToolPriorTemp: c.ToolPriorTemp,
+		CallPriorWeight: c.CallPriorWeight, CallPriorCenter: c.CallPriorCenter, CallPriorCenterOne: c.CallPriorCenterOne,
+		CloudBudget: c.CloudBudget, CloudReserve: c.CloudReserve}
+	if !reflect.DeepEqual(got, r) {
+		t.Errorf("operator defaults %+v, pipeline defaults %+v", got, r)
+	}
+	if c.BreakerFailures != escalate.DefaultBreakerFailures || c.BreakerOpenFor != escalate.DefaultBreakerOpenFor {
+		t.Errorf("breaker defaults %d %v, escalate's %d %v", c.BreakerFailures, c.BreakerOpenFor, escalate.DefaultBreakerFailures, escalate.DefaultBreakerOpenFor)
+	}
+	// Off is 0 for the operator and the pipeline alike.
+	off, err := Load([]string{"--lexical-weight", "0", "--tool-prior-temp", "0", "--call-prior-weight", "0"}, env(nil))
+	if err != nil || off.LexicalWeight != 0 || off.ToolPriorTemp != 0 || off.CallPriorWeight != 0 {
+		t.Fatalf("off: %+v %v", off, err)
+	}
+}
+
+// Every ranged option's ends are where Validate draws the line, and its README text shows
+// the range.
+func TestOptionRanges(t *testing.T) {
+	for _, o := range options {
+		if o.rng == nil {
+			continue
+		}
+		if !strings.Contains(MarkdownTable(), o.rng.String()) {
+			t.Errorf("%s: the README does not show its range %s", o.flag, o.rng)
+		}
+		set := func(x float64) error {
+			c := Defaults()
+			switch p := o.ptr(&c).(type) {
+			case *float64:
+				*p = x
+			case *int:
+				*p = int(x)
+			case *int64:
+				*p = int64(x)
+			}
+			return c.Validate()
+		}
+		step := 1e-9
+		if _, ok := o.ptr(&Config{}).(*float64); !ok {
+			step = 1
+		}
+		if err := set(o.rng.lo); (err != nil) != o.rng.loOpen {
+			t.Errorf("%s at its low end %v: %v", o.flag, o.rng.lo, err)
+		}
+		if err := set(o.rng.lo - step); err == nil {
+			t.Errorf("%s below its range accepted", o.flag)
+		}
+		if o.rng.hi != 0 {
+			if err := set(o.rng.hi); (err != nil) != o.rng.hiOpen {
+				t.Errorf("%s at its high end %v: %v", o.flag, o.rng.hi, err)
+			}
+			if err := set(o.rng.hi + step); err == nil {
+				t.Errorf("%s above its range accepted", o.flag)
+			}
 		}
 	}
 }

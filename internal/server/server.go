@@ -12,6 +12,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -53,6 +54,7 @@ const serviceName = "needle.router.v1.RouterService"
 // streams end, escalations in flight return their local answers, in-flight requests drain
 // (at most DrainTimeout) and traces flush (at most ExportTimeout).
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
+	kernels.Configure(cfg.Kernels) // before the model loads: the pool keeps its first size
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	)
 	gs := grpc.NewServer(opts...)
 	healthpb.RegisterHealthServer(gs, hw)
-	routerv1.RegisterRouterServiceServer(gs, &lazy{svc: &svc})
+	gs.RegisterService(whenReady(&svc), (*api.Service)(nil)) // the type only: whenReady hands each call to svc
 	reflection.Register(gs)
 
 	gl, err := net.Listen("tcp", cfg.GRPCAddr)
@@ -189,12 +191,12 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 		var m *needle.Model
 		var err error
 		if cfg.ModelDir != "" {
-			m, err = needle.Load(cfg.ModelDir, needle.Options{Weights: cfg.Weights})
+			m, err = needle.Load(os.DirFS(cfg.ModelDir), needle.Options{Weights: cfg.Weights})
 		} else {
-			m, err = needle.LoadDefault(models.FS, needle.Options{Weights: cfg.Weights})
+			m, err = needle.Load(models.FS, needle.Options{Weights: cfg.Weights})
 		}
 		switch {
-		case errors.Is(err, needle.ErrNoModel):
+		case errors.Is(err, needle.ErrNoModel) && cfg.ModelDir == "": // a checkout without a trained model
 			log.Warn("no trained model is present in models/: every request escalates to the cloud model")
 		case err != nil:
 			return nil, nil, fmt.Errorf("load model: %w", err)
@@ -204,7 +206,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 				return nil, nil, fmt.Errorf("load model: %w", err)
 			}
 			model, modelID = d, m.ID()
-			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Cfg.DModel, "layers", m.Cfg.EncLayers+m.Cfg.DecLayers,
+			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Config().DModel, "layers", m.Config().EncLayers+m.Config().DecLayers,
 				"kernels", kernels.Describe())
 			if w := kernels.Warning(); w != "" {
 				log.Warn("kernel settings not followed", "why", w)
@@ -240,8 +242,8 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 	if !cloud.Configured() {
 		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
 	}
-	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, LexicalWeight: router.OffIfZero(cfg.LexicalWeight), ToolPriorTemp: router.OffIfZero(cfg.ToolPriorTemp),
-		CallPriorWeight: router.OffIfZero(cfg.CallPriorWeight), CallPriorCenter: cfg.CallPriorCenter, CallPriorCenterOne: cfg.CallPriorCenterOne, ModelID: modelID,
+	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, LexicalWeight: cfg.LexicalWeight, ToolPriorTemp: cfg.ToolPriorTemp,
+		CallPriorWeight: cfg.CallPriorWeight, CallPriorCenter: cfg.CallPriorCenter, CallPriorCenterOne: cfg.CallPriorCenterOne, ModelID: modelID,
 		Workers: cfg.Workers, Queue: cfg.Queue, CloudBudget: cfg.CloudBudget, CloudReserve: cfg.CloudReserve, Capture: capt,
 		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Observer: metrics}, model, cloud, reg)
 	return p, reg, nil
@@ -306,41 +308,23 @@ func slogLogger(l *slog.Logger) logging.Logger {
 	})
 }
 
-// lazy answers Unavailable until the real service is ready.
-type lazy struct {
-	routerv1.UnimplementedRouterServiceServer
-	svc *atomic.Pointer[api.Service]
-}
-
 var errLoading = status.Error(codes.Unavailable, "router is loading")
 
-func (l *lazy) Route(ctx context.Context, r *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
-	if s := l.svc.Load(); s != nil {
-		return s.Route(ctx, r)
+// whenReady is the router service's description with every method answering Unavailable
+// until svc holds the real service, then handled by it: one wrapper for all methods, so a
+// new RPC needs nothing here.
+func whenReady(svc *atomic.Pointer[api.Service]) *grpc.ServiceDesc {
+	desc := routerv1.RouterService_ServiceDesc
+	desc.Methods = slices.Clone(desc.Methods)
+	for i := range desc.Methods {
+		h := desc.Methods[i].Handler
+		desc.Methods[i].Handler = func(_ any, ctx context.Context, dec func(any) error, ic grpc.UnaryServerInterceptor) (any, error) {
+			s := svc.Load()
+			if s == nil {
+				return nil, errLoading
+			}
+			return h(s, ctx, dec, ic)
+		}
 	}
-	return nil, errLoading
-}
-func (l *lazy) PutToolset(ctx context.Context, r *routerv1.PutToolsetRequest) (*routerv1.PutToolsetResponse, error) {
-	if s := l.svc.Load(); s != nil {
-		return s.PutToolset(ctx, r)
-	}
-	return nil, errLoading
-}
-func (l *lazy) GetToolset(ctx context.Context, r *routerv1.GetToolsetRequest) (*routerv1.GetToolsetResponse, error) {
-	if s := l.svc.Load(); s != nil {
-		return s.GetToolset(ctx, r)
-	}
-	return nil, errLoading
-}
-func (l *lazy) ListToolsets(ctx context.Context, r *routerv1.ListToolsetsRequest) (*routerv1.ListToolsetsResponse, error) {
-	if s := l.svc.Load(); s != nil {
-		return s.ListToolsets(ctx, r)
-	}
-	return nil, errLoading
-}
-func (l *lazy) DeleteToolset(ctx context.Context, r *routerv1.DeleteToolsetRequest) (*routerv1.DeleteToolsetResponse, error) {
-	if s := l.svc.Load(); s != nil {
-		return s.DeleteToolset(ctx, r)
-	}
-	return nil, errLoading
+	return &desc
 }

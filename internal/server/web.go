@@ -6,7 +6,6 @@ import (
 	"net"
 	"net/http"
 
-	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/capture"
 	"github.com/needle-router/needle/internal/httpapi"
 	"github.com/needle-router/needle/internal/playground"
@@ -61,11 +60,4 @@ func (c loggedCapture) Record(query string, tools []toolspec.Tool, calls []tools
 		c.log.Warn("capture: row not written", "err", err)
 	}
 	return err
-}
-
-func (l *lazy) ValidateTools(ctx context.Context, r *routerv1.ValidateToolsRequest) (*routerv1.ValidateToolsResponse, error) {
-	if s := l.svc.Load(); s != nil {
-		return s.ValidateTools(ctx, r)
-	}
-	return nil, errLoading
 }

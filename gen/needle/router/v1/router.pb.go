@@ -94,6 +94,9 @@ const (
 	// A candidate tool's schema uses JSON Schema the local grammar does not enforce
 	// (cloud-only, README "Tool schemas").
 	EscalationReason_ESCALATION_REASON_UNSUPPORTED_SCHEMA EscalationReason = 5
+	// The transcript and the candidate tools are more tokens than the local model's encoder
+	// takes; the local model did not run (it never decodes a cut prompt).
+	EscalationReason_ESCALATION_REASON_PROMPT_TOO_LONG EscalationReason = 6
 )
 
 // Enum value maps for EscalationReason.
@@ -105,6 +108,7 @@ var (
 		3: "ESCALATION_REASON_INVALID_LOCAL_CALL",
 		4: "ESCALATION_REASON_NO_LOCAL_MODEL",
 		5: "ESCALATION_REASON_UNSUPPORTED_SCHEMA",
+		6: "ESCALATION_REASON_PROMPT_TOO_LONG",
 	}
 	EscalationReason_value = map[string]int32{
 		"ESCALATION_REASON_UNSPECIFIED":        0,
@@ -113,6 +117,7 @@ var (
 		"ESCALATION_REASON_INVALID_LOCAL_CALL": 3,
 		"ESCALATION_REASON_NO_LOCAL_MODEL":     4,
 		"ESCALATION_REASON_UNSUPPORTED_SCHEMA": 5,
+		"ESCALATION_REASON_PROMPT_TOO_LONG":    6,
 	}
 )
 
@@ -1598,14 +1603,15 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x0eDECISION_LOCAL\x10\x01\x12\x16\n" +
 	"\x12DECISION_ESCALATED\x10\x02\x12\x14\n" +
 	"\x10DECISION_NO_CALL\x10\x03\x12\x1b\n" +
-	"\x17DECISION_LOCAL_FALLBACK\x10\x04*\xf7\x01\n" +
+	"\x17DECISION_LOCAL_FALLBACK\x10\x04*\x9e\x02\n" +
 	"\x10EscalationReason\x12!\n" +
 	"\x1dESCALATION_REASON_UNSPECIFIED\x10\x00\x12 \n" +
 	"\x1cESCALATION_REASON_MULTI_TURN\x10\x01\x12$\n" +
 	" ESCALATION_REASON_LOW_CONFIDENCE\x10\x02\x12(\n" +
 	"$ESCALATION_REASON_INVALID_LOCAL_CALL\x10\x03\x12$\n" +
 	" ESCALATION_REASON_NO_LOCAL_MODEL\x10\x04\x12(\n" +
-	"$ESCALATION_REASON_UNSUPPORTED_SCHEMA\x10\x05*\x99\x02\n" +
+	"$ESCALATION_REASON_UNSUPPORTED_SCHEMA\x10\x05\x12%\n" +
+	"!ESCALATION_REASON_PROMPT_TOO_LONG\x10\x06*\x99\x02\n" +
 	"\rFallbackCause\x12\x1e\n" +
 	"\x1aFALLBACK_CAUSE_UNSPECIFIED\x10\x00\x12!\n" +
 	"\x1dFALLBACK_CAUSE_NOT_CONFIGURED\x10\x01\x12\x1f\n" +
