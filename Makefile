@@ -13,6 +13,7 @@ GRPCURL_VERSION            := v1.9.3
 # Matches the grpc-gateway runtime in go.mod.
 GRPC_GATEWAY_VERSION       := v2.30.0
 GRPC_HEALTH_PROBE_VERSION  := v0.4.62
+STATICCHECK_VERSION        := v0.8.2
 PLAYWRIGHT_CORE_VERSION    := 1.65.1
 # Helm is not packaged by Debian; built from its Go module (the chart test runs it).
 HELM_VERSION               := v4.3.2
@@ -91,8 +92,10 @@ test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePie
 	  cmp <(zcat /tmp/tokcases.$$n.jsonl.gz) <(zcat internal/needle/testdata/tokenize/$$n.jsonl.gz) && echo "tokenizer cases for $$n are current" || exit 1; done
 	bash train/smoke.sh
 
-lint: $(TOOLS)/buf check-asm ## go vet + buf lint + gofmt + generated assembly fresh
+lint: $(TOOLS)/buf $(TOOLS)/staticcheck check-asm ## go vet + staticcheck + go mod tidy -diff + buf lint + gofmt + generated assembly fresh
 	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+	$(GO) mod tidy -diff
 	$(TOOLS)/buf lint
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); echo "gofmt needed"; exit 1)
 
@@ -125,6 +128,8 @@ $(TOOLS)/grpc-health-probe:
 	GOBIN=$(TOOLS) $(GO) install github.com/grpc-ecosystem/grpc-health-probe@$(GRPC_HEALTH_PROBE_VERSION)
 $(TOOLS)/helm:
 	GOBIN=$(TOOLS) $(GO) install helm.sh/helm/v4/cmd/helm@$(HELM_VERSION)
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 $(TOOLS)/grpcurl:
 	GOBIN=$(TOOLS) $(GO) install github.com/fullstorydev/grpcurl/cmd/grpcurl@$(GRPCURL_VERSION)
 

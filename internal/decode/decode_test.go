@@ -251,14 +251,44 @@ func TestConcurrentDecodes(t *testing.T) {
 	}
 }
 
-// Decode stops between decode steps when its context is cancelled.
+// stepCancel is a context cancelled once Err has been asked n times: Decode asks once before
+// encoding and once per decode step, so it cancels in the middle of the answer.
+type stepCancel struct {
+	context.Context
+	n, asked int
+}
+
+func (c *stepCancel) Err() error {
+	if c.asked++; c.asked > c.n {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Decode stops between decode steps when its context is cancelled: before the model runs,
+// and mid-answer, where it returns the context's error rather than a partial answer.
 func TestDecodeHonoursCancellation(t *testing.T) {
 	m := randomModel(t, 22)
+	tools := mustPrepare(t, mustTools(t, edgeTools))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	tools := mustTools(t, edgeTools)
-	if _, err := m.Decode(ctx, Request{Query: "x", Tools: mustPrepare(t, tools)}); err != context.Canceled {
-		t.Fatalf("err %v, want context.Canceled", err)
+	if _, err := m.Decode(ctx, Request{Query: "x", Tools: tools}); err != context.Canceled {
+		t.Fatalf("cancelled before: err %v, want context.Canceled", err)
+	}
+	// The uncancelled answer's length, to cancel strictly inside it.
+	full, err := m.Decode(context.Background(), Request{Query: "x", Tools: tools, CallPrior: 60})
+	if err != nil || full.OutputTokens < 6 {
+		t.Fatalf("%v %+v: want an answer of several tokens", err, full)
+	}
+	for _, n := range []int{2, full.OutputTokens / 2, full.OutputTokens - 3} {
+		c := &stepCancel{Context: context.Background(), n: n}
+		res, err := m.Decode(c, Request{Query: "x", Tools: tools, CallPrior: 60})
+		if err != context.Canceled || res != nil {
+			t.Errorf("cancelled after %d checks of %d tokens: %v %+v, want context.Canceled and no answer", n, full.OutputTokens, err, res)
+		}
+		if c.asked != n+1 {
+			t.Errorf("cancelled after %d checks: asked %d times, want it to stop at the first cancelled check", n, c.asked)
+		}
 	}
 }
 

@@ -7,8 +7,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -227,7 +229,9 @@ func CheckSimple(f Func, call Call, ans Answer) Result {
 			return fail("missing required parameter %q", r)
 		}
 	}
-	for k, v := range call.Args {
+	// In key order, so the reason names the same parameter on every run.
+	for _, k := range slices.Sorted(maps.Keys(call.Args)) {
+		v := call.Args[k]
 		details, inSchema := f.Properties[k]
 		accept, inAnswer := ans.Params[k]
 		if !inSchema || !inAnswer {
