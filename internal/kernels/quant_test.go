@@ -19,15 +19,6 @@ func randQuant(r *rand.Rand, n, k int) ([]int8, []float32) {
 	return q, s
 }
 
-// guardedBytes is guarded for byte buffers.
-func guardedBytes(n int) (full, inner []byte) {
-	full = make([]byte, n+32)
-	for i := range full {
-		full[i] = 0xA5
-	}
-	return full, full[16 : 16+n]
-}
-
 func TestQuantPanelConformance(t *testing.T) { forEachSet(t, testQuantPanelConformance) }
 
 func testQuantPanelConformance(t *testing.T) {

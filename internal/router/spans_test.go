@@ -50,7 +50,7 @@ func TestSpans(t *testing.T) {
 		}
 		for _, kv := range want {
 			if v, ok := got[kv.Key]; !ok || v != kv.Value {
-				t.Errorf("%s: %s = %v, want %v", name, kv.Key, v.Emit(), kv.Value.Emit())
+				t.Errorf("%s: %s = %v, want %v", name, kv.Key, v.String(), kv.Value.String())
 			}
 		}
 	}

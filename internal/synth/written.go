@@ -77,8 +77,6 @@ func signed(lo, hi int) func(g *gen) (string, any) {
 	return func(g *gen) (string, any) { n := g.intIn(lo, hi); return strconv.Itoa(n), n }
 }
 
-var wSayStr = []string{"for {v}", "{w} {v}", "with {w} {v}", "{w} \"{v}\""}
-
 var wQtys = map[string]*wQty{
 	"length":   {plural: []string{"lengths", "sides", "dimensions"}, names: []string{"base", "height", "width", "length", "side", "side_length"}, typ: "number", descs: []string{"Length in units.", "The {w} of the shape.", "Length."}, say: wSayNum, val: dec(1, 60, 0)},
 	"radius":   {names: []string{"radius", "r"}, typ: "number", descs: []string{"The radius.", "Radius of the circle in units."}, say: wSayNum, val: dec(1, 30, 1)},
