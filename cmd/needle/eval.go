@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 	"time"
@@ -17,13 +18,15 @@ import (
 
 func cmdEval(ctx context.Context, args []string) error {
 	if len(args) == 0 {
-		return errors.New(`eval needs "bfcl" or "synth"`)
+		return errors.New(`eval needs "bfcl", "synth" or "threshold"`)
 	}
 	switch args[0] {
 	case "bfcl":
 		return evalBFCL(ctx, args[1:])
 	case "synth":
 		return evalSynth(ctx, args[1:])
+	case "threshold":
+		return evalThreshold(args[1:], os.Stdout)
 	}
 	return fmt.Errorf("unknown eval %q", args[0])
 }
@@ -207,4 +210,63 @@ func progressBar() func(done, total int, cat string) {
 		fill := done * w / max(total, 1)
 		fmt.Fprintf(os.Stderr, "\r[%s%s] %d/%d %-24s", strings.Repeat("=", fill), strings.Repeat(" ", w-fill), done, total, cat)
 	}
+}
+
+// evalThreshold chooses the router's confidence threshold: the lowest at which the answered
+// rows of the validation per-item files (`eval synth --per-item`, seeds other than the
+// report's) reach --precision exact, then what it gives on each further file. The router's
+// default came from
+//
+//	needle eval synth -seed 7  -n 1500 -catalogue 0 --per-item s7.jsonl
+//	needle eval synth -seed 99 -n 1500 -catalogue 0 --per-item s99.jsonl
+//	needle eval threshold s7.jsonl,s99.jsonl reports/synth_items.jsonl
+func evalThreshold(args []string, w io.Writer) error {
+	fs := flag.NewFlagSet("eval threshold", flag.ContinueOnError)
+	precision := fs.Float64("precision", 0.98, "the share of answered rows that must be exact")
+	fs.Usage = func() {
+		fmt.Fprintln(fs.Output(), "usage: needle eval threshold [--precision P] VAL.jsonl[,VAL2.jsonl...] [TEST.jsonl ...]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return errors.New("eval threshold needs validation per-item files")
+	}
+	load := func(list string) ([]eval.Scored, error) {
+		var rows []eval.Scored
+		for _, name := range strings.Split(list, ",") {
+			f, err := os.Open(name)
+			if err != nil {
+				return nil, err
+			}
+			r, err := eval.ReadScored(f)
+			f.Close()
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", name, err)
+			}
+			rows = append(rows, r...)
+		}
+		return rows, nil
+	}
+	val, err := load(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	thr, cov := eval.ChooseThreshold(val, *precision)
+	if thr < 0 {
+		fmt.Fprintf(w, "validation (%d rows): no threshold reaches %.0f%% exact\n", len(val), 100**precision)
+		return nil
+	}
+	fmt.Fprintf(w, "validation (%d rows): threshold %v covers %.1f%%\n", len(val), thr, 100*cov)
+	for _, name := range fs.Args()[1:] {
+		rows, err := load(name)
+		if err != nil {
+			return err
+		}
+		c, p, n := eval.AtThreshold(rows, thr)
+		fmt.Fprintf(w, "%s: at %v: coverage %.1f%%, precision %.1f%% (%d of %d)\n", name, thr, 100*c, 100*p, n, len(rows))
+	}
+	return nil
 }

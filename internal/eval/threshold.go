@@ -1,0 +1,66 @@
+package eval
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+)
+
+// Scored is what threshold selection reads of one per-item line (`needle eval synth
+// --per-item`): the answer's confidence and whether it was exactly right.
+type Scored struct {
+	Confidence float64 `json:"confidence"`
+	Exact      bool    `json:"exact"`
+}
+
+// ReadScored reads per-item JSONL lines; a line that is not JSON is an error naming it.
+func ReadScored(r io.Reader) ([]Scored, error) {
+	var out []Scored
+	sc := bufio.NewScanner(r)
+	sc.Buffer(nil, 1<<24)
+	for n := 1; sc.Scan(); n++ {
+		var s Scored
+		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
+			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		out = append(out, s)
+	}
+	return out, sc.Err()
+}
+
+// ChooseThreshold is the lowest confidence threshold at which the answered rows (confidence
+// >= threshold) are at least precision exact, and the share of rows it answers
+// (ThresholdForPrecision); -1 and 0 when none reaches it. It is how the router's default
+// threshold is chosen, on validation seeds other than the report's.
+func ChooseThreshold(rows []Scored, precision float64) (threshold, coverage float64) {
+	conf := make([]float64, len(rows))
+	ok := make([]bool, len(rows))
+	for i, r := range rows {
+		conf[i], ok[i] = r.Confidence, r.Exact
+	}
+	return ThresholdForPrecision(conf, ok, precision)
+}
+
+// AtThreshold is what a threshold gives on rows: the share answered and the share of those
+// exact (NaN when none is answered), and how many were answered.
+func AtThreshold(rows []Scored, threshold float64) (coverage, precision float64, answered int) {
+	exact := 0
+	for _, r := range rows {
+		if r.Confidence >= threshold {
+			answered++
+			if r.Exact {
+				exact++
+			}
+		}
+	}
+	precision = math.NaN()
+	if answered > 0 {
+		precision = float64(exact) / float64(answered)
+	}
+	if len(rows) > 0 {
+		coverage = float64(answered) / float64(len(rows))
+	}
+	return coverage, precision, answered
+}
