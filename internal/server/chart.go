@@ -39,7 +39,7 @@ func ChartConfigBlock() string {
 		if _, ok := ChartManaged[o.env]; ok {
 			continue
 		}
-		usage := strings.ReplaceAll(o.usage, "`", "")
+		usage := strings.ReplaceAll(o.usageText(), "`", "")
 		fmt.Fprintf(&b, "  # %s: %s; default %s\n", o.env, usage, strings.ReplaceAll(o.defaultText(), "`", ""))
 		fmt.Fprintf(&b, "  %s: \"\"\n", ChartKey(o.env))
 	}
