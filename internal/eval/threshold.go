@@ -9,10 +9,12 @@ import (
 )
 
 // Scored is what threshold selection reads of one per-item line (`needle eval synth
-// --per-item`): the answer's confidence and whether it was exactly right.
+// --per-item`, or `needle eval bfcl --per-item`, whose verdict "pass" is exact): the
+// answer's confidence and whether it was exactly right.
 type Scored struct {
 	Confidence float64 `json:"confidence"`
 	Exact      bool    `json:"exact"`
+	Verdict    Verdict `json:"verdict"`
 }
 
 // ReadScored reads per-item JSONL lines; a line that is not JSON is an error naming it.
@@ -24,6 +26,9 @@ func ReadScored(r io.Reader) ([]Scored, error) {
 		var s Scored
 		if err := json.Unmarshal(sc.Bytes(), &s); err != nil {
 			return nil, fmt.Errorf("line %d: %w", n, err)
+		}
+		if s.Verdict != "" {
+			s.Exact = s.Verdict == Pass
 		}
 		out = append(out, s)
 	}

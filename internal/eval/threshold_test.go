@@ -30,6 +30,9 @@ func TestChooseThreshold(t *testing.T) {
 {"confidence":0.7,"exact":true}
 {"confidence":0.7,"exact":false}`, 0.98, 0.9, 1.0 / 3},
 		{"none reaches it", `{"confidence":0.9,"exact":false}`, 0.98, -1, 0},
+		{"eval bfcl lines: verdict pass is exact", `{"confidence":0.9,"verdict":"pass"}
+{"confidence":0.8,"verdict":"fail"}
+{"confidence":0.7,"verdict":"error"}`, 0.98, 0.9, 1.0 / 3},
 		{"a lower bar", `{"confidence":0.9,"exact":true}
 {"confidence":0.8,"exact":false}
 {"confidence":0.7,"exact":true}
