@@ -411,27 +411,29 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		}
 	}
 	ctxD, span := p.cfg.Tracer.Start(ctx, "router.decode")
-	req := decode.Request{Query: in.Transcript, Tools: make([]decode.Tool, len(cands))}
-	for i, t := range cands {
-		req.Tools[i] = decode.Tool{Grammar: t.Grammar, Text: t.Text, Spec: &t.Spec}
-	}
-	// A non-finite score (a broken embedding) leaves the decoder alone rather than failing.
-	if scores != nil && allFinite(scores) {
-		if p.cfg.ToolPriorTemp > 0 && len(scores) > 1 {
-			req.ToolPrior = make([]float32, len(scores))
-			for i, s := range scores {
-				req.ToolPrior[i] = s / float32(p.cfg.ToolPriorTemp)
+	// Candidates that do not fit the encoder together: the lowest-scored one is left out
+	// until they fit, a retrieval decision (the answer is rarely the tool retrieval liked
+	// least); cutting the prompt's tokens instead would lose part of a tool. Without scores
+	// (no retrieval ran) nothing is left out and the request escalates.
+	var res *decode.Result
+	dropped := 0
+	for {
+		req := p.decodeRequest(in.Transcript, cands, scores, len(tools))
+		res, err = p.model.Decode(ctxD, req)
+		if err == nil || !errors.Is(err, needle.ErrPromptTooLong) || scores == nil || len(cands) < 2 || ctx.Err() != nil {
+			break
+		}
+		low := 0
+		for i := range scores {
+			if scores[i] < scores[low] {
+				low = i
 			}
 		}
-		if p.cfg.CallPriorWeight > 0 {
-			top, center := slices.Max(scores), p.cfg.CallPriorCenter
-			if len(tools) == 1 { // offered, not kept: BM25's statistics are over what was offered
-				center = p.cfg.CallPriorCenterOne
-			}
-			req.CallPrior = float32(min(4, max(-4, p.cfg.CallPriorWeight*(float64(top)-center))))
-		}
+		cands = slices.Delete(slices.Clone(cands), low, low+1)
+		scores = slices.Delete(slices.Clone(scores), low, low+1)
+		dropped++
 	}
-	res, err := p.model.Decode(ctxD, req)
+	span.SetAttributes(attribute.Int("router.dropped_for_length", dropped))
 	if err != nil {
 		span.RecordError(err)
 		span.End()
@@ -458,6 +460,34 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	cspan.End()
 	out.Timings.Check = p.cfg.Now().Sub(tc)
 	return tools, &localAnswer{Calls: res.Calls, Valid: valid, Confidence: res.Confidence}, nil
+}
+
+// decodeRequest builds the decoder's request over the candidates, with the tool and call
+// priors from their retrieval scores (nil: none). offered is how many tools the caller
+// offered (BM25's statistics are over those).
+func (p *Pipeline) decodeRequest(transcript string, cands []registry.Tool, scores []float32, offered int) decode.Request {
+	req := decode.Request{Query: transcript, Tools: make([]decode.Tool, len(cands))}
+	for i := range cands {
+		t := &cands[i]
+		req.Tools[i] = decode.Tool{Grammar: t.Grammar, Text: t.Text, Spec: &t.Spec}
+	}
+	// A non-finite score (a broken embedding) leaves the decoder alone rather than failing.
+	if scores != nil && allFinite(scores) {
+		if p.cfg.ToolPriorTemp > 0 && len(scores) > 1 {
+			req.ToolPrior = make([]float32, len(scores))
+			for i, s := range scores {
+				req.ToolPrior[i] = s / float32(p.cfg.ToolPriorTemp)
+			}
+		}
+		if p.cfg.CallPriorWeight > 0 {
+			top, center := slices.Max(scores), p.cfg.CallPriorCenter
+			if offered == 1 { // offered, not kept: BM25's statistics are over what was offered
+				center = p.cfg.CallPriorCenterOne
+			}
+			req.CallPrior = float32(min(4, max(-4, p.cfg.CallPriorWeight*(float64(top)-center))))
+		}
+	}
+	return req
 }
 
 // check is the schema check of local and cloud calls alike: every call names an offered

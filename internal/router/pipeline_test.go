@@ -454,3 +454,36 @@ func TestPromptTooLongEscalates(t *testing.T) {
 		t.Fatalf("without a cloud: %v, want UnavailableError (not_configured)", err)
 	}
 }
+
+// Candidates that do not fit the encoder together: the lowest-scored are left out until
+// they fit, so the local model still answers over the tools retrieval liked best.
+func TestPromptTooLongLeavesOutLowestScored(t *testing.T) {
+	three := `[{"name":"get_weather","description":"Weather forecast","parameters":{"city":{"type":"string"}}},
+{"name":"set_timer","description":"Start a timer","parameters":{"minutes":{"type":"integer","required":true}}},
+{"name":"lights_on","description":"Switch the lights on","parameters":{"room":{"type":"string"}}}]`
+	var seen [][]string
+	m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
+		var names []string
+		for _, tl := range req.Tools {
+			names = append(names, tl.Spec.Name)
+		}
+		seen = append(seen, names)
+		if len(req.Tools) > 1 {
+			return nil, &needle.PromptTooLongError{Tokens: 1500, Max: 1024}
+		}
+		if len(req.ToolPrior) != 0 {
+			t.Errorf("one candidate left, still a tool prior %v", req.ToolPrior)
+		}
+		return &decode.Result{Calls: []toolspec.Call{timerCall}, Confidence: 0.5}, nil
+	}}
+	out, err := pipeline(t, m, "", nil).Route(context.Background(), Input{Transcript: "start a timer for 5 minutes", ToolsJSON: three})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != 3 || len(seen[0]) != 3 || len(seen[1]) != 2 || !slices.Equal(seen[2], []string{"set_timer"}) {
+		t.Fatalf("decoded over %v, want 3, then 2, then set_timer alone", seen)
+	}
+	if len(out.Calls) != 1 || out.Calls[0].Name != "set_timer" || out.Reason == ReasonPromptTooLong {
+		t.Errorf("answer %+v", out)
+	}
+}
