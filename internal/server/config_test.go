@@ -48,7 +48,7 @@ func TestLoadDefaultsEnvAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Threshold != 0.99998 || c.TopK != 5 || c.CloudRetries != 2 || c.CloudTimeout != 10*time.Second || c.GRPCAddr != ":50051" || c.CloudModel != "gpt-4o-mini" ||
+	if c.Threshold != 0.99966 || c.TopK != 5 || c.CloudRetries != 2 || c.CloudTimeout != 10*time.Second || c.GRPCAddr != ":50051" || c.CloudModel != "gpt-4o-mini" ||
 		c.CaptureDir != "" || c.CaptureMaxBytes != 64<<20 || c.CaptureFiles != 8 {
 		t.Fatalf("defaults %+v", c)
 	}
