@@ -15,10 +15,12 @@ GRPC_GATEWAY_VERSION       := v2.30.0
 GRPC_HEALTH_PROBE_VERSION  := v0.4.62
 STATICCHECK_VERSION        := v0.8.2
 PLAYWRIGHT_CORE_VERSION    := 1.65.1
-# Helm is not packaged by Debian; built from its Go module (the chart test runs it).
+# The helm CLI for installing the chart by hand (`make helm`; Debian does not package it, so it
+# is built from its Go module, which takes long). The chart test needs no CLI: it runs helm's Go
+# packages at the version in deploy/helm/test/go.mod, which its TestHelmPinnedOnce keeps equal to this.
 HELM_VERSION               := v4.3.2
 
-.PHONY: deps store-deps test-chart e2e-deps e2e help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
+.PHONY: deps store-deps test-chart helm e2e-deps e2e help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -40,8 +42,8 @@ store-deps: ## Debian's etcd-server, the shared toolset store the replica tests 
 	@command -v etcd >/dev/null || { echo "installing etcd-server (Debian)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server >/dev/null; }
 
-test-chart: $(TOOLS)/helm ## helm lint + helm template of deploy/helm/needle-router (default and non-default values), decoded strictly into k8s.io/api types and checked
-	cd deploy/helm/test && HELM=$(TOOLS)/helm $(GO) test -count=1 ./...
+test-chart: ## helm lint + helm template of deploy/helm/needle-router (default and non-default values) through helm's Go packages, decoded strictly into k8s.io/api types and checked
+	cd deploy/helm/test && $(GO) test -count=1 ./...
 
 test-go: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe
 	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl NEEDLE_E2E_HEALTH_PROBE=$(TOOLS)/grpc-health-probe $(GO) test -race -count=1 ./...
@@ -114,7 +116,9 @@ data: build ## 100k training rows and 1k held-out rows under data/
 	./bin/needle data -n 100000 -seed 11 -o data/train.jsonl
 	./bin/needle data -n 1000 -seed 12 -split heldout -o data/heldout.jsonl
 
-tools: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe $(TOOLS)/helm ## install pinned Go tools into .tools/bin
+tools: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe ## install the pinned Go tools the tests run into .tools/bin
+
+helm: $(TOOLS)/helm ## the helm CLI at HELM_VERSION into .tools/bin, to install the chart by hand (a long build; no test needs it)
 
 $(TOOLS)/protoc-gen-go:
 	GOBIN=$(TOOLS) $(GO) install google.golang.org/protobuf/cmd/protoc-gen-go@$(PROTOC_GEN_GO_VERSION)

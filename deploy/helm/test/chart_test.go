@@ -1,11 +1,16 @@
-// Package charttest renders deploy/helm/needle-router with helm (make tools installs the
-// pinned one) and decodes every manifest strictly into the Kubernetes API types, then checks
+// Package charttest lints and renders deploy/helm/needle-router with helm's own Go packages
+// (the chart loader, the linter, the template engine: what helm lint and helm template run,
+// at the version pinned in go.mod) and decodes every manifest strictly into the Kubernetes
+// API types, then checks
 // what the chart promises: gRPC probes, a grace period that covers preStop + drain + trace
 // export, no root, a read-only root file system, both Services, the HPA and PDB aiming at the
 // Deployment, toolsets mounted, and every router setting reachable from values.
 //
-// It is a module of its own so that k8s.io/api and its dependencies stay out of the router's
-// module graph (go.mod, go.sum, the image's build): only this test uses them.
+// It is a module of its own so that helm, k8s.io/api and their dependencies stay out of the
+// router's module graph (go.mod, go.sum, the image's build): only this test uses them. It
+// calls helm in-process rather than running the helm CLI because building the CLI from source
+// (its Kubernetes client, OCI registry and plugin runtime) takes many times longer on a cold
+// 2-core machine than the few packages used here.
 package charttest
 
 import (
@@ -13,7 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -22,6 +26,14 @@ import (
 	"testing"
 	"time"
 
+	"helm.sh/helm/v4/pkg/chart/common"
+	"helm.sh/helm/v4/pkg/chart/common/util"
+	"helm.sh/helm/v4/pkg/chart/v2/lint"
+	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	chartutil "helm.sh/helm/v4/pkg/chart/v2/util"
+	"helm.sh/helm/v4/pkg/engine"
+	releaseutil "helm.sh/helm/v4/pkg/release/v1/util"
 	appsv1 "k8s.io/api/apps/v1"
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
@@ -31,36 +43,101 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-const chart = "../needle-router"
+const (
+	chart       = "../needle-router"
+	release     = "rel"
+	namespace   = "routers"
+	kubeVersion = "1.31.0"
+)
 
-func helm(t *testing.T) string {
-	t.Helper()
-	if h := os.Getenv("HELM"); h != "" {
-		return h
-	}
-	for _, p := range []string{"../../../.tools/bin/helm"} {
-		if _, err := os.Stat(p); err == nil {
-			abs, _ := filepath.Abs(p)
-			return abs
+// values merges values files the way helm's -f does (pkg/cli/values): each file read as
+// YAML, a later file winning key by key, maps merged.
+func values(files ...string) (map[string]any, error) {
+	base := map[string]any{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
 		}
+		m, err := loader.LoadValues(bytes.NewReader(b))
+		if err != nil {
+			return nil, fmt.Errorf("failed to parse %s: %w", f, err)
+		}
+		base = loader.MergeMaps(base, m)
 	}
-	if p, err := exec.LookPath("helm"); err == nil {
-		return p
-	}
-	t.Skip("helm not found: make tools installs it into .tools/bin (or set HELM)")
-	return ""
+	return base, nil
 }
 
-func run(t *testing.T, args ...string) ([]byte, error) {
-	t.Helper()
-	cmd := exec.Command(helm(t), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return out, fmt.Errorf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+// lintChart is `helm lint --strict --namespace routers` with the given values
+// (pkg/action.Lint without the CLI): every rule of helm's linter (Chart.yaml, values and
+// schema, templates rendered in lint mode and parsed as Kubernetes objects, APIs deprecated in
+// the newest Kubernetes helm knows, dependencies, CRDs), a warning counting as an error.
+func lintChart(vals map[string]any) error {
+	if _, err := os.Stat(filepath.Join(chart, "Chart.yaml")); err != nil {
+		return fmt.Errorf("unable to check Chart.yaml file in chart: %w", err)
 	}
-	return out, nil
+	var errs []string
+	for _, m := range lint.RunAll(chart, vals, namespace).Messages {
+		if m.Severity >= support.WarningSev {
+			errs = append(errs, m.Error())
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("helm lint --strict:\n%s", strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// template is `helm template rel ../needle-router --namespace routers --kube-version 1.31.0`
+// with the given values, done as pkg/action.Install does it client-only (helm template) but
+// without the action package, whose Kubernetes client would triple what this test compiles:
+// the chart loaded, its kubeVersion checked, values coalesced with the chart's and validated
+// against its schema, the templates rendered by helm's engine, NOTES.txt dropped, and the
+// manifests split and put in install order. It returns the YAML documents, hooks first as
+// helm template prints them.
+func template(vals map[string]any) ([]string, error) {
+	ch, err := loader.Load(chart)
+	if err != nil {
+		return nil, err
+	}
+	kv, err := common.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return nil, err
+	}
+	caps := common.DefaultCapabilities.Copy()
+	caps.KubeVersion = *kv
+	if c := ch.Metadata.KubeVersion; c != "" && !chartutil.IsCompatibleRange(c, caps.KubeVersion.String()) {
+		return nil, fmt.Errorf("chart requires kubeVersion: %s which is incompatible with Kubernetes %s", c, caps.KubeVersion.Version)
+	}
+	if err := chartutil.ProcessDependencies(ch, vals); err != nil {
+		return nil, err
+	}
+	opts := common.ReleaseOptions{Name: release, Namespace: namespace, Revision: 1, IsInstall: true}
+	top, err := util.ToRenderValuesWithSchemaValidation(ch, vals, opts, caps, false)
+	if err != nil {
+		return nil, err
+	}
+	files, err := engine.Render(ch, top)
+	if err != nil {
+		return nil, err
+	}
+	for name := range files {
+		if strings.HasSuffix(name, "NOTES.txt") {
+			delete(files, name)
+		}
+	}
+	hooks, manifests, err := releaseutil.SortManifests(files, caps.APIVersions, releaseutil.InstallOrder)
+	if err != nil {
+		return nil, err
+	}
+	var docs []string
+	for _, h := range hooks {
+		docs = append(docs, h.Manifest)
+	}
+	for _, m := range manifests {
+		docs = append(docs, m.Content)
+	}
+	return docs, nil
 }
 
 // serviceMonitor is the part of the Prometheus Operator's type the chart writes, decoded
@@ -87,22 +164,22 @@ type rendered struct {
 	sm       *serviceMonitor
 }
 
-// render runs helm lint and helm template with the values files and decodes the output.
-func render(t *testing.T, values ...string) *rendered {
+// render lints and renders the chart with the values files and decodes the manifests.
+func render(t *testing.T, files ...string) *rendered {
 	t.Helper()
-	args := []string{chart}
-	for _, v := range values {
-		args = append(args, "-f", v)
+	vals, err := values(files...)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if out, err := run(t, append([]string{"lint", "--strict"}, args...)...); err != nil {
-		t.Fatalf("%v\n%s", err, out)
+	if err := lintChart(vals); err != nil {
+		t.Fatal(err)
 	}
-	out, err := run(t, append([]string{"template", "rel", "--namespace", "routers", "--kube-version", "1.31.0"}, args...)...)
+	docs, err := template(vals)
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &rendered{}
-	for _, doc := range regexp.MustCompile(`(?m)^---\s*$`).Split(string(out), -1) {
+	for _, doc := range docs {
 		if strings.TrimSpace(stripComments(doc)) == "" {
 			continue
 		}
@@ -444,8 +521,35 @@ func TestChartEveryValue(t *testing.T) {
 // Values that contradict each other fail the render rather than deploy something else.
 func TestChartRefusesTwoStores(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v.yaml")
-	os.WriteFile(path, []byte("store:\n  url: etcd://a:1\n  existingSecret:\n    name: s\n"), 0o644)
-	if _, err := run(t, "template", "rel", chart, "-f", path); err == nil || !strings.Contains(err.Error(), "not both") {
+	if err := os.WriteFile(path, []byte("store:\n  url: etcd://a:1\n  existingSecret:\n    name: s\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vals, err := values(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := template(vals); err == nil || !strings.Contains(err.Error(), "not both") {
 		t.Fatalf("rendered with two store sources: %v", err)
+	}
+}
+
+// The helm that `make helm` installs for people is the helm this test runs: one version, set
+// in the Makefile and in go.mod (test binaries carry no module list to ask instead).
+func TestHelmPinnedOnce(t *testing.T) {
+	version := func(file, re string) string {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := regexp.MustCompile(re).FindSubmatch(b)
+		if m == nil {
+			t.Fatalf("%s has no line matching %s", file, re)
+		}
+		return string(m[1])
+	}
+	mk := version("../../../Makefile", `(?m)^HELM_VERSION\s*:=\s*(\S+)`)
+	mod := version("go.mod", `(?m)^\s*helm\.sh/helm/v4 (v\S+)`)
+	if mk != mod {
+		t.Errorf("the Makefile's HELM_VERSION %s is not the helm.sh/helm/v4 %s this test uses (go.mod)", mk, mod)
 	}
 }
