@@ -566,7 +566,9 @@ func (p *Pipeline) escalate(ctx context.Context, out *Output, allow bool, in Inp
 		return nil, err
 	}
 	if err := check(tools, res.Calls); err != nil {
-		err = fmt.Errorf("%w: %w", escalate.ErrBadResponse, err)
+		// The cloud's answer failing a schema is the cloud's fault: keep the validator's text
+		// for the log but not its error, which on its own is the caller's (InvalidArgument).
+		err = fmt.Errorf("%w: %s", escalate.ErrBadResponse, err.Error())
 		span.RecordError(err)
 		return nil, err
 	}
