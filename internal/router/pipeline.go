@@ -223,6 +223,13 @@ func (p *Pipeline) CheckToolsSize(text, field string) error {
 	return nil
 }
 
+// Admit takes one of Route's workers for other work that costs like Route's
+// (PutToolset and ValidateTools compile schemas), under the same queue and refusal
+// (ErrOverloaded with a retry delay). The returned release must be called once.
+func (p *Pipeline) Admit(ctx context.Context) (release func(), err error) {
+	return p.adm.acquire(ctx)
+}
+
 // Limits bound the inline toolsets the pipeline accepts (ValidateTools checks with them too).
 func (p *Pipeline) Limits() registry.Limits { return p.cfg.Limits }
 
