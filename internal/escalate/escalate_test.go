@@ -150,7 +150,9 @@ func TestWholeBadBodiesAreBadAnswers(t *testing.T) {
 		{"invalid UTF-8", body(strings.Replace(full, "Paris", "Par\xffis", 1))},
 		{"lone surrogate in the body", body(strings.Replace(full, `"content":null`, `"content":"ab\ud83dcd"`, 1))},
 		{"lone low surrogate in the body", body(strings.Replace(full, `"content":null`, `"content":"\udc00"`, 1))},
-		{"lone surrogate in the arguments", func(w http.ResponseWriter, r *http.Request, n int) { completion(w, "get_weather", `{"city":"ab\ud83dcd"}`) }},
+		{"lone surrogate in the arguments", func(w http.ResponseWriter, r *http.Request, n int) {
+			completion(w, "get_weather", `{"city":"ab\ud83dcd"}`)
+		}},
 		{"high surrogate at the end of the arguments string", func(w http.ResponseWriter, r *http.Request, n int) { completion(w, "get_weather", `{"city":"\ud83d"}`) }},
 		{"over the size bound", body(strings.Replace(full, `"content":null`, `"content":"`+strings.Repeat("x", 5000)+`"`, 1))},
 	} {
