@@ -432,13 +432,15 @@ type Health struct {
 	Since    time.Time
 	Why      string
 	Revision int64 // the store revision the toolsets are current at
+	// Damage: the store file was damaged at start, set aside and rebuilt (Registry.Damage).
+	Damage string
 }
 
 // Health reports the store's state for the health detail.
 func (r *Registry) Health() Health {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	h := Health{Store: r.what, Stale: r.stale, Revision: r.rev}
+	h := Health{Store: r.what, Stale: r.stale, Revision: r.rev, Damage: r.damage}
 	if r.stale {
 		h.Since, h.Why = r.staleSince, r.staleWhy
 	}
