@@ -24,6 +24,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/grpc/test/bufconn"
 	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/escalate"
@@ -41,7 +42,7 @@ type served struct {
 	metrics *Metrics
 }
 
-func serveWith(t *testing.T, model router.LocalModel, cloudURL string, mod func(*router.Config), extra ...grpc.ServerOption) served {
+func serveWith(t testing.TB, model router.LocalModel, cloudURL string, mod func(*router.Config), extra ...grpc.ServerOption) served {
 	t.Helper()
 	reg, err := registry.Open(registry.Config{DataDir: t.TempDir()})
 	if err != nil {
@@ -72,7 +73,7 @@ func serveWith(t *testing.T, model router.LocalModel, cloudURL string, mod func(
 }
 
 // cloudBody is a fake cloud answering every request with the body f gives.
-func cloudBody(t *testing.T, f func() string) string {
+func cloudBody(t testing.TB, f func() string) string {
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprint(w, f())
@@ -82,7 +83,7 @@ func cloudBody(t *testing.T, f func() string) string {
 }
 
 // cloudCall is a fake cloud whose answer calls name with args.
-func cloudCall(t *testing.T, name, args string) string {
+func cloudCall(t testing.TB, name, args string) string {
 	return cloudBody(t, func() string { return completionBody(name, args) })
 }
 
@@ -362,4 +363,30 @@ func TestRegistrationTakesAWorker(t *testing.T) {
 	if _, err := s.c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "x", ToolsJson: toolsJSON}); err != nil {
 		t.Fatalf("with a free worker: %v", err)
 	}
+}
+
+// FuzzRouteRequestBytes: any bytes as a Route request over a real gRPC server are answered
+// from the error table or answered: never Internal, never a panic. Seeds:
+// testdata/fuzz/FuzzRouteRequestBytes and a few made here.
+func FuzzRouteRequestBytes(f *testing.F) {
+	good, _ := proto.Marshal(inline("weather in Paris"))
+	f.Add(good)
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0x0f})
+	withHistory, _ := proto.Marshal(&routerv1.RouteRequest{Transcript: "and tomorrow?", History: []*routerv1.Turn{{Role: "user", Content: "weather in Paris"}},
+		ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: dialTool}})
+	f.Add(withHistory)
+	s := serveWith(f, &fakeModel{RouteF: answer(0.9, weatherCall)}, cloudCall(f, "dial", `{"ext":"12345"}`), nil)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		var resp routerv1.RouteResponse
+		err := s.conn.Invoke(ctx, routerv1.RouterService_Route_FullMethodName, b, &resp, grpc.ForceCodec(rawCodec{}))
+		if err == nil {
+			return
+		}
+		st := status.Convert(err)
+		if st.Code() == codes.Internal || !FromTable(st) {
+			t.Fatalf("% x: %v", b, err)
+		}
+	})
 }

@@ -386,7 +386,7 @@ func (c *Client) attempt(ctx context.Context, params openai.ChatCompletionNewPar
 		}
 		return nil, err
 	}
-	if len(resp.Choices) == 0 {
+	if resp == nil || len(resp.Choices) == 0 { // nil: the body was JSON null
 		return nil, fmt.Errorf("%w: no choices", ErrBadResponse)
 	}
 	msg := resp.Choices[0].Message

@@ -58,7 +58,7 @@ func hang(w http.ResponseWriter, r *http.Request, n int) {
 	<-r.Context().Done()
 }
 
-func setup(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int), mod func(*Config)) (*Client, *cloud, *[]time.Duration) {
+func setup(t testing.TB, h func(w http.ResponseWriter, r *http.Request, n int), mod func(*Config)) (*Client, *cloud, *[]time.Duration) {
 	t.Helper()
 	c := &cloud{handler: h, stop: make(chan struct{})}
 	srv := httptest.NewServer(c)
@@ -79,7 +79,7 @@ func tools() []Tool {
 		"properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []any{"city"}}}}
 }
 
-func req(t *testing.T) Request {
+func req(t testing.TB) Request {
 	return Request{Messages: []Message{{Role: "user", Content: "weather in Paris"}}, Tools: tools()}
 }
 
@@ -147,6 +147,8 @@ func TestWholeBadBodiesAreBadAnswers(t *testing.T) {
 			fmt.Fprint(w, full[60:120])
 		}},
 		{"not JSON", body("<html>gateway</html>")},
+		{"JSON null (panicked the client before: found by FuzzCloudAnswer)", body("null")},
+		{"an empty body", body("")},
 		{"invalid UTF-8", body(strings.Replace(full, "Paris", "Par\xffis", 1))},
 		{"lone surrogate in the body", body(strings.Replace(full, `"content":null`, `"content":"ab\ud83dcd"`, 1))},
 		{"lone low surrogate in the body", body(strings.Replace(full, `"content":null`, `"content":"\udc00"`, 1))},

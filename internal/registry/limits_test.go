@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -168,4 +169,33 @@ func TestOneReferenceReader(t *testing.T) {
 			t.Errorf("%s: %v", ref, err)
 		}
 	}
+}
+
+// FuzzParseTools: any tools JSON (every accepted form, names, descriptions, parameters) is
+// accepted or refused with field violations, in bounded time, never a panic or another
+// error; an accepted tool's flat form renders and its validator runs. Seeds:
+// testdata/fuzz/FuzzParseTools and testdata/forms.json.
+func FuzzParseTools(f *testing.F) {
+	if b, err := os.ReadFile("testdata/forms.json"); err == nil {
+		f.Add(b)
+	}
+	for _, s := range []string{`[]`, `{}`, `[{"name":"f"}]`, `{"name":"天气","description":"天","parameters":{"a":{"type":"str"}}}`,
+		`[{"type":"function","function":{"name":"g","parameters":{"type":"object","properties":{"x":{"$ref":"#/$defs/a%2Fb"}},"$defs":{"a":{"b":{"type":"integer"}}}}}}]`,
+		`[{"name":"n","parameters":{"type":"object","properties":{"v":{"type":"integer","maximum":1e999999}}}}]`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		t0 := time.Now()
+		tools, err := Parse(b, Limits{}, "tools")
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Fatalf("error that is not a refusal: %v", err)
+		}
+		if d := time.Since(t0); d > 2*time.Second {
+			t.Fatalf("took %v", d)
+		}
+		for _, tl := range tools {
+			_ = tl.Spec.AppendJSON(nil)
+			_ = tl.ValidateArgs([]byte(`{}`))
+		}
+	})
 }
