@@ -27,8 +27,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
-	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/internal/toolspec"
@@ -123,7 +123,7 @@ const dialTool = `[{"name":"dial","description":"Dial an extension.","parameters
 // answer is unusable, that is the cloud's fault: UNAVAILABLE with CLOUD_BAD_CLOUD_ANSWER and
 // no field violations, counted as Unavailable, whatever the unusable part is.
 func TestUnusableCloudAnswerIsTheCloudsFault(t *testing.T) {
-	refuse := &fakeModel{RouteF: answer(0.9, toolspec.Call{Name: "get_weather", Arguments: []byte(`{"days":1}`)})} // fails the schema: city missing
+	refuse := &fakeModel{DecodeF: answer(0.9, toolspec.Call{Name: "get_weather", Arguments: []byte(`{"days":1}`)})} // fails the schema: city missing
 	cases := []struct {
 		name  string
 		model router.LocalModel
@@ -199,7 +199,7 @@ func TestFaultClassesSurviveWrapping(t *testing.T) {
 // Bytes that are not a protobuf message are the caller's fault (issue 22: ff ff ff ff 0f was
 // INTERNAL "failed to unmarshal"), on every method, streaming included.
 func TestNotProtobufIsInvalidArgument(t *testing.T) {
-	s := serveWith(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "", nil)
+	s := serveWith(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "", nil)
 	garbage := [][]byte{{0xff, 0xff, 0xff, 0xff, 0x0f}, {0x0a, 0x05, 'a'}, {0x08}, {0x0f, 0x00}}
 	for _, method := range []string{routerv1.RouterService_Route_FullMethodName, routerv1.RouterService_PutToolset_FullMethodName,
 		routerv1.RouterService_ValidateTools_FullMethodName, routerv1.RouterService_ListToolsets_FullMethodName, healthpb.Health_Check_FullMethodName} {
@@ -233,7 +233,7 @@ func TestNotProtobufIsInvalidArgument(t *testing.T) {
 // RESOURCE_EXHAUSTED and no RetryInfo: README's contract is that only RESOURCE_EXHAUSTED
 // with RetryInfo means "overloaded, retry later" (perception-stub counts only those as shed).
 func TestOversizeMessageHasNoRetryInfo(t *testing.T) {
-	s := serveWith(t, &fakeModel{RouteF: answer(0.9, weatherCall)}, "", nil, grpc.MaxRecvMsgSize(64<<10))
+	s := serveWith(t, &fakeModel{DecodeF: answer(0.9, weatherCall)}, "", nil, grpc.MaxRecvMsgSize(64<<10))
 	_, err := route(s.c, inline(strings.Repeat("a", 100<<10)))
 	if status.Code(err) != codes.ResourceExhausted {
 		t.Fatalf("%v, want ResourceExhausted", err)
@@ -303,7 +303,7 @@ func TestStructArgumentsKeepEveryNumber(t *testing.T) {
 			}
 		}
 	}
-	local := serveWith(t, &fakeModel{RouteF: answer(0.9, toolspec.Call{Name: "f", Arguments: []byte(args)})}, "", nil)
+	local := serveWith(t, &fakeModel{DecodeF: answer(0.9, toolspec.Call{Name: "f", Arguments: []byte(args)})}, "", nil)
 	resp, err := route(local.c, &routerv1.RouteRequest{Transcript: "f", ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: tools}})
 	check(t, resp, err)
 	if resp.Decision != routerv1.Decision_DECISION_LOCAL {
@@ -331,10 +331,10 @@ func TestExactFloat(t *testing.T) {
 // workers and queue full they are refused like a Route (RESOURCE_EXHAUSTED with RetryInfo).
 func TestRegistrationTakesAWorker(t *testing.T) {
 	started, unblock := make(chan struct{}, 4), make(chan struct{})
-	m := &fakeModel{RouteF: func(ctx context.Context, req needle.Request) (*needle.Result, error) {
+	m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
 		started <- struct{}{}
 		<-unblock
-		return &needle.Result{Calls: []toolspec.Call{weatherCall}, Confidence: 0.9}, nil
+		return &decode.Result{Calls: []toolspec.Call{weatherCall}, Confidence: 0.9}, nil
 	}}
 	obs := &depthObs{}
 	s := serveWith(t, m, "", func(c *router.Config) { c.Workers, c.Queue, c.Observer = 1, 1, obs })
@@ -375,7 +375,7 @@ func FuzzRouteRequestBytes(f *testing.F) {
 	withHistory, _ := proto.Marshal(&routerv1.RouteRequest{Transcript: "and tomorrow?", History: []*routerv1.Turn{{Role: "user", Content: "weather in Paris"}},
 		ToolsSource: &routerv1.RouteRequest_ToolsJson{ToolsJson: dialTool}})
 	f.Add(withHistory)
-	s := serveWith(f, &fakeModel{RouteF: answer(0.9, weatherCall)}, cloudCall(f, "dial", `{"ext":"12345"}`), nil)
+	s := serveWith(f, &fakeModel{DecodeF: answer(0.9, weatherCall)}, cloudCall(f, "dial", `{"ext":"12345"}`), nil)
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()

@@ -64,7 +64,7 @@ func (e *ValidationError) err() error {
 
 // Limits bound what a toolset may contain, each in the unit its refusal names. Zero fields
 // take the defaults. With the request limits of router.Config (transcript and history
-// turn bytes, turns, tools JSON bytes) and the decoder's own (needle.CheckTools), these are
+// turn bytes, turns, tools JSON bytes) and the decoder's own (grammar.Compile), these are
 // the limits the README's Limits table lists.
 type Limits struct {
 	MaxTools       int // tools per set (default 128)
