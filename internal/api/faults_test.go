@@ -175,7 +175,7 @@ func TestFaultClassesSurviveWrapping(t *testing.T) {
 		{fmt.Errorf("%w: %w", ve, escalate.ErrBadResponse), codes.InvalidArgument},
 		{errors.Join(escalate.ErrUnavailable, ve), codes.Unavailable},
 		{fmt.Errorf("outer: %w", fmt.Errorf("%w: %w", escalate.ErrTimeout, ve)), codes.Unavailable},
-		{fmt.Errorf("%w: %w", registry.ErrStore, ve), codes.Unavailable},
+		{fmt.Errorf("%w: %w", registry.ErrStoreUnavailable, ve), codes.Unavailable},
 		{fmt.Errorf("%w: %w", router.ErrCloudOnly, context.DeadlineExceeded), codes.FailedPrecondition},
 		{fmt.Errorf("x: %w", context.DeadlineExceeded), codes.DeadlineExceeded},
 		{&router.OverloadError{RetryAfter: time.Second}, codes.ResourceExhausted},

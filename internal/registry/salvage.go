@@ -56,11 +56,15 @@ const (
 	boltMaxStoreSize = 1 << 30
 )
 
-// storeRecord is one key and value of the store, in the bucket named by path.
+// storeRecord is one key and value of the store, in the bucket named by path; or, with
+// bucket set, the bucket at path itself and its sequence (NextSequence's counter, which a
+// rebuilt store must not start again from 0).
 type storeRecord struct {
 	path       []string
 	key, value []byte
 	page       uint64 // the leaf page it was read from (0: an inline bucket)
+	bucket     bool
+	seq        uint64
 }
 
 type boltMetaPage struct {
@@ -278,6 +282,7 @@ func (r *boltReader) leaf(p []byte, id uint64, path []string, lo, hi []byte, dep
 			r.badAt(sub, "bucket header cut short")
 			continue
 		}
+		r.recs = append(r.recs, storeRecord{path: sub, bucket: true, seq: le64(v[8:])})
 		if root := le64(v); root != 0 {
 			r.tree(root, sub, nil, nil, depth+1)
 			continue
@@ -433,6 +438,9 @@ func readBoltFile(data []byte) (recs []storeRecord, problems []string) {
 		}
 		for _, rec := range r.recs {
 			k := strings.Join(rec.path, "\x00") + "\x01" + string(rec.key)
+			if rec.bucket {
+				k = strings.Join(rec.path, "\x00") + "\x02"
+			}
 			if !have[k] {
 				have[k] = true
 				out = append(out, rec)
@@ -539,7 +547,13 @@ func rebuildStore(path, aside string, recs []storeRecord) error {
 				}
 				b, err = b.CreateBucketIfNotExists([]byte(p))
 			}
-			if err == nil {
+			switch {
+			case err != nil:
+			case rec.bucket:
+				if rec.seq > b.Sequence() {
+					err = b.SetSequence(rec.seq)
+				}
+			default:
 				err = b.Put(rec.key, rec.value)
 			}
 			if err != nil {

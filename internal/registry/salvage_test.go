@@ -52,6 +52,18 @@ func openDamaged(t testing.TB, data []byte) (r *Registry, dir string, damaged in
 	return r, dir, damaged
 }
 
+// toolsetRecords keeps the records of the toolsets bucket (not the versions bucket's, nor
+// the buckets themselves).
+func toolsetRecords(recs []storeRecord) []storeRecord {
+	var out []storeRecord
+	for _, r := range recs {
+		if !r.bucket && len(r.path) == 1 && r.path[0] == string(bucket) {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
 func names(r *Registry) []string {
 	var out []string
 	for _, ts := range r.List() {
@@ -67,6 +79,7 @@ func names(r *Registry) []string {
 func TestDamagedStoreIsSetAsideAndSalvaged(t *testing.T) {
 	good := goodStore(t, 40, 300) // several leaf pages under a branch page
 	recs, problems := readBoltFile(good)
+	recs = toolsetRecords(recs)
 	if len(problems) > 0 || len(recs) != 40 {
 		t.Fatalf("the good store reads with problems %v, %d records", problems, len(recs))
 	}
@@ -166,9 +179,16 @@ func TestDamagedStoreIsSetAsideAndSalvaged(t *testing.T) {
 			if r2.Damage() != "" || !slices.Equal(names(r2), served) {
 				t.Fatalf("reopened: damage %q, %v, want %v", r2.Damage(), names(r2), served)
 			}
-			// And it takes writes.
-			if _, err := r2.Put("after", []byte(oneTool), time.Now()); err != nil {
+			// And it takes writes, with a version above every one handed out before (the
+			// sequence is carried over, or recovered from the versions themselves).
+			after, err := r2.Put("after", []byte(oneTool), time.Now())
+			if err != nil {
 				t.Fatal(err)
+			}
+			for _, ts := range r2.List() {
+				if ts.Name != "after" && ts.Version >= after.Version {
+					t.Fatalf("version %d of %s, not below the new write's %d", ts.Version, ts.Name, after.Version)
+				}
 			}
 		})
 	}
@@ -180,6 +200,7 @@ func TestDamagedStoreIsSetAsideAndSalvaged(t *testing.T) {
 func TestDamagedValueSkipsThatToolset(t *testing.T) {
 	good := goodStore(t, 40, 300)
 	recs, _ := readBoltFile(good)
+	recs = toolsetRecords(recs)
 	d := slices.Clone(good)
 	copy(d[3*4096+1000:], strings.Repeat("\xff", 200))
 	dir := t.TempDir()

@@ -623,6 +623,21 @@ func openBolt(dir string, now time.Time) (*boltStore, string, error) {
 				return err
 			}
 		}
+		// A version is never handed out twice, even by a store rebuilt from a damaged file
+		// whose sequence could not be read: a version that went back would be taken for an
+		// older change than one already applied.
+		var most uint64
+		if err := vb.ForEach(func(_, v []byte) error {
+			if len(v) == 8 {
+				most = max(most, binary.BigEndian.Uint64(v))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if vb.Sequence() < most {
+			return vb.SetSequence(most)
+		}
 		return nil
 	})
 	if err != nil {
