@@ -97,7 +97,7 @@ func get(t *testing.T, url string) (int, string) {
 // the internal gRPC address).
 func TestDrainSaysNotReadyOnBothPorts(t *testing.T) {
 	r := start(t, func(c *Config) { c.DrainTimeout = 20 * time.Second })
-	if code, body := get(t, "http://"+r.http+"/healthz"); code != 200 || body != "ok\n" {
+	if code, body := get(t, "http://"+r.http+"/healthz"); code != 200 || !strings.HasPrefix(body, "ok\n") || strings.Contains(body, "degraded") {
 		t.Fatalf("before the drain: %d %q", code, body)
 	}
 	// A stalled call: its headers arrived, its message never does, so the drain waits for it.
@@ -162,7 +162,7 @@ func TestDamagedStoreIsSaidInHealthAndMetrics(t *testing.T) {
 	os.WriteFile(filepath.Join(tools, "kitchen.json"), []byte(`[{"name":"set_timer","description":"Timer","parameters":{"minutes":{"type":"integer","required":true}}}]`), 0o644)
 	r := start(t, func(c *Config) { c.DataDir, c.ToolsDir = data, tools })
 	code, body := get(t, "http://"+r.http+"/healthz")
-	if code != 200 || !strings.HasPrefix(body, "ok\ndegraded: toolset store was damaged") || !strings.Contains(body, "set aside as toolsets.db.damaged-") {
+	if code != 200 || !strings.HasPrefix(body, "ok\n") || !strings.Contains(body, "\ndegraded: toolset store was damaged") || !strings.Contains(body, "set aside as toolsets.db.damaged-") {
 		t.Fatalf("/healthz: %d %q", code, body)
 	}
 	if _, m := get(t, "http://"+r.http+"/metrics"); !strings.Contains(m, "needle_toolset_store_damaged 1") {
