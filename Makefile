@@ -20,7 +20,7 @@ PLAYWRIGHT_CORE_VERSION    := 1.65.1
 # packages at the version in deploy/helm/test/go.mod, which its TestHelmPinnedOnce keeps equal to this.
 HELM_VERSION               := v4.3.2
 
-.PHONY: deps store-deps test-chart helm e2e-deps e2e help build test test-go test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
+.PHONY: deps store-deps test-chart helm e2e-deps e2e help build test test-go test-fuzz test-noasm test-kernel-sets test-arm64 test-python lint proto check-proto check-asm asm run tools bench data train-smoke docker
 
 help: ## list targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -31,7 +31,7 @@ build: ## build bin/router, bin/perception-stub, bin/needle
 run: build ## run the router with the shipped model (gRPC :50051, HTTP :8080)
 	./bin/router --tools-dir examples/toolsets --data-dir .data
 
-test: deps store-deps tools e2e-deps test-go test-chart test-noasm test-kernel-sets test-arm64 test-python ## all tests: Go with -race (browser test and etcd replicas included), the Helm chart, noasm kernels, each kernel set forced, arm64 under qemu, fixtures rechecked against PyTorch/SentencePiece, training smoke test
+test: deps store-deps tools e2e-deps test-go test-fuzz test-chart test-noasm test-kernel-sets test-arm64 test-python ## all tests: Go with -race (browser test and etcd replicas included), the fuzz targets for a few seconds each, the Helm chart, noasm kernels, each kernel set forced, arm64 under qemu, fixtures rechecked against PyTorch/SentencePiece, training smoke test
 
 deps: ## install the Debian packages the Python side needs, when missing (needs root)
 	@{ $(PY) -c 'import torch, numpy, sentencepiece' 2>/dev/null && test -e /usr/lib/x86_64-linux-gnu/libtcmalloc_minimal.so.4; } || { \
@@ -47,6 +47,16 @@ test-chart: ## helm lint + helm template of deploy/helm/needle-router (default a
 
 test-go: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe
 	NEEDLE_E2E_GRPCURL=$(TOOLS)/grpcurl NEEDLE_E2E_HEALTH_PROBE=$(TOOLS)/grpc-health-probe $(GO) test -race -count=1 ./...
+
+# The fuzz targets of the edges users and dependencies feed: Route request bytes, tools JSON,
+# tool schemas, cloud answers, the store file. Each runs FUZZTIME (corpora in testdata/fuzz/);
+# minimising a new input is capped, so the time goes to new inputs.
+FUZZTIME ?= 3s
+FUZZ_TARGETS := internal/api:FuzzRouteRequestBytes internal/registry:FuzzParseTools internal/registry:FuzzParseSchema \
+  internal/escalate:FuzzCloudAnswer internal/registry:FuzzStoreFile
+test-fuzz: ## each fuzz target for FUZZTIME (default 3s)
+	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$pkg || exit 1; done
 
 e2e-deps: ## Debian's chromium and playwright-core (npm) for the browser test; where they cannot be installed the test skips and says so
 	@[ -x /usr/bin/chromium ] || { echo "installing chromium (Debian)"; \

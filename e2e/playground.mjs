@@ -79,6 +79,20 @@ try {
   check((await page.locator(".wf-bar.decode").count()) === 1, "waterfall has the decode stage");
   await page.screenshot({ path: join(out, "2-local.png"), fullPage: true });
 
+  // 3b. Threshold 1 without escalation: a fallback, its cause shown beside the decision, and
+  //     the confidence printed with digits enough to read below the threshold.
+  await page.fill("#min-confidence", "1");
+  await page.uncheck("#allow-escalation");
+  await page.click("#run");
+  await page.waitForFunction(() => document.querySelector("#result")?.getAttribute("aria-busy") === "false" && document.querySelector("#decision"));
+  const fb = await page.textContent("#decision");
+  check(fb === "DECISION_LOCAL_FALLBACK", `fallback decision ${fb}`);
+  check((await page.textContent("#fallback-cause")) === "FALLBACK_CAUSE_ESCALATION_DISABLED", "fallback cause shown");
+  const ct = await page.textContent("#confidence-text");
+  const m = /^([0-9.]+) < threshold ([0-9.]+)$/.exec(ct);
+  check(m && Number(m[1]) < Number(m[2]), `confidence reads below the threshold: ${ct}`);
+  await page.check("#allow-escalation");
+
   // 4. A tool with mistakes (chosen with the keyboard): field errors with their paths.
   await page.focus("#example");
   await page.selectOption("#example", "forms/mistake");

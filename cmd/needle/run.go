@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/needle-router/needle/internal/router"
 )
@@ -66,7 +67,8 @@ func cmdRun(ctx context.Context, args []string) error {
 				"encode": ms(out.Timings.Encode), "decode": ms(out.Timings.Decode), "check": ms(out.Timings.Check)},
 		})
 	}
-	fmt.Printf("model %s, confidence %.3f\n", out.ModelID, out.Confidence)
+	// Every digit: a rounded confidence reads as the threshold it is below (0.99949 as 1.000).
+	fmt.Printf("model %s, confidence %s, threshold %s\n", out.ModelID, strconv.FormatFloat(out.Confidence, 'f', -1, 64), strconv.FormatFloat(out.Threshold, 'f', -1, 64))
 	if len(calls) == 0 {
 		fmt.Println("no call")
 	}

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -57,7 +58,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout io.Writer) 
 	conc := fs.Int("concurrency", 0, "load mode: concurrent callers (needs --duration)")
 	dur := fs.Duration("duration", 0, "load mode: how long to run")
 	timeout := fs.Duration("timeout", 10*time.Second, "per-request deadline")
-	maxErr := fs.Float64("max-error-rate", 0.01, "load mode: exit non-zero when more than this fraction of requests fail (RESOURCE_EXHAUSTED counts as shed, not failed)")
+	maxErr := fs.Float64("max-error-rate", 0.01, "load mode: exit non-zero when more than this fraction of requests fail (RESOURCE_EXHAUSTED with RetryInfo counts as shed, not failed; without it, e.g. a message over the size limit, it is a failure)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -176,6 +177,8 @@ func printOne(w io.Writer, asJSON bool, it item, resp *routerv1.RouteResponse, l
 			obj["decision"] = resp.Decision.String()
 			obj["escalation_reason"] = resp.EscalationReason.String()
 			obj["confidence"] = resp.Confidence
+			obj["threshold"] = resp.Threshold
+			obj["fallback_cause"] = resp.FallbackCause.String()
 			obj["calls"] = calls
 			obj["trace_id"] = resp.TraceId
 		}
@@ -191,10 +194,53 @@ func printOne(w io.Writer, asJSON bool, it item, resp *routerv1.RouteResponse, l
 	if resp.EscalationReason != 0 {
 		fmt.Fprintf(w, " (%s)", strings.TrimPrefix(resp.EscalationReason.String(), "ESCALATION_REASON_"))
 	}
-	fmt.Fprintf(w, " conf=%.2f %.1f ms\n", resp.Confidence, float64(lat.Microseconds())/1000)
+	if resp.FallbackCause != 0 {
+		fmt.Fprintf(w, " fallback=%s", strings.TrimPrefix(resp.FallbackCause.String(), "FALLBACK_CAUSE_"))
+	}
+	c, th := comparable(resp.Confidence, resp.Threshold)
+	rel := "<"
+	if resp.Confidence >= resp.Threshold {
+		rel = ">="
+	}
+	fmt.Fprintf(w, " conf=%s %s threshold %s %.1f ms\n", c, rel, th, float64(lat.Microseconds())/1000)
 	for _, c := range resp.Calls {
 		fmt.Fprintf(w, "    %s(%s)\n", c.Name, c.ArgumentsJson)
 	}
+}
+
+// comparable prints a confidence and its threshold with digits enough to show the threshold
+// as set and to compare as the numbers do: 0.99949 against 0.99998 reads "0.99949 <
+// threshold 0.99998", never "1.00 < 1.00".
+func comparable(c, th float32) (string, string) {
+	own := strconv.FormatFloat(float64(th), 'f', -1, 32)
+	d := 3
+	if i := strings.IndexByte(own, '.'); i >= 0 {
+		d = min(9, max(d, len(own)-i-1))
+	}
+	for ; d <= 9; d++ {
+		a, b := strconv.FormatFloat(float64(c), 'f', d, 32), strconv.FormatFloat(float64(th), 'f', d, 32)
+		fa, _ := strconv.ParseFloat(a, 64)
+		fb, _ := strconv.ParseFloat(b, 64)
+		if (c >= th) == (fa >= fb) && (c == th || a != b) {
+			return a, b
+		}
+	}
+	return strconv.FormatFloat(float64(c), 'g', -1, 32), own
+}
+
+// shed reports an error that is the router shedding load: RESOURCE_EXHAUSTED with RetryInfo
+// (README). Without RetryInfo (grpc-go refusing a message over the size limit) retrying
+// cannot help: a failure.
+func shed(err error) bool {
+	if status.Code(err) != codes.ResourceExhausted {
+		return false
+	}
+	for _, d := range status.Convert(err).Details() {
+		if _, ok := d.(*errdetails.RetryInfo); ok {
+			return true
+		}
+	}
+	return false
 }
 
 // backoff is the wait after n consecutive errors of one caller: 10ms doubling to 1s, or the
@@ -244,6 +290,9 @@ func load(ctx context.Context, items []item, conc int, dur time.Duration, maxErr
 						return // the run ended mid-request; not a result
 					}
 					key = "error:" + status.Code(err).String()
+					if shed(err) {
+						key = "shed"
+					}
 				} else {
 					key = strings.TrimPrefix(resp.Decision.String(), "DECISION_")
 				}
@@ -274,7 +323,7 @@ func load(ctx context.Context, items []item, conc int, dur time.Duration, maxErr
 	for k, n := range mix {
 		sum.Requests += n
 		switch {
-		case k == "error:ResourceExhausted":
+		case k == "shed":
 			sum.Shed += n
 		case strings.HasPrefix(k, "error:"):
 			sum.Failed += n

@@ -15,7 +15,9 @@ import (
 )
 
 // TestExtremeBoundsDecidedAtRegistration: bounds that do not fit a float64 or an int64 (huge
-// and tiny exponents, lengths beyond int64, contradictions) are read exactly at PutToolset.
+// and tiny exponents, lengths beyond int64, contradictions) are read exactly at PutToolset;
+// numbers beyond what a schema may hold (registry.MaxNumberOrder: 1e999999, whose exact
+// arithmetic costs the validator seconds) are refused before any compile.
 // A tool is refused (InvalidArgument), cloud-only (Route without a cloud: FailedPrecondition)
 // or local, and then the decoder's grammar compiles and the value it admits at the bound
 // passes the validator: never Unavailable or Internal on Route.
@@ -30,28 +32,28 @@ func TestExtremeBoundsDecidedAtRegistration(t *testing.T) {
 		want   int
 		arg    string // local: a value at the bound the grammar admits
 	}{
-		{`{"type":"integer","minimum":1e999999}`, cloudOnly, ""},
-		{`{"type":"integer","maximum":-1e999999}`, cloudOnly, ""},
-		{`{"type":"integer","exclusiveMinimum":1E+999999}`, cloudOnly, ""},
+		{`{"type":"integer","minimum":1e4000}`, cloudOnly, ""},
+		{`{"type":"integer","maximum":-1e4000}`, cloudOnly, ""},
+		{`{"type":"integer","exclusiveMinimum":1E+4000}`, cloudOnly, ""},
 		{`{"type":"integer","minimum":1e30,"maximum":2e30}`, cloudOnly, ""},
-		{`{"type":"integer","maximum":1e999999}`, local, "100000000000000000"},
-		{`{"type":"integer","minimum":-1e999999,"exclusiveMaximum":1e999999}`, local, "-100000000000000000"},
-		{`{"type":"integer","minimum":1e-999999}`, local, "1"},
-		{`{"type":"integer","maximum":-1e-999999}`, local, "-1"},
-		{`{"type":"integer","exclusiveMinimum":-1e-999999}`, local, "0"},
+		{`{"type":"integer","maximum":1e4000}`, local, "100000000000000000"},
+		{`{"type":"integer","minimum":-1e4000,"exclusiveMaximum":1e4000}`, local, "-100000000000000000"},
+		{`{"type":"integer","minimum":1e-4000}`, local, "1"},
+		{`{"type":"integer","maximum":-1e-4000}`, local, "-1"},
+		{`{"type":"integer","exclusiveMinimum":-1e-4000}`, local, "0"},
 		{`{"type":"integer","minimum":9007199254740993,"maximum":9007199254740993}`, local, "9007199254740993"},
 		{`{"type":"integer","minimum":0.5,"exclusiveMaximum":2}`, local, "1"},
-		{`{"type":"integer","minimum":2e999999,"maximum":1e999999}`, refused, ""},
-		{`{"type":"integer","minimum":1e999999,"maximum":5}`, refused, ""},
-		{`{"type":"integer","exclusiveMinimum":1e999999,"maximum":1e999999}`, refused, ""},
+		{`{"type":"integer","minimum":2e4000,"maximum":1e4000}`, refused, ""},
+		{`{"type":"integer","minimum":1e4000,"maximum":5}`, refused, ""},
+		{`{"type":"integer","exclusiveMinimum":1e4000,"maximum":1e4000}`, refused, ""},
 		{`{"type":"integer","minimum":3,"maximum":2.5}`, refused, ""},
-		{`{"type":"integer","exclusiveMinimum":1e-999999,"exclusiveMaximum":1}`, refused, ""},
-		{`{"type":"string","minLength":1e999999}`, cloudOnly, ""},
-		{`{"type":"string","minLength":99999999999999999999}`, cloudOnly, ""},
-		{`{"type":"string","maxLength":1e999999}`, local, `""`},
-		{`{"type":"array","minItems":1e999999}`, cloudOnly, ""},
-		{`{"type":"array","minItems":99999999999999999999,"maxItems":1}`, refused, ""},
-		{`{"type":"array","maxItems":99999999999999999999}`, local, `[]`},
+		{`{"type":"integer","exclusiveMinimum":1e-4000,"exclusiveMaximum":1}`, refused, ""},
+		{`{"type":"string","minLength":1e4000}`, cloudOnly, ""},
+		{`{"type":"string","minLength":40004000400099}`, cloudOnly, ""},
+		{`{"type":"string","maxLength":1e4000}`, local, `""`},
+		{`{"type":"array","minItems":1e4000}`, cloudOnly, ""},
+		{`{"type":"array","minItems":40004000400099,"maxItems":1}`, refused, ""},
+		{`{"type":"array","maxItems":40004000400099}`, local, `[]`},
 	}
 	for i, c := range cases {
 		t.Run(fmt.Sprint(i), func(t *testing.T) {

@@ -24,6 +24,7 @@ type Metrics struct {
 	shed        prometheus.Counter
 	skipped     prometheus.Counter
 	stale       prometheus.Gauge
+	damaged     prometheus.Gauge
 	tokens      *prometheus.CounterVec
 	tokSeconds  *prometheus.CounterVec
 }
@@ -51,12 +52,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Stored or file toolsets that failed to load at start and were skipped."}),
 		stale: prometheus.NewGauge(prometheus.GaugeOpts{Name: "needle_toolsets_stale",
 			Help: "1 while the shared toolset store (--store) is out of sight: the toolsets served are those last seen and writes fail with UNAVAILABLE; 0 otherwise."}),
+		damaged: prometheus.NewGauge(prometheus.GaugeOpts{Name: "needle_toolset_store_damaged",
+			Help: "1 when the toolset store file was damaged at start: it was set aside and rebuilt from what could be read (log and /healthz say more)."}),
 		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_model_tokens_total",
 			Help: "Tokens processed by the local model."}, []string{"stage"}),
 		tokSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_model_seconds_total",
 			Help: "Seconds spent in the local model (tokens/s = tokens_total / seconds_total)."}, []string{"stage"}),
 	}
-	reg.MustRegister(m.latency, m.requests, m.escalations, m.attempts, m.breaker, m.queue, m.shed, m.skipped, m.stale, m.tokens, m.tokSeconds)
+	reg.MustRegister(m.latency, m.requests, m.escalations, m.attempts, m.breaker, m.queue, m.shed, m.skipped, m.stale, m.damaged, m.tokens, m.tokSeconds)
 	m.BreakerState("", "closed")
 	return m
 }
@@ -102,6 +105,9 @@ func (m *Metrics) BreakerState(_, to string) {
 		m.breaker.WithLabelValues(s).Set(v)
 	}
 }
+
+// StoreDamaged marks the toolset store as damaged at start (registry.Config.OnDamaged).
+func (m *Metrics) StoreDamaged() { m.damaged.Set(1) }
 
 // ToolsetSkipped counts a toolset that failed to load (registry.Config.OnSkip).
 func (m *Metrics) ToolsetSkipped() { m.skipped.Inc() }

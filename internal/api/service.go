@@ -7,8 +7,9 @@ package api
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"log/slog"
 	"sort"
 	"time"
@@ -18,7 +19,6 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/structpb"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
@@ -91,11 +91,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 		resp.RetrievedTools = append(resp.RetrievedTools, &routerv1.RetrievedTool{Name: r.Name, Score: r.Score})
 	}
 	for _, c := range out.Calls {
-		var m map[string]any
-		if err := json.Unmarshal(c.Arguments, &m); err != nil {
-			return nil, Status(ctx, s.log, fmt.Errorf("api: arguments of %s: %w", c.Name, err))
-		}
-		st, err := structpb.NewStruct(m)
+		st, err := argumentsStruct(c.Arguments)
 		if err != nil {
 			return nil, Status(ctx, s.log, fmt.Errorf("api: arguments of %s: %w", c.Name, err))
 		}
@@ -127,6 +123,11 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
 	}
+	release, err := s.p.Admit(ctx) // compiling schemas costs like a Route: the same workers
+	if err != nil {
+		return nil, Status(ctx, s.log, err)
+	}
+	defer release()
 	ts, err := s.reg.PutContext(ctx, req.GetName(), []byte(text), s.now(), ifVersion)
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
@@ -160,11 +161,10 @@ func (s *Service) ListToolsets(ctx context.Context, req *routerv1.ListToolsetsRe
 	size = min(size, pageMax)
 	after := ""
 	if tok := req.GetPageToken(); tok != "" {
-		b, err := base64.RawURLEncoding.DecodeString(tok)
-		if err != nil || len(b) == 0 {
+		var ok bool
+		if after, ok = parsePageToken(tok); !ok {
 			return nil, Status(ctx, s.log, errBadPageToken)
 		}
-		after = string(b)
 	}
 	all := s.reg.List()
 	i := sort.Search(len(all), func(i int) bool { return all[i].Name > after })
@@ -175,9 +175,28 @@ func (s *Service) ListToolsets(ctx context.Context, req *routerv1.ListToolsetsRe
 		bytes += len(all[i].Raw)
 	}
 	if i < len(all) {
-		out.NextPageToken = base64.RawURLEncoding.EncodeToString([]byte(all[i-1].Name))
+		out.NextPageToken = pageToken(all[i-1].Name)
 	}
 	return out, nil
+}
+
+// A page token is the last name of the page it follows and a CRC-32 of that name under a
+// fixed prefix, base64url: it holds no state, so any replica takes it, and a string this
+// server did not issue is refused (INVALID_ARGUMENT) rather than read as a name.
+const pageTokenPrefix = "needle.router.v1.ListToolsets:"
+
+func pageToken(after string) string {
+	b := binary.BigEndian.AppendUint32([]byte(after), crc32.ChecksumIEEE([]byte(pageTokenPrefix+after)))
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func parsePageToken(tok string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(b) < 5 {
+		return "", false
+	}
+	name := string(b[:len(b)-4])
+	return name, binary.BigEndian.Uint32(b[len(b)-4:]) == crc32.ChecksumIEEE([]byte(pageTokenPrefix+name))
 }
 
 // DeleteToolset implements RouterService.DeleteToolset.
@@ -199,19 +218,19 @@ func ServerOptions(log *slog.Logger, m *Metrics, extra ...grpc.UnaryServerInterc
 	if log == nil {
 		log = slog.Default()
 	}
-	codecOpt, guard := decodeGuard()
+	codecOpt, guard, streamGuard := decodeGuard()
 	ics := append([]grpc.UnaryServerInterceptor(nil), extra...)
 	if m != nil {
 		ics = append(ics, m.outcomes)
 	}
 	ics = append(ics, recoverPanics(log), func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
 		resp, err := guard(ctx, req, info, h)
-		if err == errMalformed {
+		if err == errMalformed || err == errNotProtobuf {
 			return nil, Status(ctx, log, err)
 		}
 		return resp, err
 	})
-	return []grpc.ServerOption{codecOpt, grpc.ChainUnaryInterceptor(ics...)}
+	return []grpc.ServerOption{codecOpt, grpc.ChainUnaryInterceptor(ics...), grpc.ChainStreamInterceptor(streamGuard)}
 }
 
 // recoverPanics turns a panic in a handler into Internal with the fixed message, logging

@@ -46,7 +46,12 @@ func (s *Service) ValidateTools(ctx context.Context, req *routerv1.ValidateTools
 	if err := s.p.CheckToolsSize(text, field); err != nil {
 		return nil, Status(ctx, s.log, err)
 	}
-	tools, err := registry.Parse([]byte(text), s.p.Limits(), field)
+	release, err := s.p.Admit(ctx) // compiling schemas costs like a Route: the same workers
+	if err != nil {
+		return nil, Status(ctx, s.log, err)
+	}
+	tools, err := registry.ParseContext(ctx, []byte(text), s.p.Limits(), field)
+	release()
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
 	}

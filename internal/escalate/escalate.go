@@ -7,6 +7,7 @@
 package escalate
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"strconv"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
@@ -101,6 +103,9 @@ type Config struct {
 	Jitter func() float64
 	// Now is the clock used to keep waits within the deadline; default time.Now.
 	Now func() time.Time
+	// MaxAnswerBytes bounds the body of one answer; a longer one is a bad answer
+	// (default 4 MiB).
+	MaxAnswerBytes int64
 }
 
 func (c *Config) ensureDefaults() {
@@ -139,6 +144,9 @@ func (c *Config) ensureDefaults() {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.MaxAnswerBytes <= 0 {
+		c.MaxAnswerBytes = 4 << 20
 	}
 }
 
@@ -223,7 +231,7 @@ func New(cfg Config) *Client {
 	c := &Client{cfg: cfg}
 	if cfg.BaseURL != "" {
 		oa := openai.NewClient(option.WithBaseURL(cfg.BaseURL), option.WithAPIKey(cfg.APIKey),
-			option.WithHTTPClient(cfg.HTTPClient), option.WithMaxRetries(0))
+			option.WithHTTPClient(cfg.HTTPClient), option.WithMaxRetries(0), option.WithMiddleware(readWhole(cfg.MaxAnswerBytes)))
 		c.oa = &oa
 	}
 	c.cb = gobreaker.NewCircuitBreaker[*Result](gobreaker.Settings{
@@ -378,7 +386,7 @@ func (c *Client) attempt(ctx context.Context, params openai.ChatCompletionNewPar
 		}
 		return nil, err
 	}
-	if len(resp.Choices) == 0 {
+	if resp == nil || len(resp.Choices) == 0 { // nil: the body was JSON null
 		return nil, fmt.Errorf("%w: no choices", ErrBadResponse)
 	}
 	msg := resp.Choices[0].Message
@@ -399,6 +407,11 @@ func (c *Client) attempt(ctx context.Context, params openai.ChatCompletionNewPar
 		if err := json.Unmarshal([]byte(args), &obj); err != nil || obj == nil {
 			return nil, fmt.Errorf("%w: arguments of %s are not a JSON object", ErrBadResponse, name)
 		}
+		// encoding/json reads an escaped half of a surrogate pair as U+FFFD: the string the
+		// cloud meant is not well-formed, and replacing it would change the answer.
+		if !WellFormedStrings([]byte(args)) {
+			return nil, fmt.Errorf("%w: arguments of %s hold an escaped lone surrogate", ErrBadResponse, name)
+		}
 		res.Calls = append(res.Calls, toolspec.Call{Name: name, Arguments: json.RawMessage(args)})
 	}
 	return res, nil
@@ -411,8 +424,17 @@ var errAttemptTimeout = errors.New("escalate: attempt timeout")
 func classify(err error, ctx context.Context) *attemptError {
 	var apiErr *openai.Error
 	var ne net.Error
+	var bad *badBodyError
+	var cut *bodyReadError
 	k := KindBadResponse
 	switch {
+	case errors.As(err, &bad):
+		k = KindBadResponse // the whole body arrived and is not a usable answer
+	case errors.As(err, &cut):
+		k = KindNetwork // the connection failed before the body was whole
+		if errors.Is(err, errAttemptTimeout) || errors.Is(err, context.DeadlineExceeded) || ctx.Err() != nil {
+			k = KindTimeout
+		}
 	case errors.As(err, &apiErr):
 		switch s := apiErr.StatusCode; {
 		case s == http.StatusTooManyRequests:
@@ -431,4 +453,110 @@ func classify(err error, ctx context.Context) *attemptError {
 		k = KindNetwork
 	}
 	return &attemptError{kind: k, err: err}
+}
+
+// badBodyError: a 2xx answer's body arrived whole and is not a usable answer (JSON cut
+// short or malformed, invalid UTF-8, an escaped lone surrogate, over MaxAnswerBytes). The
+// cloud is up: not retried, not counted towards the breaker.
+type badBodyError struct{ why string }
+
+func (e *badBodyError) Error() string { return "answer body " + e.why }
+
+// bodyReadError: the body could not be read to its end (the connection dropped or timed
+// out): an outage.
+type bodyReadError struct{ err error }
+
+func (e *bodyReadError) Error() string { return "reading the answer body: " + e.err.Error() }
+func (e *bodyReadError) Unwrap() error { return e.err }
+
+// readWhole reads every answer's body before the client decodes it, so a failure is
+// classified by where it happened: reading the body (the network) or what the body holds
+// (a bad answer). The JSON decoder alone reports a body cut short and a connection cut
+// short with the same io.ErrUnexpectedEOF.
+func readWhole(max int64) option.Middleware {
+	return func(req *http.Request, next option.MiddlewareNext) (*http.Response, error) {
+		resp, err := next(req)
+		if err != nil {
+			return resp, err
+		}
+		body, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+		resp.Body.Close()
+		if err != nil {
+			return nil, &bodyReadError{err}
+		}
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			return resp, nil // error answers are classified by their status
+		}
+		switch {
+		case int64(len(body)) > max:
+			return nil, &badBodyError{fmt.Sprintf("is over %d bytes", max)}
+		case !utf8.Valid(body):
+			return nil, &badBodyError{"is not valid UTF-8"}
+		case !json.Valid(body):
+			return nil, &badBodyError{"is not valid JSON (cut short or malformed)"}
+		case !WellFormedStrings(body):
+			return nil, &badBodyError{"holds an escaped lone surrogate"}
+		}
+		return resp, nil
+	}
+}
+
+// WellFormedStrings reports whether every string in the JSON text b (valid JSON) is
+// well-formed: each escaped surrogate (\uD800-\uDFFF) is half of a high-low pair.
+func WellFormedStrings(b []byte) bool {
+	in := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if !in {
+			in = c == '"'
+			continue
+		}
+		switch c {
+		case '"':
+			in = false
+		case '\\':
+			if i+1 < len(b) && b[i+1] == 'u' {
+				u, ok := hex4(b, i+2)
+				switch {
+				case !ok:
+					return false
+				case u >= 0xD800 && u <= 0xDBFF:
+					lo, ok := hex4(b, i+8)
+					if !ok || b[i+6] != '\\' || b[i+7] != 'u' || lo < 0xDC00 || lo > 0xDFFF {
+						return false
+					}
+					i += 11
+				case u >= 0xDC00 && u <= 0xDFFF:
+					return false
+				default:
+					i += 5
+				}
+			} else {
+				i++
+			}
+		}
+	}
+	return true
+}
+
+// hex4 reads four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i+4 > len(b) {
+		return 0, false
+	}
+	var r rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	return r, true
 }

@@ -58,7 +58,7 @@ func hang(w http.ResponseWriter, r *http.Request, n int) {
 	<-r.Context().Done()
 }
 
-func setup(t *testing.T, h func(w http.ResponseWriter, r *http.Request, n int), mod func(*Config)) (*Client, *cloud, *[]time.Duration) {
+func setup(t testing.TB, h func(w http.ResponseWriter, r *http.Request, n int), mod func(*Config)) (*Client, *cloud, *[]time.Duration) {
 	t.Helper()
 	c := &cloud{handler: h, stop: make(chan struct{})}
 	srv := httptest.NewServer(c)
@@ -79,7 +79,7 @@ func tools() []Tool {
 		"properties": map[string]any{"city": map[string]any{"type": "string"}}, "required": []any{"city"}}}}
 }
 
-func req(t *testing.T) Request {
+func req(t testing.TB) Request {
 	return Request{Messages: []Message{{Role: "user", Content: "weather in Paris"}}, Tools: tools()}
 }
 
@@ -113,6 +113,84 @@ func TestBadAnswersAreNotRetriedNorOutages(t *testing.T) {
 		}
 		if srv.calls.Load() != 1 || cl.State() != "closed" {
 			t.Fatalf("%s: %d requests, breaker %s; want 1 request, closed", tc.args, srv.calls.Load(), cl.State())
+		}
+	}
+}
+
+// A 200 whose body arrived whole but is not a usable answer is a bad answer (issue 22: a
+// truncated JSON body was taken for a network error, retried and counted towards the
+// breaker): JSON cut short with its framing intact, a body that is not JSON, invalid UTF-8,
+// an escaped lone surrogate in the body or in the arguments, a body over the size bound.
+// Each is tried once, classified bad_response and leaves the breaker closed.
+func TestWholeBadBodiesAreBadAnswers(t *testing.T) {
+	full := `{"id":"c1","object":"chat.completion","created":1,"model":"m","choices":[{"index":0,"finish_reason":"tool_calls","message":{"role":"assistant","content":null,"tool_calls":[{"id":"t1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\"}"}}]}}]}`
+	body := func(b string) func(w http.ResponseWriter, r *http.Request, n int) {
+		return func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, b)
+		}
+	}
+	if cl, _, _ := setup(t, body(full), nil); true { // the whole body is a good answer
+		if res, err := cl.Complete(context.Background(), req(t)); err != nil || string(res.Calls[0].Arguments) != `{"city":"Paris"}` {
+			t.Fatalf("the uncut body: %v %v", res, err)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		h    func(w http.ResponseWriter, r *http.Request, n int)
+	}{
+		{"JSON cut short (Content-Length matches)", body(full[:len(full)/2])},
+		{"JSON cut short (chunked)", func(w http.ResponseWriter, r *http.Request, n int) {
+			w.Header().Set("Content-Type", "application/json")
+			fmt.Fprint(w, full[:60])
+			w.(http.Flusher).Flush()
+			fmt.Fprint(w, full[60:120])
+		}},
+		{"not JSON", body("<html>gateway</html>")},
+		{"JSON null (panicked the client before: found by FuzzCloudAnswer)", body("null")},
+		{"an empty body", body("")},
+		{"invalid UTF-8", body(strings.Replace(full, "Paris", "Par\xffis", 1))},
+		{"lone surrogate in the body", body(strings.Replace(full, `"content":null`, `"content":"ab\ud83dcd"`, 1))},
+		{"lone low surrogate in the body", body(strings.Replace(full, `"content":null`, `"content":"\udc00"`, 1))},
+		{"lone surrogate in the arguments", func(w http.ResponseWriter, r *http.Request, n int) {
+			completion(w, "get_weather", `{"city":"ab\ud83dcd"}`)
+		}},
+		{"high surrogate at the end of the arguments string", func(w http.ResponseWriter, r *http.Request, n int) { completion(w, "get_weather", `{"city":"\ud83d"}`) }},
+		{"over the size bound", body(strings.Replace(full, `"content":null`, `"content":"`+strings.Repeat("x", 5000)+`"`, 1))},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var kinds []Kind
+			cl, srv, _ := setup(t, tc.h, func(c *Config) {
+				c.Breaker.Failures = 1
+				c.MaxAnswerBytes = 4096
+				c.OnAttempt = func(k Kind) { kinds = append(kinds, k) }
+			})
+			_, err := cl.Complete(context.Background(), req(t))
+			if !errors.Is(err, ErrBadResponse) {
+				t.Fatalf("err %v, want ErrBadResponse", err)
+			}
+			if srv.calls.Load() != 1 || cl.State() != "closed" || len(kinds) != 1 || kinds[0] != KindBadResponse {
+				t.Fatalf("%d requests, breaker %s, attempts %v; want 1 request, closed, [bad_response]", srv.calls.Load(), cl.State(), kinds)
+			}
+		})
+	}
+	// A well-formed pair and an escaped non-surrogate pass.
+	cl, _, _ := setup(t, func(w http.ResponseWriter, r *http.Request, n int) {
+		completion(w, "get_weather", `{"city":"\ud83d\ude00 \u00e9"}`)
+	}, nil)
+	if res, err := cl.Complete(context.Background(), req(t)); err != nil || string(res.Calls[0].Arguments) != `{"city":"\ud83d\ude00 \u00e9"}` {
+		t.Fatalf("%v %v", res, err)
+	}
+}
+
+func TestWellFormedStrings(t *testing.T) {
+	for s, want := range map[string]bool{
+		`{"a":"x"}`: true, `{"a":"\ud83d\ude00"}`: true, `{"a":"\\ud83d"}`: true, `{"\ud83d":1}`: false,
+		`["\ud83d"]`: false, `["\udc00\ud83d"]`: false, `["\ud83dx\ude00"]`: false, `["\ud83d\u0041"]`: false,
+		`[1,"\\","\ud83d\udc4d"]`: true, `"\ud83d\ud83d"`: false,
+	} {
+		if got := WellFormedStrings([]byte(s)); got != want {
+			t.Errorf("%s: %v, want %v", s, got, want)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -10,13 +11,15 @@ import (
 	"strings"
 	"testing"
 
-	"google.golang.org/genproto/googleapis/rpc/errdetails"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/api"
+	"github.com/needle-router/needle/internal/registry"
+	"github.com/needle-router/needle/internal/router"
 )
 
 // stub is a RouterService with one function field per method used here.
@@ -93,13 +96,11 @@ func TestErrorsKeepCodeAndViolations(t *testing.T) {
 	hs := serve(t, &stub{RouteF: func(ctx context.Context, r *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
 		switch r.GetTranscript() {
 		case "bad":
-			st, _ := status.New(codes.InvalidArgument, "invalid request").WithDetails(&errdetails.BadRequest{
-				FieldViolations: []*errdetails.BadRequest_FieldViolation{{Field: "tools[0].name", Description: "missing"}}})
-			return nil, st.Err()
+			return nil, api.Status(ctx, nil, &registry.ValidationError{Violations: []registry.Violation{{Field: "tools[0].name", Description: "missing"}}})
 		case "gone":
-			return nil, status.Error(codes.NotFound, "no such toolset")
+			return nil, api.Status(ctx, nil, registry.ErrNotFound)
 		}
-		return nil, status.Error(codes.Unavailable, "no answer available")
+		return nil, api.Status(ctx, nil, router.ErrUnavailable)
 	}})
 	for _, c := range []struct {
 		transcript string
@@ -142,7 +143,80 @@ func TestErrorsKeepCodeAndViolations(t *testing.T) {
 		}
 	}
 	// The service's own errors pass unchanged.
-	if _, body := post(t, hs.URL+"/v1/route", `{"transcript":"gone"}`); !strings.Contains(body, `"message":"no such toolset"`) {
+	if _, body := post(t, hs.URL+"/v1/route", `{"transcript":"gone"}`); !strings.Contains(body, `"message":"toolset not found"`) {
 		t.Errorf("service message changed: %s", body)
+	}
+}
+
+// A status the service did not make goes through the table too: a stub that answers
+// outside it, and the loopback connection refused (the router's gRPC port closed while it
+// drains: issue 22 saw 503 with the raw dial error and the internal address).
+func TestStatusesOutsideTheTableGoThroughIt(t *testing.T) {
+	hs := serve(t, &stub{RouteF: func(ctx context.Context, r *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
+		return nil, status.Error(codes.Unavailable, "dial tcp 10.0.0.7:50051: connection refused")
+	}})
+	code, body := post(t, hs.URL+"/v1/route", `{"transcript":"x"}`)
+	if code != 503 || strings.Contains(body, "10.0.0.7") || !strings.Contains(body, `"router is not serving"`) {
+		t.Errorf("%d %s", code, body)
+	}
+	// A refused loopback connection.
+	l, _ := net.Listen("tcp", "127.0.0.1:0")
+	addr := l.Addr()
+	l.Close()
+	conn, err := Dial(addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	h, err := New(context.Background(), conn, 1<<10, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	code, body = post(t, srv.URL+"/v1/route", `{"transcript":"x"}`)
+	port := fmt.Sprint(addr.(*net.TCPAddr).Port)
+	if code != 503 || strings.Contains(body, port) || strings.Contains(body, "127.0.0.1") || strings.Contains(body, "dial") || !strings.Contains(body, `"router is not serving"`) {
+		t.Errorf("%d %s", code, body)
+	}
+}
+
+// Methods a path does not take are 405 with an Allow header and the table's message;
+// unknown paths are 404 from the table (issue 22: GET or PATCH on /v1/route gave 501
+// UNIMPLEMENTED with a message outside the table).
+func TestMethodNotAllowedAndUnknownPaths(t *testing.T) {
+	hs := serve(t, &stub{RouteF: func(ctx context.Context, r *routerv1.RouteRequest) (*routerv1.RouteResponse, error) {
+		return &routerv1.RouteResponse{}, nil
+	}})
+	for _, c := range []struct {
+		method, path string
+		code         int
+		allow        string
+	}{
+		{"GET", "/v1/route", 405, "POST"},
+		{"PATCH", "/v1/route", 405, "POST"},
+		{"PUT", "/v1/route", 405, "POST"},
+		{"DELETE", "/v1/route", 405, "POST"},
+		{"POST", "/v1/toolsets/kitchen", 405, "PUT, GET, DELETE"},
+		{"PATCH", "/v1/toolsets", 405, "GET"},
+		{"GET", "/v1/tools:validate", 405, "POST"},
+		{"GET", "/v1/nope", 404, ""},
+		{"POST", "/v1/route/extra", 404, ""},
+	} {
+		req, _ := http.NewRequest(c.method, hs.URL+c.path, strings.NewReader(`{}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		var st struct {
+			Code    int
+			Message string
+		}
+		json.Unmarshal(b, &st)
+		if resp.StatusCode != c.code || resp.Header.Get("Allow") != c.allow || !api.FromTable(status.New(codes.Code(st.Code), st.Message)) {
+			t.Errorf("%s %s: %d Allow %q %s", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), b)
+		}
 	}
 }

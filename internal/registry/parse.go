@@ -62,14 +62,35 @@ func (e *ValidationError) err() error {
 	return e
 }
 
-// Limits bound what a toolset may contain. Zero fields take the defaults.
+// Limits bound what a toolset may contain, each in the unit its refusal names. Zero fields
+// take the defaults. With the request limits of router.Config (transcript and history
+// turn bytes, turns, tools JSON bytes) and the decoder's own (grammar.Compile), these are
+// the limits the README's Limits table lists.
 type Limits struct {
 	MaxTools       int // tools per set (default 128)
 	MaxParams      int // parameters per tool (default 64, the decoder's limit)
-	MaxDescription int // characters in any description (default 1024)
+	MaxDescription int // characters (Unicode code points) in any description (default 1024)
 	MaxDepth       int // nesting of subschemas over all keywords (default 8)
 	MaxSchemaBytes int // bytes of one tool's parameters JSON (default 64 KiB)
-	MaxSchemaNodes int // JSON values of one tool's parameters, and nodes its $refs expand to (default 4096)
+	MaxSchemaNodes int // JSON values of one tool's parameters, and nodes its $refs expand to (default 4096): bounds an enum's size too
+}
+
+// Numbers in tool schemas and in call arguments (numberInBounds): at most
+// MaxNumberDigits significant digits, magnitude below 10^MaxNumberOrder and, unless zero,
+// at least 10^-MaxNumberOrder. The validator computes with exact rationals, so these bound
+// its cost per number; a 4096-byte transcript cannot hold a number beyond them.
+const (
+	MaxNumberDigits = 4096
+	MaxNumberOrder  = 4096
+)
+
+var numberBoundsText = fmt.Sprintf("at most %d significant digits, magnitude below 1e%d and, unless zero, at least 1e-%d", MaxNumberDigits, MaxNumberOrder, MaxNumberOrder)
+
+// numberInBounds reports whether a JSON number's text lies within the number bounds; it
+// reads the text without arithmetic, so any exponent costs the same.
+func numberInBounds(n string) bool {
+	d, ok := toolspec.ParseDecimal(n)
+	return ok && len(d.Digits) <= MaxNumberDigits && d.Order <= MaxNumberOrder && (d.Digits == "" || d.Order > -MaxNumberOrder)
 }
 
 func (l Limits) withDefaults() Limits {
@@ -198,8 +219,8 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 	if !nameRE.MatchString(t.Spec.Name) {
 		verr.add(field+".name", "tool name %q must match %s", t.Spec.Name, nameRE)
 	}
-	if len(t.Spec.Description) > lim.MaxDescription {
-		verr.add(field+".description", "description of %s is %d characters, at most %d allowed", t.Spec.Name, len(t.Spec.Description), lim.MaxDescription)
+	if n := utf8.RuneCountInString(t.Spec.Description); n > lim.MaxDescription {
+		verr.add(field+".description", "description of %s is %d characters, at most %d allowed", t.Spec.Name, n, lim.MaxDescription)
 	}
 	params := obj["parameters"]
 	for _, k := range []string{"inputSchema", "input_schema"} { // MCP, Anthropic: the same JSON Schema
@@ -240,10 +261,11 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 				}
 			}
 		}
-		if len(verr.Violations) > n0 {
+		if len(verr.Violations) > n0 || ctx.Err() != nil {
 			return t, false
 		}
-		fl := &flattener{root: schema, tool: t.Spec.Name, verr: verr, budget: lim.MaxSchemaNodes}
+		canonicalRefs(schema, nz.refs)
+		fl := &flattener{ctx: ctx, root: schema, tool: t.Spec.Name, verr: verr, budget: lim.MaxSchemaNodes}
 		top := fl.param(schema, field+".parameters")
 		if top.Type != "object" || top.AnyOf != nil || top.Enum != nil {
 			fl.cloudOnly(field+".parameters", "arguments that are not one object with properties are not enforced by the local grammar")
@@ -268,7 +290,7 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 	if len(t.Spec.Params) > lim.MaxParams {
 		verr.add(field+".parameters", "tool %s has %d parameters, at most %d allowed", t.Spec.Name, len(t.Spec.Params), lim.MaxParams)
 	}
-	if len(verr.Violations) > n0 {
+	if len(verr.Violations) > n0 || ctx.Err() != nil {
 		return t, false
 	}
 	sch, err := compile(schema)
@@ -279,6 +301,9 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 	t.schema = sch
 	t.Schema = schema
 	t.Text = t.Spec.AppendJSON(nil)
+	if ctx.Err() != nil {
+		return t, false
+	}
 	if t.Unsupported == nil {
 		g, err := grammar.Compile(&t.Spec)
 		if err != nil {
@@ -350,8 +375,8 @@ func checkFlatParam(p *toolspec.Param, field string, depth int, lim Limits, verr
 	if p.Type != "" && !knownTypes[p.Type] {
 		verr.add(field+".type", "tool %s: unknown type %q", tool, p.Type)
 	}
-	if len(p.Description) > lim.MaxDescription {
-		verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", tool, len(p.Description), lim.MaxDescription)
+	if n := utf8.RuneCountInString(p.Description); n > lim.MaxDescription {
+		verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", tool, n, lim.MaxDescription)
 	}
 	if p.Items != nil {
 		checkFlatParam(p.Items, field+".items", depth+1, lim, verr, tool)
@@ -408,10 +433,34 @@ func (t *Tool) ValidateArgs(args []byte) error {
 	if _, ok := v.(map[string]any); !ok {
 		return Invalid(t.Spec.Name+".arguments", "must be a JSON object")
 	}
+	if n, ok := outOfBounds(v); ok { // before the validator, whose cost grows with them
+		return &ValidationError{Violations: []Violation{{Field: t.Spec.Name + ".arguments", Description: fmt.Sprintf("number %.40s is outside %s", n, numberBoundsText)}}}
+	}
 	if err := t.schema.Validate(v); err != nil {
 		return Invalid(t.Spec.Name+".arguments", "%v", err)
 	}
 	return nil
+}
+
+// outOfBounds returns the first number of v outside the number bounds.
+func outOfBounds(v any) (string, bool) {
+	switch x := v.(type) {
+	case json.Number:
+		return string(x), !numberInBounds(string(x))
+	case map[string]any:
+		for _, e := range x {
+			if n, ok := outOfBounds(e); ok {
+				return n, true
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if n, ok := outOfBounds(e); ok {
+				return n, true
+			}
+		}
+	}
+	return "", false
 }
 
 // Specs returns the tools' model-facing forms.

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -54,8 +56,10 @@ var (
 	subLists   = []string{"allOf", "anyOf", "oneOf", "prefixItems"}
 )
 
-// prescan bounds the cost of a tool's parameters before any other work: JSON nesting and
-// the number of JSON values, over every keyword.
+// prescan bounds the cost of a tool's parameters before any other work: JSON nesting, the
+// number of JSON values, over every keyword, and the size of each number (the validator
+// computes with exact rationals: 1e999999 is a million-digit power of ten, 38 KB of such
+// bounds cost it 38 s of CPU).
 func prescan(v any, lim Limits) error {
 	nodes := 0
 	maxJSONDepth := 2*lim.MaxDepth + 8
@@ -69,6 +73,10 @@ func prescan(v any, lim Limits) error {
 			return fmt.Errorf("schema JSON nested deeper than %d", maxJSONDepth)
 		}
 		switch x := v.(type) {
+		case json.Number:
+			if !numberInBounds(string(x)) {
+				return fmt.Errorf("number %.40s is outside what a schema may hold (%s)", string(x), numberBoundsText)
+			}
 		case map[string]any:
 			for _, e := range x {
 				if err := walk(e, d+1); err != nil {
@@ -97,6 +105,7 @@ type normaliser struct {
 	verr  *ValidationError
 	tool  string
 	steps int
+	refs  []map[string]any // normalised subschemas holding a local $ref (canonicalRefs)
 }
 
 func (n *normaliser) schema(v any, field string, depth int) any {
@@ -127,6 +136,8 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 		if r, ok := m[k]; ok {
 			if s, ok := r.(string); !ok || !strings.HasPrefix(s, "#") {
 				n.verr.add(field+"."+k, "tool %s: only references inside the tool's schema (#/...) are allowed, not %v", n.tool, r)
+			} else if k == "$ref" {
+				n.refs = append(n.refs, out)
 			}
 		}
 	}
@@ -175,8 +186,8 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 			}
 		}
 	}
-	if d, ok := m["description"].(string); ok && len(d) > n.lim.MaxDescription {
-		n.verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", n.tool, len(d), n.lim.MaxDescription)
+	if d, ok := m["description"].(string); ok && utf8.RuneCountInString(d) > n.lim.MaxDescription {
+		n.verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", n.tool, utf8.RuneCountInString(d), n.lim.MaxDescription)
 	}
 	if it, ok := m["items"].([]any); ok { // draft 7 tuples
 		out["prefixItems"] = it
@@ -225,12 +236,15 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 // flattener builds the model's flat form of a normalised schema, resolving local $refs, and
 // notes the first thing the local grammar would not enforce (cloudOnly).
 type flattener struct {
-	root   any
-	tool   string
-	verr   *ValidationError
-	budget int
-	refs   []string
-	why    *Violation
+	ctx     context.Context // checked as the flat form is built: one tool's work stops with the deadline
+	root    any
+	tool    string
+	verr    *ValidationError
+	budget  int
+	refs    []string
+	why     *Violation
+	steps   int
+	stopped bool
 }
 
 func (f *flattener) cloudOnly(field, format string, args ...any) {
@@ -241,6 +255,10 @@ func (f *flattener) cloudOnly(field, format string, args ...any) {
 
 func (f *flattener) param(v any, field string) toolspec.Param {
 	anyP := toolspec.Param{Type: "any"}
+	if f.steps++; f.stopped || f.ctx != nil && f.steps%64 == 0 && f.ctx.Err() != nil {
+		f.stopped = true // ParseContext returns the context's error
+		return anyP
+	}
 	if f.budget--; f.budget < 0 {
 		if f.budget == -1 {
 			f.verr.add(field, "tool %s: schema expands ($ref included) past its node limit", f.tool)
@@ -290,7 +308,7 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 		if k := hasValidation(m, "$ref"); k != "" {
 			f.cloudOnly(field+"."+k, "%s next to $ref is not enforced by the local grammar", k)
 		}
-		target, ok := resolvePointer(f.root, ref)
+		target, _, ok := resolvePointer(f.root, ref)
 		if !ok {
 			f.verr.add(field+".$ref", "tool %s: $ref %q does not resolve inside the tool's schema", f.tool, ref)
 			return toolspec.Param{Type: "any"}
@@ -666,58 +684,105 @@ func (f *flattener) intBounds(m map[string]any, field string, p *toolspec.Param)
 	}
 }
 
-// resolvePointer resolves a local reference ("#" or "#/a/b") in root.
-func resolvePointer(root any, ref string) (any, bool) {
-	if ref == "#" {
-		return root, true
+// resolvePointer is the one reader of local references ("#" or "#/a/b"): the flat form
+// (flattener) and the validator (through canonicalRefs) both use its result. As RFC 6901
+// reads a pointer in a URI fragment: percent-decode the fragment, then split it at "/" and
+// unescape each token (~1 is "/", ~0 is "~"). So "#/$defs/a%2Fb" names the path $defs, a, b
+// (not a key "a/b"), as the validator reads it. It returns the target and its path.
+func resolvePointer(root any, ref string) (any, []string, bool) {
+	if !strings.HasPrefix(ref, "#") {
+		return nil, nil, false
 	}
-	if !strings.HasPrefix(ref, "#/") {
-		return nil, false // anchors are not resolved locally
+	frag, err := url.PathUnescape(ref[1:])
+	if err != nil || !utf8.ValidString(frag) {
+		return nil, nil, false
+	}
+	if frag == "" {
+		return root, nil, true
+	}
+	if !strings.HasPrefix(frag, "/") {
+		return nil, nil, false // an anchor: not resolved locally
 	}
 	cur := root
-	for _, tok := range strings.Split(ref[2:], "/") {
-		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~1", "/"), "~0", "~")
-		if u, err := urlUnescape(tok); err == nil {
-			tok = u
+	var path []string
+	for _, tok := range strings.Split(frag[1:], "/") {
+		tok, ok := unescapeToken(tok)
+		if !ok {
+			return nil, nil, false
 		}
 		switch c := cur.(type) {
 		case map[string]any:
 			v, ok := c[tok]
 			if !ok {
-				return nil, false
+				return nil, nil, false
 			}
 			cur = v
 		case []any:
 			i, err := strconv.Atoi(tok)
-			if err != nil || i < 0 || i >= len(c) {
-				return nil, false
+			if err != nil || i < 0 || i >= len(c) || strconv.Itoa(i) != tok {
+				return nil, nil, false
 			}
 			cur = c[i]
 		default:
-			return nil, false
+			return nil, nil, false
 		}
+		path = append(path, tok)
 	}
-	return cur, true
+	return cur, path, true
 }
 
-func urlUnescape(s string) (string, error) {
-	if !strings.Contains(s, "%") {
-		return s, nil
+// unescapeToken reads ~0 and ~1 in a pointer token; any other ~ is malformed.
+func unescapeToken(tok string) (string, bool) {
+	if !strings.Contains(tok, "~") {
+		return tok, true
 	}
 	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '%' && i+2 < len(s) {
-			x, err := strconv.ParseUint(s[i+1:i+3], 16, 8)
-			if err != nil {
-				return "", err
-			}
-			b.WriteByte(byte(x))
-			i += 2
+	for i := 0; i < len(tok); i++ {
+		if tok[i] != '~' {
+			b.WriteByte(tok[i])
 			continue
 		}
-		b.WriteByte(s[i])
+		if i+1 >= len(tok) || (tok[i+1] != '0' && tok[i+1] != '1') {
+			return "", false
+		}
+		b.WriteByte("~/"[tok[i+1]-'0'])
+		i++
 	}
-	return b.String(), nil
+	return b.String(), true
+}
+
+// canonicalRef writes a path as a reference every reader decodes to the same path: tokens
+// with ~ and / escaped, and every byte other than letters, digits, "-._~$" percent-encoded.
+func canonicalRef(path []string) string {
+	var b strings.Builder
+	b.WriteByte('#')
+	for _, tok := range path {
+		b.WriteByte('/')
+		tok = strings.ReplaceAll(strings.ReplaceAll(tok, "~", "~0"), "/", "~1")
+		for i := 0; i < len(tok); i++ {
+			c := tok[i]
+			if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~$", c) >= 0 {
+				b.WriteByte(c)
+			} else {
+				fmt.Fprintf(&b, "%%%02X", c)
+			}
+		}
+	}
+	return b.String()
+}
+
+// canonicalRefs rewrites each local $ref of a normalised schema (refs: the maps holding
+// one) to canonicalRef of what resolvePointer reads it as, so the validator resolves
+// exactly the subschema the flat form shows. A reference that does not resolve is left for
+// the flattener to refuse.
+func canonicalRefs(root map[string]any, refs []map[string]any) {
+	for _, m := range refs {
+		if ref, ok := m["$ref"].(string); ok {
+			if _, path, ok := resolvePointer(root, ref); ok {
+				m["$ref"] = canonicalRef(path)
+			}
+		}
+	}
 }
 
 // refuseLoader is the compiler's only loader: the schema compiler reads no file and no URL.

@@ -72,6 +72,11 @@ type Config struct {
 	// OnStale is called when the registry loses (true) or regains (false) sight of a shared
 	// store's changes (metrics).
 	OnStale func(stale bool)
+	// OnDamaged is called once when the DataDir store file was damaged at start and has been
+	// set aside and rebuilt from what could be read (metrics); Registry.Damage says more.
+	OnDamaged func()
+	// Now is the clock naming a damaged file set aside; default time.Now.
+	Now func() time.Time
 }
 
 // Registry holds toolsets and caches tool embeddings. It is safe for concurrent use.
@@ -82,6 +87,9 @@ type Registry struct {
 	what   string      // the store, for the health detail
 	stop   context.CancelFunc
 	done   chan struct{}
+	// damage, when set, says the store file was damaged at start, what was done and what
+	// was salvaged (health detail).
+	damage string
 
 	mu       sync.RWMutex
 	sets     map[string]*Toolset
@@ -107,13 +115,19 @@ type seen struct {
 
 var bucket = []byte("toolsets")
 
+// Damage says whether the store file was damaged at start and what was done about it
+// ("" when it was sound, or the store is not a file of this process's own).
+func (r *Registry) Damage() string { return r.damage }
+
 // Open is OpenContext with a background context.
 func Open(cfg Config) (*Registry, error) { return OpenContext(context.Background(), cfg) }
 
 // OpenContext opens (or creates) the store, loads its toolsets and the tools directory, and
 // with a shared store starts watching it. A stored toolset or file that no longer parses is
-// skipped (logged, OnSkip) and the others serve; only an unreadable store or directory is an
-// error. A shared store that does not answer is retried until it does or ctx ends (the
+// skipped (logged, OnSkip) and the others serve. A damaged store file (salvage.go) never
+// stops the start: it is set aside and rebuilt from every record that could be read
+// (logged, OnDamaged, Damage). Errors are what no salvage fixes: a store or directory that
+// cannot be read, locked or written. A shared store that does not answer is retried until it does or ctx ends (the
 // router stays NOT_SERVING meanwhile: a replica without the toolsets would answer NOT_FOUND).
 func OpenContext(ctx context.Context, cfg Config) (*Registry, error) {
 	if cfg.Log == nil {
@@ -124,6 +138,12 @@ func OpenContext(ctx context.Context, cfg Config) (*Registry, error) {
 	}
 	if cfg.OnStale == nil {
 		cfg.OnStale = func(bool) {}
+	}
+	if cfg.OnDamaged == nil {
+		cfg.OnDamaged = func() {}
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	if cfg.EmbedCache <= 0 {
 		cfg.EmbedCache = 4096
@@ -150,11 +170,16 @@ func OpenContext(ctx context.Context, cfg Config) (*Registry, error) {
 	case cfg.Store != nil:
 		r.store, r.shared, r.what = cfg.Store, cfg.Store, cfg.Store.Describe()
 	case cfg.DataDir != "":
-		bs, err := openBolt(cfg.DataDir)
+		bs, damage, err := openBolt(cfg.DataDir, cfg.Now())
 		if err != nil {
 			return nil, err
 		}
 		r.store, r.what = bs, "bbolt "+bs.db.Path()
+		if damage != "" {
+			r.damage = damage
+			cfg.Log.Error("toolset store damaged: serving what could be read", "detail", damage)
+			cfg.OnDamaged()
+		}
 	default:
 		r.store, r.what = newMemStore(), "memory"
 	}
@@ -407,13 +432,15 @@ type Health struct {
 	Since    time.Time
 	Why      string
 	Revision int64 // the store revision the toolsets are current at
+	// Damage: the store file was damaged at start, set aside and rebuilt (Registry.Damage).
+	Damage string
 }
 
 // Health reports the store's state for the health detail.
 func (r *Registry) Health() Health {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	h := Health{Store: r.what, Stale: r.stale, Revision: r.rev}
+	h := Health{Store: r.what, Stale: r.stale, Revision: r.rev, Damage: r.damage}
 	if r.stale {
 		h.Since, h.Why = r.staleSince, r.staleWhy
 	}
@@ -563,13 +590,15 @@ type boltStore struct{ db *bolt.DB }
 
 var versionsBucket = []byte("versions")
 
-func openBolt(dir string) (*boltStore, error) {
+// openBolt opens the store file through openStore (salvage.go): a damaged file is set aside
+// and rebuilt, and damage says so.
+func openBolt(dir string, now time.Time) (*boltStore, string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("registry: data dir: %w", err)
+		return nil, "", fmt.Errorf("registry: data dir: %w", err)
 	}
-	db, err := bolt.Open(filepath.Join(dir, "toolsets.db"), 0o600, &bolt.Options{Timeout: 2 * time.Second})
+	db, damage, err := openStore(filepath.Join(dir, "toolsets.db"), now)
 	if err != nil {
-		return nil, fmt.Errorf("registry: open store: %w", err)
+		return nil, "", fmt.Errorf("registry: open store: %w", err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucket)
@@ -594,13 +623,28 @@ func openBolt(dir string) (*boltStore, error) {
 				return err
 			}
 		}
+		// A version is never handed out twice, even by a store rebuilt from a damaged file
+		// whose sequence could not be read: a version that went back would be taken for an
+		// older change than one already applied.
+		var most uint64
+		if err := vb.ForEach(func(_, v []byte) error {
+			if len(v) == 8 {
+				most = max(most, binary.BigEndian.Uint64(v))
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+		if vb.Sequence() < most {
+			return vb.SetSequence(most)
+		}
 		return nil
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("registry: read store: %w", err)
+		return nil, "", fmt.Errorf("registry: read store: %w", err)
 	}
-	return &boltStore{db: db}, nil
+	return &boltStore{db: db}, damage, nil
 }
 
 func putVersion(vb *bolt.Bucket, k []byte) error {

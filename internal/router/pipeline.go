@@ -225,6 +225,13 @@ func (p *Pipeline) CheckToolsSize(text, field string) error {
 	return nil
 }
 
+// Admit takes one of Route's workers for other work that costs like Route's
+// (PutToolset and ValidateTools compile schemas), under the same queue and refusal
+// (ErrOverloaded with a retry delay). The returned release must be called once.
+func (p *Pipeline) Admit(ctx context.Context) (release func(), err error) {
+	return p.adm.acquire(ctx)
+}
+
 // Limits bound the inline toolsets the pipeline accepts (ValidateTools checks with them too).
 func (p *Pipeline) Limits() registry.Limits { return p.cfg.Limits }
 
@@ -568,7 +575,9 @@ func (p *Pipeline) escalate(ctx context.Context, out *Output, allow bool, in Inp
 		return nil, err
 	}
 	if err := check(tools, res.Calls); err != nil {
-		err = fmt.Errorf("%w: %w", escalate.ErrBadResponse, err)
+		// The cloud's answer failing a schema is the cloud's fault: keep the validator's text
+		// for the log but not its error, which on its own is the caller's (InvalidArgument).
+		err = fmt.Errorf("%w: %s", escalate.ErrBadResponse, err.Error())
 		span.RecordError(err)
 		return nil, err
 	}

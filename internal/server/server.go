@@ -28,12 +28,10 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	semconv "go.opentelemetry.io/otel/semconv/v1.26.0"
 	"google.golang.org/grpc"
-	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 	"google.golang.org/grpc/keepalive"
 	"google.golang.org/grpc/reflection"
-	"google.golang.org/grpc/status"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/api"
@@ -50,9 +48,10 @@ import (
 
 const serviceName = "needle.router.v1.RouterService"
 
-// Run serves until ctx is done, then shuts down: health turns NOT_SERVING, Health/Watch
-// streams end, escalations in flight return their local answers, in-flight requests drain
-// (at most DrainTimeout) and traces flush (at most ExportTimeout).
+// Run serves until ctx is done, then shuts down: at once gRPC health turns NOT_SERVING,
+// HTTP /healthz answers 503 "draining" and new HTTP API requests get UNAVAILABLE from the
+// error table; Health/Watch streams end, escalations in flight return their local answers,
+// in-flight requests drain (at most DrainTimeout) and traces flush (at most ExportTimeout).
 func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	kernels.Configure(cfg.Kernels) // before the model loads: the pool keeps its first size
 	if err := cfg.Validate(); err != nil {
@@ -80,6 +79,7 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	hw := &healthWatch{Server: hs, stopping: make(chan struct{})}
 	var svc atomic.Pointer[api.Service]
 	var toolsets atomic.Pointer[registry.Registry]
+	var draining atomic.Bool
 
 	opts := append(api.ServerOptions(log, metrics, logging.UnaryServerInterceptor(slogLogger(log), logging.WithLogOnEvents(logging.FinishCall))),
 		grpc.StatsHandler(otelgrpc.NewServerHandler(otelgrpc.WithTracerProvider(tp),
@@ -106,14 +106,22 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(promReg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if svc.Load() == nil {
+		switch {
+		case draining.Load():
+			http.Error(w, "draining", http.StatusServiceUnavailable)
+			return
+		case svc.Load() == nil:
 			http.Error(w, "loading", http.StatusServiceUnavailable)
 			return
 		}
 		fmt.Fprintln(w, "ok")
-		fmt.Fprintln(w, toolsetsDetail(toolsets.Load().Health()))
+		h := toolsets.Load().Health()
+		fmt.Fprintln(w, toolsetsDetail(h))
+		if h.Damage != "" { // serving, degraded: say so where an operator looks
+			fmt.Fprintln(w, "degraded: "+h.Damage)
+		}
 	})
-	closeWeb, err := mountWeb(ctx, mux, gl.Addr(), cfg.MaxMsgBytes, log)
+	closeWeb, err := mountWeb(ctx, mux, gl.Addr(), cfg.MaxMsgBytes, log, draining.Load)
 	if err != nil {
 		gl.Close()
 		hl.Close()
@@ -153,9 +161,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("shutting down: draining in-flight requests")
-	hs.Shutdown()       // NOT_SERVING to every check and watcher
-	close(hw.stopping)  // then end the Watch streams, which GracefulStop would wait for
-	p.StopEscalations() // escalations in flight answer with their local answers
+	draining.Store(true)             // /healthz and the HTTP API say so from now
+	hsrv.SetKeepAlivesEnabled(false) // HTTP clients reconnect, to another replica
+	hs.Shutdown()                    // NOT_SERVING to every check and watcher
+	close(hw.stopping)               // then end the Watch streams, which GracefulStop would wait for
+	p.StopEscalations()              // escalations in flight answer with their local answers
 	done := make(chan struct{})
 	go func() { gs.GracefulStop(); close(done) }()
 	select {
@@ -213,7 +223,8 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 			}
 		}
 	}
-	rcfg := registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped, OnStale: metrics.ToolsetsStale}
+	rcfg := registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped, OnStale: metrics.ToolsetsStale,
+		OnDamaged: metrics.StoreDamaged}
 	if cfg.Store != "" {
 		sc, err := etcdstore.ParseURL(cfg.Store) // validated by Config.Validate
 		if err != nil {
@@ -268,7 +279,7 @@ func (h *healthWatch) Watch(req *healthpb.HealthCheckRequest, stream healthpb.He
 	}()
 	err := h.Server.Watch(req, watchStream{stream, ctx})
 	if ctx.Err() != nil && stream.Context().Err() == nil {
-		return status.Error(codes.Unavailable, "server shutting down")
+		return api.Status(stream.Context(), slog.New(slog.DiscardHandler), api.ErrShuttingDown)
 	}
 	return err
 }
@@ -308,7 +319,7 @@ func slogLogger(l *slog.Logger) logging.Logger {
 	})
 }
 
-var errLoading = status.Error(codes.Unavailable, "router is loading")
+var errLoading = api.Status(context.Background(), slog.New(slog.DiscardHandler), api.ErrLoading)
 
 // whenReady is the router service's description with every method answering Unavailable
 // until svc holds the real service, then handled by it: one wrapper for all methods, so a

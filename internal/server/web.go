@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 
+	"github.com/needle-router/needle/internal/api"
 	"github.com/needle-router/needle/internal/capture"
 	"github.com/needle-router/needle/internal/httpapi"
 	"github.com/needle-router/needle/internal/playground"
@@ -14,9 +15,10 @@ import (
 )
 
 // mountWeb adds the HTTP/JSON API (/v1/..., over a loopback connection to the gRPC server
-// at grpcAddr) and the playground page (/ and /ui/...) to mux. The returned func closes the
+// at grpcAddr) and the playground page (/ and /ui/...) to mux. While draining reports true,
+// API requests get UNAVAILABLE from the error table at once. The returned func closes the
 // connection.
-func mountWeb(ctx context.Context, mux *http.ServeMux, grpcAddr net.Addr, maxBody int, log *slog.Logger) (func(), error) {
+func mountWeb(ctx context.Context, mux *http.ServeMux, grpcAddr net.Addr, maxBody int, log *slog.Logger, draining func() bool) (func(), error) {
 	conn, err := httpapi.Dial(grpcAddr)
 	if err != nil {
 		return nil, err
@@ -26,7 +28,13 @@ func mountWeb(ctx context.Context, mux *http.ServeMux, grpcAddr net.Addr, maxBod
 		conn.Close()
 		return nil, err
 	}
-	mux.Handle(httpapi.Prefix, h)
+	mux.Handle(httpapi.Prefix, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if draining() {
+			httpapi.WriteError(r.Context(), w, r, log, api.ErrShuttingDown)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
 	pg := playground.Handler()
 	mux.Handle("GET /{$}", pg)
 	mux.Handle("GET /ui/", pg)

@@ -236,6 +236,16 @@ const DECISIONS = {
   DECISION_LOCAL_FALLBACK: ["fallback", "The router wanted the cloud model but it was not available (not configured, breaker open or failed): this is the local answer."],
 };
 
+const FALLBACK_CAUSES = {
+  FALLBACK_CAUSE_NOT_CONFIGURED: "no cloud model is configured",
+  FALLBACK_CAUSE_BREAKER_OPEN: "the cloud's circuit breaker is open after repeated outages",
+  FALLBACK_CAUSE_TIMEOUT: "the cloud did not answer within the deadline",
+  FALLBACK_CAUSE_CLOUD_ERROR: "the cloud failed (HTTP or network error)",
+  FALLBACK_CAUSE_BAD_CLOUD_ANSWER: "the cloud's answer was unusable (unknown tool, or arguments failing the schema)",
+  FALLBACK_CAUSE_ESCALATION_DISABLED: "the request did not allow escalation",
+  FALLBACK_CAUSE_SHUTDOWN: "the router is shutting down",
+};
+
 const REASONS = {
   ESCALATION_REASON_MULTI_TURN: "the request has earlier turns",
   ESCALATION_REASON_LOW_CONFIDENCE: "the local answer's confidence is below the threshold",
@@ -245,16 +255,29 @@ const REASONS = {
 
 const fmt = (x, d = 3) => (typeof x === "number" ? x.toFixed(d) : "–");
 
+// Digits enough to show the threshold as set and to make the printed numbers compare as the
+// numbers do: 0.99949 against 0.99998 reads "0.99949 < threshold 0.99998", never "1.000 <
+// threshold 1.000".
+function comparable(c, th) {
+  const shown = /\.(\d+)$/.exec(String(th)); // the threshold's own digits are never rounded away
+  for (let d = Math.min(9, Math.max(3, shown ? shown[1].length : 0)); d < 10; d++) {
+    const a = c.toFixed(d), b = th.toFixed(d);
+    if ((c >= th) === (Number(a) >= Number(b)) && (c === th || a !== b)) return [a, b];
+  }
+  return [String(c), String(th)];
+}
+
 function confidenceView(r) {
   const c = r.confidence || 0, th = r.threshold || 0;
   const ran = c > 0 || (r.timings && r.timings.decode_ms > 0);
+  const [cs, ths] = comparable(c, th);
   const meter = el("div", { class: "meter", role: "img",
-    "aria-label": `confidence ${fmt(c)}, threshold ${fmt(th)}` },
+    "aria-label": `confidence ${cs}, threshold ${ths}` },
     el("div", { class: "fill " + (c >= th ? "above" : "below"), style: `width:${(c * 100).toFixed(1)}%` }),
     el("div", { class: "mark", style: `left:${(th * 100).toFixed(1)}%`, title: "threshold" }));
   const text = ran
-    ? `${fmt(c)} ${c >= th ? "≥" : "<"} threshold ${fmt(th)}`
-    : `local model did not run (threshold ${fmt(th)})`;
+    ? `${cs} ${c >= th ? "≥" : "<"} threshold ${ths}`
+    : `local model did not run (threshold ${ths})`;
   return el("div", { class: "confidence" }, el("h3", {}, "Confidence"), meter, el("p", { id: "confidence-text" }, text));
 }
 
@@ -309,11 +332,14 @@ function waterfallView(t) {
 function resultView(r) {
   const [cls, what] = DECISIONS[r.decision] || ["", r.decision];
   const reason = r.escalation_reason && r.escalation_reason !== "ESCALATION_REASON_UNSPECIFIED" ? r.escalation_reason : "";
+  const cause = r.fallback_cause && r.fallback_cause !== "FALLBACK_CAUSE_UNSPECIFIED" ? r.fallback_cause : "";
   return el("div", { class: "result" },
     el("div", { class: "decision-line" },
       el("span", { class: "badge " + cls, id: "decision" }, r.decision),
-      reason ? el("span", { class: "badge reason", id: "reason" }, reason) : null),
-    el("p", {}, what, reason ? ` Escalation reason: ${REASONS[reason] || reason}.` : ""),
+      reason ? el("span", { class: "badge reason", id: "reason" }, reason) : null,
+      cause ? el("span", { class: "badge reason", id: "fallback-cause" }, cause) : null),
+    el("p", {}, what, reason ? ` Escalation reason: ${REASONS[reason] || reason}.` : "",
+      cause ? ` Fallback cause: ${FALLBACK_CAUSES[cause] || cause}.` : ""),
     callsView(r.calls),
     confidenceView(r),
     retrievedView(r),

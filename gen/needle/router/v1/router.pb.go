@@ -470,10 +470,14 @@ func (x *RouteOptions) GetAllowEscalation() bool {
 }
 
 type ToolCall struct {
-	state     protoimpl.MessageState `protogen:"open.v1"`
-	Name      string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
-	Arguments *structpb.Struct       `protobuf:"bytes,2,opt,name=arguments,proto3" json:"arguments,omitempty"`
-	// The arguments exactly as decoded, as JSON text (keeps integer vs float).
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+	// The arguments as a Struct, whose numbers are float64. A number is a number_value when
+	// the float64 nearest to it reads back as the same number (its shortest decimal form
+	// equals it); any other number (9007199254740993, 1e400, a 4096-digit number) is a
+	// string_value holding its exact JSON text, so no value here differs from the answer's.
+	Arguments *structpb.Struct `protobuf:"bytes,2,opt,name=arguments,proto3" json:"arguments,omitempty"`
+	// The arguments exactly as decoded, as JSON text (keeps integer vs float, every digit).
 	ArgumentsJson string `protobuf:"bytes,3,opt,name=arguments_json,json=argumentsJson,proto3" json:"arguments_json,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
