@@ -38,6 +38,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 )
 
 const (
@@ -370,9 +371,7 @@ func (r *boltReader) orphans() {
 		}
 		o := &boltReader{data: r.data, pageSize: r.pageSize, hwm: r.hwm}
 		o.leaf(p, id, path, nil, nil, boltMaxDepth) // depth: no sub-buckets from an orphan
-		for _, rec := range o.recs {
-			r.recs = append(r.recs, rec)
-		}
+		r.recs = append(r.recs, o.recs...)
 		for i := id; i <= id+uint64(le32(p[12:])); i++ {
 			r.seen[i] = true
 		}
@@ -498,7 +497,7 @@ func openStore(path string, now time.Time) (db *bolt.DB, damage string, err erro
 // another process holds the lock, or the file cannot be opened.
 func environmental(err error) bool {
 	var pe *os.PathError
-	return errors.Is(err, bolt.ErrTimeout) || errors.As(err, &pe) || errors.Is(err, os.ErrPermission)
+	return errors.Is(err, berrors.ErrTimeout) || errors.As(err, &pe) || errors.Is(err, os.ErrPermission)
 }
 
 // readStoreFile returns the store's bytes, nil when there is no file yet.
