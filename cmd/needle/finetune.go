@@ -167,7 +167,7 @@ func cmdFinetune(ctx context.Context, args []string) error {
 		return err
 	}
 	rep := &finetune.Report{Tools: len(tools), Examples: len(ex), HeldOut: len(held), Rows: len(rows), Steps: lastStep,
-		Minutes: time.Since(t0).Minutes(), Threshold: router.DefaultThreshold, ScriptAndLog: "train.txt"}
+		Minutes: time.Since(t0).Minutes(), Threshold: router.DefaultThreshold, ScriptAndLog: "train.txt", FromTest: *testPath != ""}
 	// The trainer's own count (its progress lines come every few steps).
 	if b, err := os.ReadFile(filepath.Join(*out, "train_meta.json")); err == nil {
 		var meta struct{ Steps int }

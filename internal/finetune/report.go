@@ -73,6 +73,7 @@ type Report struct {
 	Tools        int     `json:"tools"`
 	Examples     int     `json:"examples"`
 	HeldOut      int     `json:"held_out"`
+	FromTest     bool    `json:"from_test,omitempty"` // the reported examples came from --test, not from a held-out share
 	Rows         int     `json:"rows"`
 	Steps        int     `json:"steps"`
 	Minutes      float64 `json:"minutes"`
@@ -109,8 +110,13 @@ func SideOf(model string, items []eval.Item, threshold float64) Side {
 
 // WriteTable prints base vs fine-tuned.
 func (r *Report) WriteTable(w io.Writer) {
-	fmt.Fprintf(w, "held-out examples: %d of %d (%d tools); %d training rows, %d steps, %.1f minutes\n",
-		r.HeldOut, r.Examples, r.Tools, r.Rows, r.Steps, r.Minutes)
+	if r.FromTest {
+		fmt.Fprintf(w, "test examples: %d (--test); training examples: %d (%d tools); %d training rows, %d steps, %.1f minutes\n",
+			r.HeldOut, r.Examples, r.Tools, r.Rows, r.Steps, r.Minutes)
+	} else {
+		fmt.Fprintf(w, "held-out examples: %d of %d (%d tools); %d training rows, %d steps, %.1f minutes\n",
+			r.HeldOut, r.Examples, r.Tools, r.Rows, r.Steps, r.Minutes)
+	}
 	fmt.Fprintf(w, "| model | tool accuracy | exact call | argument F1 | local at %.5f | local precision |\n|---|---|---|---|---|---|\n", r.Threshold)
 	for _, s := range []Side{r.Base, r.FineTuned} {
 		fmt.Fprintf(w, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", s.Model, 100*s.ToolAccuracy, 100*s.Exact, 100*s.ArgF1, 100*s.Local, 100*s.LocalPrec)
