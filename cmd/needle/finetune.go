@@ -103,6 +103,15 @@ func cmdFinetune(ctx context.Context, args []string) error {
 		}
 		ex = append(ex, more...)
 	}
+	// The trainer is checked before anything is written, so a machine without it (the
+	// container image) leaves no half-filled --out behind.
+	script, err := finetune.FindScript()
+	if err != nil {
+		return err
+	}
+	if err := finetune.CheckPython(ctx, *python); err != nil {
+		return err
+	}
 	var train, held []finetune.Example
 	if *testPath != "" {
 		train = ex
@@ -123,13 +132,6 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(os.Stderr, "%d tools, %d examples (%d held out), %d training rows -> %s\n", len(tools), len(ex), len(held), len(rows), rowsPath)
 
-	script, err := finetune.FindScript()
-	if err != nil {
-		return err
-	}
-	if err := finetune.CheckPython(ctx, *python); err != nil {
-		return err
-	}
 	baseDir := *base
 	if baseDir == "" {
 		if baseDir, err = os.MkdirTemp("", "needle-base-"); err != nil {
@@ -150,9 +152,10 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	err = finetune.Train(ctx, finetune.TrainConfig{Python: *python, Script: script, Base: baseDir, Rows: rowsPath, Out: *out,
 		Minutes: *minutes, Steps: *steps, Threads: *threads, Seed: *seed, Log: filepath.Join(*out, "train_log.jsonl")},
 		func(p finetune.Progress) {
-			if !p.Finished {
-				lastStep = p.Step
+			if p.Finished {
+				p.Step = lastStep
 			}
+			lastStep = p.Step
 			drawProgress(p)
 		}, logf)
 	fmt.Fprintln(os.Stderr)

@@ -118,7 +118,7 @@ func Prepare(o PrepareOptions) error {
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(log, "%s/%s: %d items that want a call, %d that want none\n", dir, b.cat, calls, none)
+		fmt.Fprintf(log, "%s/BFCL_v4_%s.json: %d items that want a call, %d that want none\n", dir, b.cat, calls, none)
 	}
 	return nil
 }

@@ -119,6 +119,10 @@ func (r *Report) WriteTable(w io.Writer) {
 	}
 	fmt.Fprintf(w, "| model | tool accuracy | exact call | argument F1 | local at %.5f | local precision |\n|---|---|---|---|---|---|\n", r.Threshold)
 	for _, s := range []Side{r.Base, r.FineTuned} {
-		fmt.Fprintf(w, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %.1f%% |\n", s.Model, 100*s.ToolAccuracy, 100*s.Exact, 100*s.ArgF1, 100*s.Local, 100*s.LocalPrec)
+		prec := "n/a (none answered)"
+		if s.Local > 0 {
+			prec = fmt.Sprintf("%.1f%%", 100*s.LocalPrec)
+		}
+		fmt.Fprintf(w, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %s |\n", s.Model, 100*s.ToolAccuracy, 100*s.Exact, 100*s.ArgF1, 100*s.Local, prec)
 	}
 }
