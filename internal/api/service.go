@@ -128,7 +128,7 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 		return nil, Status(ctx, s.log, err)
 	}
 	defer release()
-	ts, err := s.reg.PutContext(ctx, req.GetName(), []byte(text), s.now(), ifVersion)
+	ts, err := s.reg.PutContext(ctx, req.GetName(), []byte(text), "", s.now(), ifVersion)
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
 	}

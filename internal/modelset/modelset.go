@@ -600,7 +600,7 @@ func NeedleLoad(weights string) func(Files) (Loaded, error) {
 		if err != nil {
 			return Loaded{}, err
 		}
-		m, err := needle.NewWithOptions(cfg, f.Weights, tok, needle.Options{Weights: weights})
+		m, err := needle.New(cfg, f.Weights, tok, needle.Options{Weights: weights})
 		if err != nil {
 			return Loaded{}, err
 		}

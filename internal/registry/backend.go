@@ -69,12 +69,14 @@ type SharedStore interface {
 
 // record is a stored toolset's encoding, shared by every store.
 type record struct {
-	Raw       json.RawMessage `json:"raw"`
-	UpdatedAt time.Time       `json:"updated_at"`
+	Raw json.RawMessage `json:"raw"`
+	// Model names the toolset's model (Toolset.Model); absent for the default.
+	Model     string    `json:"model,omitempty"`
+	UpdatedAt time.Time `json:"updated_at"`
 }
 
-func encodeRecord(raw []byte, now time.Time) ([]byte, error) {
-	return json.Marshal(record{Raw: raw, UpdatedAt: now})
+func encodeRecord(raw []byte, model string, now time.Time) ([]byte, error) {
+	return json.Marshal(record{Raw: raw, Model: model, UpdatedAt: now})
 }
 
 func decodeRecord(b []byte) (record, error) {

@@ -132,7 +132,7 @@ func TestStorePersists(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, _ := os.ReadFile("testdata/forms.json")
-	if _, err := r.Put("home", b, time.Unix(100, 0)); err != nil {
+	if _, err := r.Put("home", b, "", time.Unix(100, 0)); err != nil {
 		t.Fatal(err)
 	}
 	if err := r.Close(); err != nil {

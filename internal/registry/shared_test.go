@@ -227,21 +227,21 @@ func TestSharedStoreConditionalWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.PutContext(context.Background(), "s", []byte(oneTool), time.Now(), v1.Version); err != nil {
+	if _, err := a.PutContext(context.Background(), "s", []byte(oneTool), "", time.Now(), v1.Version); err != nil {
 		t.Fatalf("matching etag: %v", err)
 	}
 	// b read v1 (say, from an earlier Get) and writes with it: a wrote since.
-	if _, err := b.PutContext(context.Background(), "s", []byte(oneTool), time.Now(), v1.Version); !errors.Is(err, ErrConflict) {
+	if _, err := b.PutContext(context.Background(), "s", []byte(oneTool), "", time.Now(), v1.Version); !errors.Is(err, ErrConflict) {
 		t.Fatalf("stale etag: %v, want ErrConflict", err)
 	}
 	if err := b.DeleteContext(context.Background(), "s", v1.Version); !errors.Is(err, ErrConflict) {
 		t.Fatalf("delete with stale etag: %v", err)
 	}
-	if _, err := b.PutContext(context.Background(), "new", []byte(oneTool), time.Now(), 7); !errors.Is(err, ErrConflict) {
+	if _, err := b.PutContext(context.Background(), "new", []byte(oneTool), "", time.Now(), 7); !errors.Is(err, ErrConflict) {
 		t.Fatalf("etag for a toolset that is not there: %v", err)
 	}
 	// Validation comes before the store: nothing is written.
-	if _, err := a.PutContext(context.Background(), "bad", []byte(`[{"name":"x y"}]`), time.Now(), 0); !errors.Is(err, ErrInvalid) {
+	if _, err := a.PutContext(context.Background(), "bad", []byte(`[{"name":"x y"}]`), "", time.Now(), 0); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("invalid: %v", err)
 	}
 	if entries, _, _ := st.Load(context.Background()); len(entries) != 1 {
@@ -290,7 +290,7 @@ func TestSharedStoreOutageAndConvergence(t *testing.T) {
 	if _, err := st.memStore.Delete(context.Background(), "gone", 0); err != nil {
 		t.Fatal(err)
 	}
-	rec, _ := encodeRecord([]byte(oneTool), time.Now())
+	rec, _ := encodeRecord([]byte(oneTool), "", time.Now())
 	if _, err := st.memStore.Put(context.Background(), "added", rec, 0); err != nil {
 		t.Fatal(err)
 	}
@@ -349,14 +349,14 @@ func TestBoltVersions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v1, err := r.Put("a", []byte(oneTool), time.Now())
+	v1, err := r.Put("a", []byte(oneTool), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.PutContext(context.Background(), "a", []byte(oneTool), time.Now(), v1.Version+1); !errors.Is(err, ErrConflict) {
+	if _, err := r.PutContext(context.Background(), "a", []byte(oneTool), "", time.Now(), v1.Version+1); !errors.Is(err, ErrConflict) {
 		t.Fatalf("stale etag: %v", err)
 	}
-	v2, err := r.PutContext(context.Background(), "a", []byte(oneTool), time.Now(), v1.Version)
+	v2, err := r.PutContext(context.Background(), "a", []byte(oneTool), "", time.Now(), v1.Version)
 	if err != nil || v2.Version <= v1.Version {
 		t.Fatalf("v2 %v %v", v2, err)
 	}
@@ -391,7 +391,7 @@ func TestSharedStoreReplaced(t *testing.T) {
 	}
 	defer r.Close()
 	for _, n := range []string{"a", "b", "c"} {
-		if _, err := r.Put(n, []byte(oneTool), time.Now()); err != nil {
+		if _, err := r.Put(n, []byte(oneTool), "", time.Now()); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -400,7 +400,7 @@ func TestSharedStoreReplaced(t *testing.T) {
 	// The replacement holds only "b", written once (revision 1), and a new "d" (revision 2).
 	st.breakWatch(fmt.Errorf("%w: probe failed", ErrStoreUnavailable), true)
 	fresh := newMemStore()
-	rec, _ := encodeRecord([]byte(oneTool), time.Now())
+	rec, _ := encodeRecord([]byte(oneTool), "", time.Now())
 	fresh.Put(context.Background(), "b", rec, 0)
 	fresh.Put(context.Background(), "d", rec, 0)
 	st.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"os"
@@ -33,9 +34,12 @@ var ErrReadOnly = errors.New("registry: toolset is read-only (loaded from the to
 
 // Toolset is a named, validated set of tools.
 type Toolset struct {
-	Name      string
-	Tools     []Tool
-	Raw       json.RawMessage // the definitions as given, re-parsed on load
+	Name  string
+	Tools []Tool
+	Raw   json.RawMessage // the definitions as given, re-parsed on load
+	// Model names the model the toolset's requests run on: a directory under the router's
+	// models root (internal/modelset); empty for the process's default model.
+	Model     string
 	UpdatedAt time.Time
 	// Version is the store's revision of the toolset's last write (its etag); 0 for a
 	// toolset from the tools directory.
@@ -58,7 +62,8 @@ type Config struct {
 	// StoreTimeout bounds one write to Store and one listing of it (default 2s); the caller's
 	// deadline, when sooner, wins.
 	StoreTimeout time.Duration
-	// ToolsDir is read at start: every *.json file becomes a toolset named after the file.
+	// ToolsDir is read at start: every *.json file becomes a toolset named after the file,
+	// and NAME.model beside NAME.json, when present, names its model (one line).
 	// File toolsets are read-only through the API and take precedence over stored toolsets
 	// of the same name (which stay in the store, hidden, and are logged).
 	ToolsDir string
@@ -206,12 +211,16 @@ func OpenContext(ctx context.Context, cfg Config) (*Registry, error) {
 			if err == nil && !setNameRE.MatchString(name) {
 				err = fmt.Errorf("file name is not a valid toolset name (%s)", setNameRE)
 			}
+			var model string
+			if err == nil {
+				model, err = readModelFile(strings.TrimSuffix(f, ".json") + ".model")
+			}
 			if err != nil {
 				skip("file", name, err)
 				continue
 			}
 			st, _ := os.Stat(f)
-			r.sets[name] = &Toolset{Name: name, Tools: tools, Raw: b, UpdatedAt: st.ModTime()}
+			r.sets[name] = &Toolset{Name: name, Tools: tools, Raw: b, Model: model, UpdatedAt: st.ModTime()}
 			r.readOnly[name] = true
 		}
 	}
@@ -279,7 +288,7 @@ func (r *Registry) prepare(entries []Entry, skip func(what, name string, err err
 			if err != nil {
 				skip("store", e.Name, err)
 			} else {
-				c.ts = &Toolset{Name: e.Name, Tools: tools, Raw: rec.Raw, UpdatedAt: rec.UpdatedAt, Version: e.Version}
+				c.ts = &Toolset{Name: e.Name, Tools: tools, Raw: rec.Raw, Model: rec.Model, UpdatedAt: rec.UpdatedAt, Version: e.Version}
 			}
 		}
 		out = append(out, c)
@@ -458,19 +467,43 @@ func (r *Registry) Close() error {
 
 var setNameRE = nameRE
 
-// Put validates and stores a toolset, replacing one of the same name (PutContext without a
-// condition).
-func (r *Registry) Put(name string, raw []byte, now time.Time) (*Toolset, error) {
-	return r.PutContext(context.Background(), name, raw, now, 0)
+// readModelFile reads a tools directory's NAME.model: one model name, or nothing when the
+// file is absent.
+func readModelFile(path string) (string, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	b := make([]byte, 1024)
+	n, _ := io.ReadFull(f, b)
+	name := strings.TrimSpace(string(b[:n]))
+	if !setNameRE.MatchString(name) {
+		return "", fmt.Errorf("%s: not a model name (%s)", filepath.Base(path), setNameRE)
+	}
+	return name, nil
 }
 
-// PutContext validates and stores a toolset. With ifVersion > 0 (an etag the caller read) it
-// stores only if the toolset is still at that version, else ErrConflict; 0 replaces whatever
-// is there. Validation and limits apply before anything is written. Errors: ValidationError
-// (ErrInvalid), ErrReadOnly, ErrConflict, ErrStoreUnavailable, or ctx's error.
-func (r *Registry) PutContext(ctx context.Context, name string, raw []byte, now time.Time, ifVersion int64) (*Toolset, error) {
+// Put validates and stores a toolset, replacing one of the same name (PutContext without a
+// condition).
+func (r *Registry) Put(name string, raw []byte, model string, now time.Time) (*Toolset, error) {
+	return r.PutContext(context.Background(), name, raw, model, now, 0)
+}
+
+// PutContext validates and stores a toolset. model names its model ("" the default); the
+// caller checks that it exists (the registry links no engine), the registry only its form.
+// With ifVersion > 0 (an etag the caller read) it stores only if the toolset is still at
+// that version, else ErrConflict; 0 replaces whatever is there. Validation and limits apply
+// before anything is written. Errors: ValidationError (ErrInvalid), ErrReadOnly, ErrConflict,
+// ErrStoreUnavailable, or ctx's error.
+func (r *Registry) PutContext(ctx context.Context, name string, raw []byte, model string, now time.Time, ifVersion int64) (*Toolset, error) {
 	if !setNameRE.MatchString(name) {
 		return nil, Invalid("name", "toolset name %q must match %s", name, setNameRE)
+	}
+	if model != "" && !setNameRE.MatchString(model) {
+		return nil, &ValidationError{Violations: []Violation{{Field: "model", Description: fmt.Sprintf("model name %q must match %s", model, setNameRE)}}}
 	}
 	tools, err := ParseContext(ctx, raw, r.cfg.Limits, "tools")
 	if err != nil {
@@ -482,8 +515,8 @@ func (r *Registry) PutContext(ctx context.Context, name string, raw []byte, now 
 	if r.isReadOnly(name) {
 		return nil, fmt.Errorf("%w: %q", ErrReadOnly, name)
 	}
-	ts := &Toolset{Name: name, Tools: tools, Raw: append(json.RawMessage(nil), raw...), UpdatedAt: now}
-	rec, err := encodeRecord(ts.Raw, now)
+	ts := &Toolset{Name: name, Tools: tools, Raw: append(json.RawMessage(nil), raw...), Model: model, UpdatedAt: now}
+	rec, err := encodeRecord(ts.Raw, model, now)
 	if err != nil {
 		return nil, err
 	}
@@ -744,11 +777,12 @@ func (r *Registry) Words(t *toolspec.Tool) lexical.Doc {
 }
 
 // Embedding returns the cached embedding of a tool's compact flat JSON (what the contrastive
-// head was trained on). The cache is a bounded LRU; concurrent misses for the same tool
-// compute it once.
-func (r *Registry) Embedding(ctx context.Context, e Embedder, t *toolspec.Tool) ([]float32, error) {
+// head was trained on) by the model that model identifies (each model embeds differently:
+// modelset.Lease.Key). The cache is a bounded LRU; concurrent misses for the same tool and
+// model compute it once.
+func (r *Registry) Embedding(ctx context.Context, e Embedder, model string, t *toolspec.Tool) ([]float32, error) {
 	text := string(t.AppendJSON(nil))
-	key := sha256.Sum256([]byte(text))
+	key := sha256.Sum256([]byte(model + "\x00" + text))
 	if v, ok := r.emb.Get(key); ok {
 		return v, nil
 	}

@@ -2,6 +2,7 @@ package registry
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -24,7 +25,7 @@ func TestCorruptStoredToolsetIsSkipped(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := r.Put("good", []byte(oneTool), time.Now()); err != nil {
+	if _, err := r.Put("good", []byte(oneTool), "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	r.Close()
@@ -66,7 +67,7 @@ func TestToolsDirSkipsBadFilesAndIsReadOnly(t *testing.T) {
 	if _, err := r.Get("kitchen"); err != nil || skipped.Load() != 1 {
 		t.Fatalf("%v, skipped %d", err, skipped.Load())
 	}
-	if _, err := r.Put("kitchen", []byte(oneTool), time.Now()); err == nil {
+	if _, err := r.Put("kitchen", []byte(oneTool), "", time.Now()); err == nil {
 		t.Fatal("replaced a file toolset")
 	}
 	if err := r.Delete("kitchen"); err == nil {
@@ -97,7 +98,7 @@ func TestEmbeddingCacheSingleFlightAndBounded(t *testing.T) {
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
 		ready.Add(1)
-		go func() { defer wg.Done(); ready.Done(); r.Embedding(context.Background(), e, tool) }()
+		go func() { defer wg.Done(); ready.Done(); r.Embedding(context.Background(), e, "m", tool) }()
 	}
 	ready.Wait()
 	for e.calls.Load() == 0 {
@@ -110,7 +111,7 @@ func TestEmbeddingCacheSingleFlightAndBounded(t *testing.T) {
 		t.Fatalf("%d embeddings for one tool", e.calls.Load())
 	}
 	for _, n := range []string{"b", "c", "d"} {
-		r.Embedding(context.Background(), e, &toolspec.Tool{Name: n})
+		r.Embedding(context.Background(), e, "m", &toolspec.Tool{Name: n})
 	}
 	if r.emb.Len() != 2 {
 		t.Fatalf("cache holds %d, want 2", r.emb.Len())
@@ -140,5 +141,64 @@ func TestWordsCacheBounded(t *testing.T) {
 	}
 	if r.words.Len() != 2 {
 		t.Fatalf("words cache holds %d, want 2", r.words.Len())
+	}
+}
+
+// A toolset's model survives a restart of the store; a file toolset's comes from NAME.model;
+// a model name that is not a plain name is refused with its field, and a bad NAME.model skips
+// its toolset.
+func TestToolsetModel(t *testing.T) {
+	dir := t.TempDir()
+	r, err := Open(Config{DataDir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Put("kitchen", []byte(oneTool), "kitchen-ft", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"../x", "a/b", ".x", "a b"} {
+		_, err := r.Put("garden", []byte(oneTool), bad, time.Now())
+		var ve *ValidationError
+		if !errors.As(err, &ve) || ve.Violations[0].Field != "model" {
+			t.Errorf("model %q: %v", bad, err)
+		}
+	}
+	r.Close()
+	tools := t.TempDir()
+	os.WriteFile(filepath.Join(tools, "garden.json"), []byte(oneTool), 0o644)
+	os.WriteFile(filepath.Join(tools, "garden.model"), []byte("garden-v2\n"), 0o644)
+	os.WriteFile(filepath.Join(tools, "plain.json"), []byte(oneTool), 0o644)
+	os.WriteFile(filepath.Join(tools, "odd.json"), []byte(oneTool), 0o644)
+	os.WriteFile(filepath.Join(tools, "odd.model"), []byte("../../etc"), 0o644)
+	var skipped atomic.Int32
+	r, err = Open(Config{DataDir: dir, ToolsDir: tools, OnSkip: func() { skipped.Add(1) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for name, want := range map[string]string{"kitchen": "kitchen-ft", "garden": "garden-v2", "plain": ""} {
+		ts, err := r.Get(name)
+		if err != nil || ts.Model != want {
+			t.Errorf("%s: model %q, want %q (%v)", name, ts.Model, want, err)
+		}
+	}
+	if _, err := r.Get("odd"); err == nil || skipped.Load() != 1 {
+		t.Errorf("a toolset with a bad NAME.model was served (skipped %d)", skipped.Load())
+	}
+}
+
+// Each model embeds differently: the cache keeps one embedding per tool and model.
+func TestEmbeddingIsPerModel(t *testing.T) {
+	r, _ := Open(Config{})
+	e := &countingEmbedder{gate: make(chan struct{})}
+	close(e.gate)
+	tool := &toolspec.Tool{Name: "x"}
+	for _, m := range []string{"a", "b", "a", "b"} {
+		if _, err := r.Embedding(context.Background(), e, m, tool); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.calls.Load(); n != 2 {
+		t.Errorf("%d embeddings computed, want one per model (2)", n)
 	}
 }

@@ -27,6 +27,7 @@ import (
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/lexical"
 	"github.com/needle-router/needle/internal/needle"
+	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -78,8 +79,12 @@ type Config struct {
 	// MaxToolsJSON is the largest inline tools JSON accepted, in bytes (default 1 MiB).
 	MaxToolsJSON int
 	Limits       registry.Limits
-	// ModelID names the local model in responses.
+	// ModelID is the default model's id (needle.Model.ID) in responses.
 	ModelID string
+	// Models resolves the model a toolset names (registry.Toolset.Model) for each request,
+	// the default ("") included: *modelset.Set. Nil: only the model given to New, as the
+	// default; a toolset naming another model is then answered with ErrModelUnavailable.
+	Models Models
 	// CloudBudget is the cloud's time when the caller set no deadline (default
 	// DefaultCloudBudget).
 	CloudBudget time.Duration
@@ -148,6 +153,11 @@ func (c *Config) ensureDefaults() {
 	}
 }
 
+// Models leases the model a request runs on (*modelset.Set).
+type Models interface {
+	Acquire(ctx context.Context, name string) (*modelset.Lease, error)
+}
+
 // Capturer records validated cloud answers as training rows (internal/capture.Writer).
 type Capturer interface {
 	Record(query string, tools []toolspec.Tool, calls []toolspec.Call) error
@@ -190,10 +200,10 @@ const (
 	DefaultCallPriorCenterOne = 0.6
 )
 
-// Pipeline routes requests. Model may be nil (no local model: everything escalates).
+// Pipeline routes requests. The default model may be nil (no local model: everything that
+// runs on it escalates).
 type Pipeline struct {
 	cfg   Config
-	model LocalModel
 	cloud Cloud
 	reg   *registry.Registry
 	adm   *admission
@@ -203,10 +213,18 @@ type Pipeline struct {
 	stop     context.CancelFunc
 }
 
-// New builds a pipeline.
+// New builds a pipeline; model is the default model (nil: none) unless cfg.Models is set,
+// which then answers for every model name.
 func New(cfg Config, model LocalModel, cloud Cloud, reg *registry.Registry) *Pipeline {
 	cfg.ensureDefaults()
-	p := &Pipeline{cfg: cfg, model: model, cloud: cloud, reg: reg,
+	if cfg.Models == nil {
+		var d modelset.Model
+		if model != nil {
+			d = model
+		}
+		cfg.Models, _ = modelset.New(modelset.Config{Default: d, DefaultID: cfg.ModelID}) // no root: cannot fail
+	}
+	p := &Pipeline{cfg: cfg, cloud: cloud, reg: reg,
 		adm: newAdmission(cfg.Workers, cfg.Queue, cfg.Now, cfg.Observer)}
 	p.stopping, p.stop = context.WithCancel(context.Background())
 	return p
@@ -269,7 +287,9 @@ type Output struct {
 	Timings       Timings
 	PromptTokens  int
 	OutputTokens  int
-	ModelID       string
+	// Model names the model the request ran on (modelset.DefaultName, or the toolset's model
+	// under the models root); ModelID is that model's own id (config name @ steps).
+	Model, ModelID string
 	// Threshold is the confidence threshold this request was judged against.
 	Threshold float64
 }
@@ -291,8 +311,8 @@ func (p *Pipeline) Route(ctx context.Context, in Input) (*Output, error) {
 		return nil, err
 	}
 	out.Timings.Total = p.cfg.Now().Sub(t0)
-	out.ModelID = p.cfg.ModelID
-	span.SetAttributes(attribute.String("router.decision", out.Decision.String()),
+	span.SetAttributes(attribute.String("router.model", out.Model), attribute.String("router.model_id", out.ModelID),
+		attribute.String("router.decision", out.Decision.String()),
 		attribute.String("router.escalation_reason", out.Reason.String()),
 		attribute.String("router.fallback_cause", out.FallbackCause.String()),
 		attribute.Float64("router.confidence", out.Confidence))
@@ -362,7 +382,7 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 	}
 	out.Timings.Queue = p.cfg.Now().Sub(tq)
 	tools, local, err := p.local(ctx, out, in)
-	release() // the cloud call below needs no worker
+	release() // the cloud call below needs no worker (nor a model)
 	if err != nil {
 		return nil, err
 	}
@@ -388,10 +408,11 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 	return out, err
 }
 
-// local resolves the tools and, with a local model, runs retrieval, decoding and the schema
-// check. The answer is nil without a local model.
+// local resolves the tools and their model and, with a local model, runs retrieval,
+// decoding and the schema check. The answer is nil without a local model.
 func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry.Tool, *localAnswer, error) {
 	var tools []registry.Tool
+	modelName := ""
 	if in.ToolsJSON != "" {
 		var err error
 		if tools, err = registry.ParseContext(ctx, []byte(in.ToolsJSON), p.cfg.Limits, in.ToolsField); err != nil {
@@ -405,12 +426,20 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 		if err != nil {
 			return nil, nil, err
 		}
-		tools = ts.Tools
+		tools, modelName = ts.Tools, ts.Model
 	}
-	if p.model == nil {
+	lease, err := p.cfg.Models.Acquire(ctx, modelName)
+	if err != nil {
+		return nil, nil, modelError(ctx, modelName, err)
+	}
+	// In-flight requests hold their model: a swap or an eviction waits for them.
+	defer lease.Release()
+	out.Model, out.ModelID = lease.Name, lease.ID
+	if lease.Model == nil {
 		return tools, nil, nil
 	}
-	cands, scores, err := p.retrieve(ctx, out, in, tools)
+	m := model{lease.Model, lease.Key}
+	cands, scores, err := p.retrieve(ctx, out, in, tools, m)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -428,7 +457,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	dropped := 0
 	for {
 		req := p.decodeRequest(in.Transcript, cands, scores, len(tools))
-		res, err = p.model.Decode(ctxD, req)
+		res, err = m.Decode(ctxD, req)
 		if err == nil || !errors.Is(err, needle.ErrPromptTooLong) || scores == nil || len(cands) < 2 || ctx.Err() != nil {
 			break
 		}
@@ -603,7 +632,7 @@ func causeOf(err error) FallbackCause {
 // tools' words, and keeps the top k. At k tools or fewer it keeps them all, in the order
 // offered, and scores them only for the decoder's priors (tool prior: two or more tools).
 // It returns the kept tools and their scores (nil when not scored).
-func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []registry.Tool) ([]registry.Tool, []float32, error) {
+func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []registry.Tool, m model) ([]registry.Tool, []float32, error) {
 	k := in.TopK
 	if k <= 0 {
 		k = p.cfg.TopK
@@ -618,7 +647,7 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 	t0 := p.cfg.Now()
 	ctx, span := p.cfg.Tracer.Start(ctx, "router.retrieve")
 	defer span.End()
-	q, err := p.model.Embed(ctx, in.Transcript)
+	q, err := m.Embed(ctx, in.Transcript)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -628,7 +657,7 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 	}
 	dense := make([]float32, len(tools))
 	for i := range tools {
-		e, err := p.reg.Embedding(ctx, p.model, &tools[i].Spec)
+		e, err := p.reg.Embedding(ctx, m, m.key, &tools[i].Spec)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -674,4 +703,41 @@ func allFinite(xs []float32) bool {
 		}
 	}
 	return true
+}
+
+// model is a leased model with the key of its outputs in shared caches.
+type model struct {
+	LocalModel
+	key string
+}
+
+// ErrModelUnavailable: the model the toolset names cannot serve now (its files are gone or
+// do not load); the operator's files, not the caller's request. Always a
+// *ModelUnavailableError.
+var ErrModelUnavailable = errors.New("router: the toolset's model is not available")
+
+// ModelUnavailableError is ErrModelUnavailable for the named model; the cause is for logs.
+type ModelUnavailableError struct {
+	Model string
+	err   error
+}
+
+func (e *ModelUnavailableError) Error() string {
+	return fmt.Sprintf("router: the toolset's model %q is not available: %v", e.Model, e.err)
+}
+
+// Unwrap is ErrModelUnavailable alone: the cause (a modelset error) must not classify it as
+// the caller's mistake.
+func (e *ModelUnavailableError) Unwrap() error { return ErrModelUnavailable }
+
+// modelError classifies a failed model lease: the caller's context, a full model budget
+// (overload, retry soon), or an unavailable model.
+func modelError(ctx context.Context, name string, err error) error {
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, modelset.ErrBudget):
+		return &OverloadError{RetryAfter: time.Second}
+	}
+	return &ModelUnavailableError{Model: name, err: err}
 }

@@ -184,7 +184,7 @@ func TestReplicasShareToolsets(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	if _, err := a.PutContext(ctx, "new", []byte(oneTool), time.Now(), 0); !errors.Is(err, registry.ErrStoreUnavailable) {
+	if _, err := a.PutContext(ctx, "new", []byte(oneTool), "", time.Now(), 0); !errors.Is(err, registry.ErrStoreUnavailable) {
 		t.Fatalf("put with the store down: %v", err)
 	}
 	if err := b.DeleteContext(ctx, "stays", 0); !errors.Is(err, registry.ErrStoreUnavailable) {
