@@ -79,6 +79,8 @@ var table = []rule{
 	{typed[*router.UnavailableError](), codes.Unavailable, "no answer available: no usable local answer and the cloud model did not answer", unavailableInfo},
 	{sentinel(router.ErrUnavailable), codes.Unavailable, "no answer available: no usable local answer and the cloud model did not answer", unavailableInfo},
 	{dependency, codes.Unavailable, "no answer available: no usable local answer and the cloud model did not answer", unavailableInfo},
+	{typed[*router.ModelUnavailableError](), codes.Unavailable, "the toolset's model is not available: its files are gone or do not load", modelInfo},
+	{sentinel(router.ErrModelUnavailable), codes.Unavailable, "the toolset's model is not available: its files are gone or do not load", modelInfo},
 	{sentinel(registry.ErrStoreUnavailable), codes.Unavailable, "toolset store unreachable: toolsets cannot change now, retry later (the stored toolsets still serve)", reason("STORE_UNAVAILABLE")},
 	{sentinel(ErrShuttingDown), codes.Unavailable, "router is shutting down: retry on another replica", nil},
 	{sentinel(ErrLoading), codes.Unavailable, "router is loading", nil},
@@ -230,6 +232,14 @@ func retryInfo(err error) []protoadapt.MessageV1 {
 		d = oe.RetryAfter
 	}
 	return []protoadapt.MessageV1{&errdetails.RetryInfo{RetryDelay: durationpb.New(d)}}
+}
+
+func modelInfo(err error) []protoadapt.MessageV1 {
+	info := &errdetails.ErrorInfo{Reason: "MODEL_UNAVAILABLE", Domain: "needle.router.v1"}
+	if me, ok := find[*router.ModelUnavailableError](err); ok {
+		info.Metadata = map[string]string{"model": me.Model}
+	}
+	return []protoadapt.MessageV1{info}
 }
 
 func unavailableInfo(err error) []protoadapt.MessageV1 {

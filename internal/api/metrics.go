@@ -9,6 +9,7 @@ import (
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/router"
 )
 
@@ -27,6 +28,8 @@ type Metrics struct {
 	damaged     prometheus.Gauge
 	tokens      *prometheus.CounterVec
 	tokSeconds  *prometheus.CounterVec
+	modelEvents *prometheus.CounterVec
+	reg         prometheus.Registerer
 }
 
 var _ router.Observer = (*Metrics)(nil)
@@ -35,7 +38,8 @@ var _ router.Observer = (*Metrics)(nil)
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "needle_route_duration_seconds",
-			Help: "Latency of answered Routes by decision.", Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"decision"}),
+			Help: "Latency of answered Routes by decision and the local model they ran on (\"default\", or a model under --models-dir).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"decision", "model"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_route_requests_total",
 			Help: "Route calls by gRPC code and decision (decision is \"none\" for errors)."}, []string{"code", "decision"}),
 		escalations: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_escalations_total",
@@ -58,15 +62,32 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Tokens processed by the local model."}, []string{"stage"}),
 		tokSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_model_seconds_total",
 			Help: "Seconds spent in the local model (tokens/s = tokens_total / seconds_total)."}, []string{"stage"}),
+		modelEvents: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_model_events_total",
+			Help: "Models under --models-dir: loaded, shared (identical files, one instance), reloaded (files changed), failed, reload_failed (the previous version kept serving), evicted (model memory budget)."}, []string{"event"}),
+		reg: reg,
 	}
-	reg.MustRegister(m.latency, m.requests, m.escalations, m.attempts, m.breaker, m.queue, m.shed, m.skipped, m.stale, m.damaged, m.tokens, m.tokSeconds)
+	reg.MustRegister(m.latency, m.requests, m.escalations, m.attempts, m.breaker, m.queue, m.shed, m.skipped, m.stale, m.damaged, m.tokens, m.tokSeconds, m.modelEvents)
 	m.BreakerState("", "closed")
 	return m
 }
 
 // Routed implements router.Observer.
 func (m *Metrics) Routed(o *router.Output) {
-	m.latency.WithLabelValues(o.Decision.String()).Observe(o.Timings.Total.Seconds())
+	m.latency.WithLabelValues(o.Decision.String(), o.Model).Observe(o.Timings.Total.Seconds())
+}
+
+// ModelEvent counts a model load, reload or eviction (modelset.Config.OnEvent).
+func (m *Metrics) ModelEvent(event string) { m.modelEvents.WithLabelValues(event).Inc() }
+
+// ModelMemory exports the named models' memory and count from stats (modelset.Set.Stats).
+func (m *Metrics) ModelMemory(stats func() modelset.Stats) {
+	m.reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "needle_models_loaded", Help: "Models under --models-dir held in memory (identical ones once)."},
+			func() float64 { return float64(stats().Models) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "needle_model_memory_bytes", Help: "Memory held by the models under --models-dir (the default model not counted)."},
+			func() float64 { return float64(stats().Bytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "needle_model_memory_budget_bytes", Help: "--model-cache-bytes."},
+			func() float64 { return float64(stats().Budget) }))
 }
 
 // Escalation implements router.Observer.

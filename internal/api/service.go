@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 )
@@ -77,6 +78,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 		FallbackCause:    causeProto(out.FallbackCause),
 		Confidence:       float32(out.Confidence),
 		ModelId:          out.ModelID,
+		Model:            out.Model,
 		Threshold:        float32(out.Threshold),
 		Timings: &routerv1.Timings{
 			TotalMs: ms(out.Timings.Total), RetrieveMs: ms(out.Timings.Retrieve), EncodeMs: ms(out.Timings.Encode),
@@ -103,7 +105,7 @@ func (s *Service) Route(ctx context.Context, req *routerv1.RouteRequest) (*route
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func toProto(ts *registry.Toolset) *routerv1.Toolset {
-	out := &routerv1.Toolset{Name: ts.Name, ToolsJson: string(ts.Raw), UpdateTime: timestamppb.New(ts.UpdatedAt), Etag: registry.ETag(ts.Version)}
+	out := &routerv1.Toolset{Name: ts.Name, ToolsJson: string(ts.Raw), Model: ts.Model, UpdateTime: timestamppb.New(ts.UpdatedAt), Etag: registry.ETag(ts.Version)}
 	for _, t := range ts.Tools {
 		out.ToolNames = append(out.ToolNames, t.Spec.Name)
 	}
@@ -119,6 +121,15 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 	if err := s.p.CheckToolsSize(text, field); err != nil {
 		return nil, Status(ctx, s.log, err)
 	}
+	model := req.GetModel()
+	if modelset.IsDefault(model) {
+		model = ""
+	}
+	// The model loads before anything is stored: a name that does not serve leaves the toolset
+	// as it was.
+	if err := s.p.CheckModel(ctx, model, "model"); err != nil {
+		return nil, Status(ctx, s.log, err)
+	}
 	ifVersion, err := registry.ParseETag(req.GetEtag(), "etag")
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
@@ -128,7 +139,7 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 		return nil, Status(ctx, s.log, err)
 	}
 	defer release()
-	ts, err := s.reg.PutContext(ctx, req.GetName(), []byte(text), "", s.now(), ifVersion)
+	ts, err := s.reg.PutContext(ctx, req.GetName(), []byte(text), model, s.now(), ifVersion)
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
 	}

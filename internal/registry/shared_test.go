@@ -172,7 +172,7 @@ func TestSharedStoreFollowsChanges(t *testing.T) {
 	}
 	defer b.Close()
 	waitFor(t, "both watches", func() bool { return st.watches() == 2 })
-	ts, err := a.Put("kitchen", []byte(oneTool), time.Now())
+	ts, err := a.Put("kitchen", []byte(oneTool), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,10 +201,10 @@ func TestSharedStoreFollowsChanges(t *testing.T) {
 	waitFor(t, "a to see the delete", func() bool { return !has(a, "kitchen") })
 
 	// a writes v2 and v3 locally; the watch then delivers v2 after a already serves v3.
-	if _, err := a.Put("x", []byte(oneTool), time.Now()); err != nil {
+	if _, err := a.Put("x", []byte(oneTool), "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	v3, err := a.Put("x", []byte(`[{"name":"other","parameters":{}}]`), time.Now())
+	v3, err := a.Put("x", []byte(`[{"name":"other","parameters":{}}]`), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -223,7 +223,7 @@ func TestSharedStoreConditionalWrites(t *testing.T) {
 	defer a.Close()
 	b, _ := Open(Config{Store: st})
 	defer b.Close()
-	v1, err := a.Put("s", []byte(oneTool), time.Now())
+	v1, err := a.Put("s", []byte(oneTool), "", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -261,10 +261,10 @@ func TestSharedStoreOutageAndConvergence(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if _, err := a.Put("keep", []byte(oneTool), time.Now()); err != nil {
+	if _, err := a.Put("keep", []byte(oneTool), "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Put("gone", []byte(oneTool), time.Now()); err != nil {
+	if _, err := a.Put("gone", []byte(oneTool), "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	st.deliver()
@@ -278,7 +278,7 @@ func TestSharedStoreOutageAndConvergence(t *testing.T) {
 	if !has(a, "keep") || !has(a, "gone") {
 		t.Fatal("a stopped serving its toolsets when the store went away")
 	}
-	if _, err := a.Put("new", []byte(oneTool), time.Now()); !errors.Is(err, ErrStoreUnavailable) {
+	if _, err := a.Put("new", []byte(oneTool), "", time.Now()); !errors.Is(err, ErrStoreUnavailable) {
 		t.Fatalf("put while down: %v", err)
 	}
 	if err := a.Delete("keep"); !errors.Is(err, ErrStoreUnavailable) {

@@ -741,3 +741,34 @@ func modelError(ctx context.Context, name string, err error) error {
 	}
 	return &ModelUnavailableError{Model: name, err: err}
 }
+
+// CheckModel loads the model called name ("" or modelset.DefaultName: the default), warming
+// it for the requests to come, and says why a toolset cannot name it: a field violation on
+// field (unknown, does not load, too large for the model memory), an overload (the budget
+// is held by models in use), or ctx's error. PutToolset calls it before storing.
+func (p *Pipeline) CheckModel(ctx context.Context, name, field string) error {
+	if modelset.IsDefault(name) {
+		return nil
+	}
+	l, err := p.cfg.Models.Acquire(ctx, name)
+	if err == nil {
+		l.Release()
+		return nil
+	}
+	var desc string
+	switch {
+	case ctx.Err() != nil:
+		return ctx.Err()
+	case errors.Is(err, modelset.ErrBudget):
+		return &OverloadError{RetryAfter: time.Second}
+	case !modelset.ValidName(name):
+		desc = fmt.Sprintf("model name %q must match %s: the name of a directory in the router's models directory", name, "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+	case errors.Is(err, modelset.ErrUnknown):
+		desc = fmt.Sprintf("no model %q in the router's models directory (--models-dir)", name)
+	case errors.Is(err, modelset.ErrTooLarge):
+		desc = fmt.Sprintf("model %q is larger than the router's model memory (--model-cache-bytes)", name)
+	default:
+		desc = fmt.Sprintf("model %q does not load (the router's log says why)", name)
+	}
+	return &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: desc}}}
+}

@@ -30,6 +30,8 @@ type Config struct {
 	NoModel            bool
 	ToolsDir, DataDir  string
 	Store              string // shared toolset store URL; empty: DataDir or memory
+	ModelsDir          string // empty: toolsets can name no model of their own
+	ModelCacheBytes    int64
 	Threshold          float64
 	TopK               int
 	LexicalWeight      float64
@@ -112,6 +114,8 @@ var options = []option{
 	{"tools-dir", "NEEDLE_TOOLS_DIR", "", "", "every `*.json` file becomes a read-only toolset named after the file; it hides a stored toolset of the same name; must exist", func(c *Config) any { return &c.ToolsDir }, nil},
 	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted; a damaged file is set aside and rebuilt from what can be read (Configuration)", func(c *Config) any { return &c.DataDir }, nil},
 	{"store", "NEEDLE_STORE", "", "none (`--data-dir`)", "toolset store shared by replicas: `etcd://host:port[,host:port...][/prefix]` (`etcds://` for TLS, `?ca=&cert=&key=` PEM files); each replica watches it, so a change made through one serves on all within 1 s; unreachable: replicas serve what they have, writes get `UNAVAILABLE`; not with `--data-dir` (More than one router)", func(c *Config) any { return &c.Store }, nil},
+	{"models-dir", "NEEDLE_MODELS_DIR", "", "none", "models toolsets may name (`model` of a toolset, `NAME.model` beside a `--tools-dir` file): each subdirectory is a model directory (`needle finetune --out`), named by its directory name; requests can name only these (Models per toolset)", func(c *Config) any { return &c.ModelsDir }, nil},
+	{"model-cache-bytes", "NEEDLE_MODEL_CACHE_BYTES", "1073741824", "1 GiB", "memory the models under `--models-dir` may hold together, {range}; the least recently used model no request is running on is evicted first; the default model is not counted", func(c *Config) any { return &c.ModelCacheBytes }, atLeast(1 << 20)},
 	{"threshold", "NEEDLE_THRESHOLD", ftoa(router.DefaultThreshold), "", "local answers below this confidence escalate, in {range}; the threshold for >= 95% local precision of the shipped model on the human-written development sets (Results)", func(c *Config) any { return &c.Threshold }, above(0, 1)},
 	{"top-k", "NEEDLE_TOP_K", strconv.Itoa(router.DefaultTopK), "", "tools kept by retrieval, in {range}", func(c *Config) any { return &c.TopK }, in(1, router.MaxTopK)},
 	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", ftoa(router.DefaultLexicalWeight), "", "hybrid retrieval: weight of BM25 over the offered tools' words (divided by max(top score, 4)) added to the contrastive head's cosine, in {range}; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }, in(0, 10)},
@@ -299,7 +303,7 @@ func (c *Config) Validate() error {
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		bad("log-level", "%q is not debug, info, warn or error", c.LogLevel)
 	}
-	for name, dir := range map[string]string{"tools-dir": c.ToolsDir, "model": c.ModelDir} {
+	for name, dir := range map[string]string{"tools-dir": c.ToolsDir, "model": c.ModelDir, "models-dir": c.ModelsDir} {
 		if dir == "" {
 			continue
 		}

@@ -39,6 +39,7 @@ import (
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/kernels"
+	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/registry/etcdstore"
@@ -223,6 +224,16 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 			}
 		}
 	}
+	var def modelset.Model
+	if model != nil {
+		def = model
+	}
+	models, err := modelset.New(modelset.Config{Root: cfg.ModelsDir, Default: def, DefaultID: modelID, Budget: cfg.ModelCacheBytes,
+		Load: modelset.NeedleLoad(cfg.Weights), Log: log, OnEvent: metrics.ModelEvent})
+	if err != nil {
+		return nil, nil, err
+	}
+	metrics.ModelMemory(models.Stats)
 	rcfg := registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped, OnStale: metrics.ToolsetsStale,
 		OnDamaged: metrics.StoreDamaged}
 	if cfg.Store != "" {
@@ -241,6 +252,19 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 	if err != nil {
 		return nil, nil, err
 	}
+	// Toolsets' models load now, so the first requests do not wait for them; one that does
+	// not load is logged, and its toolset answers UNAVAILABLE until its files are fixed.
+	for _, ts := range reg.List() {
+		if ts.Model == "" {
+			continue
+		}
+		l, err := models.Acquire(context.Background(), ts.Model)
+		if err != nil {
+			log.Error("the toolset's model does not load: its requests answer UNAVAILABLE until it does", "toolset", ts.Name, "model", ts.Model, "err", err.Error())
+			continue
+		}
+		l.Release()
+	}
 	capt, err := openCapture(capture.Config{Dir: cfg.CaptureDir, MaxBytes: cfg.CaptureMaxBytes, MaxFiles: cfg.CaptureFiles}, log)
 	if err != nil {
 		reg.Close()
@@ -254,7 +278,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
 	}
 	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, LexicalWeight: cfg.LexicalWeight, ToolPriorTemp: cfg.ToolPriorTemp,
-		CallPriorWeight: cfg.CallPriorWeight, CallPriorCenter: cfg.CallPriorCenter, CallPriorCenterOne: cfg.CallPriorCenterOne, ModelID: modelID,
+		CallPriorWeight: cfg.CallPriorWeight, CallPriorCenter: cfg.CallPriorCenter, CallPriorCenterOne: cfg.CallPriorCenterOne, ModelID: modelID, Models: models,
 		Workers: cfg.Workers, Queue: cfg.Queue, CloudBudget: cfg.CloudBudget, CloudReserve: cfg.CloudReserve, Capture: capt,
 		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Observer: metrics}, model, cloud, reg)
 	return p, reg, nil

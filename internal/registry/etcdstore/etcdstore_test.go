@@ -151,7 +151,7 @@ func TestReplicasShareToolsets(t *testing.T) {
 	var lags []time.Duration
 	for i := 0; i < 5; i++ {
 		start := time.Now()
-		ts, err := a.Put("kitchen", []byte(oneTool), start)
+		ts, err := a.Put("kitchen", []byte(oneTool), "", start)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -168,7 +168,7 @@ func TestReplicasShareToolsets(t *testing.T) {
 		t.Fatalf("a change took %v to reach the other replica, over the %v bound", lags[len(lags)-1], propagationBound)
 	}
 
-	if _, err := a.Put("stays", []byte(oneTool), time.Now()); err != nil {
+	if _, err := a.Put("stays", []byte(oneTool), "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	waitUntil(t, func() bool { _, err := b.Get("stays"); return err == nil }, time.Now())
@@ -198,7 +198,7 @@ func TestReplicasShareToolsets(t *testing.T) {
 		t.Logf("in step %v after the store answered again", d)
 	}
 	start = time.Now()
-	if _, err := b.Put("after", []byte(oneTool), start); err != nil {
+	if _, err := b.Put("after", []byte(oneTool), "", start); err != nil {
 		t.Fatal(err)
 	}
 	if d := waitUntil(t, func() bool { _, err := a.Get("after"); return err == nil }, start); d > propagationBound {

@@ -704,7 +704,11 @@ type RouteResponse struct {
 	FallbackCause FallbackCause `protobuf:"varint,9,opt,name=fallback_cause,json=fallbackCause,proto3,enum=needle.router.v1.FallbackCause" json:"fallback_cause,omitempty"`
 	// The confidence threshold this request was judged against (options.min_confidence or the
 	// server's).
-	Threshold     float32 `protobuf:"fixed32,10,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	Threshold float32 `protobuf:"fixed32,10,opt,name=threshold,proto3" json:"threshold,omitempty"`
+	// The local model the request ran on: "default" (the router's own model) or the toolset's
+	// model, a directory under the router's --models-dir (Toolset.model). model_id is that
+	// model's own id. With DECISION_ESCALATED the calls are the cloud model's.
+	Model         string `protobuf:"bytes,11,opt,name=model,proto3" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -809,6 +813,13 @@ func (x *RouteResponse) GetThreshold() float32 {
 	return 0
 }
 
+func (x *RouteResponse) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
 type Toolset struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -819,7 +830,10 @@ type Toolset struct {
 	// The stored version: send it back as PutToolsetRequest.etag or DeleteToolsetRequest.etag
 	// to write only if nobody has written the toolset since (ABORTED otherwise). Empty for a
 	// toolset from the tools directory.
-	Etag          string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,5,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The model the toolset's requests run on: a directory under the router's --models-dir
+	// (e.g. a `needle finetune` output); empty for the router's own model.
+	Model         string `protobuf:"bytes,6,opt,name=model,proto3" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -889,6 +903,13 @@ func (x *Toolset) GetEtag() string {
 	return ""
 }
 
+func (x *Toolset) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
 type PutToolsetRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Name  string                 `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
@@ -899,7 +920,13 @@ type PutToolsetRequest struct {
 	// Empty: create or replace whatever is stored. Otherwise the etag of the version this
 	// write replaces: if the toolset has changed (or gone) since, nothing is written and the
 	// answer is ABORTED.
-	Etag          string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	Etag string `protobuf:"bytes,4,opt,name=etag,proto3" json:"etag,omitempty"`
+	// The model its requests run on: the name of a directory under the router's --models-dir;
+	// empty (or "default") for the router's own model. The model is loaded before the toolset
+	// is stored: an unknown name, or a model that does not load, is INVALID_ARGUMENT with a
+	// field violation on model, and nothing is stored. A PUT replaces the whole toolset, its
+	// model included.
+	Model         string `protobuf:"bytes,5,opt,name=model,proto3" json:"model,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -958,6 +985,13 @@ func (x *PutToolsetRequest) GetTools() *structpb.Value {
 func (x *PutToolsetRequest) GetEtag() string {
 	if x != nil {
 		return x.Etag
+	}
+	return ""
+}
+
+func (x *PutToolsetRequest) GetModel() string {
+	if x != nil {
+		return x.Model
 	}
 	return ""
 }
@@ -1540,7 +1574,7 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\vescalate_ms\x18\x06 \x01(\x01R\n" +
 	"escalateMs\x12#\n" +
 	"\rprompt_tokens\x18\a \x01(\rR\fpromptTokens\x12#\n" +
-	"\routput_tokens\x18\b \x01(\rR\foutputTokens\"\x85\x04\n" +
+	"\routput_tokens\x18\b \x01(\rR\foutputTokens\"\x9b\x04\n" +
 	"\rRouteResponse\x120\n" +
 	"\x05calls\x18\x01 \x03(\v2\x1a.needle.router.v1.ToolCallR\x05calls\x126\n" +
 	"\bdecision\x18\x02 \x01(\x0e2\x1a.needle.router.v1.DecisionR\bdecision\x12O\n" +
@@ -1554,7 +1588,8 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\btrace_id\x18\b \x01(\tR\atraceId\x12F\n" +
 	"\x0efallback_cause\x18\t \x01(\x0e2\x1f.needle.router.v1.FallbackCauseR\rfallbackCause\x12\x1c\n" +
 	"\tthreshold\x18\n" +
-	" \x01(\x02R\tthreshold\"\xac\x01\n" +
+	" \x01(\x02R\tthreshold\x12\x14\n" +
+	"\x05model\x18\v \x01(\tR\x05model\"\xc2\x01\n" +
 	"\aToolset\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
@@ -1563,13 +1598,15 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"tool_names\x18\x03 \x03(\tR\ttoolNames\x12;\n" +
 	"\vupdate_time\x18\x04 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"updateTime\x12\x12\n" +
-	"\x04etag\x18\x05 \x01(\tR\x04etag\"\x88\x01\n" +
+	"\x04etag\x18\x05 \x01(\tR\x04etag\x12\x14\n" +
+	"\x05model\x18\x06 \x01(\tR\x05model\"\x9e\x01\n" +
 	"\x11PutToolsetRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x1d\n" +
 	"\n" +
 	"tools_json\x18\x02 \x01(\tR\ttoolsJson\x12,\n" +
 	"\x05tools\x18\x03 \x01(\v2\x16.google.protobuf.ValueR\x05tools\x12\x12\n" +
-	"\x04etag\x18\x04 \x01(\tR\x04etag\"I\n" +
+	"\x04etag\x18\x04 \x01(\tR\x04etag\x12\x14\n" +
+	"\x05model\x18\x05 \x01(\tR\x05model\"I\n" +
 	"\x12PutToolsetResponse\x123\n" +
 	"\atoolset\x18\x01 \x01(\v2\x19.needle.router.v1.ToolsetR\atoolset\"'\n" +
 	"\x11GetToolsetRequest\x12\x12\n" +
