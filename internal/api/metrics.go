@@ -38,7 +38,7 @@ var _ router.Observer = (*Metrics)(nil)
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "needle_route_duration_seconds",
-			Help: "Latency of answered Routes by decision and the local model they ran on (\"default\", or a model under --models-dir).",
+			Help:    "Latency of answered Routes by decision and the local model they ran on (\"default\", or a model under --models-dir).",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2, 16)}, []string{"decision", "model"}),
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "needle_route_requests_total",
 			Help: "Route calls by gRPC code and decision (decision is \"none\" for errors)."}, []string{"code", "decision"}),
