@@ -27,7 +27,7 @@ import (
 func cmdFinetune(ctx context.Context, args []string) error {
 	fl := flag.NewFlagSet("finetune", flag.ContinueOnError)
 	toolsPath := fl.String("tools", "", "toolset file, in any form the registry accepts (required)")
-	examplesPath := fl.String("examples", "", `JSONL examples {"query": ..., "answers": [{"name": ..., "arguments": {...}}]} ("answers": [] when no tool serves the request); 10 or more per tool (required)`)
+	examplesPath := fl.String("examples", "", `JSONL examples {"query": ..., "answers": [{"name": ..., "arguments": {...}}]} ("answers": [] when no tool serves the request); 10 or more per tool (this, --captures, or both)`)
 	captures := fl.String("captures", "", "glob of the router's capture files (--capture-dir) to add as examples")
 	minutes := fl.Float64("minutes", 5, "time budget of the optimisation, minutes")
 	steps := fl.Int("steps", 0, "optimizer steps (0: as many as --minutes allow; set it for a run that repeats exactly)")
@@ -40,11 +40,12 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	threads := fl.Int("threads", runtime.NumCPU(), "trainer threads")
 	python := fl.String("python", "/usr/bin/python3", "Python with torch")
 	teacher := fl.Int("teacher", 0, "ask the cloud model (NEEDLE_CLOUD_BASE_URL, NEEDLE_CLOUD_API_KEY, NEEDLE_CLOUD_MODEL) for this many more examples per tool, each checked against the tool's schema before use; written to OUT/teacher_examples.jsonl")
+	progressJSON := fl.Bool("progress-json", false, `progress as JSON lines on stderr ({"phase": "train"|"eval"|"done", "step": N, "elapsed_s": S, "budget_s": B}) instead of a bar: for the router's fine-tune jobs`)
 	if err := fl.Parse(args); err != nil {
 		return err
 	}
-	if *toolsPath == "" || *examplesPath == "" || *out == "" {
-		return errors.New("finetune needs --tools, --examples and --out")
+	if *toolsPath == "" || (*examplesPath == "" && *captures == "") || *out == "" {
+		return errors.New("finetune needs --tools, --examples or --captures (or both), and --out")
 	}
 	if *teacher < 0 || *teacher > 500 {
 		return errors.New("finetune: --teacher must be in [0, 500]")
@@ -57,9 +58,11 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("finetune: --tools %s: %w", *toolsPath, err)
 	}
-	ex, err := readExampleFile(*examplesPath, tools)
-	if err != nil {
-		return err
+	var ex []finetune.Example
+	if *examplesPath != "" {
+		if ex, err = readExampleFile(*examplesPath, tools); err != nil {
+			return err
+		}
 	}
 	if *captures != "" {
 		files, err := filepath.Glob(*captures)
@@ -67,10 +70,15 @@ func cmdFinetune(ctx context.Context, args []string) error {
 			return fmt.Errorf("finetune: --captures %q matches no file", *captures)
 		}
 		for _, f := range files {
-			more, err := readExampleFile(f, tools)
+			more, skipped, err := readCaptureFile(f, tools)
 			if err != nil {
 				return err
 			}
+			fmt.Fprintf(os.Stderr, "%s: %d rows of this toolset", f, len(more))
+			if skipped > 0 {
+				fmt.Fprintf(os.Stderr, ", %d of other toolsets skipped", skipped)
+			}
+			fmt.Fprintln(os.Stderr)
 			ex = append(ex, more...)
 		}
 	}
@@ -111,6 +119,13 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	}
 	if err := finetune.CheckPython(ctx, *python); err != nil {
 		return err
+	}
+	if len(ex) == 0 {
+		return errors.New("finetune: no examples (the capture files hold no rows of this toolset)")
+	}
+	progress := drawProgress
+	if *progressJSON {
+		progress = jsonProgress
 	}
 	var train, held []finetune.Example
 	if *testPath != "" {
@@ -156,9 +171,11 @@ func cmdFinetune(ctx context.Context, args []string) error {
 				p.Step = lastStep
 			}
 			lastStep = p.Step
-			drawProgress(p)
+			progress(p)
 		}, logf)
-	fmt.Fprintln(os.Stderr)
+	if !*progressJSON {
+		fmt.Fprintln(os.Stderr)
+	}
 	if err != nil {
 		return err
 	}
@@ -180,6 +197,9 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	}
 	if st, err := os.Stat(filepath.Join(*out, "model.safetensors")); err == nil {
 		rep.ModelBytes = st.Size()
+	}
+	if *progressJSON {
+		fmt.Fprintln(os.Stderr, `{"phase": "eval"}`)
 	}
 	entries, err := finetune.HeldOutEntries(specs, raw, held)
 	if err != nil {
@@ -206,7 +226,31 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	if err := os.WriteFile(filepath.Join(*out, "report.md"), md.Bytes(), 0o644); err != nil {
 		return err
 	}
-	return writeJSON(filepath.Join(*out, "report.json"), rep)
+	if err := writeJSON(filepath.Join(*out, "report.json"), rep); err != nil {
+		return err
+	}
+	if *progressJSON {
+		fmt.Fprintln(os.Stderr, `{"phase": "done"}`)
+	}
+	return nil
+}
+
+func readCaptureFile(path string, tools []registry.Tool) ([]finetune.Example, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer f.Close()
+	return finetune.ReadCaptures(f, path, tools)
+}
+
+// jsonProgress is --progress-json's line per training step.
+func jsonProgress(p finetune.Progress) {
+	phase := "train"
+	if p.Finished {
+		phase = "trained"
+	}
+	fmt.Fprintf(os.Stderr, "{\"phase\": %q, \"step\": %d, \"elapsed_s\": %.0f, \"budget_s\": %.0f}\n", phase, p.Step, p.Elapsed.Seconds(), p.Budget.Seconds())
 }
 
 // writeHeldOut writes one line per held-out example: the query, the wanted calls and both

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/protobuf/types/known/durationpb"
 
 	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/ftjob"
 	"github.com/needle-router/needle/internal/grammar"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
@@ -96,10 +97,15 @@ var table = []rule{
 	{sentinel(registry.ErrReadOnly), codes.FailedPrecondition, "toolset is read-only: it is loaded from the tools directory", nil},
 	{sentinel(registry.ErrConflict), codes.Aborted, "toolset changed since the given etag: read it again and retry", reason("ETAG_MISMATCH")},
 	{sentinel(router.ErrCloudOnly), codes.FailedPrecondition, "a tool's schema is outside what the local model enforces and the cloud model is not configured or not allowed", nil},
+	{sentinel(ftjob.ErrDisabled), codes.FailedPrecondition, "fine-tuning is not enabled on this router: run needle finetune where Python with torch is installed", func(error) []protoadapt.MessageV1 {
+		return []protoadapt.MessageV1{&errdetails.PreconditionFailure{Violations: []*errdetails.PreconditionFailure_Violation{{Type: "FINETUNE_DISABLED", Subject: "router", Description: "started without --finetune"}}}}
+	}},
+	{sentinel(ftjob.ErrNotFound), codes.NotFound, "fine-tune not found", nil},
 	{sentinel(grammar.ErrUnsupported), codes.InvalidArgument, "invalid request: the local model cannot take the offered tools", nil},
 	// The router's load.
 	{typed[*router.OverloadError](), codes.ResourceExhausted, "router overloaded: retry later", retryInfo},
 	{sentinel(router.ErrOverloaded), codes.ResourceExhausted, "router overloaded: retry later", retryInfo},
+	{sentinel(ftjob.ErrBusy), codes.ResourceExhausted, "a fine-tune is already running: start this one when it has ended", nil},
 	// The clock.
 	{sentinel(context.DeadlineExceeded), codes.DeadlineExceeded, "deadline exceeded", nil},
 	{sentinel(context.Canceled), codes.Canceled, "request cancelled", nil},

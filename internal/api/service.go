@@ -22,6 +22,7 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/ftjob"
 	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
@@ -32,6 +33,7 @@ type Service struct {
 	routerv1.UnimplementedRouterServiceServer
 	p   *router.Pipeline
 	reg *registry.Registry
+	ft  *ftjob.Runner
 	log *slog.Logger
 	now func() time.Time
 }

@@ -152,3 +152,23 @@ func TestRows(t *testing.T) {
 		t.Errorf("replay %d, varied %d, withheld %d", replay, varied, withheld)
 	}
 }
+
+// Capture rows of other toolsets are skipped; this toolset's rows become examples, checked
+// like examples (a bad one is named by its line in the capture file).
+func TestReadCaptures(t *testing.T) {
+	tools := homeTools(t)
+	home := `[{"name":"set_thermostat","description":"d","parameters":{}},{"name":"lock_door","description":"d","parameters":{}},{"name":"water_plants","description":"d","parameters":{}}]`
+	other := `[{"name":"set_timer","description":"d","parameters":{}}]`
+	in := `{"query": "lock the back door", "tools": ` + home + `, "answers": [{"name": "lock_door", "arguments": {"door": "back"}}]}
+{"query": "timer for five minutes", "tools": ` + other + `, "answers": [{"name": "set_timer", "arguments": {"minutes": 5}}]}
+{"query": "hello there", "tools": ` + home + `, "answers": []}
+`
+	ex, skipped, err := ReadCaptures(strings.NewReader(in), "escalations.jsonl", tools)
+	if err != nil || skipped != 1 || len(ex) != 2 || ex[0].Query != "lock the back door" || ex[1].Line != 3 {
+		t.Fatalf("got %+v, skipped %d, %v", ex, skipped, err)
+	}
+	bad := in + `{"query": "lock the side door", "tools": ` + home + `, "answers": [{"name": "lock_door", "arguments": {"door": "side"}}]}` + "\n"
+	if _, _, err := ReadCaptures(strings.NewReader(bad), "escalations.jsonl", tools); err == nil || !strings.Contains(err.Error(), "escalations.jsonl:4: answers[0].arguments") {
+		t.Errorf("bad row: %v", err)
+	}
+}

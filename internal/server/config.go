@@ -32,6 +32,9 @@ type Config struct {
 	Store              string // shared toolset store URL; empty: DataDir or memory
 	ModelsDir          string // empty: toolsets can name no model of their own
 	ModelCacheBytes    int64
+	Finetune           bool
+	FinetuneCommand    string
+	FinetuneMaxMinutes float64
 	Threshold          float64
 	TopK               int
 	LexicalWeight      float64
@@ -115,7 +118,10 @@ var options = []option{
 	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted; a damaged file is set aside and rebuilt from what can be read (Configuration)", func(c *Config) any { return &c.DataDir }, nil},
 	{"store", "NEEDLE_STORE", "", "none (`--data-dir`)", "toolset store shared by replicas: `etcd://host:port[,host:port...][/prefix]` (`etcds://` for TLS, `?ca=&cert=&key=` PEM files); each replica watches it, so a change made through one serves on all within 1 s; unreachable: replicas serve what they have, writes get `UNAVAILABLE`; not with `--data-dir` (More than one router)", func(c *Config) any { return &c.Store }, nil},
 	{"models-dir", "NEEDLE_MODELS_DIR", "", "none", "models toolsets may name (`model` of a toolset, `NAME.model` beside a `--tools-dir` file): each subdirectory is a model directory (`needle finetune --out`), named by its directory name; requests can name only these (Models per toolset)", func(c *Config) any { return &c.ModelsDir }, nil},
-	{"model-cache-bytes", "NEEDLE_MODEL_CACHE_BYTES", "1073741824", "1 GiB", "memory the models under `--models-dir` may hold together, {range}; the least recently used model no request is running on is evicted first; the default model is not counted", func(c *Config) any { return &c.ModelCacheBytes }, atLeast(1 << 20)},
+	{"model-cache-bytes", "NEEDLE_MODEL_CACHE_BYTES", "1073741824", "1 GiB", "memory the models under `--models-dir` may hold together, at least 1 MiB; the least recently used model no request is running on is evicted first; the default model is not counted", func(c *Config) any { return &c.ModelCacheBytes }, atLeast(1 << 20)},
+	{"finetune", "NEEDLE_FINETUNE", "false", "", "let callers (the playground) start fine-tunes: `needle finetune` as a subprocess, one at a time, into `--models-dir`; needs Python with torch and `train/train.py` in the working directory (not in the container image)", func(c *Config) any { return &c.Finetune }, nil},
+	{"finetune-command", "NEEDLE_FINETUNE_COMMAND", "", "`needle` beside the router binary", "the `needle` binary fine-tunes run", func(c *Config) any { return &c.FinetuneCommand }, nil},
+	{"finetune-max-minutes", "NEEDLE_FINETUNE_MAX_MINUTES", "10", "", "the longest training budget a fine-tune may ask for, in {range}", func(c *Config) any { return &c.FinetuneMaxMinutes }, above(0, 120)},
 	{"threshold", "NEEDLE_THRESHOLD", ftoa(router.DefaultThreshold), "", "local answers below this confidence escalate, in {range}; the threshold for >= 95% local precision of the shipped model on the human-written development sets (Results)", func(c *Config) any { return &c.Threshold }, above(0, 1)},
 	{"top-k", "NEEDLE_TOP_K", strconv.Itoa(router.DefaultTopK), "", "tools kept by retrieval, in {range}", func(c *Config) any { return &c.TopK }, in(1, router.MaxTopK)},
 	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", ftoa(router.DefaultLexicalWeight), "", "hybrid retrieval: weight of BM25 over the offered tools' words (divided by max(top score, 4)) added to the contrastive head's cosine, in {range}; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }, in(0, 10)},
@@ -283,6 +289,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CloudReserve < 0 || c.CloudReserve >= c.CloudBudget {
 		bad("cloud-reserve", "must be in [0, cloud-budget)")
+	}
+	if c.Finetune && c.ModelsDir == "" {
+		bad("finetune", "needs --models-dir, where the new models go")
 	}
 	if c.CloudURL != "" {
 		if u, err := url.Parse(c.CloudURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -38,6 +38,7 @@ import (
 	"github.com/needle-router/needle/internal/capture"
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/ftjob"
 	"github.com/needle-router/needle/internal/kernels"
 	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/needle"
@@ -151,7 +152,9 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	}
 	defer reg.Close()
 	toolsets.Store(reg)
-	svc.Store(api.NewService(p, reg, log))
+	ft := ftjob.New(ftjob.Config{Enabled: cfg.Finetune, Command: cfg.FinetuneCommand, ModelsDir: cfg.ModelsDir, MaxMinutes: cfg.FinetuneMaxMinutes, Log: log})
+	defer ft.Close() // a fine-tune in progress stops; its partial model is removed
+	svc.Store(api.NewService(p, reg, log).WithFinetune(ft))
 	hs.SetServingStatus("", healthpb.HealthCheckResponse_SERVING)
 	hs.SetServingStatus(serviceName, healthpb.HealthCheckResponse_SERVING)
 	log.Info("serving")

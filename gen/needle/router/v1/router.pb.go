@@ -1532,6 +1532,412 @@ func (x *ValidateToolsResponse) GetTools() []*ToolSummary {
 	return nil
 }
 
+type StartFinetuneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The toolset to fine-tune for (its tools as stored now).
+	Toolset string `protobuf:"bytes,1,opt,name=toolset,proto3" json:"toolset,omitempty"`
+	// Examples, JSONL: one {"query": "...", "answers": [{"name": ..., "arguments": {...}}]} per
+	// line ("answers": [] for a request no tool serves); at most 5000 lines and 1 MiB.
+	ExamplesJsonl string `protobuf:"bytes,2,opt,name=examples_jsonl,json=examplesJsonl,proto3" json:"examples_jsonl,omitempty"`
+	// The new model's name: a directory to create under --models-dir; it must not exist.
+	Model string `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	// Training budget in minutes (0: the router's default, 5; at most --finetune-max-minutes).
+	Minutes float32 `protobuf:"fixed32,4,opt,name=minutes,proto3" json:"minutes,omitempty"`
+	// Optimizer steps instead of the time budget (0: as many as the minutes allow).
+	Steps uint32 `protobuf:"varint,5,opt,name=steps,proto3" json:"steps,omitempty"`
+	// Run the toolset on the new model when it is done (PutToolset with model), if the toolset
+	// is stored (not from --tools-dir) and unchanged since the start.
+	SwitchToolset bool `protobuf:"varint,6,opt,name=switch_toolset,json=switchToolset,proto3" json:"switch_toolset,omitempty"`
+	// Random seed: rows, held-out draw and training (0: 1).
+	Seed          uint64 `protobuf:"varint,7,opt,name=seed,proto3" json:"seed,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartFinetuneRequest) Reset() {
+	*x = StartFinetuneRequest{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartFinetuneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartFinetuneRequest) ProtoMessage() {}
+
+func (x *StartFinetuneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartFinetuneRequest.ProtoReflect.Descriptor instead.
+func (*StartFinetuneRequest) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *StartFinetuneRequest) GetToolset() string {
+	if x != nil {
+		return x.Toolset
+	}
+	return ""
+}
+
+func (x *StartFinetuneRequest) GetExamplesJsonl() string {
+	if x != nil {
+		return x.ExamplesJsonl
+	}
+	return ""
+}
+
+func (x *StartFinetuneRequest) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *StartFinetuneRequest) GetMinutes() float32 {
+	if x != nil {
+		return x.Minutes
+	}
+	return 0
+}
+
+func (x *StartFinetuneRequest) GetSteps() uint32 {
+	if x != nil {
+		return x.Steps
+	}
+	return 0
+}
+
+func (x *StartFinetuneRequest) GetSwitchToolset() bool {
+	if x != nil {
+		return x.SwitchToolset
+	}
+	return false
+}
+
+func (x *StartFinetuneRequest) GetSeed() uint64 {
+	if x != nil {
+		return x.Seed
+	}
+	return 0
+}
+
+type StartFinetuneResponse struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Job           *FinetuneJob           `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *StartFinetuneResponse) Reset() {
+	*x = StartFinetuneResponse{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *StartFinetuneResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*StartFinetuneResponse) ProtoMessage() {}
+
+func (x *StartFinetuneResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use StartFinetuneResponse.ProtoReflect.Descriptor instead.
+func (*StartFinetuneResponse) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *StartFinetuneResponse) GetJob() *FinetuneJob {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+type GetFinetuneRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// A job id from StartFinetune, or "latest".
+	Id            string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFinetuneRequest) Reset() {
+	*x = GetFinetuneRequest{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFinetuneRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFinetuneRequest) ProtoMessage() {}
+
+func (x *GetFinetuneRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFinetuneRequest.ProtoReflect.Descriptor instead.
+func (*GetFinetuneRequest) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GetFinetuneRequest) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+type GetFinetuneResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Unset when no fine-tune has run (or id is unknown and "latest" was not asked: NOT_FOUND).
+	Job *FinetuneJob `protobuf:"bytes,1,opt,name=job,proto3" json:"job,omitempty"`
+	// Whether this router can start fine-tunes (--finetune); otherwise run needle finetune
+	// where Python with torch is installed and copy its output under --models-dir.
+	Enabled       bool `protobuf:"varint,2,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GetFinetuneResponse) Reset() {
+	*x = GetFinetuneResponse{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GetFinetuneResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GetFinetuneResponse) ProtoMessage() {}
+
+func (x *GetFinetuneResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GetFinetuneResponse.ProtoReflect.Descriptor instead.
+func (*GetFinetuneResponse) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *GetFinetuneResponse) GetJob() *FinetuneJob {
+	if x != nil {
+		return x.Job
+	}
+	return nil
+}
+
+func (x *GetFinetuneResponse) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
+type FinetuneJob struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Id      string                 `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Toolset string                 `protobuf:"bytes,2,opt,name=toolset,proto3" json:"toolset,omitempty"`
+	Model   string                 `protobuf:"bytes,3,opt,name=model,proto3" json:"model,omitempty"`
+	// "running", "succeeded" or "failed".
+	State string `protobuf:"bytes,4,opt,name=state,proto3" json:"state,omitempty"`
+	// "starting", "train", "trained", "eval" (base vs fine-tuned on the held-out examples), "done".
+	Phase    string  `protobuf:"bytes,5,opt,name=phase,proto3" json:"phase,omitempty"`
+	Step     uint32  `protobuf:"varint,6,opt,name=step,proto3" json:"step,omitempty"`
+	ElapsedS float32 `protobuf:"fixed32,7,opt,name=elapsed_s,json=elapsedS,proto3" json:"elapsed_s,omitempty"`
+	BudgetS  float32 `protobuf:"fixed32,8,opt,name=budget_s,json=budgetS,proto3" json:"budget_s,omitempty"`
+	// The base vs fine-tuned table (Markdown) and the same as JSON (report.json), when done.
+	ReportMarkdown string `protobuf:"bytes,9,opt,name=report_markdown,json=reportMarkdown,proto3" json:"report_markdown,omitempty"`
+	ReportJson     string `protobuf:"bytes,10,opt,name=report_json,json=reportJson,proto3" json:"report_json,omitempty"`
+	// Why it failed (a fixed text; the router's log has the detail).
+	Error string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
+	// Whether the toolset now runs on the new model; note says why not when it was asked.
+	Switched      bool                   `protobuf:"varint,12,opt,name=switched,proto3" json:"switched,omitempty"`
+	Note          string                 `protobuf:"bytes,13,opt,name=note,proto3" json:"note,omitempty"`
+	StartTime     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime       *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FinetuneJob) Reset() {
+	*x = FinetuneJob{}
+	mi := &file_needle_router_v1_router_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FinetuneJob) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FinetuneJob) ProtoMessage() {}
+
+func (x *FinetuneJob) ProtoReflect() protoreflect.Message {
+	mi := &file_needle_router_v1_router_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FinetuneJob.ProtoReflect.Descriptor instead.
+func (*FinetuneJob) Descriptor() ([]byte, []int) {
+	return file_needle_router_v1_router_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *FinetuneJob) GetId() string {
+	if x != nil {
+		return x.Id
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetToolset() string {
+	if x != nil {
+		return x.Toolset
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetModel() string {
+	if x != nil {
+		return x.Model
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetState() string {
+	if x != nil {
+		return x.State
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetPhase() string {
+	if x != nil {
+		return x.Phase
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetStep() uint32 {
+	if x != nil {
+		return x.Step
+	}
+	return 0
+}
+
+func (x *FinetuneJob) GetElapsedS() float32 {
+	if x != nil {
+		return x.ElapsedS
+	}
+	return 0
+}
+
+func (x *FinetuneJob) GetBudgetS() float32 {
+	if x != nil {
+		return x.BudgetS
+	}
+	return 0
+}
+
+func (x *FinetuneJob) GetReportMarkdown() string {
+	if x != nil {
+		return x.ReportMarkdown
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetReportJson() string {
+	if x != nil {
+		return x.ReportJson
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetError() string {
+	if x != nil {
+		return x.Error
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetSwitched() bool {
+	if x != nil {
+		return x.Switched
+	}
+	return false
+}
+
+func (x *FinetuneJob) GetNote() string {
+	if x != nil {
+		return x.Note
+	}
+	return ""
+}
+
+func (x *FinetuneJob) GetStartTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.StartTime
+	}
+	return nil
+}
+
+func (x *FinetuneJob) GetEndTime() *timestamppb.Timestamp {
+	if x != nil {
+		return x.EndTime
+	}
+	return nil
+}
+
 var File_needle_router_v1_router_proto protoreflect.FileDescriptor
 
 const file_needle_router_v1_router_proto_rawDesc = "" +
@@ -1638,7 +2044,41 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\brequired\x18\x04 \x03(\tR\brequired\x12\x1b\n" +
 	"\tflat_json\x18\x05 \x01(\tR\bflatJson\"L\n" +
 	"\x15ValidateToolsResponse\x123\n" +
-	"\x05tools\x18\x01 \x03(\v2\x1d.needle.router.v1.ToolSummaryR\x05tools*\x83\x01\n" +
+	"\x05tools\x18\x01 \x03(\v2\x1d.needle.router.v1.ToolSummaryR\x05tools\"\xd8\x01\n" +
+	"\x14StartFinetuneRequest\x12\x18\n" +
+	"\atoolset\x18\x01 \x01(\tR\atoolset\x12%\n" +
+	"\x0eexamples_jsonl\x18\x02 \x01(\tR\rexamplesJsonl\x12\x14\n" +
+	"\x05model\x18\x03 \x01(\tR\x05model\x12\x18\n" +
+	"\aminutes\x18\x04 \x01(\x02R\aminutes\x12\x14\n" +
+	"\x05steps\x18\x05 \x01(\rR\x05steps\x12%\n" +
+	"\x0eswitch_toolset\x18\x06 \x01(\bR\rswitchToolset\x12\x12\n" +
+	"\x04seed\x18\a \x01(\x04R\x04seed\"H\n" +
+	"\x15StartFinetuneResponse\x12/\n" +
+	"\x03job\x18\x01 \x01(\v2\x1d.needle.router.v1.FinetuneJobR\x03job\"$\n" +
+	"\x12GetFinetuneRequest\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\"`\n" +
+	"\x13GetFinetuneResponse\x12/\n" +
+	"\x03job\x18\x01 \x01(\v2\x1d.needle.router.v1.FinetuneJobR\x03job\x12\x18\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\xc7\x03\n" +
+	"\vFinetuneJob\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
+	"\atoolset\x18\x02 \x01(\tR\atoolset\x12\x14\n" +
+	"\x05model\x18\x03 \x01(\tR\x05model\x12\x14\n" +
+	"\x05state\x18\x04 \x01(\tR\x05state\x12\x14\n" +
+	"\x05phase\x18\x05 \x01(\tR\x05phase\x12\x12\n" +
+	"\x04step\x18\x06 \x01(\rR\x04step\x12\x1b\n" +
+	"\telapsed_s\x18\a \x01(\x02R\belapsedS\x12\x19\n" +
+	"\bbudget_s\x18\b \x01(\x02R\abudgetS\x12'\n" +
+	"\x0freport_markdown\x18\t \x01(\tR\x0ereportMarkdown\x12\x1f\n" +
+	"\vreport_json\x18\n" +
+	" \x01(\tR\n" +
+	"reportJson\x12\x14\n" +
+	"\x05error\x18\v \x01(\tR\x05error\x12\x1a\n" +
+	"\bswitched\x18\f \x01(\bR\bswitched\x12\x12\n" +
+	"\x04note\x18\r \x01(\tR\x04note\x129\n" +
+	"\n" +
+	"start_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
+	"\bend_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime*\x83\x01\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDECISION_LOCAL\x10\x01\x12\x16\n" +
@@ -1661,7 +2101,7 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x1aFALLBACK_CAUSE_CLOUD_ERROR\x10\x04\x12#\n" +
 	"\x1fFALLBACK_CAUSE_BAD_CLOUD_ANSWER\x10\x05\x12&\n" +
 	"\"FALLBACK_CAUSE_ESCALATION_DISABLED\x10\x06\x12\x1b\n" +
-	"\x17FALLBACK_CAUSE_SHUTDOWN\x10\a2\xd3\x05\n" +
+	"\x17FALLBACK_CAUSE_SHUTDOWN\x10\a2\xc7\a\n" +
 	"\rRouterService\x12^\n" +
 	"\x05Route\x12\x1e.needle.router.v1.RouteRequest\x1a\x1f.needle.router.v1.RouteResponse\"\x14\x82\xd3\xe4\x93\x02\x0e:\x01*\"\t/v1/route\x12w\n" +
 	"\n" +
@@ -1669,7 +2109,9 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\n" +
 	"GetToolset\x12#.needle.router.v1.GetToolsetRequest\x1a$.needle.router.v1.GetToolsetResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/v1/toolsets/{name}\x12s\n" +
 	"\fListToolsets\x12%.needle.router.v1.ListToolsetsRequest\x1a&.needle.router.v1.ListToolsetsResponse\"\x14\x82\xd3\xe4\x93\x02\x0e\x12\f/v1/toolsets\x12}\n" +
-	"\rDeleteToolset\x12&.needle.router.v1.DeleteToolsetRequest\x1a'.needle.router.v1.DeleteToolsetResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/toolsets/{name}\x12\x7f\n" +
+	"\rDeleteToolset\x12&.needle.router.v1.DeleteToolsetRequest\x1a'.needle.router.v1.DeleteToolsetResponse\"\x1b\x82\xd3\xe4\x93\x02\x15*\x13/v1/toolsets/{name}\x12z\n" +
+	"\rStartFinetune\x12&.needle.router.v1.StartFinetuneRequest\x1a'.needle.router.v1.StartFinetuneResponse\"\x18\x82\xd3\xe4\x93\x02\x12:\x01*\"\r/v1/finetunes\x12v\n" +
+	"\vGetFinetune\x12$.needle.router.v1.GetFinetuneRequest\x1a%.needle.router.v1.GetFinetuneResponse\"\x1a\x82\xd3\xe4\x93\x02\x14\x12\x12/v1/finetunes/{id}\x12\x7f\n" +
 	"\rValidateTools\x12&.needle.router.v1.ValidateToolsRequest\x1a'.needle.router.v1.ValidateToolsResponse\"\x1d\x82\xd3\xe4\x93\x02\x17:\x01*\"\x12/v1/tools:validateB?Z=github.com/needle-router/needle/gen/needle/router/v1;routerv1b\x06proto3"
 
 var (
@@ -1685,7 +2127,7 @@ func file_needle_router_v1_router_proto_rawDescGZIP() []byte {
 }
 
 var file_needle_router_v1_router_proto_enumTypes = make([]protoimpl.EnumInfo, 3)
-var file_needle_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 19)
+var file_needle_router_v1_router_proto_msgTypes = make([]protoimpl.MessageInfo, 24)
 var file_needle_router_v1_router_proto_goTypes = []any{
 	(Decision)(0),                 // 0: needle.router.v1.Decision
 	(EscalationReason)(0),         // 1: needle.router.v1.EscalationReason
@@ -1709,45 +2151,58 @@ var file_needle_router_v1_router_proto_goTypes = []any{
 	(*ValidateToolsRequest)(nil),  // 19: needle.router.v1.ValidateToolsRequest
 	(*ToolSummary)(nil),           // 20: needle.router.v1.ToolSummary
 	(*ValidateToolsResponse)(nil), // 21: needle.router.v1.ValidateToolsResponse
-	(*structpb.Value)(nil),        // 22: google.protobuf.Value
-	(*structpb.Struct)(nil),       // 23: google.protobuf.Struct
-	(*timestamppb.Timestamp)(nil), // 24: google.protobuf.Timestamp
+	(*StartFinetuneRequest)(nil),  // 22: needle.router.v1.StartFinetuneRequest
+	(*StartFinetuneResponse)(nil), // 23: needle.router.v1.StartFinetuneResponse
+	(*GetFinetuneRequest)(nil),    // 24: needle.router.v1.GetFinetuneRequest
+	(*GetFinetuneResponse)(nil),   // 25: needle.router.v1.GetFinetuneResponse
+	(*FinetuneJob)(nil),           // 26: needle.router.v1.FinetuneJob
+	(*structpb.Value)(nil),        // 27: google.protobuf.Value
+	(*structpb.Struct)(nil),       // 28: google.protobuf.Struct
+	(*timestamppb.Timestamp)(nil), // 29: google.protobuf.Timestamp
 }
 var file_needle_router_v1_router_proto_depIdxs = []int32{
 	3,  // 0: needle.router.v1.RouteRequest.history:type_name -> needle.router.v1.Turn
-	22, // 1: needle.router.v1.RouteRequest.tools:type_name -> google.protobuf.Value
+	27, // 1: needle.router.v1.RouteRequest.tools:type_name -> google.protobuf.Value
 	5,  // 2: needle.router.v1.RouteRequest.options:type_name -> needle.router.v1.RouteOptions
-	23, // 3: needle.router.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
+	28, // 3: needle.router.v1.ToolCall.arguments:type_name -> google.protobuf.Struct
 	6,  // 4: needle.router.v1.RouteResponse.calls:type_name -> needle.router.v1.ToolCall
 	0,  // 5: needle.router.v1.RouteResponse.decision:type_name -> needle.router.v1.Decision
 	1,  // 6: needle.router.v1.RouteResponse.escalation_reason:type_name -> needle.router.v1.EscalationReason
 	7,  // 7: needle.router.v1.RouteResponse.retrieved_tools:type_name -> needle.router.v1.RetrievedTool
 	8,  // 8: needle.router.v1.RouteResponse.timings:type_name -> needle.router.v1.Timings
 	2,  // 9: needle.router.v1.RouteResponse.fallback_cause:type_name -> needle.router.v1.FallbackCause
-	24, // 10: needle.router.v1.Toolset.update_time:type_name -> google.protobuf.Timestamp
-	22, // 11: needle.router.v1.PutToolsetRequest.tools:type_name -> google.protobuf.Value
+	29, // 10: needle.router.v1.Toolset.update_time:type_name -> google.protobuf.Timestamp
+	27, // 11: needle.router.v1.PutToolsetRequest.tools:type_name -> google.protobuf.Value
 	10, // 12: needle.router.v1.PutToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
 	10, // 13: needle.router.v1.GetToolsetResponse.toolset:type_name -> needle.router.v1.Toolset
 	10, // 14: needle.router.v1.ListToolsetsResponse.toolsets:type_name -> needle.router.v1.Toolset
-	22, // 15: needle.router.v1.ValidateToolsRequest.tools:type_name -> google.protobuf.Value
+	27, // 15: needle.router.v1.ValidateToolsRequest.tools:type_name -> google.protobuf.Value
 	20, // 16: needle.router.v1.ValidateToolsResponse.tools:type_name -> needle.router.v1.ToolSummary
-	4,  // 17: needle.router.v1.RouterService.Route:input_type -> needle.router.v1.RouteRequest
-	11, // 18: needle.router.v1.RouterService.PutToolset:input_type -> needle.router.v1.PutToolsetRequest
-	13, // 19: needle.router.v1.RouterService.GetToolset:input_type -> needle.router.v1.GetToolsetRequest
-	15, // 20: needle.router.v1.RouterService.ListToolsets:input_type -> needle.router.v1.ListToolsetsRequest
-	17, // 21: needle.router.v1.RouterService.DeleteToolset:input_type -> needle.router.v1.DeleteToolsetRequest
-	19, // 22: needle.router.v1.RouterService.ValidateTools:input_type -> needle.router.v1.ValidateToolsRequest
-	9,  // 23: needle.router.v1.RouterService.Route:output_type -> needle.router.v1.RouteResponse
-	12, // 24: needle.router.v1.RouterService.PutToolset:output_type -> needle.router.v1.PutToolsetResponse
-	14, // 25: needle.router.v1.RouterService.GetToolset:output_type -> needle.router.v1.GetToolsetResponse
-	16, // 26: needle.router.v1.RouterService.ListToolsets:output_type -> needle.router.v1.ListToolsetsResponse
-	18, // 27: needle.router.v1.RouterService.DeleteToolset:output_type -> needle.router.v1.DeleteToolsetResponse
-	21, // 28: needle.router.v1.RouterService.ValidateTools:output_type -> needle.router.v1.ValidateToolsResponse
-	23, // [23:29] is the sub-list for method output_type
-	17, // [17:23] is the sub-list for method input_type
-	17, // [17:17] is the sub-list for extension type_name
-	17, // [17:17] is the sub-list for extension extendee
-	0,  // [0:17] is the sub-list for field type_name
+	26, // 17: needle.router.v1.StartFinetuneResponse.job:type_name -> needle.router.v1.FinetuneJob
+	26, // 18: needle.router.v1.GetFinetuneResponse.job:type_name -> needle.router.v1.FinetuneJob
+	29, // 19: needle.router.v1.FinetuneJob.start_time:type_name -> google.protobuf.Timestamp
+	29, // 20: needle.router.v1.FinetuneJob.end_time:type_name -> google.protobuf.Timestamp
+	4,  // 21: needle.router.v1.RouterService.Route:input_type -> needle.router.v1.RouteRequest
+	11, // 22: needle.router.v1.RouterService.PutToolset:input_type -> needle.router.v1.PutToolsetRequest
+	13, // 23: needle.router.v1.RouterService.GetToolset:input_type -> needle.router.v1.GetToolsetRequest
+	15, // 24: needle.router.v1.RouterService.ListToolsets:input_type -> needle.router.v1.ListToolsetsRequest
+	17, // 25: needle.router.v1.RouterService.DeleteToolset:input_type -> needle.router.v1.DeleteToolsetRequest
+	22, // 26: needle.router.v1.RouterService.StartFinetune:input_type -> needle.router.v1.StartFinetuneRequest
+	24, // 27: needle.router.v1.RouterService.GetFinetune:input_type -> needle.router.v1.GetFinetuneRequest
+	19, // 28: needle.router.v1.RouterService.ValidateTools:input_type -> needle.router.v1.ValidateToolsRequest
+	9,  // 29: needle.router.v1.RouterService.Route:output_type -> needle.router.v1.RouteResponse
+	12, // 30: needle.router.v1.RouterService.PutToolset:output_type -> needle.router.v1.PutToolsetResponse
+	14, // 31: needle.router.v1.RouterService.GetToolset:output_type -> needle.router.v1.GetToolsetResponse
+	16, // 32: needle.router.v1.RouterService.ListToolsets:output_type -> needle.router.v1.ListToolsetsResponse
+	18, // 33: needle.router.v1.RouterService.DeleteToolset:output_type -> needle.router.v1.DeleteToolsetResponse
+	23, // 34: needle.router.v1.RouterService.StartFinetune:output_type -> needle.router.v1.StartFinetuneResponse
+	25, // 35: needle.router.v1.RouterService.GetFinetune:output_type -> needle.router.v1.GetFinetuneResponse
+	21, // 36: needle.router.v1.RouterService.ValidateTools:output_type -> needle.router.v1.ValidateToolsResponse
+	29, // [29:37] is the sub-list for method output_type
+	21, // [21:29] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_needle_router_v1_router_proto_init() }
@@ -1771,7 +2226,7 @@ func file_needle_router_v1_router_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_needle_router_v1_router_proto_rawDesc), len(file_needle_router_v1_router_proto_rawDesc)),
 			NumEnums:      3,
-			NumMessages:   19,
+			NumMessages:   24,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -24,6 +24,8 @@ const (
 	RouterService_GetToolset_FullMethodName    = "/needle.router.v1.RouterService/GetToolset"
 	RouterService_ListToolsets_FullMethodName  = "/needle.router.v1.RouterService/ListToolsets"
 	RouterService_DeleteToolset_FullMethodName = "/needle.router.v1.RouterService/DeleteToolset"
+	RouterService_StartFinetune_FullMethodName = "/needle.router.v1.RouterService/StartFinetune"
+	RouterService_GetFinetune_FullMethodName   = "/needle.router.v1.RouterService/GetFinetune"
 	RouterService_ValidateTools_FullMethodName = "/needle.router.v1.RouterService/ValidateTools"
 )
 
@@ -46,6 +48,16 @@ type RouterServiceClient interface {
 	ListToolsets(ctx context.Context, in *ListToolsetsRequest, opts ...grpc.CallOption) (*ListToolsetsResponse, error)
 	// DeleteToolset removes a toolset.
 	DeleteToolset(ctx context.Context, in *DeleteToolsetRequest, opts ...grpc.CallOption) (*DeleteToolsetResponse, error)
+	// StartFinetune fine-tunes the router's model on a stored or file toolset and examples
+	// (`needle finetune`, run by the router as a subprocess) into a new model under the
+	// router's --models-dir, then, if asked, switches the toolset to it. Only where the
+	// operator enabled it (--finetune; FAILED_PRECONDITION otherwise: run needle finetune
+	// yourself), one at a time (RESOURCE_EXHAUSTED while one runs); the examples are checked
+	// against the toolset's schemas before anything starts.
+	StartFinetune(ctx context.Context, in *StartFinetuneRequest, opts ...grpc.CallOption) (*StartFinetuneResponse, error)
+	// GetFinetune reports a fine-tune ("latest": the last one started): its progress, then the
+	// base vs fine-tuned report. enabled says whether this router can start one.
+	GetFinetune(ctx context.Context, in *GetFinetuneRequest, opts ...grpc.CallOption) (*GetFinetuneResponse, error)
 	// ValidateTools parses and validates tool definitions without storing them: the same
 	// checks as PutToolset and Route, answered with the normalised tools or INVALID_ARGUMENT
 	// and a field violation per problem.
@@ -110,6 +122,26 @@ func (c *routerServiceClient) DeleteToolset(ctx context.Context, in *DeleteTools
 	return out, nil
 }
 
+func (c *routerServiceClient) StartFinetune(ctx context.Context, in *StartFinetuneRequest, opts ...grpc.CallOption) (*StartFinetuneResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(StartFinetuneResponse)
+	err := c.cc.Invoke(ctx, RouterService_StartFinetune_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *routerServiceClient) GetFinetune(ctx context.Context, in *GetFinetuneRequest, opts ...grpc.CallOption) (*GetFinetuneResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(GetFinetuneResponse)
+	err := c.cc.Invoke(ctx, RouterService_GetFinetune_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *routerServiceClient) ValidateTools(ctx context.Context, in *ValidateToolsRequest, opts ...grpc.CallOption) (*ValidateToolsResponse, error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	out := new(ValidateToolsResponse)
@@ -139,6 +171,16 @@ type RouterServiceServer interface {
 	ListToolsets(context.Context, *ListToolsetsRequest) (*ListToolsetsResponse, error)
 	// DeleteToolset removes a toolset.
 	DeleteToolset(context.Context, *DeleteToolsetRequest) (*DeleteToolsetResponse, error)
+	// StartFinetune fine-tunes the router's model on a stored or file toolset and examples
+	// (`needle finetune`, run by the router as a subprocess) into a new model under the
+	// router's --models-dir, then, if asked, switches the toolset to it. Only where the
+	// operator enabled it (--finetune; FAILED_PRECONDITION otherwise: run needle finetune
+	// yourself), one at a time (RESOURCE_EXHAUSTED while one runs); the examples are checked
+	// against the toolset's schemas before anything starts.
+	StartFinetune(context.Context, *StartFinetuneRequest) (*StartFinetuneResponse, error)
+	// GetFinetune reports a fine-tune ("latest": the last one started): its progress, then the
+	// base vs fine-tuned report. enabled says whether this router can start one.
+	GetFinetune(context.Context, *GetFinetuneRequest) (*GetFinetuneResponse, error)
 	// ValidateTools parses and validates tool definitions without storing them: the same
 	// checks as PutToolset and Route, answered with the normalised tools or INVALID_ARGUMENT
 	// and a field violation per problem.
@@ -167,6 +209,12 @@ func (UnimplementedRouterServiceServer) ListToolsets(context.Context, *ListTools
 }
 func (UnimplementedRouterServiceServer) DeleteToolset(context.Context, *DeleteToolsetRequest) (*DeleteToolsetResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method DeleteToolset not implemented")
+}
+func (UnimplementedRouterServiceServer) StartFinetune(context.Context, *StartFinetuneRequest) (*StartFinetuneResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method StartFinetune not implemented")
+}
+func (UnimplementedRouterServiceServer) GetFinetune(context.Context, *GetFinetuneRequest) (*GetFinetuneResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method GetFinetune not implemented")
 }
 func (UnimplementedRouterServiceServer) ValidateTools(context.Context, *ValidateToolsRequest) (*ValidateToolsResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ValidateTools not implemented")
@@ -282,6 +330,42 @@ func _RouterService_DeleteToolset_Handler(srv interface{}, ctx context.Context, 
 	return interceptor(ctx, in, info, handler)
 }
 
+func _RouterService_StartFinetune_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(StartFinetuneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterServiceServer).StartFinetune(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouterService_StartFinetune_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterServiceServer).StartFinetune(ctx, req.(*StartFinetuneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _RouterService_GetFinetune_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(GetFinetuneRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(RouterServiceServer).GetFinetune(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: RouterService_GetFinetune_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(RouterServiceServer).GetFinetune(ctx, req.(*GetFinetuneRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _RouterService_ValidateTools_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(ValidateToolsRequest)
 	if err := dec(in); err != nil {
@@ -326,6 +410,14 @@ var RouterService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "DeleteToolset",
 			Handler:    _RouterService_DeleteToolset_Handler,
+		},
+		{
+			MethodName: "StartFinetune",
+			Handler:    _RouterService_StartFinetune_Handler,
+		},
+		{
+			MethodName: "GetFinetune",
+			Handler:    _RouterService_GetFinetune_Handler,
 		},
 		{
 			MethodName: "ValidateTools",
