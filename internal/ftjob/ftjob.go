@@ -341,9 +341,9 @@ func (r *Runner) run(j *Job, req Request) error {
 	for sc.Scan() {
 		line := sc.Text()
 		var p struct {
-			Phase    string  `json:"phase"`
-			Step     int     `json:"step"`
-			Elapsed  float64 `json:"elapsed_s"`
+			Phase   string  `json:"phase"`
+			Step    int     `json:"step"`
+			Elapsed float64 `json:"elapsed_s"`
 		}
 		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &p) == nil && p.Phase != "" {
 			r.mu.Lock()
