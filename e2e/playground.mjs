@@ -125,6 +125,38 @@ try {
   await page.click("#open-toolset");
   await page.waitForFunction(() => /convert_currency/.test(document.querySelector("#tools").value));
   check(true, "stored toolset opens in the editor");
+  // 6b. Fine-tune the stored toolset from the editor: progress, the base vs fine-tuned table,
+  // and the toolset switched to the new model, which then answers Run (by the toolset).
+  await page.fill("#ft-examples", [
+    '{"query": "convert 20 euros to dollars", "answers": [{"name": "convert_currency", "arguments": {"amount": 20, "from_currency": "EUR", "to_currency": "USD"}}]}',
+    '{"query": "say thank you in french", "answers": [{"name": "translate_text", "arguments": {"text": "thank you", "language": "french"}}]}',
+  ].join("\n"));
+  await page.fill("#ft-model", "travel-ft");
+  await page.fill("#ft-minutes", "1");
+  await page.click("#ft-start");
+  await page.waitForSelector("#finetune .meter");
+  check(/running/.test(await page.textContent("#ft-state")), "fine-tune progress shown");
+  await page.waitForSelector("#ft-switched", { timeout: 60000 });
+  check(/now runs on travel-ft/.test(await page.textContent("#ft-switched")), "toolset switched to the new model");
+  check((await page.locator("#ft-table tbody tr").count()) === 2, "base vs fine-tuned table shown");
+  check((await page.inputValue("#toolset-model")) === "travel-ft", "the editor shows the toolset's model");
+  await page.screenshot({ path: join(out, "5-finetune.png"), fullPage: true });
+  check(await page.isChecked("#use-toolset"), "Run goes by the stored toolset");
+  await page.fill("#transcript", "convert 5 euros to dollars");
+  await page.click("#run");
+  await page.waitForFunction(() => document.querySelector("#result")?.getAttribute("aria-busy") === "false" && document.querySelector("#model-name"));
+  check((await page.textContent("#model-name")) === "travel-ft", "the answer names the fine-tuned model");
+  // Where the router cannot train, the box gives the command instead.
+  await page.route("**/v1/finetunes/latest", (r) => r.fulfill({ contentType: "application/json", body: '{"enabled": false}' }));
+  await page.goto(base + "/");
+  await page.waitForFunction(() => document.querySelector("#ft-start").textContent === "Show the command");
+  await page.selectOption("#toolset-list", "travel");
+  await page.click("#open-toolset");
+  await page.waitForFunction(() => /convert_currency/.test(document.querySelector("#tools").value));
+  await page.click("#ft-start");
+  await page.waitForSelector("#ft-command");
+  check(/needle finetune --tools travel\.json --examples travel-examples\.jsonl/.test(await page.textContent("#ft-command")), "the command to run instead");
+  await page.unroute("**/v1/finetunes/latest");
   await page.click("#delete-toolset");
   await page.waitForFunction(() => ![...document.querySelectorAll("#toolset-list option")].some((o) => o.value === "travel"));
   check(true, "deleted toolset leaves the list");

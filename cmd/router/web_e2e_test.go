@@ -23,6 +23,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/modelset/modeltest"
 	"github.com/needle-router/needle/internal/capture"
 )
 
@@ -397,7 +398,10 @@ func TestPlaygroundInChromium(t *testing.T) {
 		out, _ = filepath.Abs("../../e2e/out")
 	}
 	cloud := fakeCloud(t)
-	p := startWith(t, []string{"PATH=" + os.Getenv("PATH")}, "--tools-dir", "../../examples/toolsets", "--data-dir", t.TempDir(), "--cloud-url", cloud.URL)
+	// Fine-tunes run a stand-in for needle (the real one trains in TestFlywheel).
+	models := t.TempDir()
+	p := startWith(t, []string{"PATH=" + os.Getenv("PATH")}, "--tools-dir", "../../examples/toolsets", "--data-dir", t.TempDir(), "--cloud-url", cloud.URL,
+		"--models-dir", models, "--finetune", "--finetune-command", fakeNeedle(t))
 	waitHTTP(t, "http://"+p.web)
 	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
 	defer cancel()
@@ -410,4 +414,26 @@ func TestPlaygroundInChromium(t *testing.T) {
 		t.Fatalf("browser test failed: %v (screenshots in %s)", err, out)
 	}
 	t.Logf("screenshots in %s", out)
+}
+
+// fakeNeedle writes a stand-in for the needle binary's finetune: progress as
+// --progress-json reports it, then the shipped model (another id: needle-small@7) and a
+// report in --out.
+func fakeNeedle(t *testing.T) string {
+	t.Helper()
+	template := modeltest.Write(t, filepath.Join(t.TempDir(), "m"), "7")
+	script := `#!/bin/sh
+out=""
+while [ $# -gt 0 ]; do [ "$1" = "--out" ] && out="$2"; shift; done
+for s in 1 2 3; do echo "{\"phase\": \"train\", \"step\": $s, \"elapsed_s\": $s, \"budget_s\": 60}" >&2; sleep 0.4; done
+mkdir -p "$out" && cp "` + template + `"/* "$out"/
+echo '{"base": {"exact": 0.5}, "fine_tuned": {"exact": 1}}' > "$out/report.json"
+printf '| model | exact call |\n|---|---|\n| needle-small | 50.0%% |\n| needle-small@7 | 100.0%% |\n' > "$out/report.md"
+echo '{"phase": "done"}' >&2
+`
+	p := filepath.Join(t.TempDir(), "needle")
+	if err := os.WriteFile(p, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }

@@ -82,6 +82,18 @@ func newClient(t *testing.T, model router.LocalModel, cloudURL string) routerv1.
 
 func newClientWith(t *testing.T, model router.LocalModel, cloudURL string, rc registry.Config, mod func(*router.Config)) routerv1.RouterServiceClient {
 	t.Helper()
+	return newClientFull(t, model, cloudURL, rc, mod, nil)
+}
+
+// newClientWithService is newClientWith with no local model or cloud, giving the test the
+// service (to add a fine-tune runner).
+func newClientWithService(t *testing.T, rc registry.Config, mod func(*router.Config), svc func(*Service)) routerv1.RouterServiceClient {
+	t.Helper()
+	return newClientFull(t, nil, "", rc, mod, svc)
+}
+
+func newClientFull(t *testing.T, model router.LocalModel, cloudURL string, rc registry.Config, mod func(*router.Config), withSvc func(*Service)) routerv1.RouterServiceClient {
+	t.Helper()
 	reg, err := registry.Open(rc)
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +108,11 @@ func newClientWith(t *testing.T, model router.LocalModel, cloudURL string, rc re
 	p := router.New(cfg, model, cloud, reg)
 	lis := bufconn.Listen(1 << 20)
 	gs := grpc.NewServer(ServerOptions(slog.New(slog.DiscardHandler), nil)...)
-	routerv1.RegisterRouterServiceServer(gs, NewService(p, reg, nil))
+	svc := NewService(p, reg, nil)
+	if withSvc != nil {
+		withSvc(svc)
+	}
+	routerv1.RegisterRouterServiceServer(gs, svc)
 	go gs.Serve(lis)
 	t.Cleanup(gs.Stop)
 	conn, err := grpc.NewClient("passthrough:///bufnet", grpc.WithContextDialer(func(ctx context.Context, _ string) (net.Conn, error) {

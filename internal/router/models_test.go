@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
 	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -138,4 +141,28 @@ type embedModel struct {
 func (e *embedModel) Embed(ctx context.Context, text string) ([]float32, error) {
 	e.count()
 	return []float32{1, 0}, nil
+}
+
+// The router.Route span says which model answered.
+func TestSpanNamesTheModel(t *testing.T) {
+	set := modelsRoot(t, 1000, map[string]string{"kitchen-ft": "7"})
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	p := pipeline(t, nil, "", func(c *Config) { c.Models = set; c.Tracer = tp.Tracer("test") })
+	p.reg.Put("kitchen", []byte(tools), "kitchen-ft", time.Now())
+	if _, err := p.Route(context.Background(), Input{Transcript: "timer", Toolset: "kitchen"}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, s := range rec.Ended() {
+		if s.Name() != "router.Route" {
+			continue
+		}
+		for _, a := range s.Attributes() {
+			got[string(a.Key)] = a.Value.Emit()
+		}
+	}
+	if got["router.model"] != "kitchen-ft" || got["router.model_id"] != "ft@7" {
+		t.Errorf("span attributes %v", got)
+	}
 }

@@ -197,9 +197,10 @@ async function openToolset() {
   if (!name) return;
   try {
     const res = await api("GET", "/v1/toolsets/" + encodeURIComponent(name));
+    setStored(res.toolset);
     setTools(res.toolset.tools_json);
     $("toolset-name").value = name;
-    toolsetStatus(el("p", { class: "hint" }, `Opened ${name}.`));
+    toolsetStatus(el("p", { class: "hint" }, `Opened ${name}` + (res.toolset.model ? `, on model ${res.toolset.model}.` : ".")));
   } catch (e) { toolsetStatus(errorView(e, "Could not open")); }
 }
 
@@ -211,8 +212,11 @@ async function saveToolset() {
     return;
   }
   try {
-    const res = await api("PUT", "/v1/toolsets/" + encodeURIComponent(name), { tools_json: $("tools").value });
-    toolsetStatus(el("p", { class: "ok" }, `Saved ${res.toolset.name}: ${res.toolset.tool_names.join(", ")}.`));
+    const res = await api("PUT", "/v1/toolsets/" + encodeURIComponent(name),
+      { tools_json: $("tools").value, model: $("toolset-model").value.trim() });
+    setStored(res.toolset);
+    toolsetStatus(el("p", { class: "ok" }, `Saved ${res.toolset.name}: ${res.toolset.tool_names.join(", ")}` +
+      (res.toolset.model ? `, on model ${res.toolset.model}.` : ".")));
     refreshToolsets(name);
   } catch (e) { toolsetStatus(errorView(e, "Not saved")); }
 }
@@ -345,14 +349,18 @@ function resultView(r) {
     retrievedView(r),
     waterfallView(r.timings),
     el("dl", { class: "meta" },
-      el("dt", {}, "model"), el("dd", {}, el("code", { id: "model-id" }, r.model_id || "–")),
+      el("dt", {}, "model"), el("dd", {}, el("code", { id: "model-name" }, r.model || "–"), " ",
+        el("code", { id: "model-id" }, r.model_id || "–")),
       el("dt", {}, "trace id"), el("dd", {}, el("code", { id: "trace-id" }, r.trace_id || "–"))),
     el("details", {}, el("summary", {}, "Response JSON"), el("pre", {}, JSON.stringify(r, null, 2))));
 }
 
 async function run() {
   const out = $("result");
-  const body = { transcript: $("transcript").value, tools_json: $("tools").value };
+  const body = { transcript: $("transcript").value };
+  // The stored toolset runs on its own model; the editor's text runs on the router's.
+  if ($("use-toolset").checked && stored) body.toolset = stored.name;
+  else body.tools_json = $("tools").value;
   const options = { allow_escalation: $("allow-escalation").checked };
   const mc = $("min-confidence").value, k = $("top-k").value;
   if (mc !== "") options.min_confidence = Number(mc);
@@ -372,10 +380,158 @@ async function run() {
   }
 }
 
+// ---- the stored toolset the editor holds, and its model ----
+
+// stored is the toolset last opened or saved ({name, tools_json, model}); Run may route by
+// it (its model answers) while the editor still holds its text.
+let stored = null;
+
+function setStored(ts) {
+  stored = { name: ts.name, tools_json: ts.tools_json, model: ts.model || "" };
+  $("toolset-model").value = stored.model;
+  $("use-toolset-name").textContent = stored.name + (stored.model ? ` → ${stored.model}` : "");
+  $("use-toolset").disabled = false;
+  $("use-toolset").checked = true;
+}
+
+// syncStored stops routing by the stored toolset once the editor's text differs from it.
+function syncStored() {
+  if (!stored) return;
+  const same = $("tools").value === stored.tools_json;
+  $("use-toolset").disabled = !same;
+  if (!same) $("use-toolset").checked = false;
+  $("use-toolset-name").textContent = same ? stored.name + (stored.model ? ` → ${stored.model}` : "") : `${stored.name} (edited: save to run it)`;
+}
+
+// ---- fine-tune ----
+
+let ftTimer = 0;
+
+function ftStatus(...nodes) { $("ft-status").replaceChildren(...nodes); }
+
+// markdownTable renders the report's Markdown (a table and its caption lines) as DOM.
+function markdownTable(md) {
+  const out = el("div", { class: "ft-report" });
+  let table = null;
+  for (const line of (md || "").split("\n")) {
+    const t = line.trim();
+    if (!t.startsWith("|")) {
+      table = null;
+      if (t) out.append(el("p", {}, t));
+      continue;
+    }
+    const cells = t.replace(/^\||\|$/g, "").split("|").map((c) => c.trim());
+    if (cells.every((c) => /^:?-+:?$/.test(c))) continue;
+    if (!table) {
+      table = el("table", { class: "retrieved", id: "ft-table" }, el("thead", {}, el("tr", {}, cells.map((c) => el("th", { scope: "col" }, c)))), el("tbody"));
+      out.append(table);
+    } else {
+      table.tBodies[0].append(el("tr", {}, cells.map((c) => el("td", {}, c))));
+    }
+  }
+  return out;
+}
+
+function jobView(j) {
+  const frac = j.budget_s ? Math.min((j.elapsed_s || 0) / j.budget_s, 1) : 0;
+  const done = j.state !== "running";
+  const phase = { starting: "starting", train: "training", trained: "trained", eval: "comparing base and fine-tuned on the held-out examples", done: "done" }[j.phase] || j.phase;
+  const nodes = [el("p", { id: "ft-state" }, `${j.id}: ${j.state}, ${phase}` + (j.step ? `, step ${j.step}` : "") +
+    (!done && j.budget_s ? `, ${Math.max(0, Math.round(j.budget_s - (j.elapsed_s || 0)))} s left` : ""))];
+  if (!done) {
+    nodes.push(el("div", { class: "meter", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(frac * 100)) },
+      el("div", { class: "fill above", style: `width:${(frac * 100).toFixed(1)}%` })));
+  }
+  if (j.state === "failed") nodes.push(el("p", { class: "error" }, j.error));
+  if (j.state === "succeeded") {
+    nodes.push(el("h3", {}, "Base vs fine-tuned (held-out examples)"), markdownTable(j.report_markdown));
+    nodes.push(j.switched
+      ? el("p", { class: "ok", id: "ft-switched" }, `Toolset ${j.toolset} now runs on ${j.model}.`)
+      : el("p", { class: "hint", id: "ft-switched" }, j.note || `Model ${j.model} is ready: name it in “on model” and save to use it.`));
+  }
+  return nodes;
+}
+
+async function pollJob(id) {
+  clearTimeout(ftTimer);
+  try {
+    const res = await api("GET", "/v1/finetunes/" + encodeURIComponent(id));
+    const j = res.job;
+    ftStatus(...jobView(j));
+    if (j.state === "running") {
+      $("ft-start").disabled = true;
+      ftTimer = setTimeout(() => pollJob(id), 1000);
+      return;
+    }
+    $("ft-start").disabled = false;
+    if (j.switched && stored && stored.name === j.toolset) {
+      stored.model = j.model;
+      $("toolset-model").value = j.model;
+      syncStored();
+      refreshToolsets(j.toolset);
+    }
+  } catch (e) {
+    $("ft-start").disabled = false;
+    ftStatus(errorView(e, "Fine-tune status"));
+  }
+}
+
+// commandView is what to run where the router cannot train (the container image has no
+// Python): needle finetune on the editor's toolset and examples, then the model named.
+function commandView() {
+  const name = (stored && stored.name) || $("toolset-name").value.trim() || "kitchen";
+  const model = $("ft-model").value.trim() || name + "-ft-1";
+  const dl = (file, text, type) => el("a", { href: URL.createObjectURL(new Blob([text], { type })), download: file }, file);
+  return el("div", { class: "ft-command", id: "ft-command" },
+    el("p", {}, "This router does not run fine-tunes (it was started without --finetune, or runs where there is no Python with PyTorch, as in the container image). " +
+      "Run the fine-tune where they are (a checkout after make deps), put its output under the router's --models-dir, and save the toolset on it:"),
+    el("p", {}, "Download ", dl(name + ".json", $("tools").value, "application/json"), " and ",
+      dl(name + "-examples.jsonl", $("ft-examples").value, "application/jsonl"), ", then:"),
+    el("pre", {}, `needle finetune --tools ${name}.json --examples ${name}-examples.jsonl --minutes ${$("ft-minutes").value || 5} --out MODELS_DIR/${model}\n` +
+      `curl -X PUT localhost:8080/v1/toolsets/${name} -d '{"tools_json": <${name}.json as a string>, "model": "${model}"}'`),
+    el("p", { class: "hint" }, "or type the model's name in “on model” above and Save."));
+}
+
+let ftEnabled = false;
+
+async function initFinetune() {
+  try {
+    const res = await api("GET", "/v1/finetunes/latest");
+    ftEnabled = !!res.enabled;
+    if (res.job && res.job.state === "running") pollJob(res.job.id);
+  } catch { ftEnabled = false; }
+  $("ft-start").textContent = ftEnabled ? "Fine-tune" : "Show the command";
+}
+
+async function startFinetune() {
+  if (!ftEnabled) { ftStatus(commandView()); return; }
+  if (!stored || $("tools").value !== stored.tools_json) {
+    ftStatus(el("p", { class: "error" }, "Save the toolset first: the fine-tune trains on a stored toolset's tools."));
+    return;
+  }
+  const body = { toolset: stored.name, examples_jsonl: $("ft-examples").value, model: $("ft-model").value.trim(),
+    minutes: Number($("ft-minutes").value || 0), switch_toolset: $("ft-switch").checked };
+  $("ft-start").disabled = true;
+  try {
+    const res = await api("POST", "/v1/finetunes", body);
+    ftStatus(...jobView(res.job));
+    pollJob(res.job.id);
+  } catch (e) {
+    $("ft-start").disabled = false;
+    ftStatus(errorView(e, "Fine-tune not started"));
+    if (e.body && (e.body.details || []).some((d) => (d.violations || []).some((v) => v.type === "FINETUNE_DISABLED"))) {
+      ftEnabled = false;
+      $("ft-start").textContent = "Show the command";
+      $("ft-status").append(commandView());
+    }
+  }
+}
+
 // ---- wiring ----
 
 document.addEventListener("DOMContentLoaded", () => {
-  $("tools").addEventListener("input", scheduleValidate);
+  $("tools").addEventListener("input", () => { scheduleValidate(); syncStored(); });
+  $("ft-start").addEventListener("click", startFinetune);
   $("load-example").addEventListener("click", loadExample);
   $("example").addEventListener("keydown", (e) => { if (e.key === "Enter") loadExample(); });
   $("file").addEventListener("change", loadFile);
@@ -395,4 +551,5 @@ document.addEventListener("DOMContentLoaded", () => {
   });
   refreshToolsets();
   validateNow();
+  initFinetune();
 });
