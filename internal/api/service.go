@@ -123,24 +123,24 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 	if err := s.p.CheckToolsSize(text, field); err != nil {
 		return nil, Status(ctx, s.log, err)
 	}
+	ifVersion, err := registry.ParseETag(req.GetEtag(), "etag")
+	if err != nil {
+		return nil, Status(ctx, s.log, err)
+	}
 	model := req.GetModel()
 	if modelset.IsDefault(model) {
 		model = ""
 	}
+	release, err := s.p.Admit(ctx) // compiling schemas and loading a model cost like a Route: the same workers
+	if err != nil {
+		return nil, Status(ctx, s.log, err)
+	}
+	defer release()
 	// The model loads before anything is stored: a name that does not serve leaves the toolset
 	// as it was.
 	if err := s.p.CheckModel(ctx, model, "model"); err != nil {
 		return nil, Status(ctx, s.log, err)
 	}
-	ifVersion, err := registry.ParseETag(req.GetEtag(), "etag")
-	if err != nil {
-		return nil, Status(ctx, s.log, err)
-	}
-	release, err := s.p.Admit(ctx) // compiling schemas costs like a Route: the same workers
-	if err != nil {
-		return nil, Status(ctx, s.log, err)
-	}
-	defer release()
 	ts, err := s.reg.PutContext(ctx, req.GetName(), []byte(text), model, s.now(), ifVersion)
 	if err != nil {
 		return nil, Status(ctx, s.log, err)
