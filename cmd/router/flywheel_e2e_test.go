@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -125,7 +126,7 @@ func sameCalls(t *testing.T, got []*routerv1.ToolCall, want string) bool {
 // localScore routes the held-out requests without the cloud (the local answer is returned
 // either way) and counts exact answers and those the router would keep local at its
 // threshold, all of them from the model named.
-func localScore(t *testing.T, ctx context.Context, c routerv1.RouterServiceClient, model string) (exact, local, localRight int) {
+func localScore(t *testing.T, ctx context.Context, c routerv1.RouterServiceClient, model string) (exact, local, localRight int, conf []float32) {
 	t.Helper()
 	no := false
 	for q, want := range flywheelHeldOut {
@@ -138,6 +139,7 @@ func localScore(t *testing.T, ctx context.Context, c routerv1.RouterServiceClien
 			t.Fatalf("%q answered by %q, want %q", q, r.Model, model)
 		}
 		right := sameCalls(t, r.Calls, want)
+		conf = append(conf, r.Confidence)
 		isLocal := r.Decision == routerv1.Decision_DECISION_LOCAL || r.Decision == routerv1.Decision_DECISION_NO_CALL
 		if right {
 			exact++
@@ -226,7 +228,7 @@ func TestFlywheel(t *testing.T) {
 	if n := bytes.Count(capRows, []byte("\n")); n != escalated {
 		t.Fatalf("%d rows captured for %d escalations", n, escalated)
 	}
-	baseExact, baseLocal, baseLocalRight := localScore(t, ctx, c, "default")
+	baseExact, baseLocal, baseLocalRight, baseConf := localScore(t, ctx, c, "default")
 
 	// 2. needle finetune on the captures, into the router's models directory.
 	toolsFile := filepath.Join(t.TempDir(), "home.json")
@@ -257,7 +259,7 @@ func TestFlywheel(t *testing.T) {
 	if _, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: string(toolsRaw), Model: "home-ft"}); err != nil {
 		t.Fatal(err)
 	}
-	ftExact, ftLocal, ftLocalRight := localScore(t, ctx, c, "home-ft")
+	ftExact, ftLocal, ftLocalRight, ftConf := localScore(t, ctx, c, "home-ft")
 	r, err := c.Route(ctx, &routerv1.RouteRequest{Transcript: "lock the back door please", ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "home"}})
 	if err != nil || r.Model != "home-ft" || r.ModelId != "needle-small@"+strconv.Itoa(steps) {
 		t.Fatalf("after the switch: %v %v", r, err)
@@ -265,6 +267,9 @@ func TestFlywheel(t *testing.T) {
 	t.Logf("fine-tune: %d captured rows, %d steps, %v\n%s", escalated, steps, took.Round(time.Second), md)
 	t.Logf("held-out requests of the same kind (%d), local answers only: base exact %d, local at the threshold %d (%d right); fine-tuned exact %d, local %d (%d right)",
 		len(flywheelHeldOut), baseExact, baseLocal, baseLocalRight, ftExact, ftLocal, ftLocalRight)
+	slices.Sort(baseConf)
+	slices.Sort(ftConf)
+	t.Logf("confidences (threshold 0.99998): base %v, fine-tuned %v", baseConf, ftConf)
 	if os.Getenv("NEEDLE_FLYWHEEL_EXPECT_GAIN") != "" && (ftExact <= baseExact || ftLocalRight <= baseLocalRight) {
 		t.Errorf("NEEDLE_FLYWHEEL_EXPECT_GAIN: no gain after %d steps", steps)
 	}
