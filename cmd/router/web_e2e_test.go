@@ -23,8 +23,8 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
-	"github.com/needle-router/needle/internal/modelset/modeltest"
 	"github.com/needle-router/needle/internal/capture"
+	"github.com/needle-router/needle/internal/modelset/modeltest"
 )
 
 var (
