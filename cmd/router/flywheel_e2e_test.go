@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -129,7 +130,8 @@ func sameCalls(t *testing.T, got []*routerv1.ToolCall, want string) bool {
 func localScore(t *testing.T, ctx context.Context, c routerv1.RouterServiceClient, model string) (exact, local, localRight int, conf []float32) {
 	t.Helper()
 	no := false
-	for q, want := range flywheelHeldOut {
+	for _, q := range slices.Sorted(maps.Keys(flywheelHeldOut)) {
+		want := flywheelHeldOut[q]
 		r, err := c.Route(ctx, &routerv1.RouteRequest{Transcript: q, ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "home"},
 			Options: &routerv1.RouteOptions{AllowEscalation: &no}})
 		if err != nil {
@@ -204,7 +206,9 @@ func TestFlywheel(t *testing.T) {
 	// 1. Traffic: what the shipped model is unsure of escalates; the cloud's validated answers
 	// are captured.
 	escalated := 0
-	for q, want := range flywheelTrain {
+	// In a fixed order: the capture file, and so the fine-tune, repeats exactly for a seed.
+	for _, q := range slices.Sorted(maps.Keys(flywheelTrain)) {
+		want := flywheelTrain[q]
 		r, err := c.Route(ctx, &routerv1.RouteRequest{Transcript: q, ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "home"}})
 		if err != nil {
 			t.Fatalf("%q: %v", q, err)
