@@ -24,7 +24,7 @@ func goodStore(t testing.TB, n, size int) []byte {
 	for i := 0; i < n; i++ {
 		desc := strings.Repeat("x", size)
 		tools := fmt.Sprintf(`[{"name":"t%d","description":%q,"parameters":{"minutes":{"type":"integer","required":true}}}]`, i, desc)
-		if _, err := r.Put(fmt.Sprintf("set%03d", i), []byte(tools), time.Unix(int64(i), 0)); err != nil {
+		if _, err := r.Put(fmt.Sprintf("set%03d", i), []byte(tools), "", time.Unix(int64(i), 0)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -181,7 +181,7 @@ func TestDamagedStoreIsSetAsideAndSalvaged(t *testing.T) {
 			}
 			// And it takes writes, with a version above every one handed out before (the
 			// sequence is carried over, or recovered from the versions themselves).
-			after, err := r2.Put("after", []byte(oneTool), time.Now())
+			after, err := r2.Put("after", []byte(oneTool), "", time.Now())
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -237,7 +237,7 @@ func TestStoreInUseIsAnErrorNotDamage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if _, err := r.Put("a", []byte(oneTool), time.Now()); err != nil {
+	if _, err := r.Put("a", []byte(oneTool), "", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	start := time.Now()

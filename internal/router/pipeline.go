@@ -26,8 +26,8 @@ import (
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/lexical"
-	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/modelset"
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/toolspec"
 )

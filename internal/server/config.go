@@ -89,7 +89,7 @@ func (b *bounds) contains(x float64) bool {
 
 func (b *bounds) String() string {
 	if b.hi == 0 && !b.hiOpen {
-		return "at least " + strconv.FormatFloat(b.lo, 'g', -1, 64)
+		return "at least " + strconv.FormatFloat(b.lo, 'f', -1, 64)
 	}
 	l, r := "[", "]"
 	if b.loOpen {
@@ -98,7 +98,7 @@ func (b *bounds) String() string {
 	if b.hiOpen {
 		r = ")"
 	}
-	return l + strconv.FormatFloat(b.lo, 'g', -1, 64) + ", " + strconv.FormatFloat(b.hi, 'g', -1, 64) + r
+	return l + strconv.FormatFloat(b.lo, 'f', -1, 64) + ", " + strconv.FormatFloat(b.hi, 'f', -1, 64) + r
 }
 
 // in is the closed range [lo, hi]; above is (lo, hi]; atLeast is [lo, infinity).
@@ -118,7 +118,7 @@ var options = []option{
 	{"data-dir", "NEEDLE_DATA_DIR", "", "none (memory)", "toolset store (`toolsets.db`, survives restarts); toolsets that no longer load are skipped and counted; a damaged file is set aside and rebuilt from what can be read (Configuration)", func(c *Config) any { return &c.DataDir }, nil},
 	{"store", "NEEDLE_STORE", "", "none (`--data-dir`)", "toolset store shared by replicas: `etcd://host:port[,host:port...][/prefix]` (`etcds://` for TLS, `?ca=&cert=&key=` PEM files); each replica watches it, so a change made through one serves on all within 1 s; unreachable: replicas serve what they have, writes get `UNAVAILABLE`; not with `--data-dir` (More than one router)", func(c *Config) any { return &c.Store }, nil},
 	{"models-dir", "NEEDLE_MODELS_DIR", "", "none", "models toolsets may name (`model` of a toolset, `NAME.model` beside a `--tools-dir` file): each subdirectory is a model directory (`needle finetune --out`), named by its directory name; requests can name only these (Models per toolset)", func(c *Config) any { return &c.ModelsDir }, nil},
-	{"model-cache-bytes", "NEEDLE_MODEL_CACHE_BYTES", "1073741824", "1 GiB", "memory the models under `--models-dir` may hold together, at least 1 MiB; the least recently used model no request is running on is evicted first; the default model is not counted", func(c *Config) any { return &c.ModelCacheBytes }, atLeast(1 << 20)},
+	{"model-cache-bytes", "NEEDLE_MODEL_CACHE_BYTES", "1073741824", "1 GiB", "memory the models under `--models-dir` may hold together, {range}; the least recently used model no request is running on is evicted first; the default model is not counted", func(c *Config) any { return &c.ModelCacheBytes }, atLeast(1 << 20)},
 	{"finetune", "NEEDLE_FINETUNE", "false", "", "let callers (the playground) start fine-tunes: `needle finetune` as a subprocess, one at a time, into `--models-dir`; needs Python with torch and `train/train.py` in the working directory (not in the container image)", func(c *Config) any { return &c.Finetune }, nil},
 	{"finetune-command", "NEEDLE_FINETUNE_COMMAND", "", "`needle` beside the router binary", "the `needle` binary fine-tunes run", func(c *Config) any { return &c.FinetuneCommand }, nil},
 	{"finetune-max-minutes", "NEEDLE_FINETUNE_MAX_MINUTES", "10", "", "the longest training budget a fine-tune may ask for, in {range}", func(c *Config) any { return &c.FinetuneMaxMinutes }, above(0, 120)},

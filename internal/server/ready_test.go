@@ -47,6 +47,8 @@ func TestWhenReady(t *testing.T) {
 		"GetToolset":    func() error { _, err := c.GetToolset(ctx, &routerv1.GetToolsetRequest{Name: "a"}); return err },
 		"ListToolsets":  func() error { _, err := c.ListToolsets(ctx, &routerv1.ListToolsetsRequest{}); return err },
 		"DeleteToolset": func() error { _, err := c.DeleteToolset(ctx, &routerv1.DeleteToolsetRequest{Name: "a"}); return err },
+		"StartFinetune": func() error { _, err := c.StartFinetune(ctx, &routerv1.StartFinetuneRequest{Toolset: "a"}); return err },
+		"GetFinetune":   func() error { _, err := c.GetFinetune(ctx, &routerv1.GetFinetuneRequest{Id: "latest"}); return err },
 		"ValidateTools": func() error {
 			_, err := c.ValidateTools(ctx, &routerv1.ValidateToolsRequest{ToolsSource: &routerv1.ValidateToolsRequest_ToolsJson{ToolsJson: "[]"}})
 			return err
