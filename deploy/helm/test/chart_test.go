@@ -1,16 +1,16 @@
 // Package charttest lints and renders deploy/helm/needle-router with helm's own Go packages
 // (the chart loader, the linter, the template engine: what helm lint and helm template run,
-// at the version pinned in go.mod) and decodes every manifest strictly into the Kubernetes
-// API types, then checks
-// what the chart promises: gRPC probes, a grace period that covers preStop + drain + trace
-// export, no root, a read-only root file system, both Services, the HPA and PDB aiming at the
-// Deployment, toolsets mounted, and every router setting reachable from values.
+// at the version pinned in go.mod), decodes every manifest strictly into the Kubernetes API
+// types, then checks what the chart promises: gRPC probes, a grace period that covers preStop
+// + drain + trace export, no root, a read-only root file system, both Services, the HPA and
+// PDB aiming at the Deployment, toolsets mounted, and every router setting reachable from
+// values.
 //
 // It is a module of its own so that helm, k8s.io/api and their dependencies stay out of the
 // router's module graph (go.mod, go.sum, the image's build): only this test uses them. It
 // calls helm in-process rather than running the helm CLI because building the CLI from source
-// (its Kubernetes client, OCI registry and plugin runtime) takes many times longer on a cold
-// 2-core machine than the few packages used here.
+// (with its Kubernetes client, OCI registry and plugin runtime) made a cold run half again as
+// long (README, "The Helm chart").
 package charttest
 
 import (
