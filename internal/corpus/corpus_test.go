@@ -277,3 +277,38 @@ func TestWriteBFCL(t *testing.T) {
 		t.Errorf("answer %+v", ans)
 	}
 }
+
+// Prepare over the fixtures writes every evaluation category, CLINC150's out-of-scope
+// queries as the no-call category beside the in-scope one, and never a test query into a
+// training file.
+func TestPrepareWritesEvalSets(t *testing.T) {
+	out := t.TempDir()
+	if err := Prepare(PrepareOptions{Datasets: "testdata", Out: out, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range []string{
+		"bfcl-dev/BFCL_v4_hwu64_dev.json", "bfcl-dev/BFCL_v4_slurp_dev.json", "bfcl-test/BFCL_v4_hwu64_test.json",
+		"bfcl-dev/BFCL_v4_clinc150_dev.json", "bfcl-dev/BFCL_v4_clinc150_dev_irrelevance.json",
+		"bfcl-test/BFCL_v4_clinc150_test.json", "bfcl-test/BFCL_v4_clinc150_test_irrelevance.json",
+		"bfcl-test/possible_answer/BFCL_v4_clinc150_test.json",
+	} {
+		if b, err := os.ReadFile(filepath.Join(out, f)); err != nil || len(b) == 0 {
+			t.Errorf("%s: %v (%d bytes)", f, err, len(b))
+		}
+	}
+	c, err := ReadCLINC150("testdata/clinc150")
+	if err != nil {
+		t.Fatal(err)
+	}
+	train, err := os.ReadFile(filepath.Join(out, "train_clinc150.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range c.Examples {
+		if e.Split == Test && strings.Contains(string(train), `"query":`+strconvQuote(e.Query)) {
+			t.Errorf("test query %q in train_clinc150.jsonl", e.Query)
+		}
+	}
+}
+
+func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }

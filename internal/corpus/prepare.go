@@ -112,6 +112,9 @@ func Prepare(o PrepareOptions) error {
 		split, cat string
 	}{
 		{hwu, Dev, "hwu64_dev"}, {slurp, Dev, "slurp_dev"}, {hwu, Test, "hwu64_test"},
+		// CLINC150's out-of-scope queries are the real no-call set: the call prior is chosen
+		// on its validation split, and its test split reports how often the router declines.
+		{clinc, Dev, "clinc150_dev"}, {clinc, Test, "clinc150_test"},
 	} {
 		dir := filepath.Join(o.Out, "bfcl-"+b.split)
 		calls, none, err := WriteBFCL(b.c, b.split, lineWriter(dir), b.cat)
