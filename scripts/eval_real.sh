@@ -14,7 +14,7 @@ m=(); [ -n "$MODEL" ] && m=(--model "$MODEL")
 N=bin/needle
 [ -x $N ] || go build -o bin/needle ./cmd/needle
 [ -d data/real/bfcl-dev ] || $N corpus -out data/real
-ev() { local name=$1; shift; GOMAXPROCS=1 $N eval "$@" "${m[@]}" --json "$OUT/$name.json" > "$OUT/$name.txt" 2>/dev/null; }
+ev() { local name=$1; shift; GOMAXPROCS=1 $N eval "$@" "${m[@]}" --json "$OUT/$name.json" > "$OUT/$name.txt" 2> "$OUT/$name.err" || { echo "eval $name failed:" >&2; cat "$OUT/$name.err" >&2; return 1; }; }
 (
   ev real_dev bfcl --data data/real/bfcl-dev --categories slurp_dev,hwu64_dev --limit "$LIMIT" --per-item "$OUT/real_dev_items.jsonl"
   ev real_test bfcl --data data/real/bfcl-test --categories hwu64_test --limit "$LIMIT" --per-item "$OUT/real_test_items.jsonl"

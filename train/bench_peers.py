@@ -37,8 +37,8 @@ def random_model(name, out):
     from needle_model import CONFIGS, Needle
     from train import export
     torch.manual_seed(0)
-    export(Needle(CONFIGS[name]).eval(), out, True, {"note": "random weights for benchmarks"})
-    shutil.copy(os.path.join(ROOT, "models", "tokenizer.model"), out)
+    export(Needle(CONFIGS[name]).eval(), out, True, {"note": "random weights for benchmarks"},
+           os.path.join(ROOT, "models", "tokenizer.model"))
 
 
 def go_bench(model, threads, weights):

@@ -37,5 +37,5 @@ $PY train/train.py --config "$CONFIG" --data "$work/synth.jsonl" "${mix[@]}" \
   --minutes "$MINUTES" --steps "$STEPS" --batch "$BATCH" --max-enc 896 --warmup 0.03 --decay 0.3 --qat-start 0.7 \
   --contrastive 0.3 --hard-negatives 1 --val-every 200 --val-rows 64 --seed 20 > "$OUT/train.txt" 2>&1 \
   || { tail -20 "$OUT/train.txt"; exit 1; }
-cp models/tokenizer.model "$OUT/model/"
+test -s "$OUT/model/tokenizer.model"  # train.py exports a complete model directory
 echo "done in $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timing.txt"

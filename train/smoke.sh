@@ -17,7 +17,7 @@ first, last = m["first_loss"], m["last_loss"]
 print(f"smoke: loss {first:.3f} -> {last:.3f} over {m['steps']} steps")
 assert last < 0.8 * first, "training loss did not fall"
 PYEOF
-cp models/tokenizer.model "$tmp/model/"
+test -s "$tmp/model/tokenizer.model" || { echo "smoke: the export lacks tokenizer.model"; exit 1; }
 cat > "$tmp/tools.json" <<'JSON'
 [{"name":"set_timer","description":"Start a timer.","parameters":{"minutes":{"type":"integer","required":true}}}]
 JSON

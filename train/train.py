@@ -14,6 +14,7 @@ import json
 import math
 import os
 import random
+import shutil
 import sys
 import time
 
@@ -311,10 +312,12 @@ def quantize_rows_int8(w, group=32):
     return q.reshape(out_f, in_f), scale[..., 0].astype(np.float32)
 
 
-def export(model, out_dir, qat_on, meta):
-    """config.json + model.safetensors. Matrices are stored int8 with one float32 scale per
-    32 inputs (name, name.scale); with QAT on, projections are the exact INT4 grid values."""
+def export(model, out_dir, qat_on, meta, tokenizer):
+    """config.json + model.safetensors + tokenizer.model: a model directory that --model
+    loads. Matrices are stored int8 with one float32 scale per 32 inputs (name, name.scale);
+    with QAT on, projections are the exact INT4 grid values."""
     os.makedirs(out_dir, exist_ok=True)
+    shutil.copyfile(tokenizer, os.path.join(out_dir, "tokenizer.model"))
     tensors = {}
     for k, v in model.export_state().items():
         a = v.numpy()
@@ -518,7 +521,7 @@ def main():
             print(f"step {step} heldout {json.dumps(v)}", flush=True)
             if logf:
                 logf.write(json.dumps({"step": step, "heldout": v}) + "\n")
-            export(model, a.out, qat.on, {"step": step})
+            export(model, a.out, qat.on, {"step": step}, a.tokenizer)
             if a.ckpt:
                 save_ckpt(a.ckpt, model, opt_m, opt_a, qat, step, seen_tokens)
 
@@ -534,7 +537,7 @@ def main():
     meta = {"steps": step, "tokens_seen": seen_tokens, "seconds": round(time.time() - t0),
             "device": dev, "torch": torch.__version__, "heldout": json.dumps(final),
             "first_loss": hist[0] if hist else 0, "last_loss": float(np.mean(hist[-20:])) if hist else 0}
-    export(model, a.out, qat.on, meta)
+    export(model, a.out, qat.on, meta, a.tokenizer)
     if a.ckpt:
         save_ckpt(a.ckpt, model, opt_m, opt_a, qat, step, seen_tokens)
     with open(os.path.join(a.out, "train_meta.json"), "w") as f:

@@ -217,10 +217,17 @@ func answer(it *Intent, v int, slots []Slot) (synth.Answer, error) {
 // its whole toolset would, with the router's retrieval choosing the candidates. Items that
 // want a call go to category cat, items that want none to cat+"_irrelevance". Returns the
 // item counts.
-func WriteBFCL(c *Corpus, split string, write func(name string, lines [][]byte) error, cat string) (calls, none int, err error) {
+//
+// With oneTool, each item offers a single tool instead, as an app that registered one would:
+// its own intent when it wants a call, and an intent drawn deterministically from the item's
+// index when it wants none (BFCL's irrelevance shape, on real out-of-scope requests).
+func WriteBFCL(c *Corpus, split string, write func(name string, lines [][]byte) error, cat string, oneTool bool) (calls, none int, err error) {
 	funcs := make([]any, 0, len(c.Intents))
 	for _, it := range c.Intents {
 		funcs = append(funcs, bfclFunc(it.Variants[0]))
+	}
+	if len(funcs) == 0 {
+		return 0, 0, fmt.Errorf("%s: no intents", c.Source)
 	}
 	var qs, ans, irr [][]byte
 	for i, e := range c.Examples {
@@ -228,7 +235,18 @@ func WriteBFCL(c *Corpus, split string, write func(name string, lines [][]byte) 
 			continue
 		}
 		id := fmt.Sprintf("%s_%d", cat, i)
-		q := map[string]any{"id": id, "question": [][]map[string]string{{{"role": "user", "content": e.Query}}}, "function": funcs}
+		offered := funcs
+		if oneTool {
+			k := (i * 7919) % len(funcs) // a fixed stride: the same tool for an item on every run
+			if e.Intent != "" {
+				k = slices.IndexFunc(c.Intents, func(it *Intent) bool { return it.Name == e.Intent })
+			}
+			if k < 0 {
+				return 0, 0, fmt.Errorf("intent %q is not in %s", e.Intent, c.Source)
+			}
+			offered = funcs[k : k+1]
+		}
+		q := map[string]any{"id": id, "question": [][]map[string]string{{{"role": "user", "content": e.Query}}}, "function": offered}
 		if e.Intent == "" {
 			q["id"] = fmt.Sprintf("%s_irrelevance_%d", cat, i)
 			b, _ := json.Marshal(q)

@@ -248,7 +248,7 @@ func TestWriteBFCL(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	calls, none, err := WriteBFCL(hwu, Test, lineWriter(dir), "hwu_test")
+	calls, none, err := WriteBFCL(hwu, Test, lineWriter(dir), "hwu_test", false)
 	if err != nil || calls != 1 || none != 0 {
 		t.Fatalf("WriteBFCL: %d, %d, %v", calls, none, err)
 	}
@@ -291,6 +291,8 @@ func TestPrepareWritesEvalSets(t *testing.T) {
 		"bfcl-dev/BFCL_v4_clinc150_dev.json", "bfcl-dev/BFCL_v4_clinc150_dev_irrelevance.json",
 		"bfcl-test/BFCL_v4_clinc150_test.json", "bfcl-test/BFCL_v4_clinc150_test_irrelevance.json",
 		"bfcl-test/possible_answer/BFCL_v4_clinc150_test.json",
+		"bfcl-dev/BFCL_v4_clinc150_dev_one.json", "bfcl-dev/BFCL_v4_clinc150_dev_one_irrelevance.json",
+		"bfcl-test/BFCL_v4_clinc150_test_one.json", "bfcl-test/BFCL_v4_clinc150_test_one_irrelevance.json",
 	} {
 		if b, err := os.ReadFile(filepath.Join(out, f)); err != nil || len(b) == 0 {
 			t.Errorf("%s: %v (%d bytes)", f, err, len(b))
@@ -312,3 +314,63 @@ func TestPrepareWritesEvalSets(t *testing.T) {
 }
 
 func strconvQuote(s string) string { b, _ := json.Marshal(s); return string(b) }
+
+// One-tool mode offers an item that wants a call its own intent only, and an item that
+// wants none a single in-scope intent, the same on every run.
+func TestWriteBFCLOneTool(t *testing.T) {
+	c, err := ReadCLINC150("testdata/clinc150")
+	if err != nil {
+		t.Fatal(err)
+	}
+	read := func() (calls, irr []string) {
+		dir := t.TempDir()
+		n, none, err := WriteBFCL(c, Test, lineWriter(dir), "c_one", true)
+		if err != nil || n == 0 || none == 0 {
+			t.Fatalf("WriteBFCL: %d, %d, %v", n, none, err)
+		}
+		for name, dst := range map[string]*[]string{"BFCL_v4_c_one.json": &calls, "BFCL_v4_c_one_irrelevance.json": &irr} {
+			b, err := os.ReadFile(filepath.Join(dir, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			*dst = strings.Split(strings.TrimSpace(string(b)), "\n")
+		}
+		return calls, irr
+	}
+	calls, irr := read()
+	type item struct {
+		Question [][]map[string]string
+		Function []struct{ Name string }
+	}
+	for _, l := range append(append([]string{}, calls...), irr...) {
+		var it item
+		if err := json.Unmarshal([]byte(l), &it); err != nil {
+			t.Fatal(err)
+		}
+		if len(it.Function) != 1 || c.Intent(it.Function[0].Name) == nil {
+			t.Errorf("%s offers %+v, want one intent of the corpus", it.Question[0][0]["content"], it.Function)
+		}
+	}
+	for _, e := range c.Examples {
+		if e.Split != Test || e.Intent == "" {
+			continue
+		}
+		found := false
+		for _, l := range calls {
+			var it item
+			_ = json.Unmarshal([]byte(l), &it)
+			if it.Question[0][0]["content"] == e.Query {
+				found = true
+				if it.Function[0].Name != e.Intent {
+					t.Errorf("%q offers %s, want its intent %s", e.Query, it.Function[0].Name, e.Intent)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%q missing", e.Query)
+		}
+	}
+	if calls2, irr2 := read(); !reflect.DeepEqual(calls, calls2) || !reflect.DeepEqual(irr, irr2) {
+		t.Error("one-tool items differ between runs")
+	}
+}

@@ -110,14 +110,17 @@ func Prepare(o PrepareOptions) error {
 	for _, b := range []struct {
 		c          *Corpus
 		split, cat string
+		oneTool    bool
 	}{
-		{hwu, Dev, "hwu64_dev"}, {slurp, Dev, "slurp_dev"}, {hwu, Test, "hwu64_test"},
+		{hwu, Dev, "hwu64_dev", false}, {slurp, Dev, "slurp_dev", false}, {hwu, Test, "hwu64_test", false},
 		// CLINC150's out-of-scope queries are the real no-call set: the call prior is chosen
-		// on its validation split, and its test split reports how often the router declines.
-		{clinc, Dev, "clinc150_dev"}, {clinc, Test, "clinc150_test"},
+		// on its validation split, and its test split reports how often the router declines,
+		// with the whole toolset offered and with one tool (the prior's one-tool center).
+		{clinc, Dev, "clinc150_dev", false}, {clinc, Test, "clinc150_test", false},
+		{clinc, Dev, "clinc150_dev_one", true}, {clinc, Test, "clinc150_test_one", true},
 	} {
 		dir := filepath.Join(o.Out, "bfcl-"+b.split)
-		calls, none, err := WriteBFCL(b.c, b.split, lineWriter(dir), b.cat)
+		calls, none, err := WriteBFCL(b.c, b.split, lineWriter(dir), b.cat, b.oneTool)
 		if err != nil {
 			return err
 		}
