@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime/pprof"
 	"sort"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/needle-router/needle/internal/kernels"
 	"github.com/needle-router/needle/internal/needle"
-	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/models"
 )
 
@@ -24,16 +23,21 @@ const benchTools = `[{"name":"set_timer","description":"Start a countdown timer.
 {"name":"set_lights","description":"Turn lights on or off in a room.","parameters":{"room":{"type":"string","required":true},"on":{"type":"boolean","required":true}}},
 {"name":"play_music","description":"Play a song or artist.","parameters":{"query":{"type":"string","description":"What to play.","required":true}}}]`
 
-func cmdBench(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
-	model := fs.String("model", "", "model directory (default: the shipped model)")
-	weights := weightsFlag(fs)
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("bench", stderr)
 	config := fs.String("config", "", "benchmark a model of this shape (26m, small, tiny) with random weights made in Go with the trainer's init, instead of a trained model; --weights defaults to int8+int4 (how the trainer's int4 QAT export loads: int8 prefill, int4 decode)")
 	seed := fs.Uint64("seed", 1, "seed of the random weights for --config")
 	runs := fs.Int("n", 30, "end-to-end runs")
 	asJSON := fs.Bool("json", false, "print one JSON object")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
-	if err := fs.Parse(args); err != nil {
+	mf := bindModel(fs, pipelineOptions...)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *runs < 1 {
+		return usagef("bench: -n must be at least 1")
+	}
+	if err := mf.check(); err != nil {
 		return err
 	}
 	if *cpuProfile != "" {
@@ -50,14 +54,14 @@ func cmdBench(ctx context.Context, args []string) error {
 	var m *needle.Model
 	var err error
 	if *config != "" {
-		m, err = randomModel(*config, *seed, *weights)
+		m, err = randomModel(*config, *seed, mf.cfg.Weights)
 	} else {
-		m, err = loadModel(*model, *weights)
+		m, err = mf.load()
 	}
 	if err != nil {
 		return err
 	}
-	p, err := localPipeline(m, 5)
+	p, err := mf.pipeline(m)
 	if err != nil {
 		return err
 	}
@@ -80,7 +84,7 @@ func cmdBench(ctx context.Context, args []string) error {
 	var lats []time.Duration
 	for i := 0; i < *runs; i++ {
 		t0 := time.Now()
-		if _, err := p.Route(ctx, router.Input{Transcript: "set a timer for ten minutes called pasta", ToolsJSON: benchTools, AllowEscalate: &noEscalation}); err != nil {
+		if _, err := local(ctx, p, "set a timer for ten minutes called pasta", benchTools); err != nil {
 			return err
 		}
 		lats = append(lats, time.Since(t0))
@@ -96,13 +100,13 @@ func cmdBench(ctx context.Context, args []string) error {
 		"kernels": kernels.Set(), "cpu_features": kernels.Features(), "threads": kernels.Threads(), "weights": m.WeightsFormat(),
 	}
 	if *asJSON {
-		return json.NewEncoder(os.Stdout).Encode(res)
+		return json.NewEncoder(stdout).Encode(res)
 	}
-	fmt.Printf("model %s, weights %s, %s\n", m.ID(), m.WeightsFormat(), kernels.Describe())
+	fmt.Fprintf(stdout, "model %s, weights %s, %s\n", m.ID(), m.WeightsFormat(), kernels.Describe())
 	for _, n := range []string{"100", "300", "1000"} {
-		fmt.Printf("prefill %5s tokens: %8.2f ms (%.0f tokens/s)\n", n, prefill[n], tokps[n])
+		fmt.Fprintf(stdout, "prefill %5s tokens: %8.2f ms (%.0f tokens/s)\n", n, prefill[n], tokps[n])
 	}
-	fmt.Printf("decode: %.3f ms/token\nroute (5 tools, %d runs): p50 %.2f ms, p99 %.2f ms\nweights %.1f MB, peak RSS %.1f MB\n",
+	fmt.Fprintf(stdout, "decode: %.3f ms/token\nroute (5 tools, %d runs): p50 %.2f ms, p99 %.2f ms\nweights %.1f MB, peak RSS %.1f MB\n",
 		float64(dec.Microseconds())/1000, *runs, q(0.5), q(0.99), float64(m.WeightBytes())/1e6, float64(rss)/1e6)
 	return nil
 }

@@ -1,7 +1,7 @@
 package main
 
 import (
-	"flag"
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,8 +10,8 @@ import (
 	"github.com/needle-router/needle/internal/synth"
 )
 
-func cmdData(args []string) error {
-	fs := flag.NewFlagSet("data", flag.ContinueOnError)
+func runData(_ context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("data", stderr)
 	n := fs.Uint64("n", 10000, "rows to generate")
 	start := fs.Uint64("start", 0, "index of the first row (rows depend only on seed, split and index)")
 	seed := fs.Uint64("seed", 1, "random seed")
@@ -25,7 +25,7 @@ func cmdData(args []string) error {
 	spoken := fs.Float64("spoken", 0.35, "fraction of rows phrased as speech transcripts")
 	written := fs.Float64("written", 0.3, "fraction of rows asking a written API tool (calculations, lookups) in a typed sentence (0: none, as before session 5)")
 	out := fs.String("o", "-", "output file (- for stdout)")
-	if err := fs.Parse(args); err != nil {
+	if err := parse(fs, args); err != nil {
 		return err
 	}
 	// In synth.Config zero means "default" and a negative fraction means none.
@@ -42,9 +42,9 @@ func cmdData(args []string) error {
 	case "heldout":
 		cfg.Split = synth.HeldOut
 	default:
-		return fmt.Errorf("--split must be train or heldout, not %q", *split)
+		return usagef("--split must be train or heldout, not %q", *split)
 	}
-	var w io.Writer = os.Stdout
+	w := stdout
 	if *out != "-" {
 		f, err := os.Create(*out)
 		if err != nil {
@@ -58,6 +58,6 @@ func cmdData(args []string) error {
 		return err
 	}
 	el := time.Since(t0)
-	fmt.Fprintf(os.Stderr, "%d rows in %.2fs (%.0f rows/s)\n", *n, el.Seconds(), float64(*n)/el.Seconds())
+	fmt.Fprintf(stderr, "%d rows in %.2fs (%.0f rows/s)\n", *n, el.Seconds(), float64(*n)/el.Seconds())
 	return nil
 }

@@ -5,8 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -22,10 +22,11 @@ import (
 	"github.com/needle-router/needle/models"
 )
 
-// cmdFinetune fine-tunes the local model on a toolset and its example requests, and
-// reports base vs fine-tuned on held-out examples.
-func cmdFinetune(ctx context.Context, args []string) error {
-	fl := flag.NewFlagSet("finetune", flag.ContinueOnError)
+// runFinetune fine-tunes the local model on a toolset and its example requests, and
+// reports base vs fine-tuned on held-out examples (both run as the router serves them: its
+// default settings). --teacher reads the cloud model's NEEDLE_CLOUD_* variables.
+func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fl := newFlags("finetune", stderr)
 	toolsPath := fl.String("tools", "", "toolset file, in any form the registry accepts (required)")
 	examplesPath := fl.String("examples", "", `JSONL examples {"query": ..., "answers": [{"name": ..., "arguments": {...}}]} ("answers": [] when no tool serves the request); 10 or more per tool (this, --captures, or both)`)
 	captures := fl.String("captures", "", "glob of the router's capture files (--capture-dir) to add as examples")
@@ -41,14 +42,14 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	python := fl.String("python", "/usr/bin/python3", "Python with torch")
 	teacher := fl.Int("teacher", 0, "ask the cloud model (NEEDLE_CLOUD_BASE_URL, NEEDLE_CLOUD_API_KEY, NEEDLE_CLOUD_MODEL) for this many more examples per tool, each checked against the tool's schema before use; written to OUT/teacher_examples.jsonl")
 	progressJSON := fl.Bool("progress-json", false, `progress as JSON lines on stderr ({"phase": "train"|"eval"|"done", "step": N, "elapsed_s": S, "budget_s": B}) instead of a bar: for the router's fine-tune jobs`)
-	if err := fl.Parse(args); err != nil {
+	if err := parse(fl, args); err != nil {
 		return err
 	}
 	if *toolsPath == "" || (*examplesPath == "" && *captures == "") || *out == "" {
-		return errors.New("finetune needs --tools, --examples or --captures (or both), and --out")
+		return usagef("finetune needs --tools, --examples or --captures (or both), and --out")
 	}
 	if *teacher < 0 || *teacher > 500 {
-		return errors.New("finetune: --teacher must be in [0, 500]")
+		return usagef("finetune: --teacher must be in [0, 500]")
 	}
 	raw, err := os.ReadFile(*toolsPath)
 	if err != nil {
@@ -74,11 +75,11 @@ func cmdFinetune(ctx context.Context, args []string) error {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(os.Stderr, "%s: %d rows of this toolset", f, len(more))
+			fmt.Fprintf(stderr, "%s: %d rows of this toolset", f, len(more))
 			if skipped > 0 {
-				fmt.Fprintf(os.Stderr, ", %d of other toolsets skipped", skipped)
+				fmt.Fprintf(stderr, ", %d of other toolsets skipped", skipped)
 			}
-			fmt.Fprintln(os.Stderr)
+			fmt.Fprintln(stderr)
 			ex = append(ex, more...)
 		}
 	}
@@ -96,7 +97,7 @@ func cmdFinetune(ctx context.Context, args []string) error {
 			return err
 		}
 		for name, r := range rep {
-			fmt.Fprintf(os.Stderr, "teacher %s: %d kept, %d dropped (failed the schema or named another tool)\n", name, r.Kept, r.Dropped)
+			fmt.Fprintf(stderr, "teacher %s: %d kept, %d dropped (failed the schema or named another tool)\n", name, r.Kept, r.Dropped)
 		}
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err
@@ -123,9 +124,9 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	if len(ex) == 0 {
 		return errors.New("finetune: no examples (the capture files hold no rows of this toolset)")
 	}
-	progress := drawProgress
+	progress := drawProgress(stderr)
 	if *progressJSON {
-		progress = jsonProgress
+		progress = jsonProgress(stderr)
 	}
 	var train, held []finetune.Example
 	if *testPath != "" {
@@ -145,7 +146,7 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	if err := writeRows(rowsPath, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(os.Stderr, "%d tools, %d examples (%d held out), %d training rows -> %s\n", len(tools), len(ex), len(held), len(rows), rowsPath)
+	fmt.Fprintf(stderr, "%d tools, %d examples (%d held out), %d training rows -> %s\n", len(tools), len(ex), len(held), len(rows), rowsPath)
 
 	baseDir := *base
 	if baseDir == "" {
@@ -174,7 +175,7 @@ func cmdFinetune(ctx context.Context, args []string) error {
 			progress(p)
 		}, logf)
 	if !*progressJSON {
-		fmt.Fprintln(os.Stderr)
+		fmt.Fprintln(stderr)
 	}
 	if err != nil {
 		return err
@@ -199,7 +200,7 @@ func cmdFinetune(ctx context.Context, args []string) error {
 		rep.ModelBytes = st.Size()
 	}
 	if *progressJSON {
-		fmt.Fprintln(os.Stderr, `{"phase": "eval"}`)
+		fmt.Fprintln(stderr, `{"phase": "eval"}`)
 	}
 	entries, err := finetune.HeldOutEntries(specs, raw, held)
 	if err != nil {
@@ -222,15 +223,15 @@ func cmdFinetune(ctx context.Context, args []string) error {
 	}
 	var md bytes.Buffer
 	rep.WriteTable(&md)
-	os.Stdout.Write(md.Bytes())
+	stdout.Write(md.Bytes())
 	if err := os.WriteFile(filepath.Join(*out, "report.md"), md.Bytes(), 0o644); err != nil {
 		return err
 	}
-	if err := writeJSON(filepath.Join(*out, "report.json"), rep); err != nil {
+	if err := eval.WriteJSON(filepath.Join(*out, "report.json"), rep); err != nil {
 		return err
 	}
 	if *progressJSON {
-		fmt.Fprintln(os.Stderr, `{"phase": "done"}`)
+		fmt.Fprintln(stderr, `{"phase": "done"}`)
 	}
 	return nil
 }
@@ -245,12 +246,14 @@ func readCaptureFile(path string, tools []registry.Tool) ([]finetune.Example, in
 }
 
 // jsonProgress is --progress-json's line per training step.
-func jsonProgress(p finetune.Progress) {
-	phase := "train"
-	if p.Finished {
-		phase = "trained"
+func jsonProgress(w io.Writer) func(finetune.Progress) {
+	return func(p finetune.Progress) {
+		phase := "train"
+		if p.Finished {
+			phase = "trained"
+		}
+		fmt.Fprintf(w, "{\"phase\": %q, \"step\": %d, \"elapsed_s\": %.0f, \"budget_s\": %.0f}\n", phase, p.Step, p.Elapsed.Seconds(), p.Budget.Seconds())
 	}
-	fmt.Fprintf(os.Stderr, "{\"phase\": %q, \"step\": %d, \"elapsed_s\": %.0f, \"budget_s\": %.0f}\n", phase, p.Step, p.Elapsed.Seconds(), p.Budget.Seconds())
 }
 
 // writeHeldOut writes one line per held-out example: the query, the wanted calls and both
@@ -279,32 +282,32 @@ func readExampleFile(path string, tools []registry.Tool) ([]finetune.Example, er
 	return finetune.ReadExamples(f, path, tools)
 }
 
-// heldOutItems runs the router's local pipeline of the model in dir ("" = shipped) on the
-// entries.
+// heldOutItems runs the router's local pipeline of the model in dir ("" = shipped), with
+// the router's default settings, on the entries.
 func heldOutItems(ctx context.Context, dir string, entries []eval.Entry) ([]eval.Item, string, error) {
-	m, err := loadModel(dir, "")
+	mf := routerDefaults(dir)
+	m, err := mf.load()
 	if err != nil {
 		return nil, "", err
 	}
-	p, err := localPipeline(m, 5)
+	p, err := mf.pipeline(m)
 	if err != nil {
 		return nil, "", err
 	}
-	items := make([]eval.Item, 0, len(entries))
-	for i := range entries {
-		items = append(items, eval.ScoreItem(&entries[i], routePrediction(ctx, p, entries[i].Question, string(entries[i].Functions))))
-	}
-	return items, m.ID(), nil
+	return eval.ScoreEntries(ctx, entries, predictor(p)), m.ID(), nil
 }
 
-func drawProgress(p finetune.Progress) {
-	left := max(p.Budget-p.Elapsed, 0)
-	frac := 1.0
-	if p.Budget > 0 {
-		frac = min(float64(p.Elapsed)/float64(p.Budget), 1)
+// drawProgress is the training's progress bar.
+func drawProgress(w io.Writer) func(finetune.Progress) {
+	return func(p finetune.Progress) {
+		left := max(p.Budget-p.Elapsed, 0)
+		frac := 1.0
+		if p.Budget > 0 {
+			frac = min(float64(p.Elapsed)/float64(p.Budget), 1)
+		}
+		n := int(frac * 30)
+		fmt.Fprintf(w, "\r[%s%s] step %d, %s left ", strings.Repeat("=", n), strings.Repeat(" ", 30-n), p.Step, left.Round(time.Second))
 	}
-	n := int(frac * 30)
-	fmt.Fprintf(os.Stderr, "\r[%s%s] step %d, %s left ", strings.Repeat("=", n), strings.Repeat(" ", 30-n), p.Step, left.Round(time.Second))
 }
 
 func copyFS(src fs.FS, dst string) error {

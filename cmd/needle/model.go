@@ -1,46 +1,69 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"time"
 
+	"github.com/needle-router/needle/internal/config"
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
+	"github.com/needle-router/needle/internal/eval"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/models"
 )
 
-// groundSpec is the subcommand's --ground flag (registered with --weights).
-var groundSpec = new(string)
+// pipelineOptions are the router's options that run, eval bfcl and bench take: the model and
+// the pipeline's policy. Their defaults, ranges, checks and help are the router's
+// (internal/config's table).
+var pipelineOptions = []string{"model", "weights", "top-k", "threshold", "lexical-weight", "tool-prior-temp",
+	"call-prior-weight", "call-prior-center", "call-prior-center-one"}
 
-// priorTemp and lexWeight are the local pipeline's tool prior temperature and BM25 weight
-// (-tool-prior-temp, -lexical-weight); 0 turns either off, as in the router's flags.
-var priorTemp, lexWeight = new(float64), new(float64)
-
-// callWeight and callCenter are the local pipeline's call prior (-call-prior-weight 0: off).
-var callWeight, callCenter, callCenterOne = new(float64), new(float64), new(float64)
-
-// weightsFlag registers --weights, the in-memory weight format, and --ground, the copy rule
-// for free string values, on a subcommand.
-func weightsFlag(fs *flag.FlagSet) *string {
-	groundSpec = fs.String("ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/decode/grounded.go")
-	priorTemp = fs.Float64("tool-prior-temp", router.DefaultToolPriorTemp, "temperature of the decoder's tool prior, softmax(hybrid retrieval score / T) over the candidate tools; 0: no prior")
-	callWeight = fs.Float64("call-prior-weight", router.DefaultCallPriorWeight, "call prior: weight x (top retrieval score - center), clamped to [-4, 4], added to the log-odds of calling a tool; 0: off")
-	callCenter = fs.Float64("call-prior-center", router.DefaultCallPriorCenter, "call prior: the top retrieval score at which it is neutral")
-	callCenterOne = fs.Float64("call-prior-center-one", router.DefaultCallPriorCenterOne, "call prior: the neutral score when one tool is offered")
-	lexWeight = fs.Float64("lexical-weight", router.DefaultLexicalWeight, "hybrid retrieval: weight of BM25 (divided by max(top score, 4)) added to the contrastive cosine; 0: the head alone")
-	return fs.String("weights", "", "in-memory weight format: empty keeps the file's (int8 on the int4 QAT grid also gets an int4 copy for decode), or f32, int8, int4, int8+int4")
+// modelFlags are a subcommand's model and pipeline settings: the named router options, and
+// --ground, the decoder's copy rule for free values (not a router option).
+type modelFlags struct {
+	cfg    config.Config
+	names  []string
+	ground string
 }
 
-// loadModel loads --model DIR, or the shipped model embedded from models/.
-func loadModel(dir, weights string) (*needle.Model, error) {
-	opt := needle.Options{Weights: weights}
-	if dir != "" {
-		return needle.Load(os.DirFS(dir), opt)
+// bindModel registers the named router options and --ground on fs.
+func bindModel(fs *flag.FlagSet, names ...string) *modelFlags {
+	f := &modelFlags{names: names}
+	config.BindFlags(fs, &f.cfg, names...)
+	fs.StringVar(&f.ground, "ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/decode/grounded.go")
+	return f
+}
+
+// routerDefaults are the model settings of a command that takes none of them (finetune's
+// held-out report): the router's defaults, as it serves the model.
+func routerDefaults(modelDir string) *modelFlags {
+	f := &modelFlags{cfg: config.Defaults(), ground: "default"}
+	f.cfg.ModelDir = modelDir
+	return f
+}
+
+// check validates the parsed flags with the router's messages.
+func (f *modelFlags) check() error {
+	if err := f.cfg.ValidateFlags(f.names...); err != nil {
+		return usageError{err}
+	}
+	if _, err := decode.ParseGrounding(f.ground); err != nil {
+		return usageError{fmt.Errorf("--ground: %w", err)}
+	}
+	return nil
+}
+
+// load loads --model DIR, or the shipped model embedded from models/.
+func (f *modelFlags) load() (*needle.Model, error) {
+	opt := needle.Options{Weights: f.cfg.Weights}
+	if f.cfg.ModelDir != "" {
+		return needle.Load(os.DirFS(f.cfg.ModelDir), opt)
 	}
 	m, err := needle.Load(models.FS, opt)
 	if errors.Is(err, needle.ErrNoModel) {
@@ -49,19 +72,15 @@ func loadModel(dir, weights string) (*needle.Model, error) {
 	return m, err
 }
 
-// newDecoder is the decoder over m with the subcommand's --ground rule.
-func newDecoder(m *needle.Model) (*decode.Decoder, error) {
-	gr, err := decode.ParseGrounding(*groundSpec)
+// pipeline is the router's own pipeline over m with the cloud switched off: run and the
+// evaluations take the path requests take (tool conversion, retrieval above k, constrained
+// decoding, schema check, the threshold's decision).
+func (f *modelFlags) pipeline(m *needle.Model) (*router.Pipeline, error) {
+	gr, err := decode.ParseGrounding(f.ground)
 	if err != nil {
 		return nil, err
 	}
-	return decode.New(m, decode.Options{Grounding: gr})
-}
-
-// localPipeline is the router's own pipeline with the cloud switched off: evaluation runs the
-// path requests take (tool conversion, retrieval above k, constrained decoding, schema check).
-func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
-	d, err := newDecoder(m)
+	d, err := decode.New(m, decode.Options{Grounding: gr})
 	if err != nil {
 		return nil, err
 	}
@@ -69,40 +88,37 @@ func localPipeline(m *needle.Model, topK int) (*router.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Threshold 0: no answer escalates for its confidence (evaluation scores every answer).
-	return router.New(router.Config{TopK: topK, Threshold: 0, ModelID: m.ID(), ToolPriorTemp: *priorTemp, LexicalWeight: *lexWeight,
-		CallPriorWeight: *callWeight, CallPriorCenter: *callCenter, CallPriorCenterOne: *callCenterOne,
+	c := f.cfg
+	return router.New(router.Config{TopK: c.TopK, Threshold: c.Threshold, ModelID: m.ID(), ToolPriorTemp: c.ToolPriorTemp, LexicalWeight: c.LexicalWeight,
+		CallPriorWeight: c.CallPriorWeight, CallPriorCenter: c.CallPriorCenter, CallPriorCenterOne: c.CallPriorCenterOne,
 		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, d, escalate.New(escalate.Config{}), reg), nil
 }
 
-var noEscalation = false
+// local routes one request with escalation disallowed.
+func local(ctx context.Context, p *router.Pipeline, transcript, tools string) (*router.Output, error) {
+	no := false
+	return p.Route(ctx, router.Input{Transcript: transcript, ToolsJSON: tools, AllowEscalate: &no})
+}
 
-func cmdTokenize(args []string) error {
-	fs := flag.NewFlagSet("tokenize", flag.ContinueOnError)
-	model := fs.String("model", "", "model directory (default: the shipped tokenizer)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	var tok *needle.Tokenizer
-	var err error
-	if *model != "" {
-		tok, err = needle.LoadTokenizer(*model + "/tokenizer.model")
-	} else {
-		var b []byte
-		if b, err = models.FS.ReadFile("tokenizer.model"); err == nil {
-			tok, err = needle.ParseTokenizer(b)
+// predictor adapts the pipeline to the evaluations: each request timed, its calls and its
+// retrieval's first choice.
+func predictor(p *router.Pipeline) eval.Route {
+	return func(ctx context.Context, transcript, tools string) eval.Prediction {
+		t0 := time.Now()
+		o, err := local(ctx, p, transcript, tools)
+		pr := eval.Prediction{Err: err, Latency: time.Since(t0)}
+		if err != nil {
+			return pr
 		}
-	}
-	if err != nil {
-		return err
-	}
-	for _, text := range fs.Args() {
-		ids := tok.Encode(text)
-		fmt.Println(ids)
-		for _, id := range ids {
-			fmt.Printf("%q ", tok.Piece(int(id)))
+		pr.Confidence, pr.OutputTokens = o.Confidence, o.OutputTokens
+		var best float32
+		for _, r := range o.Retrieved {
+			if r.Score != 0 && (pr.TopTool == "" || r.Score > best) {
+				pr.TopTool, best = r.Name, r.Score
+			}
 		}
-		fmt.Println()
+		pr.TopScore = best
+		pr.Calls, pr.ParseErr = eval.FromToolCalls(o.Calls)
+		return pr
 	}
-	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -92,7 +93,7 @@ func newClientWithService(t *testing.T, rc registry.Config, mod func(*router.Con
 	return newClientFull(t, nil, "", rc, mod, svc)
 }
 
-func newClientFull(t *testing.T, model router.LocalModel, cloudURL string, rc registry.Config, mod func(*router.Config), withSvc func(*Service)) routerv1.RouterServiceClient {
+func newClientFull(t *testing.T, model router.LocalModel, cloudURL string, rc registry.Config, mod func(*router.Config), withSvc func(*Service), ics ...grpc.UnaryServerInterceptor) routerv1.RouterServiceClient {
 	t.Helper()
 	reg, err := registry.Open(rc)
 	if err != nil {
@@ -107,7 +108,7 @@ func newClientFull(t *testing.T, model router.LocalModel, cloudURL string, rc re
 	}
 	p := router.New(cfg, model, cloud, reg)
 	lis := bufconn.Listen(1 << 20)
-	gs := grpc.NewServer(ServerOptions(slog.New(slog.DiscardHandler), nil)...)
+	gs := grpc.NewServer(ServerOptions(slog.New(slog.DiscardHandler), nil, ics...)...)
 	svc := NewService(p, reg, nil)
 	if withSvc != nil {
 		withSvc(svc)
@@ -333,8 +334,16 @@ func TestRetrievalAboveTopK(t *testing.T) {
 }
 
 func TestDeadlineAndPanic(t *testing.T) {
+	type seen struct {
+		left  time.Duration
+		ended error
+	}
+	saw := make(chan seen, 1)
 	block := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
+		dl, _ := ctx.Deadline()
+		left := time.Until(dl)
 		<-ctx.Done()
+		saw <- seen{left, ctx.Err()}
 		return nil, ctx.Err()
 	}}
 	c := newClient(t, block, "")
@@ -342,6 +351,16 @@ func TestDeadlineAndPanic(t *testing.T) {
 	defer cancel()
 	if _, err := c.Route(ctx, inline("x")); status.Code(err) != codes.DeadlineExceeded {
 		t.Fatalf("%v, want DeadlineExceeded", err)
+	}
+	// On the server side: the model ran under the caller's deadline and was stopped at it
+	// (by the server's own timer or the client's reset of the stream, whichever comes first).
+	select {
+	case s := <-saw:
+		if s.left <= 0 || s.left > 50*time.Millisecond || s.ended == nil {
+			t.Errorf("the model saw %v left and ended with %v, want the caller's 50ms deadline to stop it", s.left, s.ended)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the model was not stopped")
 	}
 	boom := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) { panic("boom") }}
 	_, err := route(newClient(t, boom, ""), inline("x"))
@@ -437,3 +456,59 @@ func (downStore) Watch(ctx context.Context, _ int64, _ func(int64, []registry.Ch
 }
 func (downStore) Describe() string { return "down" }
 func (downStore) Close() error     { return nil }
+
+// The caller's deadline is what the server works to: the local model sees it (the gRPC
+// deadline propagated, not a server default), the cloud call gets a budget inside it (its
+// request is abandoned before the caller's deadline, the reserve kept for the local
+// answer), and the local answer comes back in time as LOCAL_FALLBACK with cause TIMEOUT.
+func TestDeadlineSeenByTheServer(t *testing.T) {
+	const timeout = 600 * time.Millisecond
+	var modelLeft time.Duration
+	var modelHasDeadline bool
+	m := &fakeModel{DecodeF: func(ctx context.Context, req decode.Request) (*decode.Result, error) {
+		dl, ok := ctx.Deadline()
+		modelLeft, modelHasDeadline = time.Until(dl), ok
+		return &decode.Result{Calls: []toolspec.Call{weatherCall}, Confidence: 0.1, PromptTokens: 10, OutputTokens: 5}, nil
+	}}
+	type attempt struct{ arrived, abandoned time.Time }
+	attempts := make(chan attempt, 8)
+	cloud := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a := attempt{arrived: time.Now()}
+		io.Copy(io.Discard, r.Body) // so the server notices the client leaving
+		select {                    // hang until the router gives up on this request
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second):
+		}
+		a.abandoned = time.Now()
+		attempts <- a
+	}))
+	defer cloud.Close()
+	c := newClient(t, m, cloud.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	deadline, _ := ctx.Deadline()
+	resp, err := c.Route(ctx, inline("weather in Paris"))
+	if err != nil {
+		t.Fatalf("%v, want the local answer before the deadline", err)
+	}
+	if !modelHasDeadline || modelLeft <= 0 || modelLeft > timeout || modelLeft < timeout/2 {
+		t.Errorf("the model saw deadline %v (set: %v), want the caller's: within (0, %v] and not long spent", modelLeft, modelHasDeadline, timeout)
+	}
+	if resp.Decision != routerv1.Decision_DECISION_LOCAL_FALLBACK || resp.FallbackCause != routerv1.FallbackCause_FALLBACK_CAUSE_TIMEOUT {
+		t.Errorf("decision %v, cause %v: want LOCAL_FALLBACK for TIMEOUT", resp.Decision, resp.FallbackCause)
+	}
+	cloud.CloseClientConnections()
+	select {
+	case a := <-attempts:
+		// The cloud's budget is what was left of the deadline less the reserve
+		// (router.DefaultCloudReserve, 50ms): its request was abandoned before the caller's
+		// deadline (about 47ms before, as the fake cloud notices it), with time kept for the
+		// local answer.
+		t.Logf("the cloud request ran %v and was abandoned %v before the deadline", a.abandoned.Sub(a.arrived), deadline.Sub(a.abandoned))
+		if left := deadline.Sub(a.abandoned); left <= 0 || left > router.DefaultCloudReserve+timeout/2 || a.abandoned.Sub(a.arrived) > timeout {
+			t.Errorf("the cloud request ran %v and ended %v before the deadline, want it abandoned inside the caller's deadline, the reserve kept", a.abandoned.Sub(a.arrived), left)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the cloud was never asked")
+	}
+}

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"strings"
 )
 
 // Scored is what threshold selection reads of one per-item line (`needle eval synth
@@ -68,4 +70,47 @@ func AtThreshold(rows []Scored, threshold float64) (coverage, precision float64,
 		coverage = float64(answered) / float64(len(rows))
 	}
 	return coverage, precision, answered
+}
+
+// ReadScoredFiles reads the per-item files of a comma-separated list as one set of rows.
+func ReadScoredFiles(list string) ([]Scored, error) {
+	var rows []Scored
+	for _, name := range strings.Split(list, ",") {
+		f, err := os.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		r, err := ReadScored(f)
+		f.Close()
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		rows = append(rows, r...)
+	}
+	return rows, nil
+}
+
+// WriteThreshold is `needle eval threshold`: it chooses the lowest threshold at which the
+// validation files' answered rows (val, a comma-separated list, read together) reach
+// precision exact, and writes it, its coverage, and what it gives on each test file.
+func WriteThreshold(w io.Writer, precision float64, val string, tests []string) error {
+	rows, err := ReadScoredFiles(val)
+	if err != nil {
+		return err
+	}
+	thr, cov := ChooseThreshold(rows, precision)
+	if thr < 0 {
+		fmt.Fprintf(w, "validation (%d rows): no threshold reaches %.0f%% exact\n", len(rows), 100*precision)
+		return nil
+	}
+	fmt.Fprintf(w, "validation (%d rows): threshold %v covers %.1f%%\n", len(rows), thr, 100*cov)
+	for _, name := range tests {
+		rows, err := ReadScoredFiles(name)
+		if err != nil {
+			return err
+		}
+		c, p, n := AtThreshold(rows, thr)
+		fmt.Fprintf(w, "%s: at %v: coverage %.1f%%, precision %.1f%% (%d of %d)\n", name, thr, 100*c, 100*p, n, len(rows))
+	}
+	return nil
 }

@@ -240,7 +240,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 	rcfg := registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped, OnStale: metrics.ToolsetsStale,
 		OnDamaged: metrics.StoreDamaged}
 	if cfg.Store != "" {
-		sc, err := etcdstore.ParseURL(cfg.Store) // validated by Config.Validate
+		sc, err := etcdstore.ParseURL(cfg.Store) // validated by Load
 		if err != nil {
 			return nil, nil, fmt.Errorf("--store: %w", err)
 		}

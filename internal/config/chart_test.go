@@ -1,4 +1,4 @@
-package server
+package config
 
 import (
 	"os"
@@ -29,7 +29,7 @@ func TestChartValues(t *testing.T) {
 		return
 	}
 	if s != want {
-		t.Fatal("the chart's config block is stale: go test ./internal/server -run Chart -update")
+		t.Fatal("the chart's config block is stale: go test ./internal/config -run Chart -update")
 	}
 }
 
