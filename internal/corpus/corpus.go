@@ -212,19 +212,35 @@ func answer(it *Intent, v int, slots []Slot) (synth.Answer, error) {
 	return synth.Answer{Name: tool.Name, Arguments: json.RawMessage(append(b, '}'))}, nil
 }
 
+// BFCLOptions says how WriteBFCL offers tools.
+type BFCLOptions struct {
+	// Cat names the category: items that want a call go to Cat, items that want none to
+	// Cat+"_irrelevance".
+	Cat string
+	// OneTool offers each item a single tool, as an app that registered one would: its own
+	// intent when it wants a call, and an intent drawn deterministically from the item's
+	// index when it wants none (BFCL's irrelevance shape, on real out-of-scope requests).
+	OneTool bool
+	// MaxTools caps the tools of one item (the router's per-request limit, 128; 0: no cap).
+	// A corpus with more intents offers whole domains instead: the item's own domain (one
+	// drawn from its index when it wants none) and the domains after it, in a fixed order,
+	// while they fit.
+	MaxTools int
+}
+
 // WriteBFCL writes one split as a BFCL-layout category for `needle eval bfcl`: every
 // intent of c offered together (canonical variants), as a voice assistant that registered
-// its whole toolset would, with the router's retrieval choosing the candidates. Items that
-// want a call go to category cat, items that want none to cat+"_irrelevance". Returns the
+// its whole toolset would, with the router's retrieval choosing the candidates. Returns the
 // item counts.
-//
-// With oneTool, each item offers a single tool instead, as an app that registered one would:
-// its own intent when it wants a call, and an intent drawn deterministically from the item's
-// index when it wants none (BFCL's irrelevance shape, on real out-of-scope requests).
-func WriteBFCL(c *Corpus, split string, write func(name string, lines [][]byte) error, cat string, oneTool bool) (calls, none int, err error) {
+func WriteBFCL(c *Corpus, split string, write func(name string, lines [][]byte) error, o BFCLOptions) (calls, none int, err error) {
+	cat := o.Cat
 	funcs := make([]any, 0, len(c.Intents))
+	var domains []string // in first-seen order
 	for _, it := range c.Intents {
 		funcs = append(funcs, bfclFunc(it.Variants[0]))
+		if !slices.Contains(domains, it.Domain) {
+			domains = append(domains, it.Domain)
+		}
 	}
 	if len(funcs) == 0 {
 		return 0, 0, fmt.Errorf("%s: no intents", c.Source)
@@ -235,16 +251,36 @@ func WriteBFCL(c *Corpus, split string, write func(name string, lines [][]byte) 
 			continue
 		}
 		id := fmt.Sprintf("%s_%d", cat, i)
-		offered := funcs
-		if oneTool {
-			k := (i * 7919) % len(funcs) // a fixed stride: the same tool for an item on every run
-			if e.Intent != "" {
-				k = slices.IndexFunc(c.Intents, func(it *Intent) bool { return it.Name == e.Intent })
-			}
-			if k < 0 {
+		own := (i * 7919) % len(funcs) // a fixed stride: the same draw for an item on every run
+		if e.Intent != "" {
+			own = slices.IndexFunc(c.Intents, func(it *Intent) bool { return it.Name == e.Intent })
+			if own < 0 {
 				return 0, 0, fmt.Errorf("intent %q is not in %s", e.Intent, c.Source)
 			}
-			offered = funcs[k : k+1]
+		}
+		offered := funcs
+		switch {
+		case o.OneTool:
+			offered = funcs[own : own+1]
+		case o.MaxTools > 0 && len(funcs) > o.MaxTools:
+			offered = nil
+			d0 := slices.Index(domains, c.Intents[own].Domain)
+			for k := range domains {
+				d := domains[(d0+k)%len(domains)]
+				var add []any
+				for j, it := range c.Intents {
+					if it.Domain == d {
+						add = append(add, funcs[j])
+					}
+				}
+				if len(offered)+len(add) > o.MaxTools {
+					break
+				}
+				offered = append(offered, add...)
+			}
+			if len(offered) == 0 {
+				return 0, 0, fmt.Errorf("%s: domain %q alone has more than %d intents", c.Source, c.Intents[own].Domain, o.MaxTools)
+			}
 		}
 		q := map[string]any{"id": id, "question": [][]map[string]string{{{"role": "user", "content": e.Query}}}, "function": offered}
 		if e.Intent == "" {

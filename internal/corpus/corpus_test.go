@@ -248,7 +248,7 @@ func TestWriteBFCL(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	calls, none, err := WriteBFCL(hwu, Test, lineWriter(dir), "hwu_test", false)
+	calls, none, err := WriteBFCL(hwu, Test, lineWriter(dir), BFCLOptions{Cat: "hwu_test"})
 	if err != nil || calls != 1 || none != 0 {
 		t.Fatalf("WriteBFCL: %d, %d, %v", calls, none, err)
 	}
@@ -324,7 +324,7 @@ func TestWriteBFCLOneTool(t *testing.T) {
 	}
 	read := func() (calls, irr []string) {
 		dir := t.TempDir()
-		n, none, err := WriteBFCL(c, Test, lineWriter(dir), "c_one", true)
+		n, none, err := WriteBFCL(c, Test, lineWriter(dir), BFCLOptions{Cat: "c_one", OneTool: true})
 		if err != nil || n == 0 || none == 0 {
 			t.Fatalf("WriteBFCL: %d, %d, %v", n, none, err)
 		}
@@ -372,5 +372,58 @@ func TestWriteBFCLOneTool(t *testing.T) {
 	}
 	if calls2, irr2 := read(); !reflect.DeepEqual(calls, calls2) || !reflect.DeepEqual(irr, irr2) {
 		t.Error("one-tool items differ between runs")
+	}
+}
+
+// Over MaxTools, an item is offered whole domains, its own first: with a cap of 2 the
+// fixture's banking queries see banking's two intents, its travel query travel's one (banking
+// does not fit beside it), and no item more than the cap.
+func TestWriteBFCLMaxTools(t *testing.T) {
+	c, err := ReadCLINC150("testdata/clinc150")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, _, err := WriteBFCL(c, Test, lineWriter(dir), BFCLOptions{Cat: "c", MaxTools: 2}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "BFCL_v4_c.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := 0
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		var it struct {
+			Question [][]map[string]string
+			Function []struct{ Name string }
+		}
+		if err := json.Unmarshal([]byte(l), &it); err != nil {
+			t.Fatal(err)
+		}
+		q := it.Question[0][0]["content"]
+		var names []string
+		for _, f := range it.Function {
+			names = append(names, f.Name)
+		}
+		var want []string
+		for _, e := range c.Examples {
+			if e.Query == q && e.Split == Test {
+				for _, in := range c.Intents {
+					if in.Domain == c.Intent(e.Intent).Domain {
+						want = append(want, in.Name)
+					}
+				}
+			}
+		}
+		if !reflect.DeepEqual(names, want) {
+			t.Errorf("%q offers %v, want %v", q, names, want)
+		}
+		seen++
+	}
+	if seen == 0 {
+		t.Fatal("no items")
+	}
+	if _, _, err := WriteBFCL(c, Test, lineWriter(t.TempDir()), BFCLOptions{Cat: "c", MaxTools: 1}); err == nil {
+		t.Error("a domain larger than MaxTools was written")
 	}
 }

@@ -107,24 +107,27 @@ func Prepare(o PrepareOptions) error {
 			return err
 		}
 	}
+	// MaxTools: the router refuses more than 128 tools in one request, and CLINC150 has 150.
+	const maxTools = 128
 	for _, b := range []struct {
-		c          *Corpus
-		split, cat string
-		oneTool    bool
+		c     *Corpus
+		split string
+		o     BFCLOptions
 	}{
-		{hwu, Dev, "hwu64_dev", false}, {slurp, Dev, "slurp_dev", false}, {hwu, Test, "hwu64_test", false},
+		{hwu, Dev, BFCLOptions{Cat: "hwu64_dev", MaxTools: maxTools}}, {slurp, Dev, BFCLOptions{Cat: "slurp_dev", MaxTools: maxTools}},
+		{hwu, Test, BFCLOptions{Cat: "hwu64_test", MaxTools: maxTools}},
 		// CLINC150's out-of-scope queries are the real no-call set: the call prior is chosen
 		// on its validation split, and its test split reports how often the router declines,
-		// with the whole toolset offered and with one tool (the prior's one-tool center).
-		{clinc, Dev, "clinc150_dev", false}, {clinc, Test, "clinc150_test", false},
-		{clinc, Dev, "clinc150_dev_one", true}, {clinc, Test, "clinc150_test_one", true},
+		// with many tools offered and with one (the prior's one-tool center).
+		{clinc, Dev, BFCLOptions{Cat: "clinc150_dev", MaxTools: maxTools}}, {clinc, Test, BFCLOptions{Cat: "clinc150_test", MaxTools: maxTools}},
+		{clinc, Dev, BFCLOptions{Cat: "clinc150_dev_one", OneTool: true}}, {clinc, Test, BFCLOptions{Cat: "clinc150_test_one", OneTool: true}},
 	} {
 		dir := filepath.Join(o.Out, "bfcl-"+b.split)
-		calls, none, err := WriteBFCL(b.c, b.split, lineWriter(dir), b.cat, b.oneTool)
+		calls, none, err := WriteBFCL(b.c, b.split, lineWriter(dir), b.o)
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(log, "%s/BFCL_v4_%s.json: %d items that want a call, %d that want none\n", dir, b.cat, calls, none)
+		fmt.Fprintf(log, "%s/BFCL_v4_%s.json: %d items that want a call, %d that want none\n", dir, b.o.Cat, calls, none)
 	}
 	return nil
 }
