@@ -373,6 +373,8 @@ def main():
     ap.add_argument("--mix", action="append", default=[], metavar="FILE:FRACTION",
                     help="mix rows from FILE (a glob; e.g. the router's --capture-dir files) in as FRACTION of the training rows; repeatable")
     a = ap.parse_args()
+    if a.steps < 0 or (a.steps == 0 and not a.minutes > 0):
+        ap.error(f"--steps {a.steps} / --minutes {a.minutes}: give a positive step count or a positive time budget")
     global PAD_MULT
     if os.environ.get("NEEDLE_TRAIN_LEGACY"):
         PAD_MULT = 1
