@@ -96,7 +96,7 @@ func Prepare(o PrepareOptions) error {
 	for _, l := range []struct {
 		c     *Corpus
 		split string
-	}{{hwu, Train}, {hwu, Dev}, {hwu, Test}, {slurp, Dev}} {
+	}{{hwu, Train}, {hwu, Dev}, {hwu, Test}, {slurp, Dev}, {clinc, Train}, {clinc, Test}} {
 		var b []byte
 		for _, e := range l.c.Examples {
 			if e.Split == l.split {
