@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/needle-router/needle/internal/finetune"
-	"github.com/needle-router/needle/internal/modelset"
+	"github.com/needle-router/needle/internal/modelname"
 	"github.com/needle-router/needle/internal/registry"
 )
 
@@ -181,8 +181,8 @@ func (r *Runner) Check(req Request) ([]finetune.Example, error) {
 	ve := &registry.ValidationError{}
 	add := func(f, d string) { ve.Violations = append(ve.Violations, registry.Violation{Field: f, Description: d}) }
 	switch {
-	case !modelset.ValidName(req.Model) || modelset.IsDefault(req.Model):
-		add("model", fmt.Sprintf("model name %q must match ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ and not be %q", req.Model, modelset.DefaultName))
+	case !modelname.Valid(req.Model) || modelname.IsDefault(req.Model):
+		add("model", fmt.Sprintf("model name %q must match ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ and not be %q", req.Model, modelname.Default))
 	default:
 		if _, err := os.Lstat(filepath.Join(r.cfg.ModelsDir, req.Model)); err == nil {
 			add("model", fmt.Sprintf("a model %q exists already: choose a new name", req.Model))

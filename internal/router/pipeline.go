@@ -26,6 +26,7 @@ import (
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/lexical"
+	"github.com/needle-router/needle/internal/modelname"
 	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
@@ -287,7 +288,7 @@ type Output struct {
 	Timings       Timings
 	PromptTokens  int
 	OutputTokens  int
-	// Model names the model the request ran on (modelset.DefaultName, or the toolset's model
+	// Model names the model the request ran on (modelname.Default, or the toolset's model
 	// under the models root); ModelID is that model's own id (config name @ steps).
 	Model, ModelID string
 	// Threshold is the confidence threshold this request was judged against.
@@ -742,12 +743,12 @@ func modelError(ctx context.Context, name string, err error) error {
 	return &ModelUnavailableError{Model: name, err: err}
 }
 
-// CheckModel loads the model called name ("" or modelset.DefaultName: the default), warming
+// CheckModel loads the model called name ("" or modelname.Default: the default), warming
 // it for the requests to come, and says why a toolset cannot name it: a field violation on
 // field (unknown, does not load, too large for the model memory), an overload (the budget
 // is held by models in use), or ctx's error. PutToolset calls it before storing.
 func (p *Pipeline) CheckModel(ctx context.Context, name, field string) error {
-	if modelset.IsDefault(name) {
+	if modelname.IsDefault(name) {
 		return nil
 	}
 	l, err := p.cfg.Models.Acquire(ctx, name)
@@ -761,7 +762,7 @@ func (p *Pipeline) CheckModel(ctx context.Context, name, field string) error {
 		return ctx.Err()
 	case errors.Is(err, modelset.ErrBudget):
 		return &OverloadError{RetryAfter: time.Second}
-	case !modelset.ValidName(name):
+	case !modelname.Valid(name):
 		desc = fmt.Sprintf("model name %q must match %s: the name of a directory in the router's models directory", name, "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 	case errors.Is(err, modelset.ErrUnknown):
 		desc = fmt.Sprintf("no model %q in the router's models directory (--models-dir)", name)

@@ -236,7 +236,10 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics.ModelMemory(models.Stats)
+	metrics.ModelMemory(func() api.ModelCounts {
+		st := models.Stats()
+		return api.ModelCounts{Models: st.Models, Bytes: st.Bytes, Budget: st.Budget}
+	})
 	rcfg := registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped, OnStale: metrics.ToolsetsStale,
 		OnDamaged: metrics.StoreDamaged}
 	if cfg.Store != "" {
