@@ -294,6 +294,17 @@ func (o option) defaultText() string {
 	return "`" + o.def + "`"
 }
 
+// Pipeline is the router pipeline's configuration these options give: the one mapping from
+// the operator's Config to router.Config, used by the server and by cmd/needle (run, eval,
+// bench, finetune's held-out report) alike. The caller adds what is no option: ModelID,
+// Models, Capture, Tracer, Observer. The toolset limits are the registry's defaults (the
+// README's Limits table) for both: Limits is left zero.
+func (c *Config) Pipeline() router.Config {
+	return router.Config{Threshold: c.Threshold, TopK: c.TopK, LexicalWeight: c.LexicalWeight, ToolPriorTemp: c.ToolPriorTemp,
+		CallPriorWeight: c.CallPriorWeight, CallPriorCenter: c.CallPriorCenter, CallPriorCenterOne: c.CallPriorCenterOne,
+		Workers: c.Workers, Queue: c.Queue, CloudBudget: c.CloudBudget, CloudReserve: c.CloudReserve}
+}
+
 // Validate reports every bad setting (but the --store URL's syntax: internal/server.Load).
 func (c *Config) Validate() error { return c.validate(nil) }
 
