@@ -322,27 +322,26 @@ func (p *Pipeline) Route(ctx context.Context, in Input) (*Output, error) {
 }
 
 func (p *Pipeline) validate(in *Input) error {
-	ve := &registry.ValidationError{}
-	add := func(f, d string) { ve.Violations = append(ve.Violations, registry.Violation{Field: f, Description: d}) }
+	var ve registry.ValidationError
 	switch {
 	case !utf8.ValidString(in.Transcript):
-		add("transcript", "must be valid UTF-8")
+		ve.Add("transcript", "must be valid UTF-8")
 	case strings.TrimSpace(in.Transcript) == "":
-		add("transcript", "must not be empty or blank")
+		ve.Add("transcript", "must not be empty or blank")
 	case len(in.Transcript) > p.cfg.MaxTranscript:
-		add("transcript", fmt.Sprintf("is %d bytes, at most %d allowed", len(in.Transcript), p.cfg.MaxTranscript))
+		ve.Add("transcript", "is %d bytes, at most %d allowed", len(in.Transcript), p.cfg.MaxTranscript)
 	}
 	if len(in.History) > p.cfg.MaxHistory {
-		add("history", fmt.Sprintf("has %d turns, at most %d allowed", len(in.History), p.cfg.MaxHistory))
+		ve.Add("history", "has %d turns, at most %d allowed", len(in.History), p.cfg.MaxHistory)
 	}
 	for i, h := range in.History {
 		if h.Role != "user" && h.Role != "assistant" {
-			add(fmt.Sprintf("history[%d].role", i), "must be user or assistant")
+			ve.Add(fmt.Sprintf("history[%d].role", i), "must be user or assistant")
 		}
 		if !utf8.ValidString(h.Content) {
-			add(fmt.Sprintf("history[%d].content", i), "must be valid UTF-8")
+			ve.Add(fmt.Sprintf("history[%d].content", i), "must be valid UTF-8")
 		} else if len(h.Content) > p.cfg.MaxTranscript {
-			add(fmt.Sprintf("history[%d].content", i), fmt.Sprintf("is %d bytes, at most %d allowed", len(h.Content), p.cfg.MaxTranscript))
+			ve.Add(fmt.Sprintf("history[%d].content", i), "is %d bytes, at most %d allowed", len(h.Content), p.cfg.MaxTranscript)
 		}
 	}
 	if in.ToolsField == "" {
@@ -350,25 +349,22 @@ func (p *Pipeline) validate(in *Input) error {
 	}
 	switch {
 	case in.ToolsJSON == "" && in.Toolset == "":
-		add("tools_source", "give tools_json, tools or toolset")
+		ve.Add("tools_source", "give tools_json, tools or toolset")
 	case !utf8.ValidString(in.ToolsJSON):
-		add(in.ToolsField, "must be valid UTF-8")
+		ve.Add(in.ToolsField, "must be valid UTF-8")
 	case !utf8.ValidString(in.Toolset):
-		add("toolset", "must be valid UTF-8")
+		ve.Add("toolset", "must be valid UTF-8")
 	}
 	if err := p.CheckToolsSize(in.ToolsJSON, in.ToolsField); err != nil {
 		ve.Violations = append(ve.Violations, err.(*registry.ValidationError).Violations...)
 	}
 	if in.MinConfidence != nil && (*in.MinConfidence < 0 || *in.MinConfidence > 1 || math.IsNaN(*in.MinConfidence)) {
-		add("options.min_confidence", "must be in [0, 1]")
+		ve.Add("options.min_confidence", "must be in [0, 1]")
 	}
 	if in.TopK > MaxTopK {
-		add("options.top_k", fmt.Sprintf("at most %d", MaxTopK))
+		ve.Add("options.top_k", "at most %d", MaxTopK)
 	}
-	if len(ve.Violations) > 0 {
-		return ve
-	}
-	return nil
+	return ve.Err()
 }
 
 func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
@@ -771,5 +767,5 @@ func (p *Pipeline) CheckModel(ctx context.Context, name, field string) error {
 	default:
 		desc = fmt.Sprintf("model %q does not load (the router's log says why)", name)
 	}
-	return &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: desc}}}
+	return registry.Invalid(field, "%s", desc)
 }
