@@ -2,7 +2,9 @@ package internal
 
 import (
 	"encoding/json"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -119,6 +121,34 @@ func TestGrammarImports(t *testing.T) {
 	for _, imp := range strings.Fields(string(out)) {
 		if strings.Contains(imp, ".") && imp != mod+"toolspec" {
 			t.Errorf("internal/grammar imports %s", imp)
+		}
+	}
+}
+
+// TestREADMEPackageTable: every top-level package under internal/ and cmd/ has a row in the
+// README's package table.
+func TestREADMEPackageTable(t *testing.T) {
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, parent := range []string{"../internal", "../cmd"} {
+		dirs, err := os.ReadDir(parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range dirs {
+			if !d.IsDir() {
+				continue
+			}
+			goFiles, _ := filepath.Glob(filepath.Join(parent, d.Name(), "*.go"))
+			if len(goFiles) == 0 {
+				continue
+			}
+			row := "| `" + strings.TrimPrefix(parent, "../") + "/" + d.Name() + "` |"
+			if !strings.Contains(string(readme), row) {
+				t.Errorf("README's package table has no row %s", row)
+			}
 		}
 	}
 }

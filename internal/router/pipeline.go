@@ -49,8 +49,8 @@ type Cloud interface {
 
 // Config configures the pipeline. The policy fields (Threshold, LexicalWeight,
 // ToolPriorTemp, the call prior) are taken as given, 0 meaning off where it says so:
-// DefaultConfig holds the shipped values, and the operator's (internal/server's options
-// table) are held equal to them by a test. The other fields' zero values take the defaults
+// DefaultConfig holds the shipped values, and the operator's (internal/config's options
+// table, mapped here by config.Config.Pipeline) are held equal to them by a test. The other fields' zero values take the defaults
 // named here.
 type Config struct {
 	// Threshold: local answers with lower confidence escalate; 0: none escalates for its
