@@ -232,7 +232,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	c.Kernels = kernels.SettingsFromEnv(getenv)
+	k, err := kernels.SettingsFromEnv(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.Kernels = k
 	return c, c.Validate()
 }
 

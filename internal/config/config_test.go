@@ -99,6 +99,8 @@ func TestBadValuesAreFatal(t *testing.T) {
 		{[]string{"--capture-files", "0"}, nil, "capture-files"},
 		{nil, map[string]string{"NEEDLE_CAPTURE_MAX_BYTES": "1e6"}, "NEEDLE_CAPTURE_MAX_BYTES"},
 		{nil, map[string]string{"NEEDLE_CLOUD_TIMEOUT": "10"}, "NEEDLE_CLOUD_TIMEOUT"},
+		{nil, map[string]string{"NEEDLE_THREADS": "four"}, "NEEDLE_THREADS"},
+		{nil, map[string]string{"NEEDLE_THREADS": "0"}, "NEEDLE_THREADS"},
 		{[]string{"stray"}, nil, "unexpected"},
 	} {
 		if _, err := Load(tc.args, env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
