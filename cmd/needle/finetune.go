@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,14 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"time"
 
 	"github.com/needle-router/needle/internal/eval"
 	"github.com/needle-router/needle/internal/finetune"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
-	"github.com/needle-router/needle/internal/synth"
 	"github.com/needle-router/needle/models"
 )
 
@@ -61,27 +57,16 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	var ex []finetune.Example
 	if *examplesPath != "" {
-		if ex, err = readExampleFile(*examplesPath, tools); err != nil {
+		if ex, err = finetune.ReadExampleFile(*examplesPath, tools); err != nil {
 			return err
 		}
 	}
 	if *captures != "" {
-		files, err := filepath.Glob(*captures)
-		if err != nil || len(files) == 0 {
-			return fmt.Errorf("finetune: --captures %q matches no file", *captures)
+		more, err := finetune.ReadCaptureFiles(*captures, tools, stderr)
+		if err != nil {
+			return err
 		}
-		for _, f := range files {
-			more, skipped, err := readCaptureFile(f, tools)
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(stderr, "%s: %d rows of this toolset", f, len(more))
-			if skipped > 0 {
-				fmt.Fprintf(stderr, ", %d of other toolsets skipped", skipped)
-			}
-			fmt.Fprintln(stderr)
-			ex = append(ex, more...)
-		}
+		ex = append(ex, more...)
 	}
 	if *teacher > 0 {
 		url := os.Getenv("NEEDLE_CLOUD_BASE_URL")
@@ -102,12 +87,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err := os.MkdirAll(*out, 0o755); err != nil {
 			return err
 		}
-		var b bytes.Buffer
-		for _, e := range more {
-			b.Write(finetune.MarshalExample(e))
-			b.WriteByte('\n')
-		}
-		if err := os.WriteFile(filepath.Join(*out, "teacher_examples.jsonl"), b.Bytes(), 0o644); err != nil {
+		if err := finetune.WriteExamples(filepath.Join(*out, "teacher_examples.jsonl"), more); err != nil {
 			return err
 		}
 		ex = append(ex, more...)
@@ -124,14 +104,14 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if len(ex) == 0 {
 		return errors.New("finetune: no examples (the capture files hold no rows of this toolset)")
 	}
-	progress := drawProgress(stderr)
+	progress := finetune.DrawProgress(stderr)
 	if *progressJSON {
-		progress = jsonProgress(stderr)
+		progress = finetune.JSONProgress(stderr)
 	}
 	var train, held []finetune.Example
 	if *testPath != "" {
 		train = ex
-		if held, err = readExampleFile(*testPath, tools); err != nil {
+		if held, err = finetune.ReadExampleFile(*testPath, tools); err != nil {
 			return err
 		}
 	} else {
@@ -143,7 +123,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	rowsPath := filepath.Join(*out, "finetune_rows.jsonl")
-	if err := writeRows(rowsPath, rows); err != nil {
+	if err := finetune.WriteRows(rowsPath, rows); err != nil {
 		return err
 	}
 	fmt.Fprintf(stderr, "%d tools, %d examples (%d held out), %d training rows -> %s\n", len(tools), len(ex), len(held), len(rows), rowsPath)
@@ -154,7 +134,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		defer os.RemoveAll(baseDir)
-		if err := copyFS(models.FS, baseDir); err != nil {
+		if err := finetune.CopyModel(models.FS, baseDir); err != nil {
 			return err
 		}
 	}
@@ -189,16 +169,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	rep := &finetune.Report{Tools: len(tools), Examples: len(ex), HeldOut: len(held), Rows: len(rows), Steps: lastStep,
 		Minutes: time.Since(t0).Minutes(), Threshold: router.DefaultThreshold, ScriptAndLog: "train.txt", FromTest: *testPath != ""}
-	// The trainer's own count (its progress lines come every few steps).
-	if b, err := os.ReadFile(filepath.Join(*out, "train_meta.json")); err == nil {
-		var meta struct{ Steps int }
-		if json.Unmarshal(b, &meta) == nil && meta.Steps > 0 {
-			rep.Steps = meta.Steps
-		}
-	}
-	if st, err := os.Stat(filepath.Join(*out, "model.safetensors")); err == nil {
-		rep.ModelBytes = st.Size()
-	}
+	rep.ReadTrained(*out)
 	if *progressJSON {
 		fmt.Fprintln(stderr, `{"phase": "eval"}`)
 	}
@@ -218,68 +189,16 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		*side.dst = finetune.SideOf(id, items, router.DefaultThreshold)
 		sides[i] = items
 	}
-	if err := writeHeldOut(filepath.Join(*out, "heldout_items.jsonl"), held, sides[0], sides[1]); err != nil {
+	if err := finetune.WriteHeldOut(filepath.Join(*out, "heldout_items.jsonl"), held, sides[0], sides[1]); err != nil {
 		return err
 	}
-	var md bytes.Buffer
-	rep.WriteTable(&md)
-	stdout.Write(md.Bytes())
-	if err := os.WriteFile(filepath.Join(*out, "report.md"), md.Bytes(), 0o644); err != nil {
-		return err
-	}
-	if err := eval.WriteJSON(filepath.Join(*out, "report.json"), rep); err != nil {
+	if err := rep.Write(*out, stdout); err != nil {
 		return err
 	}
 	if *progressJSON {
 		fmt.Fprintln(stderr, `{"phase": "done"}`)
 	}
 	return nil
-}
-
-func readCaptureFile(path string, tools []registry.Tool) ([]finetune.Example, int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, 0, err
-	}
-	defer f.Close()
-	return finetune.ReadCaptures(f, path, tools)
-}
-
-// jsonProgress is --progress-json's line per training step.
-func jsonProgress(w io.Writer) func(finetune.Progress) {
-	return func(p finetune.Progress) {
-		phase := "train"
-		if p.Finished {
-			phase = "trained"
-		}
-		fmt.Fprintf(w, "{\"phase\": %q, \"step\": %d, \"elapsed_s\": %.0f, \"budget_s\": %.0f}\n", phase, p.Step, p.Elapsed.Seconds(), p.Budget.Seconds())
-	}
-}
-
-// writeHeldOut writes one line per held-out example: the query, the wanted calls and both
-// models' calls and confidences (scripts/snips_table.py reads it for per-slot metrics).
-func writeHeldOut(path string, held []finetune.Example, base, tuned []eval.Item) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	for i, e := range held {
-		line := map[string]any{"query": e.Query, "want": e.Answers,
-			"base": base[i].Calls, "base_confidence": base[i].Confidence, "base_verdict": base[i].Verdict,
-			"fine_tuned": tuned[i].Calls, "fine_tuned_confidence": tuned[i].Confidence, "fine_tuned_verdict": tuned[i].Verdict}
-		if err := enc.Encode(line); err != nil {
-			return err
-		}
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
-}
-
-func readExampleFile(path string, tools []registry.Tool) ([]finetune.Example, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return finetune.ReadExamples(f, path, tools)
 }
 
 // heldOutItems runs the router's local pipeline of the model in dir ("" = shipped), with
@@ -295,42 +214,4 @@ func heldOutItems(ctx context.Context, dir string, entries []eval.Entry) ([]eval
 		return nil, "", err
 	}
 	return eval.ScoreEntries(ctx, entries, predictor(p)), m.ID(), nil
-}
-
-// drawProgress is the training's progress bar.
-func drawProgress(w io.Writer) func(finetune.Progress) {
-	return func(p finetune.Progress) {
-		left := max(p.Budget-p.Elapsed, 0)
-		frac := 1.0
-		if p.Budget > 0 {
-			frac = min(float64(p.Elapsed)/float64(p.Budget), 1)
-		}
-		n := int(frac * 30)
-		fmt.Fprintf(w, "\r[%s%s] step %d, %s left ", strings.Repeat("=", n), strings.Repeat(" ", 30-n), p.Step, left.Round(time.Second))
-	}
-}
-
-func copyFS(src fs.FS, dst string) error {
-	for _, name := range []string{"config.json", "model.safetensors", "tokenizer.model"} {
-		b, err := fs.ReadFile(src, name)
-		if err != nil {
-			return err
-		}
-		if err := os.WriteFile(filepath.Join(dst, name), b, 0o644); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func writeRows(path string, rows []synth.Row) error {
-	var b bytes.Buffer
-	enc := json.NewEncoder(&b)
-	enc.SetEscapeHTML(false)
-	for i := range rows {
-		if err := enc.Encode(&rows[i]); err != nil {
-			return err
-		}
-	}
-	return os.WriteFile(path, b.Bytes(), 0o644)
 }

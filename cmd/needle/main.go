@@ -18,11 +18,15 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	if w := kernels.Configure(kernels.SettingsFromEnv(os.Getenv)); w != "" {
+	ks, err := kernels.SettingsFromEnv(os.Getenv)
+	if err != nil { // a bad NEEDLE_THREADS: exit status 2, as for a bad flag
+		os.Exit(exitCode(usageError{err}, os.Stderr))
+	}
+	if w := kernels.Configure(ks); w != "" {
 		fmt.Fprintln(os.Stderr, "needle: warning:", w)
 	}
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(exitCode(err, os.Stderr))
 }

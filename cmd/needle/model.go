@@ -88,10 +88,9 @@ func (f *modelFlags) pipeline(m *needle.Model) (*router.Pipeline, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := f.cfg
-	return router.New(router.Config{TopK: c.TopK, Threshold: c.Threshold, ModelID: m.ID(), ToolPriorTemp: c.ToolPriorTemp, LexicalWeight: c.LexicalWeight,
-		CallPriorWeight: c.CallPriorWeight, CallPriorCenter: c.CallPriorCenter, CallPriorCenterOne: c.CallPriorCenterOne,
-		Limits: registry.Limits{MaxDescription: 1 << 16, MaxDepth: 16}}, d, escalate.New(escalate.Config{}), reg), nil
+	rc := f.cfg.Pipeline() // the server's mapping, toolset limits included
+	rc.ModelID = m.ID()
+	return router.New(rc, d, escalate.New(escalate.Config{}), reg), nil
 }
 
 // local routes one request with escalation disallowed.

@@ -25,7 +25,7 @@ func (s *Service) StartFinetune(ctx context.Context, req *routerv1.StartFinetune
 		return nil, Status(ctx, s.log, ftjob.ErrDisabled)
 	}
 	if req.GetToolset() == "" {
-		return nil, Status(ctx, s.log, &registry.ValidationError{Violations: []registry.Violation{{Field: "toolset", Description: "name the stored or file toolset to fine-tune for"}}})
+		return nil, Status(ctx, s.log, registry.Invalid("toolset", "name the stored or file toolset to fine-tune for"))
 	}
 	ts, err := s.reg.Get(req.GetToolset())
 	if err != nil {

@@ -9,7 +9,6 @@ import (
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/escalate"
-	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/router"
 )
 
@@ -79,8 +78,15 @@ func (m *Metrics) Routed(o *router.Output) {
 // ModelEvent counts a model load, reload or eviction (modelset.Config.OnEvent).
 func (m *Metrics) ModelEvent(event string) { m.modelEvents.WithLabelValues(event).Inc() }
 
-// ModelMemory exports the named models' memory and count from stats (modelset.Set.Stats).
-func (m *Metrics) ModelMemory(stats func() modelset.Stats) {
+// ModelCounts is what the metrics read of the named models (the wiring fills it from
+// modelset.Set.Stats: the edge does not link the model set).
+type ModelCounts struct {
+	Models        int   // instances held (identical ones once)
+	Bytes, Budget int64 // their memory, and the budget (--model-cache-bytes)
+}
+
+// ModelMemory exports the named models' memory and count from stats.
+func (m *Metrics) ModelMemory(stats func() ModelCounts) {
 	m.reg.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "needle_models_loaded", Help: "Models under --models-dir held in memory (identical ones once)."},
 			func() float64 { return float64(stats().Models) }),

@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
+	"github.com/needle-router/needle/internal/modelname"
 	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
@@ -102,7 +103,7 @@ func TestToolsetModelsThroughTheErrorTable(t *testing.T) {
 		t.Fatalf("default: %v %v", put, err)
 	}
 	resp, _ = route(c, &routerv1.RouteRequest{Transcript: "weather", ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "plain"}})
-	if resp.GetModel() != modelset.DefaultName || resp.GetModelId() != "fake" {
+	if resp.GetModel() != modelname.Default || resp.GetModelId() != "fake" {
 		t.Errorf("default model answered as %q %q", resp.GetModel(), resp.GetModelId())
 	}
 	// The model directory goes away under a stored toolset while the model is out of memory
@@ -134,7 +135,10 @@ func TestMetricsNameTheModel(t *testing.T) {
 	reg := prometheus.NewRegistry()
 	m := NewMetrics(reg)
 	set := fakeModels(t, root, 1000, m.ModelEvent)
-	m.ModelMemory(set.Stats)
+	m.ModelMemory(func() ModelCounts {
+		st := set.Stats()
+		return ModelCounts{Models: st.Models, Bytes: st.Bytes, Budget: st.Budget}
+	})
 	c := newClientWith(t, nil, "", registry.Config{DataDir: t.TempDir()}, func(cfg *router.Config) { cfg.Models = set; cfg.Observer = m })
 	ctx := context.Background()
 	if _, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: toolsJSON, Model: "paris"}); err != nil {

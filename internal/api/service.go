@@ -23,7 +23,7 @@ import (
 
 	routerv1 "github.com/needle-router/needle/gen/needle/router/v1"
 	"github.com/needle-router/needle/internal/ftjob"
-	"github.com/needle-router/needle/internal/modelset"
+	"github.com/needle-router/needle/internal/modelname"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 )
@@ -128,7 +128,7 @@ func (s *Service) PutToolset(ctx context.Context, req *routerv1.PutToolsetReques
 		return nil, Status(ctx, s.log, err)
 	}
 	model := req.GetModel()
-	if modelset.IsDefault(model) {
+	if modelname.IsDefault(model) {
 		model = ""
 	}
 	release, err := s.p.Admit(ctx) // compiling schemas and loading a model cost like a Route: the same workers

@@ -232,7 +232,11 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
-	c.Kernels = kernels.SettingsFromEnv(getenv)
+	k, err := kernels.SettingsFromEnv(getenv)
+	if err != nil {
+		return c, err
+	}
+	c.Kernels = k
 	return c, c.Validate()
 }
 
@@ -292,6 +296,17 @@ func (o option) defaultText() string {
 		return "none"
 	}
 	return "`" + o.def + "`"
+}
+
+// Pipeline is the router pipeline's configuration these options give: the one mapping from
+// the operator's Config to router.Config, used by the server and by cmd/needle (run, eval,
+// bench, finetune's held-out report) alike. The caller adds what is no option: ModelID,
+// Models, Capture, Tracer, Observer. The toolset limits are the registry's defaults (the
+// README's Limits table) for both: Limits is left zero.
+func (c *Config) Pipeline() router.Config {
+	return router.Config{Threshold: c.Threshold, TopK: c.TopK, LexicalWeight: c.LexicalWeight, ToolPriorTemp: c.ToolPriorTemp,
+		CallPriorWeight: c.CallPriorWeight, CallPriorCenter: c.CallPriorCenter, CallPriorCenterOne: c.CallPriorCenterOne,
+		Workers: c.Workers, Queue: c.Queue, CloudBudget: c.CloudBudget, CloudReserve: c.CloudReserve}
 }
 
 // Validate reports every bad setting (but the --store URL's syntax: internal/server.Load).

@@ -99,6 +99,8 @@ func TestBadValuesAreFatal(t *testing.T) {
 		{[]string{"--capture-files", "0"}, nil, "capture-files"},
 		{nil, map[string]string{"NEEDLE_CAPTURE_MAX_BYTES": "1e6"}, "NEEDLE_CAPTURE_MAX_BYTES"},
 		{nil, map[string]string{"NEEDLE_CLOUD_TIMEOUT": "10"}, "NEEDLE_CLOUD_TIMEOUT"},
+		{nil, map[string]string{"NEEDLE_THREADS": "four"}, "NEEDLE_THREADS"},
+		{nil, map[string]string{"NEEDLE_THREADS": "0"}, "NEEDLE_THREADS"},
 		{[]string{"stray"}, nil, "unexpected"},
 	} {
 		if _, err := Load(tc.args, env(tc.env)); err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -109,15 +111,12 @@ func TestBadValuesAreFatal(t *testing.T) {
 
 // The operator's defaults are the pipeline's and the breaker's: the options table takes the
 // policy values from router.DefaultConfig's constants, and the router's Config as built
-// from the default operator Config is router.DefaultConfig. 0 is off on both sides (no
-// mapping between them).
+// from the default operator Config (Config.Pipeline, the one mapping) is
+// router.DefaultConfig. 0 is off on both sides (no mapping between them).
 func TestDefaultsAreThePipelines(t *testing.T) {
 	c := Defaults()
 	r := router.DefaultConfig()
-	got := router.Config{Threshold: c.Threshold, TopK: c.TopK, LexicalWeight: c.LexicalWeight, ToolPriorTemp: c.ToolPriorTemp,
-		CallPriorWeight: c.CallPriorWeight, CallPriorCenter: c.CallPriorCenter, CallPriorCenterOne: c.CallPriorCenterOne,
-		CloudBudget: c.CloudBudget, CloudReserve: c.CloudReserve}
-	if !reflect.DeepEqual(got, r) {
+	if got := c.Pipeline(); !reflect.DeepEqual(got, r) {
 		t.Errorf("operator defaults %+v, pipeline defaults %+v", got, r)
 	}
 	if c.BreakerFailures != escalate.DefaultBreakerFailures || c.BreakerOpenFor != escalate.DefaultBreakerOpenFor {
@@ -127,6 +126,38 @@ func TestDefaultsAreThePipelines(t *testing.T) {
 	off, err := Load([]string{"--lexical-weight", "0", "--tool-prior-temp", "0", "--call-prior-weight", "0"}, env(nil))
 	if err != nil || off.LexicalWeight != 0 || off.ToolPriorTemp != 0 || off.CallPriorWeight != 0 {
 		t.Fatalf("off: %+v %v", off, err)
+	}
+}
+
+// Pipeline carries every option the router's Config has a field of the same name for: each
+// is set to a value of its own and must arrive unchanged.
+func TestPipelineCarriesEveryOption(t *testing.T) {
+	var c Config
+	cv, rt := reflect.ValueOf(&c).Elem(), reflect.TypeOf(router.Config{})
+	var names []string
+	for i := range cv.NumField() {
+		f := cv.Type().Field(i)
+		if rf, ok := rt.FieldByName(f.Name); !ok || rf.Type != f.Type {
+			continue
+		}
+		switch v := cv.Field(i); v.Kind() {
+		case reflect.Float64:
+			v.SetFloat(float64(i) + 0.5)
+		case reflect.Int, reflect.Int64:
+			v.SetInt(int64(i) + 1)
+		default:
+			t.Fatalf("%s: set a value for kind %s here", f.Name, v.Kind())
+		}
+		names = append(names, f.Name)
+	}
+	got := reflect.ValueOf(c.Pipeline())
+	for _, n := range names {
+		if w, g := cv.FieldByName(n).Interface(), got.FieldByName(n).Interface(); w != g {
+			t.Errorf("Pipeline().%s = %v, want %v", n, g, w)
+		}
+	}
+	if len(names) < 11 {
+		t.Errorf("only %v are shared with router.Config", names)
 	}
 }
 

@@ -65,7 +65,7 @@ func (k Kind) Outage() bool {
 }
 
 // DefaultBreakerFailures and DefaultBreakerOpenFor are the breaker's defaults (the
-// operator's, internal/server's options table, are these).
+// operator's, internal/config's options table, are these).
 const (
 	DefaultBreakerFailures = 5
 	DefaultBreakerOpenFor  = 30 * time.Second

@@ -26,7 +26,7 @@ import (
 	"time"
 
 	"github.com/needle-router/needle/internal/finetune"
-	"github.com/needle-router/needle/internal/modelset"
+	"github.com/needle-router/needle/internal/modelname"
 	"github.com/needle-router/needle/internal/registry"
 )
 
@@ -178,39 +178,38 @@ const MaxStepsPerJob = 100000
 // directory), the budget and the examples (bounded, then checked against the toolset's
 // schemas). Violations name the request fields: model, minutes, steps, examples_jsonl.
 func (r *Runner) Check(req Request) ([]finetune.Example, error) {
-	ve := &registry.ValidationError{}
-	add := func(f, d string) { ve.Violations = append(ve.Violations, registry.Violation{Field: f, Description: d}) }
+	var ve registry.ValidationError
 	switch {
-	case !modelset.ValidName(req.Model) || modelset.IsDefault(req.Model):
-		add("model", fmt.Sprintf("model name %q must match ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ and not be %q", req.Model, modelset.DefaultName))
+	case !modelname.Valid(req.Model) || modelname.IsDefault(req.Model):
+		ve.Add("model", "model name %q must match ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ and not be %q", req.Model, modelname.Default)
 	default:
 		if _, err := os.Lstat(filepath.Join(r.cfg.ModelsDir, req.Model)); err == nil {
-			add("model", fmt.Sprintf("a model %q exists already: choose a new name", req.Model))
+			ve.Add("model", "a model %q exists already: choose a new name", req.Model)
 		}
 	}
 	if req.Minutes < 0 || req.Minutes > r.cfg.MaxMinutes || req.Minutes != req.Minutes {
-		add("minutes", fmt.Sprintf("must be in (0, %g] (0: %g)", r.cfg.MaxMinutes, r.cfg.DefaultMinutes))
+		ve.Add("minutes", "must be in (0, %g] (0: %g)", r.cfg.MaxMinutes, r.cfg.DefaultMinutes)
 	}
 	if req.Steps < 0 || req.Steps > MaxStepsPerJob {
-		add("steps", fmt.Sprintf("must be in [0, %d]", MaxStepsPerJob))
+		ve.Add("steps", "must be in [0, %d]", MaxStepsPerJob)
 	}
 	var ex []finetune.Example
 	switch n := bytes.Count(bytes.TrimRight(req.Examples, "\n"), []byte("\n")) + 1; {
 	case len(req.Examples) > r.cfg.MaxExampleBytes:
-		add("examples_jsonl", fmt.Sprintf("is %d bytes, at most %d allowed", len(req.Examples), r.cfg.MaxExampleBytes))
+		ve.Add("examples_jsonl", "is %d bytes, at most %d allowed", len(req.Examples), r.cfg.MaxExampleBytes)
 	case n > r.cfg.MaxExamples:
-		add("examples_jsonl", fmt.Sprintf("has %d lines, at most %d allowed", n, r.cfg.MaxExamples))
+		ve.Add("examples_jsonl", "has %d lines, at most %d allowed", n, r.cfg.MaxExamples)
 	default:
 		var err error
 		ex, err = finetune.ReadExamples(bytes.NewReader(req.Examples), "examples", req.Tools)
 		if err != nil {
-			add("examples_jsonl", strings.TrimPrefix(err.Error(), "finetune: "))
+			ve.Add("examples_jsonl", "%s", strings.TrimPrefix(err.Error(), "finetune: "))
 		} else if len(ex) == 0 {
-			add("examples_jsonl", "no examples: one JSON object per line, {\"query\": ..., \"answers\": [...]}")
+			ve.Add("examples_jsonl", "no examples: one JSON object per line, {\"query\": ..., \"answers\": [...]}")
 		}
 	}
-	if len(ve.Violations) > 0 {
-		return nil, ve
+	if err := ve.Err(); err != nil {
+		return nil, err
 	}
 	return ex, nil
 }

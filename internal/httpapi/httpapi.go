@@ -113,8 +113,7 @@ func errorHandler(log *slog.Logger, maxBody int64) runtime.ErrorHandlerFunc {
 			err = api.Status(ctx, log, ctx.Err())
 		case st.Code() == codes.ResourceExhausted: // grpc-go's message limit, before the service
 			log.WarnContext(ctx, "request refused on the loopback connection", "err", st.Message())
-			err = api.Status(ctx, log, &registry.ValidationError{Violations: []registry.Violation{{Field: "body",
-				Description: "is larger than the router's message limit once converted to a message"}}})
+			err = api.Status(ctx, log, registry.Invalid("body", "is larger than the router's message limit once converted to a message"))
 		default:
 			err = api.Status(ctx, log, fmt.Errorf("httpapi: loopback: %w (%s: %s)", api.ErrNotServing, st.Code(), st.Message()))
 		}

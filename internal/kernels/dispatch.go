@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -77,20 +78,26 @@ type Settings struct {
 	// Set names a kernel set to force ("generic" for the pure-Go twins); "": the best one
 	// this CPU runs.
 	Set string
-	// Threads is the worker count, 1 to 4 per CPU; 0: GOMAXPROCS. ThreadsText, when set, is
-	// the text it was read from (for the warning when it is not a count).
-	Threads     int
-	ThreadsText string
+	// Threads is the worker count, 1 to 4 per CPU (Configure caps it there, with a
+	// warning); 0: GOMAXPROCS.
+	Threads int
 }
 
 // SettingsFromEnv reads NEEDLE_KERNELS and NEEDLE_THREADS through getenv: the process's
-// choice, for mains and TestMain functions to pass to Configure.
-func SettingsFromEnv(getenv func(string) string) Settings {
-	s := Settings{Set: getenv("NEEDLE_KERNELS"), ThreadsText: getenv("NEEDLE_THREADS")}
-	if s.ThreadsText != "" {
-		fmt.Sscan(s.ThreadsText, &s.Threads)
+// choice, for mains and TestMain functions to pass to Configure. A NEEDLE_THREADS that is
+// not a whole number of at least 1 is an error, for the caller to stop on (the Settings
+// returned with it take GOMAXPROCS threads); unset or empty: GOMAXPROCS. A kernel set this
+// CPU cannot run is Configure's warning.
+func SettingsFromEnv(getenv func(string) string) (Settings, error) {
+	s := Settings{Set: getenv("NEEDLE_KERNELS")}
+	if text := getenv("NEEDLE_THREADS"); text != "" {
+		n, err := strconv.Atoi(text)
+		if err != nil || n < 1 {
+			return s, fmt.Errorf("NEEDLE_THREADS=%q: want a whole number of kernel threads, at least 1 (unset: GOMAXPROCS)", text)
+		}
+		s.Threads = n
 	}
-	return s
+	return s, nil
 }
 
 // Configure applies s. It is for start-up: it must run before any kernel does (the worker

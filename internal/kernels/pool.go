@@ -63,8 +63,8 @@ var threadsNote, threadsWant string
 
 // configureThreads sets the pool size for when it starts; once started, it keeps its size.
 func configureThreads(s Settings) {
-	want := s.ThreadsText
-	if want == "" && s.Threads > 0 {
+	want := ""
+	if s.Threads != 0 {
 		want = strconv.Itoa(s.Threads)
 	}
 	started := true

@@ -155,3 +155,30 @@ func TestParseThreads(t *testing.T) {
 		}
 	}
 }
+
+// A NEEDLE_THREADS that is no count is the caller's start-up error, not a silent zero.
+func TestSettingsFromEnv(t *testing.T) {
+	for _, c := range []struct {
+		threads, set string
+		want         int
+		wantErr      bool
+	}{
+		{"", "", 0, false},
+		{"3", "generic", 3, false},
+		{"100000", "", 100000, false}, // capped by Configure, with a warning
+		{"abc", "", 0, true},
+		{"1.5", "", 0, true},
+		{"2x", "", 0, true},
+		{"0", "", 0, true},
+		{"-3", "", 0, true},
+	} {
+		env := map[string]string{"NEEDLE_THREADS": c.threads, "NEEDLE_KERNELS": c.set}
+		s, err := SettingsFromEnv(func(k string) string { return env[k] })
+		if s.Threads != c.want || s.Set != c.set || (err != nil) != c.wantErr {
+			t.Errorf("NEEDLE_THREADS=%q: %+v %v, want %d threads, error %v", c.threads, s, err, c.want, c.wantErr)
+		}
+		if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("NEEDLE_THREADS=%q", c.threads)) {
+			t.Errorf("the error does not name the setting: %v", err)
+		}
+	}
+}

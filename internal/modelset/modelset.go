@@ -5,7 +5,7 @@
 // SHA-256 -> one instance), are held by reference while requests run on them, reload in the
 // background when their files change (requests in flight finish on the old instance), and
 // stay within a byte budget: the least recently used model no request holds is evicted
-// first. The process's own model (DefaultName) is outside the budget and never evicted.
+// first. The process's own model (modelname.Default) is outside the budget and never evicted.
 package modelset
 
 import (
@@ -17,13 +17,13 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"regexp"
 	"sync"
 	"time"
 
 	"golang.org/x/sync/singleflight"
 
 	"github.com/needle-router/needle/internal/decode"
+	"github.com/needle-router/needle/internal/modelname"
 	"github.com/needle-router/needle/internal/needle"
 )
 
@@ -64,10 +64,6 @@ type Loaded struct {
 	ID    string // the model's own id (needle.Model.ID: config name @ training steps)
 }
 
-// DefaultName names the process's own model (--model, or the shipped one) in toolsets and
-// answers. A toolset that names no model runs on it.
-const DefaultName = "default"
-
 // Errors, each wrapped in an *Error that names the model. Only ErrUnknown, ErrLoad and
 // ErrTooLarge can be a caller's mistake (naming a model at registration); at Route they are
 // the operator's files changing under a registered toolset.
@@ -101,12 +97,6 @@ func (e *Error) Error() string {
 
 // Unwrap exposes only the kind, so a cause inside (a file system error) does not classify it.
 func (e *Error) Unwrap() error { return e.Kind }
-
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$`)
-
-// ValidName reports whether name can name a model: a directory name of letters, digits,
-// '_', '.' and '-', not starting with '.' or '-', at most 128 bytes; never a path.
-func ValidName(name string) bool { return nameRE.MatchString(name) }
 
 // Config configures a Set. Zero fields take the defaults named here.
 type Config struct {
@@ -249,7 +239,7 @@ func (s *Set) Settle() { s.bg.Wait() }
 type Lease struct {
 	// Model is nil for the default when the process runs without a local model.
 	Model Model
-	// Name is the model's name: DefaultName, or its directory under the models root.
+	// Name is the model's name: modelname.Default, or its directory under the models root.
 	Name string
 	// ID is the model's own id (config name @ steps); Digest the first 12 hex digits of its
 	// files' SHA-256 ("" for the default model).
@@ -269,16 +259,13 @@ func (l *Lease) Release() {
 	l.once.Do(func() { l.set.release(l.inst) })
 }
 
-// IsDefault reports whether name (as a toolset holds it) is the default model.
-func IsDefault(name string) bool { return name == "" || name == DefaultName }
-
-// Acquire returns a lease on the model called name ("" or DefaultName: the default),
+// Acquire returns a lease on the model called name ("" or modelname.Default: the default),
 // loading it if needed. Errors are *Error.
 func (s *Set) Acquire(ctx context.Context, name string) (*Lease, error) {
-	if IsDefault(name) {
-		return &Lease{Model: s.cfg.Default, Name: DefaultName, ID: s.cfg.DefaultID, Key: DefaultName}, nil
+	if modelname.IsDefault(name) {
+		return &Lease{Model: s.cfg.Default, Name: modelname.Default, ID: s.cfg.DefaultID, Key: modelname.Default}, nil
 	}
-	if !ValidName(name) || s.root == nil {
+	if !modelname.Valid(name) || s.root == nil {
 		return nil, &Error{Name: name, Kind: ErrUnknown}
 	}
 	for try := 0; try < 3; try++ {

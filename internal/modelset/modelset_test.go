@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/needle-router/needle/internal/decode"
+	"github.com/needle-router/needle/internal/modelname"
 )
 
 // fake is a model whose identity is its config file's text.
@@ -107,7 +108,7 @@ func TestUnknownNames(t *testing.T) {
 		t.Errorf("no root: %v", err)
 	}
 	l, err := s.Acquire(context.Background(), "")
-	if err != nil || l.Model != nil || l.Name != DefaultName {
+	if err != nil || l.Model != nil || l.Name != modelname.Default {
 		t.Errorf("default without a model: %+v %v", l, err)
 	}
 	l.Release()
@@ -138,9 +139,9 @@ func TestSymlinks(t *testing.T) {
 
 func TestDefaultIsNotCountedNorEvicted(t *testing.T) {
 	f := newFixture(t, 100)
-	for _, n := range []string{"", DefaultName} {
+	for _, n := range []string{"", modelname.Default} {
 		l, err := f.set.Acquire(context.Background(), n)
-		if err != nil || idOf(l) != "default" || l.ID != "needle-small@1" || l.Name != DefaultName {
+		if err != nil || idOf(l) != "default" || l.ID != "needle-small@1" || l.Name != modelname.Default {
 			t.Fatalf("%q: %+v %v", n, l, err)
 		}
 		l.Release()

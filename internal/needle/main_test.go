@@ -9,6 +9,10 @@ import (
 // TestMain applies NEEDLE_KERNELS and NEEDLE_THREADS as a main does (the kernels read no
 // environment themselves): make test-kernel-sets runs these tests under each kernel set.
 func TestMain(m *testing.M) {
-	kernels.Configure(kernels.SettingsFromEnv(os.Getenv))
+	s, err := kernels.SettingsFromEnv(os.Getenv)
+	if err != nil {
+		panic(err)
+	}
+	kernels.Configure(s)
 	os.Exit(m.Run())
 }

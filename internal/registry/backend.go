@@ -102,7 +102,7 @@ func ParseETag(s, field string) (int64, error) {
 	}
 	v, err := strconv.ParseInt(s, 10, 64)
 	if err != nil || v <= 0 || ETag(v) != s {
-		return 0, &ValidationError{Violations: []Violation{{Field: field, Description: "not an etag from this server (the decimal etag of GetToolset, ListToolsets or PutToolset)"}}}
+		return 0, Invalid(field, "not an etag from this server (the decimal etag of GetToolset, ListToolsets or PutToolset)")
 	}
 	return v, nil
 }

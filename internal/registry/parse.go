@@ -44,18 +44,22 @@ func (e *ValidationError) Error() string {
 func (e *ValidationError) Unwrap() error { return ErrInvalid }
 
 // Invalid is the ValidationError of one violation: field, and a description formatted from
-// format and args.
+// format and args. It and Add are the only places a ValidationError or a Violation is built
+// (TestOneConstructor): a request that breaks several rules collects them with Add on a
+// zero ValidationError and returns Err.
 func Invalid(field, format string, args ...any) *ValidationError {
 	e := &ValidationError{}
-	e.add(field, format, args...)
+	e.Add(field, format, args...)
 	return e
 }
 
-func (e *ValidationError) add(field, format string, args ...any) {
+// Add records one violation: field, and a description formatted from format and args.
+func (e *ValidationError) Add(field, format string, args ...any) {
 	e.Violations = append(e.Violations, Violation{Field: field, Description: fmt.Sprintf(format, args...)})
 }
 
-func (e *ValidationError) err() error {
+// Err is e when it holds a violation, nil otherwise.
+func (e *ValidationError) Err() error {
 	if len(e.Violations) == 0 {
 		return nil
 	}
@@ -144,7 +148,7 @@ func ParseContext(ctx context.Context, data []byte, lim Limits, prefix string) (
 	lim = lim.withDefaults()
 	verr := &ValidationError{}
 	if !utf8.Valid(data) {
-		verr.add(prefix, "tools must be valid UTF-8")
+		verr.Add(prefix, "tools must be valid UTF-8")
 		return nil, verr
 	}
 	data = bytes.TrimSpace(data)
@@ -153,11 +157,11 @@ func ParseContext(ctx context.Context, data []byte, lim Limits, prefix string) (
 	}
 	var raws []json.RawMessage
 	if err := json.Unmarshal(data, &raws); err != nil {
-		verr.add(prefix, "not a JSON array of tools: %v", err)
+		verr.Add(prefix, "not a JSON array of tools: %v", err)
 		return nil, verr
 	}
 	if len(raws) > lim.MaxTools {
-		verr.add(prefix, "%d tools, at most %d allowed", len(raws), lim.MaxTools)
+		verr.Add(prefix, "%d tools, at most %d allowed", len(raws), lim.MaxTools)
 		return nil, verr
 	}
 	var out []Tool
@@ -175,13 +179,13 @@ func ParseContext(ctx context.Context, data []byte, lim Limits, prefix string) (
 			continue
 		}
 		if j, dup := seen[t.Spec.Name]; dup {
-			verr.add(field+".name", "duplicate tool name %q (also %s[%d])", t.Spec.Name, prefix, j)
+			verr.Add(field+".name", "duplicate tool name %q (also %s[%d])", t.Spec.Name, prefix, j)
 			continue
 		}
 		seen[t.Spec.Name] = i
 		out = append(out, t)
 	}
-	return out, verr.err()
+	return out, verr.Err()
 }
 
 func decodeAny(b []byte) (any, error) {
@@ -195,20 +199,20 @@ func decodeAny(b []byte) (any, error) {
 func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string, verr *ValidationError) (Tool, bool) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &obj); err != nil {
-		verr.add(field, "not a JSON object: %v", err)
+		verr.Add(field, "not a JSON object: %v", err)
 		return Tool{}, false
 	}
 	if fn, ok := obj["function"]; ok { // OpenAI: {"type":"function","function":{...}}
 		var typ string
 		_ = json.Unmarshal(obj["type"], &typ)
 		if typ != "" && typ != "function" {
-			verr.add(field+".type", "tool type %q is not supported (only \"function\")", typ)
+			verr.Add(field+".type", "tool type %q is not supported (only \"function\")", typ)
 			return Tool{}, false
 		}
 		field += ".function"
 		obj = nil
 		if err := json.Unmarshal(fn, &obj); err != nil {
-			verr.add(field, "not a JSON object: %v", err)
+			verr.Add(field, "not a JSON object: %v", err)
 			return Tool{}, false
 		}
 	}
@@ -217,10 +221,10 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 	_ = json.Unmarshal(obj["name"], &t.Spec.Name)
 	_ = json.Unmarshal(obj["description"], &t.Spec.Description)
 	if !nameRE.MatchString(t.Spec.Name) {
-		verr.add(field+".name", "tool name %q must match %s", t.Spec.Name, nameRE)
+		verr.Add(field+".name", "tool name %q must match %s", t.Spec.Name, nameRE)
 	}
 	if n := utf8.RuneCountInString(t.Spec.Description); n > lim.MaxDescription {
-		verr.add(field+".description", "description of %s is %d characters, at most %d allowed", t.Spec.Name, n, lim.MaxDescription)
+		verr.Add(field+".description", "description of %s is %d characters, at most %d allowed", t.Spec.Name, n, lim.MaxDescription)
 	}
 	params := obj["parameters"]
 	for _, k := range []string{"inputSchema", "input_schema"} { // MCP, Anthropic: the same JSON Schema
@@ -229,21 +233,21 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 		}
 	}
 	if len(params) > lim.MaxSchemaBytes {
-		verr.add(field+".parameters", "tool %s: parameters are %d bytes, at most %d allowed", t.Spec.Name, len(params), lim.MaxSchemaBytes)
+		verr.Add(field+".parameters", "tool %s: parameters are %d bytes, at most %d allowed", t.Spec.Name, len(params), lim.MaxSchemaBytes)
 		return t, false
 	}
 	pv, err := decodeAny(params)
 	if len(params) > 0 && err != nil {
-		verr.add(field+".parameters", "not JSON: %v", err)
+		verr.Add(field+".parameters", "not JSON: %v", err)
 		return t, false
 	}
 	if err := prescan(pv, lim); err != nil {
-		verr.add(field+".parameters", "tool %s: %v", t.Spec.Name, err)
+		verr.Add(field+".parameters", "tool %s: %v", t.Spec.Name, err)
 		return t, false
 	}
 	pm, _ := pv.(map[string]any)
 	if pv != nil && pm == nil {
-		verr.add(field+".parameters", "must be an object")
+		verr.Add(field+".parameters", "must be an object")
 		return t, false
 	}
 	var schema map[string]any
@@ -257,7 +261,7 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 			props, _ := schema["properties"].(map[string]any)
 			for _, r := range req {
 				if s, ok := r.(string); !ok || props[s] == nil {
-					verr.add(field+".parameters.required", "tool %s: required parameter %v is not in properties", t.Spec.Name, r)
+					verr.Add(field+".parameters.required", "tool %s: required parameter %v is not in properties", t.Spec.Name, r)
 				}
 			}
 		}
@@ -278,7 +282,7 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 		one, _ := json.Marshal(map[string]json.RawMessage{"name": obj["name"], "description": obj["description"], "parameters": params})
 		flat, err := toolspec.ParseFlat(append(append([]byte{'['}, one...), ']'))
 		if err != nil {
-			verr.add(field+".parameters", "neither JSON Schema nor Needle's flat form: %v", err)
+			verr.Add(field+".parameters", "neither JSON Schema nor Needle's flat form: %v", err)
 			return t, false
 		}
 		t.Spec.Params = flat[0].Params
@@ -288,14 +292,14 @@ func parseOne(ctx context.Context, raw json.RawMessage, lim Limits, field string
 		schema = t.Spec.Schema()
 	}
 	if len(t.Spec.Params) > lim.MaxParams {
-		verr.add(field+".parameters", "tool %s has %d parameters, at most %d allowed", t.Spec.Name, len(t.Spec.Params), lim.MaxParams)
+		verr.Add(field+".parameters", "tool %s has %d parameters, at most %d allowed", t.Spec.Name, len(t.Spec.Params), lim.MaxParams)
 	}
 	if len(verr.Violations) > n0 || ctx.Err() != nil {
 		return t, false
 	}
 	sch, err := compile(schema)
 	if err != nil {
-		verr.add(field+".parameters", "tool %s: schema does not compile: %v", t.Spec.Name, err)
+		verr.Add(field+".parameters", "tool %s: schema does not compile: %v", t.Spec.Name, err)
 		return t, false
 	}
 	t.schema = sch
@@ -359,7 +363,7 @@ var knownTypes = map[string]bool{"string": true, "integer": true, "number": true
 
 func checkFlatParam(p *toolspec.Param, field string, depth int, lim Limits, verr *ValidationError, tool string) {
 	if depth > lim.MaxDepth {
-		verr.add(field, "tool %s: schema nested deeper than %d", tool, lim.MaxDepth)
+		verr.Add(field, "tool %s: schema nested deeper than %d", tool, lim.MaxDepth)
 		return
 	}
 	p.Type = normaliseType(p.Type)
@@ -369,14 +373,14 @@ func checkFlatParam(p *toolspec.Param, field string, depth int, lim Limits, verr
 	for i, t := range p.Types {
 		p.Types[i] = normaliseType(t)
 		if !knownTypes[p.Types[i]] || p.Types[i] == "any" {
-			verr.add(fmt.Sprintf("%s.type[%d]", field, i), "tool %s: unknown type %q", tool, t)
+			verr.Add(fmt.Sprintf("%s.type[%d]", field, i), "tool %s: unknown type %q", tool, t)
 		}
 	}
 	if p.Type != "" && !knownTypes[p.Type] {
-		verr.add(field+".type", "tool %s: unknown type %q", tool, p.Type)
+		verr.Add(field+".type", "tool %s: unknown type %q", tool, p.Type)
 	}
 	if n := utf8.RuneCountInString(p.Description); n > lim.MaxDescription {
-		verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", tool, n, lim.MaxDescription)
+		verr.Add(field+".description", "tool %s: description is %d characters, at most %d allowed", tool, n, lim.MaxDescription)
 	}
 	if p.Items != nil {
 		checkFlatParam(p.Items, field+".items", depth+1, lim, verr, tool)
@@ -434,7 +438,7 @@ func (t *Tool) ValidateArgs(args []byte) error {
 		return Invalid(t.Spec.Name+".arguments", "must be a JSON object")
 	}
 	if n, ok := outOfBounds(v); ok { // before the validator, whose cost grows with them
-		return &ValidationError{Violations: []Violation{{Field: t.Spec.Name + ".arguments", Description: fmt.Sprintf("number %.40s is outside %s", n, numberBoundsText)}}}
+		return Invalid(t.Spec.Name+".arguments", "number %.40s is outside %s", n, numberBoundsText)
 	}
 	if err := t.schema.Validate(v); err != nil {
 		return Invalid(t.Spec.Name+".arguments", "%v", err)

@@ -114,11 +114,11 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 		return v
 	}
 	if n.steps++; n.steps%256 == 0 && n.ctx.Err() != nil {
-		n.verr.add(field, "tool %s: %v", n.tool, n.ctx.Err())
+		n.verr.Add(field, "tool %s: %v", n.tool, n.ctx.Err())
 		return m
 	}
 	if depth > n.lim.MaxDepth {
-		n.verr.add(field, "tool %s: schema nested deeper than %d", n.tool, n.lim.MaxDepth)
+		n.verr.Add(field, "tool %s: schema nested deeper than %d", n.tool, n.lim.MaxDepth)
 		return m
 	}
 	out := make(map[string]any, len(m))
@@ -128,14 +128,14 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 	delete(out, "$schema") // always draft 2020-12
 	if id, ok := m["$id"]; ok {
 		if depth > 0 {
-			n.verr.add(field+".$id", "tool %s: embedded schema resources ($id %v) are not supported", n.tool, id)
+			n.verr.Add(field+".$id", "tool %s: embedded schema resources ($id %v) are not supported", n.tool, id)
 		}
 		delete(out, "$id")
 	}
 	for _, k := range []string{"$ref", "$dynamicRef", "$recursiveRef"} {
 		if r, ok := m[k]; ok {
 			if s, ok := r.(string); !ok || !strings.HasPrefix(s, "#") {
-				n.verr.add(field+"."+k, "tool %s: only references inside the tool's schema (#/...) are allowed, not %v", n.tool, r)
+				n.verr.Add(field+"."+k, "tool %s: only references inside the tool's schema (#/...) are allowed, not %v", n.tool, r)
 			} else if k == "$ref" {
 				n.refs = append(n.refs, out)
 			}
@@ -145,7 +145,7 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 	case string:
 		nt := normaliseType(t)
 		if !knownTypes[nt] {
-			n.verr.add(field+".type", "tool %s: unknown type %q", n.tool, t)
+			n.verr.Add(field+".type", "tool %s: unknown type %q", n.tool, t)
 		}
 		if nt == "any" {
 			delete(out, "type")
@@ -159,7 +159,7 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 			s, _ := x.(string)
 			nt := normaliseType(s)
 			if !knownTypes[nt] {
-				n.verr.add(fmt.Sprintf("%s.type[%d]", field, i), "tool %s: unknown type %v", n.tool, x)
+				n.verr.Add(fmt.Sprintf("%s.type[%d]", field, i), "tool %s: unknown type %v", n.tool, x)
 			}
 			anyT = anyT || nt == "any"
 			ts = append(ts, nt)
@@ -171,7 +171,7 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 		}
 	case nil:
 	default:
-		n.verr.add(field+".type", "tool %s: type must be a string or a list of strings", n.tool)
+		n.verr.Add(field+".type", "tool %s: type must be a string or a list of strings", n.tool)
 	}
 	if nb, ok := m["nullable"].(bool); ok { // OpenAPI 3.0
 		delete(out, "nullable")
@@ -187,7 +187,7 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 		}
 	}
 	if d, ok := m["description"].(string); ok && utf8.RuneCountInString(d) > n.lim.MaxDescription {
-		n.verr.add(field+".description", "tool %s: description is %d characters, at most %d allowed", n.tool, utf8.RuneCountInString(d), n.lim.MaxDescription)
+		n.verr.Add(field+".description", "tool %s: description is %d characters, at most %d allowed", n.tool, utf8.RuneCountInString(d), n.lim.MaxDescription)
 	}
 	if it, ok := m["items"].([]any); ok { // draft 7 tuples
 		out["prefixItems"] = it
@@ -206,7 +206,7 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 		if x, ok := out[k]; ok {
 			props, ok := x.(map[string]any)
 			if !ok {
-				n.verr.add(field+"."+k, "tool %s: %s must be an object", n.tool, k)
+				n.verr.Add(field+"."+k, "tool %s: %s must be an object", n.tool, k)
 				continue
 			}
 			np := make(map[string]any, len(props))
@@ -220,7 +220,7 @@ func (n *normaliser) schema(v any, field string, depth int) any {
 		if x, ok := out[k]; ok {
 			l, ok := x.([]any)
 			if !ok {
-				n.verr.add(field+"."+k, "tool %s: %s must be a list", n.tool, k)
+				n.verr.Add(field+"."+k, "tool %s: %s must be a list", n.tool, k)
 				continue
 			}
 			nl := make([]any, len(l))
@@ -261,7 +261,7 @@ func (f *flattener) param(v any, field string) toolspec.Param {
 	}
 	if f.budget--; f.budget < 0 {
 		if f.budget == -1 {
-			f.verr.add(field, "tool %s: schema expands ($ref included) past its node limit", f.tool)
+			f.verr.Add(field, "tool %s: schema expands ($ref included) past its node limit", f.tool)
 		}
 		return anyP
 	}
@@ -274,7 +274,7 @@ func (f *flattener) param(v any, field string) toolspec.Param {
 	case map[string]any:
 		return f.object(x, field)
 	}
-	f.verr.add(field, "tool %s: a schema must be an object or a boolean", f.tool)
+	f.verr.Add(field, "tool %s: a schema must be an object or a boolean", f.tool)
 	return anyP
 }
 
@@ -310,7 +310,7 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 		}
 		target, _, ok := resolvePointer(f.root, ref)
 		if !ok {
-			f.verr.add(field+".$ref", "tool %s: $ref %q does not resolve inside the tool's schema", f.tool, ref)
+			f.verr.Add(field+".$ref", "tool %s: $ref %q does not resolve inside the tool's schema", f.tool, ref)
 			return toolspec.Param{Type: "any"}
 		}
 		if contains(f.refs, ref) {
@@ -394,7 +394,7 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 		}
 		l, _ := alts.([]any)
 		if len(l) == 0 {
-			f.verr.add(field+"."+kw, "tool %s: %s must list at least one schema", f.tool, kw)
+			f.verr.Add(field+"."+kw, "tool %s: %s must list at least one schema", f.tool, kw)
 		}
 		for i, a := range l {
 			p.AnyOf = append(p.AnyOf, f.param(a, fmt.Sprintf("%s.%s[%d]", field, kw, i)))
@@ -429,7 +429,7 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 		}
 	}
 	if p.MaxLength != nil && *p.MaxLength < p.MinLength {
-		f.verr.add(field, "tool %s: no string satisfies minLength and maxLength", f.tool)
+		f.verr.Add(field, "tool %s: no string satisfies minLength and maxLength", f.tool)
 	}
 	if s, ok := m["format"].(string); ok && has("string") {
 		p.Format = s // an annotation: draft 2020-12 validators do not assert it
@@ -456,7 +456,7 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 			}
 		}
 		if p.MaxItems != nil && *p.MaxItems < p.MinItems {
-			f.verr.add(field, "tool %s: no array satisfies minItems and maxItems", f.tool)
+			f.verr.Add(field, "tool %s: no array satisfies minItems and maxItems", f.tool)
 		}
 		if u, _ := m["uniqueItems"].(bool); u && (p.MaxItems == nil || *p.MaxItems > 1) {
 			f.cloudOnly(field+".uniqueItems", "uniqueItems is not enforced by the local grammar")
@@ -507,7 +507,7 @@ func (f *flattener) object(m map[string]any, field string) toolspec.Param {
 					continue
 				}
 				if closed {
-					f.verr.add(field+".required", "tool %s: required property %q is not in properties and additionalProperties is false", f.tool, k)
+					f.verr.Add(field+".required", "tool %s: required property %q is not in properties and additionalProperties is false", f.tool, k)
 					continue
 				}
 				p.Properties = append(p.Properties, toolspec.Param{Name: k, Type: "any", Required: true})
@@ -524,7 +524,7 @@ func (f *flattener) literals(m map[string]any, field string, types []string) []a
 	if e, ok := m["enum"]; ok {
 		l, ok := e.([]any)
 		if !ok || len(l) == 0 {
-			f.verr.add(field+".enum", "tool %s: enum must be a non-empty list", f.tool)
+			f.verr.Add(field+".enum", "tool %s: enum must be a non-empty list", f.tool)
 			return nil
 		}
 		vals = l
@@ -626,7 +626,7 @@ func (f *flattener) intBounds(m map[string]any, field string, p *toolspec.Param)
 		}
 		d, ok := number(x)
 		if !ok {
-			f.verr.add(field+"."+k, "tool %s: %s is not a number", f.tool, k)
+			f.verr.Add(field+"."+k, "tool %s: %s is not a number", f.tool, k)
 			continue
 		}
 		excl := strings.HasPrefix(k, "exclusive")
@@ -660,20 +660,20 @@ func (f *flattener) intBounds(m map[string]any, field string, p *toolspec.Param)
 		for _, l := range lows {
 			for _, h := range highs {
 				if c := l.d.Cmp(h.d); c > 0 || (c == 0 && (l.exclusive || h.exclusive)) {
-					f.verr.add(field, "tool %s: no integer satisfies %s and %s", f.tool, l.key, h.key)
+					f.verr.Add(field, "tool %s: no integer satisfies %s and %s", f.tool, l.key, h.key)
 					return
 				}
 			}
 		}
 		if loBeyond && !hiBeyond && hi < toolspec.IntLimit || hiBeyond && !loBeyond && lo > -toolspec.IntLimit {
-			f.verr.add(field, "tool %s: no integer satisfies the bounds", f.tool)
+			f.verr.Add(field, "tool %s: no integer satisfies the bounds", f.tool)
 			return
 		}
 		f.cloudOnly(field, "integer bounds that admit only integers beyond ±1e18 are not enforced by the local grammar")
 		return
 	}
 	if lo > hi {
-		f.verr.add(field, "tool %s: no integer satisfies the bounds", f.tool)
+		f.verr.Add(field, "tool %s: no integer satisfies the bounds", f.tool)
 		return
 	}
 	if lo > -toolspec.IntLimit {

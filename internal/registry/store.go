@@ -503,7 +503,7 @@ func (r *Registry) PutContext(ctx context.Context, name string, raw []byte, mode
 		return nil, Invalid("name", "toolset name %q must match %s", name, setNameRE)
 	}
 	if model != "" && !setNameRE.MatchString(model) {
-		return nil, &ValidationError{Violations: []Violation{{Field: "model", Description: fmt.Sprintf("model name %q must match %s", model, setNameRE)}}}
+		return nil, Invalid("model", "model name %q must match %s", model, setNameRE)
 	}
 	tools, err := ParseContext(ctx, raw, r.cfg.Limits, "tools")
 	if err != nil {

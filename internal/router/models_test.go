@@ -12,6 +12,7 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
+	"github.com/needle-router/needle/internal/modelname"
 	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -56,8 +57,8 @@ func TestToolsetsRunOnTheirModels(t *testing.T) {
 	for _, tc := range []struct{ toolset, inline, model, id, args string }{
 		{"kitchen", "", "kitchen-ft", "ft@7", `{"minutes":7}`},
 		{"garden", "", "garden-ft", "ft@9", `{"minutes":9}`},
-		{"plain", "", modelset.DefaultName, "shipped@1", `{"minutes":1}`},
-		{"", tools, modelset.DefaultName, "shipped@1", `{"minutes":1}`},
+		{"plain", "", modelname.Default, "shipped@1", `{"minutes":1}`},
+		{"", tools, modelname.Default, "shipped@1", `{"minutes":1}`},
 	} {
 		out, err := p.Route(ctx, Input{Transcript: "timer", Toolset: tc.toolset, ToolsJSON: tc.inline})
 		if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/needle-router/needle/internal/decode"
 	"github.com/needle-router/needle/internal/escalate"
 	"github.com/needle-router/needle/internal/lexical"
+	"github.com/needle-router/needle/internal/modelname"
 	"github.com/needle-router/needle/internal/modelset"
 	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
@@ -48,8 +49,8 @@ type Cloud interface {
 
 // Config configures the pipeline. The policy fields (Threshold, LexicalWeight,
 // ToolPriorTemp, the call prior) are taken as given, 0 meaning off where it says so:
-// DefaultConfig holds the shipped values, and the operator's (internal/server's options
-// table) are held equal to them by a test. The other fields' zero values take the defaults
+// DefaultConfig holds the shipped values, and the operator's (internal/config's options
+// table, mapped here by config.Config.Pipeline) are held equal to them by a test. The other fields' zero values take the defaults
 // named here.
 type Config struct {
 	// Threshold: local answers with lower confidence escalate; 0: none escalates for its
@@ -290,7 +291,7 @@ type Output struct {
 	Timings       Timings
 	PromptTokens  int
 	OutputTokens  int
-	// Model names the model the request ran on (modelset.DefaultName, or the toolset's model
+	// Model names the model the request ran on (modelname.Default, or the toolset's model
 	// under the models root); ModelID is that model's own id (config name @ steps).
 	Model, ModelID string
 	// Threshold is the confidence threshold this request was judged against.
@@ -324,27 +325,26 @@ func (p *Pipeline) Route(ctx context.Context, in Input) (*Output, error) {
 }
 
 func (p *Pipeline) validate(in *Input) error {
-	ve := &registry.ValidationError{}
-	add := func(f, d string) { ve.Violations = append(ve.Violations, registry.Violation{Field: f, Description: d}) }
+	var ve registry.ValidationError
 	switch {
 	case !utf8.ValidString(in.Transcript):
-		add("transcript", "must be valid UTF-8")
+		ve.Add("transcript", "must be valid UTF-8")
 	case strings.TrimSpace(in.Transcript) == "":
-		add("transcript", "must not be empty or blank")
+		ve.Add("transcript", "must not be empty or blank")
 	case len(in.Transcript) > p.cfg.MaxTranscript:
-		add("transcript", fmt.Sprintf("is %d bytes, at most %d allowed", len(in.Transcript), p.cfg.MaxTranscript))
+		ve.Add("transcript", "is %d bytes, at most %d allowed", len(in.Transcript), p.cfg.MaxTranscript)
 	}
 	if len(in.History) > p.cfg.MaxHistory {
-		add("history", fmt.Sprintf("has %d turns, at most %d allowed", len(in.History), p.cfg.MaxHistory))
+		ve.Add("history", "has %d turns, at most %d allowed", len(in.History), p.cfg.MaxHistory)
 	}
 	for i, h := range in.History {
 		if h.Role != "user" && h.Role != "assistant" {
-			add(fmt.Sprintf("history[%d].role", i), "must be user or assistant")
+			ve.Add(fmt.Sprintf("history[%d].role", i), "must be user or assistant")
 		}
 		if !utf8.ValidString(h.Content) {
-			add(fmt.Sprintf("history[%d].content", i), "must be valid UTF-8")
+			ve.Add(fmt.Sprintf("history[%d].content", i), "must be valid UTF-8")
 		} else if len(h.Content) > p.cfg.MaxTranscript {
-			add(fmt.Sprintf("history[%d].content", i), fmt.Sprintf("is %d bytes, at most %d allowed", len(h.Content), p.cfg.MaxTranscript))
+			ve.Add(fmt.Sprintf("history[%d].content", i), "is %d bytes, at most %d allowed", len(h.Content), p.cfg.MaxTranscript)
 		}
 	}
 	if in.ToolsField == "" {
@@ -352,25 +352,22 @@ func (p *Pipeline) validate(in *Input) error {
 	}
 	switch {
 	case in.ToolsJSON == "" && in.Toolset == "":
-		add("tools_source", "give tools_json, tools or toolset")
+		ve.Add("tools_source", "give tools_json, tools or toolset")
 	case !utf8.ValidString(in.ToolsJSON):
-		add(in.ToolsField, "must be valid UTF-8")
+		ve.Add(in.ToolsField, "must be valid UTF-8")
 	case !utf8.ValidString(in.Toolset):
-		add("toolset", "must be valid UTF-8")
+		ve.Add("toolset", "must be valid UTF-8")
 	}
 	if err := p.CheckToolsSize(in.ToolsJSON, in.ToolsField); err != nil {
 		ve.Violations = append(ve.Violations, err.(*registry.ValidationError).Violations...)
 	}
 	if in.MinConfidence != nil && (*in.MinConfidence < 0 || *in.MinConfidence > 1 || math.IsNaN(*in.MinConfidence)) {
-		add("options.min_confidence", "must be in [0, 1]")
+		ve.Add("options.min_confidence", "must be in [0, 1]")
 	}
 	if in.TopK > MaxTopK {
-		add("options.top_k", fmt.Sprintf("at most %d", MaxTopK))
+		ve.Add("options.top_k", "at most %d", MaxTopK)
 	}
-	if len(ve.Violations) > 0 {
-		return ve
-	}
-	return nil
+	return ve.Err()
 }
 
 func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
@@ -745,12 +742,12 @@ func modelError(ctx context.Context, name string, err error) error {
 	return &ModelUnavailableError{Model: name, err: err}
 }
 
-// CheckModel loads the model called name ("" or modelset.DefaultName: the default), warming
+// CheckModel loads the model called name ("" or modelname.Default: the default), warming
 // it for the requests to come, and says why a toolset cannot name it: a field violation on
 // field (unknown, does not load, too large for the model memory), an overload (the budget
 // is held by models in use), or ctx's error. PutToolset calls it before storing.
 func (p *Pipeline) CheckModel(ctx context.Context, name, field string) error {
-	if modelset.IsDefault(name) {
+	if modelname.IsDefault(name) {
 		return nil
 	}
 	l, err := p.cfg.Models.Acquire(ctx, name)
@@ -764,7 +761,7 @@ func (p *Pipeline) CheckModel(ctx context.Context, name, field string) error {
 		return ctx.Err()
 	case errors.Is(err, modelset.ErrBudget):
 		return &OverloadError{RetryAfter: time.Second}
-	case !modelset.ValidName(name):
+	case !modelname.Valid(name):
 		desc = fmt.Sprintf("model name %q must match %s: the name of a directory in the router's models directory", name, "^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 	case errors.Is(err, modelset.ErrUnknown):
 		desc = fmt.Sprintf("no model %q in the router's models directory (--models-dir)", name)
@@ -773,5 +770,5 @@ func (p *Pipeline) CheckModel(ctx context.Context, name, field string) error {
 	default:
 		desc = fmt.Sprintf("model %q does not load (the router's log says why)", name)
 	}
-	return &registry.ValidationError{Violations: []registry.Violation{{Field: field, Description: desc}}}
+	return registry.Invalid(field, "%s", desc)
 }

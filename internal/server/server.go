@@ -236,7 +236,10 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 	if err != nil {
 		return nil, nil, err
 	}
-	metrics.ModelMemory(models.Stats)
+	metrics.ModelMemory(func() api.ModelCounts {
+		st := models.Stats()
+		return api.ModelCounts{Models: st.Models, Bytes: st.Bytes, Budget: st.Budget}
+	})
 	rcfg := registry.Config{DataDir: cfg.DataDir, ToolsDir: cfg.ToolsDir, Log: log, OnSkip: metrics.ToolsetSkipped, OnStale: metrics.ToolsetsStale,
 		OnDamaged: metrics.StoreDamaged}
 	if cfg.Store != "" {
@@ -280,10 +283,10 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 	if !cloud.Configured() {
 		log.Warn("no cloud model configured (NEEDLE_CLOUD_BASE_URL): escalations fall back to local answers")
 	}
-	p := router.New(router.Config{Threshold: cfg.Threshold, TopK: cfg.TopK, LexicalWeight: cfg.LexicalWeight, ToolPriorTemp: cfg.ToolPriorTemp,
-		CallPriorWeight: cfg.CallPriorWeight, CallPriorCenter: cfg.CallPriorCenter, CallPriorCenterOne: cfg.CallPriorCenterOne, ModelID: modelID, Models: models,
-		Workers: cfg.Workers, Queue: cfg.Queue, CloudBudget: cfg.CloudBudget, CloudReserve: cfg.CloudReserve, Capture: capt,
-		Tracer: tp.Tracer("github.com/needle-router/needle/internal/router"), Observer: metrics}, model, cloud, reg)
+	rc := cfg.Pipeline()
+	rc.ModelID, rc.Models, rc.Capture, rc.Observer = modelID, models, capt, metrics
+	rc.Tracer = tp.Tracer("github.com/needle-router/needle/internal/router")
+	p := router.New(rc, model, cloud, reg)
 	return p, reg, nil
 }
 

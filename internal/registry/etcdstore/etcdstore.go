@@ -237,7 +237,7 @@ func conflict(name string, ifVersion int64, resp *clientv3.TxnResponse) error {
 // it below etcd's default 1.5 MiB, but an etcd can be set lower); the rest is unavailability.
 func (s *Store) writeErr(err error) error {
 	if errors.Is(err, rpctypes.ErrRequestTooLarge) || errors.Is(err, rpctypes.ErrGRPCRequestTooLarge) {
-		return &registry.ValidationError{Violations: []registry.Violation{{Field: "tools", Description: "larger than the toolset store takes (etcd --max-request-bytes)"}}}
+		return registry.Invalid("tools", "larger than the toolset store takes (etcd --max-request-bytes)")
 	}
 	return unavailable(err)
 }
