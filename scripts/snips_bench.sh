@@ -25,6 +25,7 @@ for size in $SIZES; do
     fi
     out=runs/snips/${size}_d${k}
     echo "== $size draw $k -> $out"
+    rm -rf "$out"  # finetune refuses a non-empty --out
     bin/needle finetune --tools data/snips/tools.json --examples "$ex" --test data/snips/test.jsonl \
       --per-example "$per" --minutes "$MINUTES" --seed "$k" --out "$out"
   done

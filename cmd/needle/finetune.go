@@ -47,6 +47,27 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if *teacher < 0 || *teacher > 500 {
 		return usagef("finetune: --teacher must be in [0, 500]")
 	}
+	// Checked here, not left to the trainer: 0 minutes divided by zero there and a negative
+	// budget never ended.
+	switch {
+	case *steps < 0:
+		return usagef("finetune: --steps must be >= 0 (0: as many as --minutes allow)")
+	case *steps == 0 && !(*minutes > 0 && *minutes <= 24*60):
+		return usagef("finetune: --minutes must be in (0, 1440], got %v", *minutes)
+	case !(*holdout >= 0 && *holdout < 1):
+		return usagef("finetune: --holdout must be in [0, 1), got %v", *holdout)
+	case *perExample < 1:
+		return usagef("finetune: --per-example must be >= 1")
+	case *threads < 1:
+		return usagef("finetune: --threads must be >= 1")
+	}
+	// A fine-tune writes a whole model directory; files left from something else beside it
+	// would be mistaken for its own.
+	if ents, err := os.ReadDir(*out); err == nil && len(ents) > 0 {
+		return usagef("finetune: --out %s is not empty: give a new directory or remove it", *out)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("finetune: --out %s: %w", *out, err)
+	}
 	raw, err := os.ReadFile(*toolsPath)
 	if err != nil {
 		return err
@@ -102,7 +123,13 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	if len(ex) == 0 {
-		return errors.New("finetune: no examples (the capture files hold no rows of this toolset)")
+		if *captures != "" {
+			return errors.New("finetune: no examples (the examples file is empty and the capture files hold no rows of this toolset)")
+		}
+		return fmt.Errorf("finetune: --examples %s holds no examples", *examplesPath)
+	}
+	for _, w := range finetune.FewExamples(ex, tools, 10) {
+		fmt.Fprintln(stderr, "finetune: warning:", w)
 	}
 	progress := finetune.DrawProgress(stderr)
 	if *progressJSON {
@@ -126,7 +153,11 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := finetune.WriteRows(rowsPath, rows); err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "%d tools, %d examples (%d held out), %d training rows -> %s\n", len(tools), len(ex), len(held), len(rows), rowsPath)
+	if *testPath != "" {
+		fmt.Fprintf(stderr, "%d tools, %d examples, %d test examples (%s), %d training rows -> %s\n", len(tools), len(ex), len(held), *testPath, len(rows), rowsPath)
+	} else {
+		fmt.Fprintf(stderr, "%d tools, %d examples (%d of them held out), %d training rows -> %s\n", len(tools), len(ex), len(held), len(rows), rowsPath)
+	}
 
 	baseDir := *base
 	if baseDir == "" {

@@ -111,6 +111,11 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"bench", "-n", "0"}, "-n must be at least 1"},
 		{[]string{"data", "--split", "dev"}, `--split must be train or heldout, not "dev"`},
 		{[]string{"finetune", "--tools", "x.json"}, "finetune needs --tools"},
+		{[]string{"finetune", "--tools", "x.json", "--examples", "x.jsonl", "--out", "o", "--minutes", "0"}, "--minutes must be in (0, 1440], got 0"},
+		{[]string{"finetune", "--tools", "x.json", "--examples", "x.jsonl", "--out", "o", "--minutes", "-1"}, "--minutes must be in (0, 1440], got -1"},
+		{[]string{"finetune", "--tools", "x.json", "--examples", "x.jsonl", "--out", "o", "--steps", "-3"}, "--steps must be >= 0"},
+		{[]string{"finetune", "--tools", "x.json", "--examples", "x.jsonl", "--out", "o", "--holdout", "1"}, "--holdout must be in [0, 1)"},
+		{[]string{"finetune", "--tools", "x.json", "--examples", "x.jsonl", "--out", "testdata"}, "--out testdata is not empty"},
 	} {
 		_, _, err := cli(t, tc.args...)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

@@ -118,6 +118,17 @@ func inParamOrder(t *toolspec.Tool, args json.RawMessage) (json.RawMessage, erro
 	if err != nil {
 		return nil, err
 	}
+	// The schema lets unknown keys through; a fine-tune must not: a misspelt parameter
+	// dropped quietly would teach the model to leave the real one out.
+	for _, k := range keys {
+		if !slices.ContainsFunc(t.Params, func(p toolspec.Param) bool { return p.Name == k }) {
+			ps := make([]string, len(t.Params))
+			for i, p := range t.Params {
+				ps[i] = p.Name
+			}
+			return nil, fmt.Errorf("%q is not a parameter of %s (parameters: %s)", k, t.Name, strings.Join(ps, ", "))
+		}
+	}
 	b := []byte{'{'}
 	for _, p := range t.Params {
 		k := slices.Index(keys, p.Name)
@@ -186,4 +197,24 @@ func Split(ex []Example, share float64, seed uint64) (train, held []Example) {
 		}
 	}
 	return train, held
+}
+
+// FewExamples says which tools have fewer than min examples that call them (a line each,
+// in the toolset's order): voice platforms train an intent from 10 or more, and a tool
+// with none is not taught at all.
+func FewExamples(ex []Example, tools []registry.Tool, min int) []string {
+	n := map[string]int{}
+	for _, e := range ex {
+		for _, c := range e.Answers {
+			n[c.Name]++
+		}
+	}
+	var out []string
+	for i := range tools {
+		name := tools[i].Spec.Name
+		if n[name] < min {
+			out = append(out, fmt.Sprintf("%s has %d examples; %d or more teach a tool (its requests may still escalate)", name, n[name], min))
+		}
+	}
+	return out
 }

@@ -61,6 +61,8 @@ func TestReadExamplesErrors(t *testing.T) {
 		{`{"query": "", "answers": []}`, `x.jsonl:2: query: empty`},
 		{`{"query": "hello"}`, `x.jsonl:2: answers: missing`},
 		{`not json`, `x.jsonl:2: not an example object`},
+		// A misspelt parameter is an error, not dropped (it would teach leaving the real one out).
+		{`{"query": "heat the hall to 20", "answers": [{"name": "set_thermostat", "arguments": {"temperature": 20, "rooom": "hall"}}]}`, `x.jsonl:2: answers[0].arguments: "rooom" is not a parameter of set_thermostat (parameters: temperature, room)`},
 	} {
 		in := `{"query": "lock the front door", "answers": [{"name": "lock_door", "arguments": {"door": "front"}}]}` + "\n" + tc.line + "\n"
 		_, err := ReadExamples(strings.NewReader(in), "x.jsonl", tools)
@@ -170,5 +172,34 @@ func TestReadCaptures(t *testing.T) {
 	bad := in + `{"query": "lock the side door", "tools": ` + home + `, "answers": [{"name": "lock_door", "arguments": {"door": "side"}}]}` + "\n"
 	if _, _, err := ReadCaptures(strings.NewReader(bad), "escalations.jsonl", tools); err == nil || !strings.Contains(err.Error(), "escalations.jsonl:4: answers[0].arguments") {
 		t.Errorf("bad row: %v", err)
+	}
+}
+
+func TestFewExamples(t *testing.T) {
+	tools := homeTools(t)
+	ex := homeExamples(t)
+	got := FewExamples(ex, tools, 10)
+	n := map[string]int{}
+	for _, e := range ex {
+		for _, c := range e.Answers {
+			n[c.Name]++
+		}
+	}
+	var want []string
+	for _, tl := range tools {
+		if n[tl.Spec.Name] < 10 {
+			want = append(want, tl.Spec.Name)
+		}
+	}
+	if len(got) != len(want) {
+		t.Fatalf("warnings %q for tools under 10 examples %q", got, want)
+	}
+	for i := range want {
+		if !strings.HasPrefix(got[i], want[i]+" has ") {
+			t.Errorf("warning %q, want one for %s", got[i], want[i])
+		}
+	}
+	if w := FewExamples(nil, tools[:1], 1); len(w) != 1 || !strings.Contains(w[0], "has 0 examples") {
+		t.Errorf("a tool without examples: %q", w)
 	}
 }
