@@ -15,11 +15,12 @@ git worktree add -q --detach "$tmp/rev" "$REV"
 (cd "$tmp/rev" && go build -o "$tmp/before" ./cmd/needle)
 git worktree remove --force "$tmp/rev"
 go build -o "$tmp/after" ./cmd/needle
+ev() { "$@" > /dev/null 2> "$tmp/err" || { echo "failed: $*" >&2; tail -5 "$tmp/err" >&2; exit 1; }; }
 for b in before after; do
-  "$tmp/$b" eval synth -n "$N" --per-item "$tmp/synth_$b.jsonl" > /dev/null 2>&1
-  "$tmp/$b" eval bfcl --data ../shared/bfcl --categories simple_python,multiple,irrelevance --limit "$N" --per-item "$tmp/bfcl_$b.jsonl" > /dev/null 2>&1
+  ev "$tmp/$b" eval synth -n "$N" --per-item "$tmp/synth_$b.jsonl"
+  ev "$tmp/$b" eval bfcl --data ../shared/bfcl --categories simple_python,multiple,parallel,live_simple,irrelevance --limit "$N" --per-item "$tmp/bfcl_$b.jsonl"
   if [ -d data/real/bfcl-dev ]; then
-    "$tmp/$b" eval bfcl --data data/real/bfcl-dev --categories hwu64_dev --limit "$N" --per-item "$tmp/hwu_$b.jsonl" > /dev/null 2>&1
+    ev "$tmp/$b" eval bfcl --data data/real/bfcl-dev --categories hwu64_dev,slurp_dev --limit "$N" --per-item "$tmp/hwu_$b.jsonl"
   fi
 done
 python3 - "$tmp" <<'PY'

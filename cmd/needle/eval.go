@@ -153,16 +153,15 @@ func runEvalSynth(ctx context.Context, args []string, stdout, stderr io.Writer) 
 }
 
 // runEvalThreshold chooses the router's confidence threshold: the lowest at which the
-// answered rows of the validation per-item files (`eval synth --per-item`, seeds other than
-// the report's) reach --precision exact, then what it gives on each further file. The
-// router's default came from
+// answered rows of the validation per-item files (`eval bfcl --per-item` or `eval synth
+// --per-item`) reach --precision exact, then what it gives on each further file. The
+// router's default (router.DefaultThreshold) came from the human-written development sets:
 //
-//	needle eval synth -seed 7  -n 1500 -catalogue 0 --per-item s7.jsonl
-//	needle eval synth -seed 99 -n 1500 -catalogue 0 --per-item s99.jsonl
-//	needle eval threshold s7.jsonl,s99.jsonl reports/synth_items.jsonl
+//	needle eval bfcl --data data/real/bfcl-dev --categories slurp_dev,hwu64_dev --per-item dev.jsonl
+//	needle eval threshold --precision 0.95 dev.jsonl test.jsonl
 func runEvalThreshold(_ context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("eval threshold", stderr)
-	precision := fs.Float64("precision", 0.98, "the share of answered rows that must be exact")
+	precision := fs.Float64("precision", 0.95, "the share of answered rows that must be exact")
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: needle eval threshold [--precision P] VAL.jsonl[,VAL2.jsonl...] [TEST.jsonl ...]")
 		fs.PrintDefaults()

@@ -274,7 +274,8 @@ type Turn struct {
 	Role, Content string
 }
 
-// Retrieved is one tool kept by retrieval.
+// Retrieved is one tool kept by retrieval and read by the decoder (one left out because the
+// candidates did not fit the encoder together is not listed).
 type Retrieved struct {
 	Name  string
 	Score float32
@@ -466,6 +467,10 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 			if scores[i] < scores[low] {
 				low = i
 			}
+		}
+		// The answer lists the candidates the decoder saw, not one it never read.
+		if k := slices.IndexFunc(out.Retrieved, func(r Retrieved) bool { return r.Name == cands[low].Spec.Name }); k >= 0 {
+			out.Retrieved = slices.Delete(out.Retrieved, k, k+1)
 		}
 		cands = slices.Delete(slices.Clone(cands), low, low+1)
 		scores = slices.Delete(slices.Clone(scores), low, low+1)

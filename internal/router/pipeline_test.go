@@ -486,4 +486,8 @@ func TestPromptTooLongLeavesOutLowestScored(t *testing.T) {
 	if len(out.Calls) != 1 || out.Calls[0].Name != "set_timer" || out.Reason == ReasonPromptTooLong {
 		t.Errorf("answer %+v", out)
 	}
+	// The answer lists what the decoder read, not the two it never saw.
+	if len(out.Retrieved) != 1 || out.Retrieved[0].Name != "set_timer" {
+		t.Errorf("retrieved %+v, want set_timer alone", out.Retrieved)
+	}
 }
