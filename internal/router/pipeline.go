@@ -690,13 +690,16 @@ func (p *Pipeline) retrieve(ctx context.Context, out *Output, in Input, tools []
 	keep := make([]registry.Tool, 0, len(sc))
 	scores := make([]float32, 0, len(sc))
 	names := make([]string, 0, len(sc))
+	spanScores := make([]float64, 0, len(sc))
 	for _, s := range sc {
 		keep = append(keep, tools[s.i])
 		scores = append(scores, s.s)
 		out.Retrieved = append(out.Retrieved, Retrieved{Name: tools[s.i].Spec.Name, Score: s.s})
 		names = append(names, tools[s.i].Spec.Name)
+		spanScores = append(spanScores, float64(s.s))
 	}
-	span.SetAttributes(attribute.Int("router.tools_offered", len(tools)), attribute.StringSlice("router.retrieved", names))
+	span.SetAttributes(attribute.Int("router.tools_offered", len(tools)), attribute.StringSlice("router.retrieved", names),
+		attribute.Float64Slice("router.retrieved_scores", spanScores))
 	out.Timings.Retrieve = p.cfg.Now().Sub(t0)
 	return keep, scores, nil
 }

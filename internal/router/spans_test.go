@@ -39,9 +39,10 @@ func TestSpans(t *testing.T) {
 	for name, want := range map[string][]attribute.KeyValue{
 		"router.Route": {attribute.String("router.decision", out.Decision.String()), attribute.String("router.escalation_reason", "low_confidence"),
 			attribute.String("router.fallback_cause", "not_configured"), attribute.Float64("router.confidence", 0.1)},
-		"router.retrieve": {attribute.Int("router.tools_offered", 3), attribute.StringSlice("router.retrieved", []string{out.Retrieved[0].Name, out.Retrieved[1].Name})},
-		"router.decode":   {attribute.Int("needle.prompt_tokens", 0), attribute.Int("needle.output_tokens", 0), attribute.Float64("needle.confidence", 0.1)},
-		"router.check":    {attribute.Bool("router.valid", true), attribute.Int("router.calls", 1)},
+		"router.retrieve": {attribute.Int("router.tools_offered", 3), attribute.StringSlice("router.retrieved", []string{out.Retrieved[0].Name, out.Retrieved[1].Name}),
+			attribute.Float64Slice("router.retrieved_scores", []float64{float64(out.Retrieved[0].Score), float64(out.Retrieved[1].Score)})},
+		"router.decode": {attribute.Int("needle.prompt_tokens", 0), attribute.Int("needle.output_tokens", 0), attribute.Float64("needle.confidence", 0.1)},
+		"router.check":  {attribute.Bool("router.valid", true), attribute.Int("router.calls", 1)},
 	} {
 		got, ok := spans[name]
 		if !ok {
