@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"time"
 
+	"github.com/needle-router/needle/internal/config"
 	"github.com/needle-router/needle/internal/eval"
 	"github.com/needle-router/needle/internal/finetune"
 	"github.com/needle-router/needle/internal/registry"
@@ -90,15 +91,18 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		ex = append(ex, more...)
 	}
 	if *teacher > 0 {
-		url := os.Getenv("NEEDLE_CLOUD_BASE_URL")
-		if url == "" {
+		// The router's variables, defaults and checks (internal/config).
+		var cloud config.Config
+		if err := config.FromEnv(os.Getenv, &cloud, "NEEDLE_CLOUD_BASE_URL", "NEEDLE_CLOUD_MODEL", "NEEDLE_CLOUD_API_KEY"); err != nil {
+			return err
+		}
+		if err := cloud.ValidateFlags("cloud-url"); err != nil {
+			return err
+		}
+		if cloud.CloudURL == "" {
 			return errors.New("finetune: --teacher needs a cloud model: set NEEDLE_CLOUD_BASE_URL (and NEEDLE_CLOUD_API_KEY, NEEDLE_CLOUD_MODEL)")
 		}
-		model := os.Getenv("NEEDLE_CLOUD_MODEL")
-		if model == "" {
-			model = "gpt-4o-mini"
-		}
-		more, rep, err := finetune.Teacher{BaseURL: url, APIKey: os.Getenv("NEEDLE_CLOUD_API_KEY"), Model: model}.Examples(ctx, tools, *teacher)
+		more, rep, err := finetune.Teacher{BaseURL: cloud.CloudURL, APIKey: cloud.CloudAPIKey, Model: cloud.CloudModel}.Examples(ctx, tools, *teacher)
 		if err != nil {
 			return err
 		}

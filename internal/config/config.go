@@ -240,6 +240,32 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	return c, c.Validate()
 }
 
+// FromEnv sets the options of c named by their NEEDLE_* variables from the environment,
+// each field set to its default first: a command that reads some of the router's settings from the environment
+// (needle finetune --teacher: the cloud model) reads the same variables with the same
+// defaults. A bad value is an error naming the variable; check ranges with ValidateFlags. A
+// name the table lacks panics (a programming error).
+func FromEnv(getenv func(string) string, c *Config, envs ...string) error {
+	var errs []error
+	for _, env := range envs {
+		i := slices.IndexFunc(options, func(o option) bool { return o.env == env })
+		if i < 0 {
+			panic("config: no option " + env)
+		}
+		o := options[i]
+		v := value{o.ptr(c)}
+		if err := v.Set(o.def); err != nil {
+			panic(fmt.Sprintf("config: default of %s: %v", env, err))
+		}
+		if s := getenv(o.env); s != "" {
+			if err := v.Set(s); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", o.env, s, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // BindFlags registers the named options on fs as flags bound to c's fields, each field set
 // to its default first, with the router's usage text: a command that takes some of the
 // router's settings (cmd/needle's model and pipeline flags) shares their names, defaults,

@@ -243,3 +243,20 @@ func TestBindFlags(t *testing.T) {
 	}()
 	BindFlags(fs, &c, "no-such-option")
 }
+
+// FromEnv reads the named variables over their defaults, leaves other fields alone and names
+// a bad value's variable.
+func TestFromEnv(t *testing.T) {
+	env := map[string]string{"NEEDLE_CLOUD_BASE_URL": "http://127.0.0.1:9/v1", "NEEDLE_TOP_K": "9"}
+	var c Config
+	if err := FromEnv(func(k string) string { return env[k] }, &c, "NEEDLE_CLOUD_BASE_URL", "NEEDLE_CLOUD_MODEL", "NEEDLE_CLOUD_API_KEY"); err != nil {
+		t.Fatal(err)
+	}
+	if c.CloudURL != "http://127.0.0.1:9/v1" || c.CloudModel != Defaults().CloudModel || c.CloudAPIKey != "" || c.TopK != 0 {
+		t.Errorf("got url %q model %q key %q top-k %d", c.CloudURL, c.CloudModel, c.CloudAPIKey, c.TopK)
+	}
+	err := FromEnv(func(string) string { return "many" }, &c, "NEEDLE_TOP_K")
+	if err == nil || !strings.Contains(err.Error(), `NEEDLE_TOP_K="many"`) {
+		t.Errorf("bad value: %v", err)
+	}
+}
