@@ -7,6 +7,7 @@
 #   scripts/snips_bench.sh [DATASET] [MINUTES] [SIZES] [DRAWS]
 #   scripts/snips_bench.sh ../shared/datasets/snips 8 "10 70 full" 3     # the whole table
 #   scripts/snips_bench.sh ../shared/datasets/snips 8 70 1               # one draw of 70
+#   FIRST=2 THREADS=1 scripts/snips_bench.sh ../shared/datasets/snips 5 70 3   # draws 2-3, one trainer thread
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DATASET=${1:-../shared/datasets/snips}
@@ -16,7 +17,7 @@ DRAWS=${4:-3}
 make -s build
 bin/needle corpus snips -dataset "$DATASET" -out data/snips -draws "$DRAWS"
 for size in $SIZES; do
-  for k in $(seq 1 "$DRAWS"); do
+  for k in $(seq "${FIRST:-1}" "$DRAWS"); do
     if [ "$size" = full ]; then
       [ "$k" = 1 ] || continue
       ex=data/snips/train_full.jsonl per=1
@@ -27,7 +28,7 @@ for size in $SIZES; do
     echo "== $size draw $k -> $out"
     rm -rf "$out"  # finetune refuses a non-empty --out
     bin/needle finetune --tools data/snips/tools.json --examples "$ex" --test data/snips/test.jsonl \
-      --per-example "$per" --minutes "$MINUTES" --seed "$k" --out "$out"
+      --per-example "$per" --minutes "$MINUTES" --seed "$k" --threads "${THREADS:-$(nproc)}" --out "$out"
   done
 done
 mkdir -p reports
