@@ -25,7 +25,8 @@ def main():
           for k, v in A["model"].items()}
     model = Needle(CONFIGS["small"])
     model.load_state_dict(sd)
-    T.export(model, out, True, {"soup": f"{alpha} x {os.path.basename(a_path)} + {1 - alpha} x {os.path.basename(b_path)}"},
+    T.export(model, out, True, {"soup": f"{alpha} x {a_path} + {1 - alpha:g} x {b_path}",
+              "steps": f"{B['step']}-soup"},
              os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "models", "tokenizer.model"))
     if len(sys.argv) > 5:
         torch.save({"model": {k: v.to(torch.bfloat16) if v.is_floating_point() else v for k, v in sd.items()},
