@@ -32,8 +32,8 @@ def main():
             if "categories" in r:
                 for cat, c in r["categories"].items():
                     rows.setdefault(cat, []).append((label, c))
-            elif "exact" in r or "exact_match" in r:
-                synth.append((label, r))
+            elif "synth" in r:
+                synth.append((label, r["synth"]))
     print("| set | model | items | tool | exact | arg P / R / F1 | invented (no-arg gold) | no call | local at threshold / precision |")
     print("|---|---|---|---|---|---|---|---|---|")
     for cat in sorted(rows, key=lambda c: list(NAMES).index(c) if c in NAMES else 99):
@@ -43,8 +43,8 @@ def main():
             print(f"| {NAMES.get(cat, cat)} | {label} | {c['total']} | {pct(c['tool_accuracy'])} | {pct(c['accuracy'])} | "
                   f"{args} | {pct(c['invented_rate']) if 'irrelevance' not in cat else '-'} | {pct(c['no_call_rate'])} | {local} |")
     for label, r in synth:
-        e = r.get("exact", r.get("exact_match"))
-        print(f"\nsynthetic held-out ({label}): exact {pct(e)}")
+        print(f"\nsynthetic held-out ({label}): exact {pct(r['exact_match'])}, tool name {pct(r['tool_name_accuracy'])}, "
+              f"no-call {pct(r['no_call_accuracy'])}")
 
 
 if __name__ == "__main__":

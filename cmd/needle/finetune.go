@@ -195,13 +195,6 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return err
 	}
-	tok, err := fs.ReadFile(os.DirFS(baseDir), "tokenizer.model")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(*out, "tokenizer.model"), tok, 0o644); err != nil {
-		return err
-	}
 	rep := &finetune.Report{Tools: len(tools), Examples: len(ex), HeldOut: len(held), Rows: len(rows), Steps: lastStep,
 		Minutes: time.Since(t0).Minutes(), Threshold: router.DefaultThreshold, ScriptAndLog: "train.txt", FromTest: *testPath != ""}
 	rep.ReadTrained(*out)

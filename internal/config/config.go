@@ -214,10 +214,8 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	var errs []error
 	for _, o := range options {
 		v := value{o.ptr(&c)}
-		if s := getenv(o.env); s != "" {
-			if err := v.Set(s); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", o.env, s, err))
-			}
+		if err := o.setFromEnv(v, getenv); err != nil {
+			errs = append(errs, err)
 		}
 		if o.flag != "" {
 			fs.Var(v, o.flag, o.usageText()+" (env "+o.env+", default "+o.defaultText()+")")
@@ -241,9 +239,9 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 }
 
 // FromEnv sets the options of c named by their NEEDLE_* variables from the environment,
-// each field set to its default first: a command that reads some of the router's settings from the environment
-// (needle finetune --teacher: the cloud model) reads the same variables with the same
-// defaults. A bad value is an error naming the variable; check ranges with ValidateFlags. A
+// each field set to its default first: a command that reads some of the router's settings
+// from the environment (needle finetune --teacher: the cloud model) reads the same variables
+// with the same defaults. A bad value is an error naming the variable; check ranges with ValidateFlags. A
 // name the table lacks panics (a programming error).
 func FromEnv(getenv func(string) string, c *Config, envs ...string) error {
 	var errs []error
@@ -257,13 +255,21 @@ func FromEnv(getenv func(string) string, c *Config, envs ...string) error {
 		if err := v.Set(o.def); err != nil {
 			panic(fmt.Sprintf("config: default of %s: %v", env, err))
 		}
-		if s := getenv(o.env); s != "" {
-			if err := v.Set(s); err != nil {
-				errs = append(errs, fmt.Errorf("%s=%q: %w", o.env, s, err))
-			}
+		if err := o.setFromEnv(v, getenv); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// setFromEnv sets v from o's variable when it is set; a bad value is an error naming it.
+func (o option) setFromEnv(v value, getenv func(string) string) error {
+	if s := getenv(o.env); s != "" {
+		if err := v.Set(s); err != nil {
+			return fmt.Errorf("%s=%q: %w", o.env, s, err)
+		}
+	}
+	return nil
 }
 
 // BindFlags registers the named options on fs as flags bound to c's fields, each field set
