@@ -393,8 +393,9 @@ def main():
     assert sp.get_piece_size() == cfg.vocab_size, f"tokenizer has {sp.get_piece_size()} pieces, config {cfg.vocab_size}"
     enc = Encoder(sp, a.max_enc or cfg.max_enc_len, cfg.max_dec_len)
     model = Needle(cfg).to(dev)
+    init_meta = {}
     if a.init:
-        t, _ = st.load(os.path.join(a.init, "model.safetensors"))
+        t, init_meta = st.load(os.path.join(a.init, "model.safetensors"))
         model.load_exported(dequant(t))
     rows = mix_rows(load_rows(a.data), a.mix, random.Random(a.seed)) if a.mix else load_rows(a.data)
     held = load_rows(a.heldout, a.val_rows) if a.heldout else []
@@ -539,7 +540,14 @@ def main():
     meta = {"steps": step, "tokens_seen": seen_tokens, "seconds": round(time.time() - t0),
             "device": dev, "torch": torch.__version__, "heldout": json.dumps(final),
             "first_loss": hist[0] if hist else 0, "last_loss": float(np.mean(hist[-20:])) if hist else 0}
-    export(model, a.out, qat.on, meta, a.tokenizer)
+    # A model trained from another keeps its lineage in its id (Model.ID reads "steps"):
+    # needle-small@10405-soup+ft134 is 134 steps on top of needle-small@10405-soup, so answers
+    # and /metrics of a fine-tuned model do not look like an early checkpoint of the base.
+    st_meta = dict(meta)
+    if init_meta.get("steps"):
+        st_meta["steps"] = f"{init_meta['steps']}+ft{step - step0}"
+        st_meta["base_steps"] = meta["base_steps"] = init_meta["steps"]
+    export(model, a.out, qat.on, st_meta, a.tokenizer)
     if a.ckpt:
         save_ckpt(a.ckpt, model, opt_m, opt_a, qat, step, seen_tokens)
     with open(os.path.join(a.out, "train_meta.json"), "w") as f:

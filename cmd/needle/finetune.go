@@ -38,7 +38,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	threads := fl.Int("threads", runtime.NumCPU(), "trainer threads")
 	python := fl.String("python", "/usr/bin/python3", "Python with torch")
 	teacher := fl.Int("teacher", 0, "ask the cloud model (NEEDLE_CLOUD_BASE_URL, NEEDLE_CLOUD_API_KEY, NEEDLE_CLOUD_MODEL) for this many more examples per tool, each checked against the tool's schema before use; written to OUT/teacher_examples.jsonl")
-	progressJSON := fl.Bool("progress-json", false, `progress as JSON lines on stderr ({"phase": "train"|"eval"|"done", "step": N, "elapsed_s": S, "budget_s": B}) instead of a bar: for the router's fine-tune jobs`)
+	progressJSON := fl.Bool("progress-json", false, `progress as JSON lines on stderr ({"phase": "train"|"eval"|"done", "step": N, "steps": N or 0, "elapsed_s": S, "budget_s": B}) instead of a bar: for the router's fine-tune jobs`)
 	if err := parse(fl, args); err != nil {
 		return err
 	}

@@ -259,13 +259,18 @@ func TestFlywheel(t *testing.T) {
 	md, _ := os.ReadFile(filepath.Join(out, "report.md"))
 
 	// 3. The toolset runs on the new model, without a restart; requests of the same kind are
-	// answered by it.
+	// answered by it, and its id names the base it was trained from.
+	r, err := c.Route(ctx, &routerv1.RouteRequest{Transcript: "lock the back door please", ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "home"}})
+	if err != nil || r.ModelId == "" {
+		t.Fatalf("before the switch: %v %v", r, err)
+	}
+	wantID := r.ModelId + "+ft" + strconv.Itoa(steps)
 	if _, err := c.PutToolset(ctx, &routerv1.PutToolsetRequest{Name: "home", ToolsJson: string(toolsRaw), Model: "home-ft"}); err != nil {
 		t.Fatal(err)
 	}
 	ftExact, ftLocal, ftLocalRight, ftConf := localScore(t, ctx, c, "home-ft")
-	r, err := c.Route(ctx, &routerv1.RouteRequest{Transcript: "lock the back door please", ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "home"}})
-	if err != nil || r.Model != "home-ft" || r.ModelId != "needle-small@"+strconv.Itoa(steps) {
+	r, err = c.Route(ctx, &routerv1.RouteRequest{Transcript: "lock the back door please", ToolsSource: &routerv1.RouteRequest_Toolset{Toolset: "home"}})
+	if err != nil || r.Model != "home-ft" || r.ModelId != wantID {
 		t.Fatalf("after the switch: %v %v", r, err)
 	}
 	t.Logf("fine-tune: %d captured rows, %d steps, %v\n%s", escalated, steps, took.Round(time.Second), md)

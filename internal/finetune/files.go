@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -158,19 +159,24 @@ func JSONProgress(w io.Writer) func(Progress) {
 		if p.Finished {
 			phase = "trained"
 		}
-		fmt.Fprintf(w, "{\"phase\": %q, \"step\": %d, \"elapsed_s\": %.0f, \"budget_s\": %.0f}\n", phase, p.Step, p.Elapsed.Seconds(), p.Budget.Seconds())
+		fmt.Fprintf(w, "{\"phase\": %q, \"step\": %d, \"steps\": %d, \"elapsed_s\": %.0f, \"budget_s\": %.0f}\n", phase, p.Step, p.Steps, p.Elapsed.Seconds(), p.Budget.Seconds())
 	}
 }
 
-// DrawProgress is the training's progress bar, redrawn in place.
+// DrawProgress is the training's progress bar, redrawn in place: by steps when a step
+// budget ends the run, else by time.
 func DrawProgress(w io.Writer) func(Progress) {
 	return func(p Progress) {
-		left := max(p.Budget-p.Elapsed, 0)
-		frac := 1.0
-		if p.Budget > 0 {
-			frac = min(float64(p.Elapsed)/float64(p.Budget), 1)
-		}
+		frac, left := p.Done()
 		n := int(frac * 30)
-		fmt.Fprintf(w, "\r[%s%s] step %d, %s left ", strings.Repeat("=", n), strings.Repeat(" ", 30-n), p.Step, left.Round(time.Second))
+		step := strconv.Itoa(p.Step)
+		if p.Steps > 0 {
+			step += "/" + strconv.Itoa(p.Steps)
+		}
+		eta := "time left unknown"
+		if left >= 0 {
+			eta = left.Round(time.Second).String() + " left"
+		}
+		fmt.Fprintf(w, "\r[%s%s] step %s, %s ", strings.Repeat("=", n), strings.Repeat(" ", 30-n), step, eta)
 	}
 }

@@ -141,14 +141,46 @@ func TestReportFiles(t *testing.T) {
 func TestProgress(t *testing.T) {
 	var b bytes.Buffer
 	JSONProgress(&b)(Progress{Step: 7, Elapsed: 3 * time.Second, Budget: time.Minute})
-	JSONProgress(&b)(Progress{Step: 9, Finished: true})
-	want := "{\"phase\": \"train\", \"step\": 7, \"elapsed_s\": 3, \"budget_s\": 60}\n{\"phase\": \"trained\", \"step\": 9, \"elapsed_s\": 0, \"budget_s\": 0}\n"
+	JSONProgress(&b)(Progress{Step: 9, Steps: 9, Finished: true})
+	want := "{\"phase\": \"train\", \"step\": 7, \"steps\": 0, \"elapsed_s\": 3, \"budget_s\": 60}\n{\"phase\": \"trained\", \"step\": 9, \"steps\": 9, \"elapsed_s\": 0, \"budget_s\": 0}\n"
 	if b.String() != want {
 		t.Errorf("json progress %q", b.String())
 	}
-	b.Reset()
-	DrawProgress(&b)(Progress{Step: 5, Elapsed: 30 * time.Second, Budget: time.Minute})
-	if got := b.String(); got != "\r["+strings.Repeat("=", 15)+strings.Repeat(" ", 15)+"] step 5, 30s left " {
-		t.Errorf("bar %q", got)
+	for _, c := range []struct {
+		p   Progress
+		bar string
+	}{
+		{Progress{Step: 5, Elapsed: 30 * time.Second, Budget: time.Minute}, strings.Repeat("=", 15) + strings.Repeat(" ", 15) + "] step 5, 30s left "},
+		// A step budget ends the run long before the 10-minute bound: the bar follows steps.
+		{Progress{Step: 20, Steps: 80, Elapsed: 10 * time.Second, Budget: 10 * time.Minute}, strings.Repeat("=", 7) + strings.Repeat(" ", 23) + "] step 20/80, 30s left "},
+		{Progress{Step: 0, Steps: 80, Budget: time.Minute}, strings.Repeat(" ", 30) + "] step 0/80, time left unknown "},
+		{Progress{Step: 80, Steps: 80, Elapsed: 40 * time.Second, Budget: 10 * time.Minute, Finished: true}, strings.Repeat("=", 30) + "] step 80/80, 0s left "},
+	} {
+		b.Reset()
+		DrawProgress(&b)(c.p)
+		if got := b.String(); got != "\r["+c.bar {
+			t.Errorf("%+v: bar %q, want %q", c.p, got, "\r["+c.bar)
+		}
+	}
+}
+
+func TestProgressDone(t *testing.T) {
+	for _, c := range []struct {
+		p    Progress
+		frac float64
+		left time.Duration
+	}{
+		{Progress{Elapsed: 15 * time.Second, Budget: time.Minute}, 0.25, 45 * time.Second},
+		{Progress{Elapsed: 2 * time.Minute, Budget: time.Minute}, 1, 0},
+		{Progress{Step: 10, Steps: 40, Elapsed: 5 * time.Second, Budget: time.Hour}, 0.25, 15 * time.Second},
+		{Progress{Step: 50, Steps: 40, Elapsed: 5 * time.Second}, 1, 0},
+		{Progress{Steps: 40}, 0, -1},
+		{Progress{}, 0, -1},
+		{Progress{Step: 3, Steps: 40, Finished: true}, 1, 0},
+	} {
+		frac, left := c.p.Done()
+		if frac != c.frac || left != c.left {
+			t.Errorf("%+v: Done() = %v, %v; want %v, %v", c.p, frac, left, c.frac, c.left)
+		}
 	}
 }

@@ -73,10 +73,32 @@ var stepLine = regexp.MustCompile(`^step (\d+) t=(\d+)s`)
 
 // Progress is one report of the running fine-tune.
 type Progress struct {
-	Step     int
+	Step int
+	// Steps is the step budget (--steps): when set it ends the run and the time budget is
+	// not used by the trainer.
+	Steps    int
 	Elapsed  time.Duration
 	Budget   time.Duration
 	Finished bool
+}
+
+// Done is the share of the run done, in [0, 1], and an estimate of the time left: by steps
+// when a step budget ends the run (the rate so far), else by the time budget. The estimate
+// is -1 when there is nothing to estimate from yet.
+func (p Progress) Done() (float64, time.Duration) {
+	switch {
+	case p.Finished:
+		return 1, 0
+	case p.Steps > 0:
+		if p.Step <= 0 {
+			return 0, -1
+		}
+		done := min(p.Step, p.Steps)
+		return float64(done) / float64(p.Steps), time.Duration(float64(p.Elapsed) * float64(p.Steps-done) / float64(done))
+	case p.Budget > 0:
+		return min(float64(p.Elapsed)/float64(p.Budget), 1), max(p.Budget-p.Elapsed, 0)
+	}
+	return 0, -1
 }
 
 // Train runs the trainer, calling progress on each step line it prints. The trainer's
@@ -121,7 +143,7 @@ func Train(ctx context.Context, c TrainConfig, progress func(Progress), log io.W
 			if m := stepLine.FindStringSubmatch(line); m != nil && progress != nil {
 				s, _ := strconv.Atoi(m[1])
 				t, _ := strconv.Atoi(m[2])
-				progress(Progress{Step: s, Elapsed: time.Duration(t) * time.Second, Budget: budget})
+				progress(Progress{Step: s, Steps: c.Steps, Elapsed: time.Duration(t) * time.Second, Budget: budget})
 			}
 		}
 	}()
@@ -132,7 +154,7 @@ func Train(ctx context.Context, c TrainConfig, progress func(Progress), log io.W
 		return fmt.Errorf("finetune: trainer failed (%v):\n%s", err, joinLines(tail))
 	}
 	if progress != nil {
-		progress(Progress{Budget: budget, Elapsed: budget, Finished: true})
+		progress(Progress{Steps: c.Steps, Budget: budget, Elapsed: budget, Finished: true})
 	}
 	return nil
 }
