@@ -98,6 +98,7 @@ test-python: ## golden fixtures and tokenizer cases are what PyTorch/SentencePie
 	$(PY) train/golden.py --out internal/needle/testdata/golden --check
 	$(PY) train/tools_render.py internal/toolspec/testdata/tools.json | cmp - internal/toolspec/testdata/tools.golden
 	$(PY) train/answer_format.py --check --fixture internal/decode/testdata/format/cases.jsonl
+	cd train && $(PY) test_train.py
 	@for m in models/tokenizer.model:needle ../shared/fixtures/sentencepiece/san_needle_lm_8k.model:san_needle_lm_8k; do \
 	  f=$${m%%:*}; n=$${m##*:}; [ -f $$f ] || continue; \
 	  $(PY) train/tokcases.py $$f /tmp/tokcases.$$n.jsonl.gz && \

@@ -35,7 +35,7 @@ done
 $PY train/train.py --config "$CONFIG" --data "$work/synth.jsonl" "${mix[@]}" \
   --heldout "$work/real/dev_slurp.jsonl" --out "$OUT/model" --ckpt "$OUT/ckpt.pt" --log "$OUT/log.jsonl" \
   --minutes "$MINUTES" --steps "$STEPS" --batch "$BATCH" --max-enc 896 --warmup 0.03 --decay 0.3 --qat-start 0.7 \
-  --contrastive 0.3 --hard-negatives 1 --val-every 200 --val-rows 64 --seed 20 > "$OUT/train.txt" 2>&1 \
+  --contrastive 0.3 --hard-negatives 1 --permute-params 0.5 --val-every 200 --val-rows 64 --seed 20 > "$OUT/train.txt" 2>&1 \
   || { tail -20 "$OUT/train.txt"; exit 1; }
 test -s "$OUT/model/tokenizer.model"  # train.py exports a complete model directory
 echo "done in $(( $(date +%s) - t0 )) s" | tee -a "$OUT/timing.txt"

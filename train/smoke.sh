@@ -9,7 +9,7 @@ trap 'rm -rf "$tmp"' EXIT
 go run ./cmd/needle data -n 3000 -seed 3 -max-tools 2 -o "$tmp/train.jsonl" 2>/dev/null
 go run ./cmd/needle data -n 32 -seed 4 -max-tools 2 -split heldout -o "$tmp/heldout.jsonl" 2>/dev/null
 $PY train/train.py --config tiny --data "$tmp/train.jsonl" --heldout "$tmp/heldout.jsonl" \
-  --out "$tmp/model" --steps 60 --batch 16 --lr-adam 1e-2 --qat-start 0.5 --val-every 0 --val-rows 16 --threads 2 > "$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
+  --out "$tmp/model" --steps 60 --batch 16 --permute-params 0.5 --lr-adam 1e-2 --qat-start 0.5 --val-every 0 --val-rows 16 --threads 2 > "$tmp/log" 2>&1 || { cat "$tmp/log"; exit 1; }
 $PY - "$tmp/model/train_meta.json" <<'PYEOF'
 import json, sys
 m = json.load(open(sys.argv[1]))

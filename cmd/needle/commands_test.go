@@ -104,6 +104,12 @@ func TestCommands(t *testing.T) {
 				t.Errorf("report %+v", rep)
 			}
 		}},
+		// The same items with every function's parameters in reverse order.
+		{"eval bfcl --param-order", []string{"eval", "bfcl", "--model", model, "--data", "testdata/bfcl", "--categories", "simple_python", "--limit", "2", "--param-order", "reversed", "--json", path("reversed.json")}, func(t *testing.T, stdout, _ string) {
+			if rep := readBFCL(t, path("reversed.json")); rep.Categories["simple_python"].Total != 2 {
+				t.Errorf("report %+v", rep)
+			}
+		}},
 		// Another system's answers: the first right, the second the wrong city, the third
 		// missing (an error), the no-call item declined.
 		{"eval bfcl --predictions", []string{"eval", "bfcl", "--data", "testdata/bfcl", "--predictions", "testdata/predictions.jsonl", "--per-item", path("pred.jsonl"), "--json", path("pred.json")}, func(t *testing.T, stdout, _ string) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -33,6 +34,7 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	out := fs.String("json", "", "write the report as JSON to this file")
 	limit := fs.Int("limit", 0, "at most this many items per category (0: all)")
 	perItem := fs.String("per-item", "", "write one JSON line per item to this file: id, category, prediction, verdict, reason, error")
+	paramOrder := fs.String("param-order", "given", "order of each function's parameters: given (the file's), sorted, reversed or shuffled (per item, from its id); answers should not depend on it")
 	// --threshold is also where coverage (share of items with at least this confidence) and
 	// its precision are reported.
 	mf := bindModel(fs, pipelineOptions...)
@@ -41,6 +43,9 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if *dir == "" {
 		return usagef("eval bfcl needs --data DIR")
+	}
+	if !slices.Contains(eval.ParamOrders, *paramOrder) {
+		return usagef("eval bfcl: --param-order must be one of %s, got %q", strings.Join(eval.ParamOrders, ", "), *paramOrder)
 	}
 	if err := mf.check(); err != nil {
 		return err
@@ -54,6 +59,9 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	eval.Limit(data, *limit)
+	if err := eval.ReorderEntries(data, *paramOrder); err != nil {
+		return err
+	}
 	var predict eval.Predict
 	name := "predictions:" + *preds
 	if *preds != "" {

@@ -105,6 +105,7 @@ func TestBadCommandLines(t *testing.T) {
 		{[]string{"run", "--no-such-flag"}, "flag provided but not defined: -no-such-flag"},
 		{[]string{"eval", "bfcl", "--top-k", "65"}, "eval bfcl needs --data DIR"},
 		{[]string{"eval", "bfcl", "--data", "testdata/bfcl", "--top-k", "65"}, "--top-k: 65 is not in [1, 64]"},
+		{[]string{"eval", "bfcl", "--data", "testdata/bfcl", "--param-order", "random"}, `--param-order must be one of given, sorted, reversed, shuffled, got "random"`},
 		{[]string{"eval", "synth", "--lexical-sweep", "a"}, `--lexical-sweep: "a" is not a weight >= 0`},
 		{[]string{"eval", "synth", "--threshold", "0.5"}, "flag provided but not defined: -threshold"},
 		{[]string{"eval", "threshold"}, "eval threshold needs validation per-item files"},

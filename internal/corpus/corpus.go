@@ -317,22 +317,51 @@ func WriteBFCL(c *Corpus, split string, write func(name string, lines [][]byte) 
 	return len(qs), len(irr), nil
 }
 
-// bfclFunc renders a tool as a BFCL function (JSON Schema parameters, "dict" objects).
+// bfclFunc renders a tool as a BFCL function (JSON Schema parameters, "dict" objects), its
+// properties in the tool's parameter order: an encoding/json map would sort them by name,
+// and the model reads the order it is given (README "Parameter order").
 func bfclFunc(t toolspec.Tool) map[string]any {
-	props := map[string]any{}
+	props := make(orderedObject, 0, len(t.Params))
 	req := []string{}
 	for _, p := range t.Params {
 		s := map[string]any{"type": p.Type, "description": p.Description}
 		if len(p.Enum) > 0 {
 			s["enum"] = p.Enum
 		}
-		props[p.Name] = s
+		props = append(props, keyValue{p.Name, s})
 		if p.Required {
 			req = append(req, p.Name)
 		}
 	}
 	return map[string]any{"name": t.Name, "description": t.Description,
 		"parameters": map[string]any{"type": "dict", "properties": props, "required": req}}
+}
+
+type keyValue struct {
+	Key   string
+	Value any
+}
+
+// orderedObject is a JSON object that keeps its keys in the order given.
+type orderedObject []keyValue
+
+func (o orderedObject) MarshalJSON() ([]byte, error) {
+	b := []byte{'{'}
+	for i, kv := range o {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		k, err := json.Marshal(kv.Key)
+		if err != nil {
+			return nil, err
+		}
+		v, err := json.Marshal(kv.Value)
+		if err != nil {
+			return nil, err
+		}
+		b = append(append(append(b, k...), ':'), v...)
+	}
+	return append(b, '}'), nil
 }
 
 // spanSlots parses inline annotations "[type : value]" (HWU64, SLURP) into the plain text

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,7 +40,7 @@ func TestReadHWU64(t *testing.T) {
 	if skipped != 1 { // "dollar to euro" repeats currency_name
 		t.Errorf("skipped %d, want 1", skipped)
 	}
-	if got := c.Counts(); !reflect.DeepEqual(got, map[string]int{Train: 3, Dev: 1, Test: 1}) {
+	if got := c.Counts(); !reflect.DeepEqual(got, map[string]int{Train: 4, Dev: 1, Test: 1}) {
 		t.Errorf("counts %v", got)
 	}
 	var wake Example
@@ -264,6 +265,34 @@ func TestWriteBFCL(t *testing.T) {
 	}
 	if item.Question[0][0]["content"] != "is it raining in paris" || len(item.Function) != len(hwu.Intents) {
 		t.Errorf("item %+v", item)
+	}
+	// Each function's properties come in its tool's parameter order, as the training rows
+	// give them (a map would have sorted them by name).
+	var raw struct{ Function []json.RawMessage }
+	json.Unmarshal(q, &raw)
+	sorted := 0
+	for i, f := range raw.Function {
+		var fn struct{ Parameters struct{ Properties json.RawMessage } }
+		if err := json.Unmarshal(f, &fn); err != nil {
+			t.Fatal(err)
+		}
+		keys, _, err := toolspec.OrderedObject(fn.Parameters.Properties)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want []string
+		for _, p := range hwu.Intents[i].Variants[0].Params {
+			want = append(want, p.Name)
+		}
+		if !slices.Equal(keys, want) {
+			t.Errorf("%s: properties in order %v, want %v", hwu.Intents[i].Name, keys, want)
+		}
+		if slices.IsSorted(want) {
+			sorted++
+		}
+	}
+	if sorted == len(raw.Function) {
+		t.Error("every fixture tool has its parameters sorted by name: the order check cannot fail")
 	}
 	var ans struct {
 		ID          string
