@@ -18,6 +18,9 @@ ev() { local name=$1; shift; GOMAXPROCS=1 $N eval "$@" "${m[@]}" --json "$OUT/$n
 (
   ev real_dev bfcl --data data/real/bfcl-dev --categories slurp_dev,hwu64_dev --limit "$LIMIT" --per-item "$OUT/real_dev_items.jsonl"
   ev real_test bfcl --data data/real/bfcl-test --categories hwu64_test --limit "$LIMIT" --per-item "$OUT/real_test_items.jsonl"
+  # The same test items with every tool's parameters sorted by name: answers should not
+  # depend on the order (README "Parameter order").
+  ev real_test_sorted bfcl --data data/real/bfcl-test --categories hwu64_test --limit "$LIMIT" --param-order sorted --per-item "$OUT/real_test_sorted_items.jsonl"
 ) &
 (
   ev bfcl bfcl --data ../shared/bfcl --categories simple_python,multiple,irrelevance --per-item "$OUT/bfcl_items.jsonl"

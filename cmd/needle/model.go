@@ -112,6 +112,7 @@ func predictor(p *router.Pipeline) eval.Route {
 		pr.Confidence, pr.OutputTokens = o.Confidence, o.OutputTokens
 		var best float32
 		for _, r := range o.Retrieved {
+			pr.Retrieved = append(pr.Retrieved, r.Name)
 			if r.Score != 0 && (pr.TopTool == "" || r.Score > best) {
 				pr.TopTool, best = r.Name, r.Score
 			}

@@ -15,6 +15,10 @@ type CallStats struct {
 	// WantsNone: the first wanted call has no arguments (the issue's invented-argument
 	// denominator: right-tool items whose gold call takes none).
 	GoldArgless bool `json:"gold_argless"`
+	// Cut: retrieval kept fewer tools than were offered, and a call was wanted; GoldKept:
+	// the first wanted tool was among those kept (recall@k's numerator).
+	Cut      bool `json:"cut,omitempty"`
+	GoldKept bool `json:"gold_kept,omitempty"`
 }
 
 // Stats compares calls with the wanted answers. On a wrong tool, Gold still counts the
@@ -71,14 +75,25 @@ type CallScore struct {
 	Threshold float64 `json:"threshold"`
 	Coverage  float64 `json:"coverage"`
 	Precision float64 `json:"precision"`
+	// RecallAtK: of items that want a call and whose offered tools retrieval cut to its
+	// top-k, the share whose wanted tool was kept; Cut counts those items (0: retrieval
+	// never cut, RecallAtK is not defined).
+	RecallAtK float64 `json:"recall_at_k"`
+	Cut       int     `json:"cut"`
 }
 
 func scoreCalls(items []Item, threshold float64) CallScore {
 	var cs CallScore
-	var n, tool, nocall, gold, pred, match, argless, argInv, right, anyInv, covered, coveredOK int
+	var n, tool, nocall, gold, pred, match, argless, argInv, right, anyInv, covered, coveredOK, kept int
 	for _, it := range items {
 		n++
 		s := it.Stats
+		if s.Cut {
+			cs.Cut++
+			if s.GoldKept {
+				kept++
+			}
+		}
 		if s.ToolOK {
 			tool++
 			right++
@@ -116,5 +131,6 @@ func scoreCalls(items []Item, threshold float64) CallScore {
 	}
 	cs.InventedRate, cs.InventedAnyRate = div(argInv, argless), div(anyInv, right)
 	cs.Threshold, cs.Coverage, cs.Precision = threshold, div(covered, n), div(coveredOK, covered)
+	cs.RecallAtK = div(kept, cs.Cut)
 	return cs
 }

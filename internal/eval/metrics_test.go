@@ -377,3 +377,29 @@ func TestOfferedTop1(t *testing.T) {
 		t.Errorf("OfferedTop1 %v over %d rows, want 0.5 over 2", r.OfferedTop1, r.OfferedTop1N)
 	}
 }
+
+// Recall@k counts only items whose offered tools retrieval cut and that want a call.
+func TestRecallAtK(t *testing.T) {
+	fv, _ := Decode([]byte(`[{"name":"a","parameters":{"type":"dict","properties":{}}},{"name":"b","parameters":{"type":"dict","properties":{}}},{"name":"c","parameters":{"type":"dict","properties":{}}}]`))
+	funcs := ParseFuncs(fv)
+	want := func(name string) []Answer { av, _ := Decode([]byte(`[{"` + name + `":{}}]`)); return ParseAnswers(av) }
+	items := []Item{
+		ScoreItem(&Entry{ID: "1", Category: "x", Funcs: funcs, Answers: want("a")}, Prediction{Calls: []Call{call("a")}, Retrieved: []string{"a", "b"}}),
+		ScoreItem(&Entry{ID: "2", Category: "x", Funcs: funcs, Answers: want("c")}, Prediction{Calls: []Call{call("a")}, Retrieved: []string{"a", "b"}}),
+		ScoreItem(&Entry{ID: "3", Category: "x", Funcs: funcs, Answers: want("b")}, Prediction{Calls: []Call{call("b")}, Retrieved: []string{"b", "a"}}),
+		// Every offered tool kept: retrieval did not cut, so the item is not counted.
+		ScoreItem(&Entry{ID: "4", Category: "x", Funcs: funcs, Answers: want("c")}, Prediction{Calls: []Call{call("c")}, Retrieved: []string{"a", "b", "c"}}),
+		// No call wanted, or not known what was read: not counted.
+		ScoreItem(&Entry{ID: "5", Category: "x", Funcs: funcs}, Prediction{Retrieved: []string{"a"}}),
+		ScoreItem(&Entry{ID: "6", Category: "x", Funcs: funcs, Answers: want("c")}, Prediction{Calls: []Call{call("c")}}),
+	}
+	s := Summarize("m", items).Categories["x"]
+	if s.Cut != 3 || s.RecallAtK != 2.0/3 {
+		t.Errorf("cut %d, recall@k %v; want 3, 0.667", s.Cut, s.RecallAtK)
+	}
+	var b strings.Builder
+	(&Report{Categories: map[string]Score{"x": s}}).WriteTable(&b)
+	if !strings.Contains(b.String(), "recall@k") || !strings.Contains(b.String(), "66.7%") {
+		t.Errorf("table lacks recall@k:\n%s", b.String())
+	}
+}

@@ -25,6 +25,8 @@ type Prediction struct {
 	// score them: the tool prior off and no more tools than top-k).
 	TopTool  string
 	TopScore float32 // its score
+	// Retrieved names the tools the decoder read (nil: not known, e.g. a predictions file).
+	Retrieved []string
 }
 
 // answered reports whether the prediction has calls to score (possibly none).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 )
 
@@ -47,6 +48,9 @@ func ScoreItem(e *Entry, p Prediction) Item {
 		it.Verdict, it.Reason = Fail, "did not parse: "+p.ParseErr.Error()
 	default:
 		it.Stats = Stats(e.Funcs, p.Calls, e.Answers)
+		if p.Retrieved != nil && len(p.Retrieved) < len(e.Funcs) && len(e.Answers) > 0 {
+			it.Stats.Cut, it.Stats.GoldKept = true, slices.Contains(p.Retrieved, e.Answers[0].Name)
+		}
 		if r := Check(e.Category, e.Funcs, p.Calls, e.Answers); r.OK {
 			it.Verdict = Pass
 		} else {
@@ -145,16 +149,19 @@ func (r *Report) WriteTable(w io.Writer) {
 		cats = append(cats, c)
 	}
 	sort.Strings(cats)
-	fmt.Fprintf(w, "model %s\n%-24s %6s %6s %6s %8s | %6s %6s %6s %6s %6s %6s %6s | %8s %8s\n", r.Model,
-		"category", "total", "correct", "errors", "exact", "tool", "nocall", "argP", "argR", "argF1", "invent", "invAny", "coverage", "precision")
+	fmt.Fprintf(w, "model %s\n%-24s %6s %6s %6s %8s | %6s %6s %6s %6s %6s %6s %6s | %8s %8s | %8s\n", r.Model,
+		"category", "total", "correct", "errors", "exact", "tool", "nocall", "argP", "argR", "argF1", "invent", "invAny", "coverage", "precision", "recall@k")
 	for _, c := range cats {
 		s := r.Categories[c]
-		cov, prec := "-", "-"
+		cov, prec, rec := "-", "-", "-"
 		if s.Threshold > 0 {
 			cov, prec = fmt.Sprintf("%.1f%%", 100*s.Coverage), fmt.Sprintf("%.1f%%", 100*s.Precision)
 		}
-		fmt.Fprintf(w, "%-24s %6d %6d %6d %7.1f%% | %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% | %8s %8s\n", c, s.Total, s.Correct, s.Errors, 100*s.Accuracy,
-			100*s.ToolAccuracy, 100*s.NoCallRate, 100*s.ArgPrecision, 100*s.ArgRecall, 100*s.ArgF1, 100*s.InventedRate, 100*s.InventedAnyRate, cov, prec)
+		if s.Cut > 0 {
+			rec = fmt.Sprintf("%.1f%%", 100*s.RecallAtK)
+		}
+		fmt.Fprintf(w, "%-24s %6d %6d %6d %7.1f%% | %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% %5.1f%% | %8s %8s | %8s\n", c, s.Total, s.Correct, s.Errors, 100*s.Accuracy,
+			100*s.ToolAccuracy, 100*s.NoCallRate, 100*s.ArgPrecision, 100*s.ArgRecall, 100*s.ArgF1, 100*s.InventedRate, 100*s.InventedAnyRate, cov, prec, rec)
 	}
 	if r.Cost.Answered > 0 && r.Cost.P90RouteMs > 0 { // a predictions file has no cost
 		fmt.Fprintf(w, "answered %d: mean output tokens %.1f, route p50 %.1f ms, p90 %.1f ms\n",
