@@ -9,11 +9,13 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"time"
 
 	"github.com/needle-router/needle/internal/config"
 	"github.com/needle-router/needle/internal/eval"
 	"github.com/needle-router/needle/internal/finetune"
+	"github.com/needle-router/needle/internal/needle"
 	"github.com/needle-router/needle/internal/registry"
 	"github.com/needle-router/needle/internal/router"
 	"github.com/needle-router/needle/models"
@@ -38,6 +40,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	threads := fl.Int("threads", runtime.NumCPU(), "trainer threads")
 	python := fl.String("python", "/usr/bin/python3", "Python with torch")
 	teacher := fl.Int("teacher", 0, "ask the cloud model (NEEDLE_CLOUD_BASE_URL, NEEDLE_CLOUD_API_KEY, NEEDLE_CLOUD_MODEL) for this many more examples per tool, each checked against the tool's schema before use; written to OUT/teacher_examples.jsonl")
+	calibrate := fl.Bool("calibrate", true, "choose the fine-tuned model's own confidence threshold on half of the held-out examples (40 or more) and write it into the model; the router then judges the toolset's answers by it")
 	progressJSON := fl.Bool("progress-json", false, `progress as JSON lines on stderr ({"phase": "train"|"eval"|"done", "step": N, "steps": N or 0, "elapsed_s": S, "budget_s": B}) instead of a bar: for the router's fine-tune jobs`)
 	if err := parse(fl, args); err != nil {
 		return err
@@ -219,6 +222,15 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	if err := finetune.WriteHeldOut(filepath.Join(*out, "heldout_items.jsonl"), held, sides[0], sides[1]); err != nil {
 		return err
+	}
+	if *calibrate {
+		cal := finetune.Calibrate(sides[1], router.DefaultThreshold, finetune.CalibrationPrecision, finetune.MinCalibrationItems, *seed)
+		rep.Calibration = &cal
+		if cal.Threshold > 0 {
+			if err := needle.SetMetadata(filepath.Join(*out, "model.safetensors"), map[string]string{needle.MetaThreshold: strconv.FormatFloat(cal.Threshold, 'g', -1, 64)}); err != nil {
+				return err
+			}
+		}
 	}
 	if err := rep.Write(*out, stdout); err != nil {
 		return err

@@ -82,6 +82,8 @@ type Report struct {
 	FineTuned    Side    `json:"fine_tuned"`
 	ModelBytes   int64   `json:"model_bytes"`
 	ScriptAndLog string  `json:"log"`
+	// Calibration is the fine-tuned model's own threshold (nil: not attempted).
+	Calibration *Calibration `json:"calibration,omitempty"`
 }
 
 // SideOf pools a report's categories into one side (items weighted by count).
@@ -125,4 +127,20 @@ func (r *Report) WriteTable(w io.Writer) {
 		}
 		fmt.Fprintf(w, "| %s | %.1f%% | %.1f%% | %.1f%% | %.1f%% | %s |\n", s.Model, 100*s.ToolAccuracy, 100*s.Exact, 100*s.ArgF1, 100*s.Local, prec)
 	}
+	c := r.Calibration
+	switch {
+	case c == nil:
+	case c.Threshold > 0:
+		fmt.Fprintf(w, "\nthreshold for this toolset: %.6g, chosen on %d of the examples above for %.0f%% exact local answers; written into the model, so the router judges this toolset's answers by it. On the other %d: %.1f%% answered locally, %s exact (at the router's default %.6g: %.1f%%, %s).\n",
+			c.Threshold, c.ChooseItems, 100*c.Precision, c.CheckItems, 100*c.Local, pct(c.Local, c.LocalPrecision), r.Threshold, 100*c.DefaultLocal, pct(c.DefaultLocal, c.DefaultLocalPr))
+	default:
+		fmt.Fprintf(w, "\nno threshold calibrated for this toolset (%s): the router's default %.6g applies.\n", c.Why, r.Threshold)
+	}
+}
+
+func pct(local, precision float64) string {
+	if local == 0 {
+		return "none answered"
+	}
+	return fmt.Sprintf("%.1f%%", 100*precision)
 }

@@ -62,6 +62,9 @@ type Loaded struct {
 	Model Model
 	Bytes int64  // memory the model holds, counted against the budget (needle.Model.WeightBytes)
 	ID    string // the model's own id (needle.Model.ID: config name @ training steps)
+	// Threshold is the confidence threshold calibrated for the toolset the model was
+	// fine-tuned on (needle.Model.Threshold), 0 when it has none.
+	Threshold float64
 }
 
 // Errors, each wrapped in an *Error that names the model. Only ErrUnknown, ErrLoad and
@@ -244,6 +247,9 @@ type Lease struct {
 	// ID is the model's own id (config name @ steps); Digest the first 12 hex digits of its
 	// files' SHA-256 ("" for the default model).
 	ID, Digest string
+	// Threshold is the model's calibrated confidence threshold (Loaded.Threshold); 0 for the
+	// default model and for models without one.
+	Threshold float64
 	// Key identifies the instance for caches of model outputs (tool embeddings).
 	Key  string
 	inst *instance
@@ -319,7 +325,7 @@ func (s *Set) acquireLoaded(name string) *Lease {
 
 func (s *Set) lease(name string, inst *instance) *Lease {
 	d := hex.EncodeToString(inst.digest[:])
-	return &Lease{Model: inst.loaded.Model, Name: name, ID: inst.loaded.ID, Digest: d[:12], Key: d, inst: inst, set: s}
+	return &Lease{Model: inst.loaded.Model, Name: name, ID: inst.loaded.ID, Threshold: inst.loaded.Threshold, Digest: d[:12], Key: d, inst: inst, set: s}
 }
 
 func (s *Set) release(inst *instance) {
@@ -595,6 +601,6 @@ func NeedleLoad(weights string) func(Files) (Loaded, error) {
 		if err != nil {
 			return Loaded{}, err
 		}
-		return Loaded{Model: d, Bytes: m.WeightBytes(), ID: m.ID()}, nil
+		return Loaded{Model: d, Bytes: m.WeightBytes(), ID: m.ID(), Threshold: m.Threshold()}, nil
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"math"
+	"strconv"
 	"sync"
 
 	"github.com/needle-router/needle/internal/kernels"
@@ -71,6 +72,9 @@ func New(cfg Config, weights []byte, tok *Tokenizer, opt Options) (*Model, error
 		return nil, err
 	}
 	m := &Model{cfg: cfg, tok: tok, meta: st.meta}
+	if _, err := m.threshold(); err != nil {
+		return nil, err
+	}
 	if err := bindWeights(&m.w, st, cfg); err != nil {
 		return nil, err
 	}
@@ -252,6 +256,30 @@ func (m *Model) embedIDs(s *scratch, dst []float32, ids []int32) {
 	for i := range dst[:hd] {
 		dst[i] *= nrm
 	}
+}
+
+// MetaThreshold is the weights' metadata key that holds the confidence threshold calibrated
+// for the toolset a model was fine-tuned on (`needle finetune` writes it).
+const MetaThreshold = "router_threshold"
+
+// Threshold is the confidence threshold calibrated for the toolset the model was fine-tuned
+// on, in (0, 1]; 0 when the model has none. New refuses a model whose value is not a number
+// in (0, 1] (ErrCorruptWeights).
+func (m *Model) Threshold() float64 {
+	t, _ := m.threshold()
+	return t
+}
+
+func (m *Model) threshold() (float64, error) {
+	s, ok := m.meta[MetaThreshold]
+	if !ok {
+		return 0, nil
+	}
+	t, err := strconv.ParseFloat(s, 64)
+	if err != nil || !(t > 0 && t <= 1) {
+		return 0, fmt.Errorf("%w: metadata %s = %q is not a number in (0, 1]", ErrCorruptWeights, MetaThreshold, s)
+	}
+	return t, nil
 }
 
 // ID names the model: its config name plus training steps where the trainer recorded them.

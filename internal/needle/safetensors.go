@@ -196,3 +196,52 @@ func halfToFloat(h uint16) float32 {
 	}
 	return math.Float32frombits(sign | (exp+112)<<23 | mant<<13)
 }
+
+// SetMetadata rewrites the safetensors file at path with the given __metadata__ entries set
+// (others kept), leaving the tensors as they are: the header is re-encoded and the data
+// section, whose offsets are relative to its own start, copied after it. The file is
+// replaced atomically (a temporary file beside it, then a rename).
+func SetMetadata(path string, kv map[string]string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	if _, err := parseSafetensors(b); err != nil {
+		return err
+	}
+	n := binary.LittleEndian.Uint64(b[:8])
+	var hdr map[string]json.RawMessage
+	if err := json.Unmarshal(b[8:8+n], &hdr); err != nil {
+		return fmt.Errorf("%w: header: %v", ErrCorruptWeights, err)
+	}
+	meta := map[string]string{}
+	if raw, ok := hdr["__metadata__"]; ok {
+		if err := json.Unmarshal(raw, &meta); err != nil {
+			return fmt.Errorf("%w: __metadata__: %v", ErrCorruptWeights, err)
+		}
+	}
+	for k, v := range kv {
+		meta[k] = v
+	}
+	mb, err := json.Marshal(meta)
+	if err != nil {
+		return err
+	}
+	hdr["__metadata__"] = mb
+	hb, err := json.Marshal(hdr)
+	if err != nil {
+		return err
+	}
+	// The data section starts 8-byte aligned, as the format's writers leave it.
+	for len(hb)%8 != 0 {
+		hb = append(hb, ' ')
+	}
+	out := make([]byte, 8, 8+len(hb)+len(b)-8-int(n))
+	binary.LittleEndian.PutUint64(out, uint64(len(hb)))
+	out = append(append(out, hb...), b[8+n:]...)
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}

@@ -34,6 +34,10 @@ func modelsRoot(t *testing.T, budget int64, models map[string]string) *modelset.
 			if string(f.Config) == "broken" {
 				return modelset.Loaded{}, errors.New("broken")
 			}
+			if string(f.Config) == "calibrated" { // a fine-tune that calibrated its threshold
+				return modelset.Loaded{Model: answer(0.99, toolspec.Call{Name: "set_timer", Arguments: []byte(`{"minutes":3}`)}),
+					Bytes: int64(len(f.Weights)), ID: "ft@3", Threshold: 0.995}, nil
+			}
 			return modelset.Loaded{Model: answer(0.99, toolspec.Call{Name: "set_timer", Arguments: []byte(`{"minutes":` + string(f.Config) + `}`)}),
 				Bytes: int64(len(f.Weights)), ID: "ft@" + string(f.Config)}, nil
 		}})
@@ -165,5 +169,39 @@ func TestSpanNamesTheModel(t *testing.T) {
 	}
 	if got["router.model"] != "kitchen-ft" || got["router.model_id"] != "ft@7" {
 		t.Errorf("span attributes %v", got)
+	}
+}
+
+// A model's calibrated threshold judges its toolset's answers in place of the server's
+// (0.5 here); a request's min_confidence still overrides it, and other toolsets keep the
+// server's.
+func TestModelThreshold(t *testing.T) {
+	set := modelsRoot(t, 1000, map[string]string{"cal-ft": "calibrated", "plain-ft": "7"})
+	p := pipeline(t, nil, "", func(c *Config) { c.Models = set })
+	now := time.Now()
+	for name, model := range map[string]string{"cal": "cal-ft", "plain": "plain-ft", "shipped": ""} {
+		if _, err := p.reg.Put(name, []byte(tools), model, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	low := 0.9
+	for _, tc := range []struct {
+		toolset   string
+		min       *float64
+		threshold float64
+		local     bool
+	}{
+		{"cal", nil, 0.995, false}, // 0.99 < 0.995: not answered locally
+		{"cal", &low, 0.9, true},
+		{"plain", nil, 0.5, true},
+		{"shipped", nil, 0.5, true},
+	} {
+		out, err := p.Route(context.Background(), Input{Transcript: "timer", Toolset: tc.toolset, MinConfidence: tc.min})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.toolset, err)
+		}
+		if out.Threshold != tc.threshold || (out.Decision == DecisionLocal) != tc.local {
+			t.Errorf("%s (min %v): threshold %v decision %v, want %v local=%v", tc.toolset, tc.min, out.Threshold, out.Decision, tc.threshold, tc.local)
+		}
 	}
 }

@@ -297,6 +297,8 @@ type Output struct {
 	Model, ModelID string
 	// Threshold is the confidence threshold this request was judged against.
 	Threshold float64
+	// modelThreshold is the model's calibrated threshold (modelset.Lease.Threshold), 0: none.
+	modelThreshold float64
 }
 
 // Timings per stage.
@@ -387,7 +389,12 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A fine-tuned model's own threshold, calibrated on its toolset's held-out examples,
+	// stands in for the server's; the request's min_confidence overrides both.
 	threshold := p.cfg.Threshold
+	if out.modelThreshold > 0 {
+		threshold = out.modelThreshold
+	}
 	if in.MinConfidence != nil {
 		threshold = *in.MinConfidence
 	}
@@ -435,7 +442,7 @@ func (p *Pipeline) local(ctx context.Context, out *Output, in Input) ([]registry
 	}
 	// In-flight requests hold their model: a swap or an eviction waits for them.
 	defer lease.Release()
-	out.Model, out.ModelID = lease.Name, lease.ID
+	out.Model, out.ModelID, out.modelThreshold = lease.Name, lease.ID, lease.Threshold
 	if lease.Model == nil {
 		return tools, nil, nil
 	}
