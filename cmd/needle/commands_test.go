@@ -2,11 +2,16 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/needle-router/needle/internal/needle"
 )
 
 // Each subcommand over the golden tiny model (tinyModel), asserting on what it prints and
@@ -249,4 +254,48 @@ func jsonLines(t *testing.T, path string) []map[string]any {
 		out = append(out, m)
 	}
 	return out
+}
+
+// A fine-tuned model's own threshold judges its answers in run and eval bfcl, as the router
+// would for its toolset; --threshold overrides it.
+func TestModelThresholdInCommands(t *testing.T) {
+	model := tinyModel(t)
+	if err := needle.SetMetadata(filepath.Join(model, "model.safetensors"), map[string]string{needle.MetaThreshold: "0.25"}); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	query := []string{"--model", model, "--query", "set a timer for 5 minutes", "--tools", "testdata/tools.json", "--json"}
+	for _, tc := range []struct {
+		args []string
+		want float64
+	}{
+		{query, 0.25},
+		{append(slices.Clone(query), "--threshold", "0.9"), 0.9},
+	} {
+		var out, errb bytes.Buffer
+		if err := run(context.Background(), append([]string{"run"}, tc.args...), &out, &errb); err != nil {
+			t.Fatal(err, errb.String())
+		}
+		if r := decodeRun(t, out.String()); r.Threshold != tc.want {
+			t.Errorf("run %v: threshold %v, want %v", tc.args, r.Threshold, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		extra []string
+		want  float64
+	}{{nil, 0.25}, {[]string{"--threshold", "0.9"}, 0.9}} {
+		js := filepath.Join(dir, "t.json")
+		var out, errb bytes.Buffer
+		args := append([]string{"eval", "bfcl", "--model", model, "--data", "testdata/bfcl", "--categories", "simple_python", "--limit", "1", "--json", js}, tc.extra...)
+		if err := run(context.Background(), args, &out, &errb); err != nil {
+			t.Fatal(err, errb.String())
+		}
+		var rep struct {
+			Categories map[string]struct{ Threshold float64 }
+		}
+		readJSON(t, js, &rep)
+		if got := rep.Categories["simple_python"].Threshold; got != tc.want {
+			t.Errorf("eval bfcl %v: threshold %v, want %v", tc.extra, got, tc.want)
+		}
+	}
 }

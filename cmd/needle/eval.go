@@ -63,6 +63,7 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	var predict eval.Predict
+	threshold := mf.cfg.Threshold
 	name := "predictions:" + *preds
 	if *preds != "" {
 		byID, err := eval.ReadPredictions(*preds)
@@ -76,6 +77,9 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			return err
 		}
 		name = m.ID()
+		if threshold = mf.threshold(m); threshold != mf.cfg.Threshold {
+			fmt.Fprintf(stderr, "threshold %.6g: the model's own (needle finetune chose it); --threshold overrides\n", threshold)
+		}
 		p, err := mf.pipeline(m)
 		if err != nil {
 			return err
@@ -91,7 +95,7 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	defer items.Close()
 	bar := eval.Progress(stderr)
-	rep, err := eval.RunBFCL(ctx, name, data, predict, mf.cfg.Threshold, func(done, total int, it *eval.Item) error {
+	rep, err := eval.RunBFCL(ctx, name, data, predict, threshold, func(done, total int, it *eval.Item) error {
 		bar(done, total, it.Category)
 		return items.Write(it)
 	})

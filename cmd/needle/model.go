@@ -30,11 +30,12 @@ type modelFlags struct {
 	cfg    config.Config
 	names  []string
 	ground string
+	fs     *flag.FlagSet // nil: settings not from a command line
 }
 
 // bindModel registers the named router options and --ground on fs.
 func bindModel(fs *flag.FlagSet, names ...string) *modelFlags {
-	f := &modelFlags{names: names}
+	f := &modelFlags{names: names, fs: fs}
 	config.BindFlags(fs, &f.cfg, names...)
 	fs.StringVar(&f.ground, "ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus) and ,repeats (keep ungrounded further calls of a tool); see internal/decode/grounded.go")
 	return f
@@ -90,7 +91,25 @@ func (f *modelFlags) pipeline(m *needle.Model) (*router.Pipeline, error) {
 	}
 	rc := f.cfg.Pipeline() // the server's mapping, toolset limits included
 	rc.ModelID = m.ID()
+	rc.Threshold = f.threshold(m)
 	return router.New(rc, d, escalate.New(escalate.Config{}), reg), nil
+}
+
+// threshold is the confidence threshold m's answers are judged by: a fine-tuned model's own
+// (needle finetune chose it for its toolset, as the router uses it for toolsets on that
+// model) unless --threshold was given, else --threshold or its default.
+func (f *modelFlags) threshold(m *needle.Model) float64 {
+	if t := m.Threshold(); t > 0 && !(f.fs != nil && isSet(f.fs, "threshold")) {
+		return t
+	}
+	return f.cfg.Threshold
+}
+
+// isSet reports whether the named flag was given on the command line.
+func isSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // local routes one request with escalation disallowed.
