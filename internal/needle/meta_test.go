@@ -11,14 +11,7 @@ import (
 // SetMetadata changes only the metadata: the tensors read back byte for byte, and a
 // calibrated threshold is read at load and checked.
 func TestSetMetadataThreshold(t *testing.T) {
-	cb, err := os.ReadFile("testdata/golden/config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := ParseConfig(cb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := goldenConfig(t)
 	orig, err := readSafetensors("testdata/golden/model.safetensors")
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,8 @@ import (
 	"testing"
 )
 
-func loadGolden(t testing.TB) (*Model, *safetensors) {
+// goldenConfig is the golden tiny model's config (train/golden.py).
+func goldenConfig(t testing.TB) Config {
 	t.Helper()
 	cb, err := os.ReadFile("testdata/golden/config.json")
 	if err != nil {
@@ -22,6 +23,12 @@ func loadGolden(t testing.TB) (*Model, *safetensors) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cfg
+}
+
+func loadGolden(t testing.TB) (*Model, *safetensors) {
+	t.Helper()
+	cfg := goldenConfig(t)
 	wb, err := os.ReadFile("testdata/golden/model.safetensors")
 	if err != nil {
 		t.Fatal(err)

@@ -15,14 +15,7 @@ import (
 // teacherLogits loads the golden model with opt and returns its teacher-forced logits.
 func teacherLogits(t *testing.T, wb []byte, opt Options) []float32 {
 	t.Helper()
-	cb, err := os.ReadFile("testdata/golden/config.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := ParseConfig(cb)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := goldenConfig(t)
 	m, err := New(cfg, wb, nil, opt)
 	if err != nil {
 		t.Fatal(err)
