@@ -49,7 +49,7 @@ type Calibration struct {
 func Calibrate(items []eval.Item, defaultThreshold, precision float64, minItems int, seed uint64) Calibration {
 	c := Calibration{Precision: precision}
 	if len(items) < minItems {
-		c.Why = fmt.Sprintf("%d held-out examples; calibrating takes %d (half to choose, half to check)", len(items), minItems)
+		c.Why = fmt.Sprintf("%d held-out examples, and calibrating takes %d (half to choose, half to check)", len(items), minItems)
 		return c
 	}
 	idx := rand.New(rand.NewPCG(seed, 0xca11b8a7e)).Perm(len(items))
@@ -66,7 +66,7 @@ func Calibrate(items []eval.Item, defaultThreshold, precision float64, minItems 
 	c.DefaultLocal, c.DefaultLocalPr, _ = atThreshold(checkRows, defaultThreshold)
 	t := thresholdWithMargin(chooseRows, precision, marginZ)
 	if t <= 0 {
-		c.Why = fmt.Sprintf("no threshold makes the first half's local answers %.0f%% exact with a margin for their number (Wilson lower bound, z = %.0f)", 100*precision, marginZ)
+		c.Why = fmt.Sprintf("on the first half of the held-out examples no threshold makes the local answers %.0f%% exact with a margin for their number (Wilson lower bound, z = %.0f)", 100*precision, marginZ)
 		return c
 	}
 	c.Threshold = t

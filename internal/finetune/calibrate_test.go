@@ -31,7 +31,7 @@ func TestCalibrate(t *testing.T) {
 		// Exact above confidence 0.5, wrong below: a threshold near 0.5 answers the upper half,
 		// all right, on the check half too.
 		{"separable", scored(80, func(i int) bool { return i >= 40 }), true, "", 1},
-		{"never right", scored(60, func(int) bool { return false }), false, "no threshold", 0},
+		{"never right", scored(60, func(int) bool { return false }), false, "no threshold makes", 0},
 		// Only the top 3 are right: 100% on three answers is too few to trust.
 		{"too few answered", scored(60, func(i int) bool { return i >= 57 }), false, "Wilson", 0},
 	} {

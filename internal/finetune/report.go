@@ -134,7 +134,7 @@ func (r *Report) WriteTable(w io.Writer) {
 		fmt.Fprintf(w, "\nthreshold for this toolset: %.6g, chosen on %d of the examples above for %.0f%% exact local answers; written into the model, so the router judges this toolset's answers by it. On the other %d: %.1f%% answered locally, %s exact (at the router's default %.6g: %.1f%%, %s).\n",
 			c.Threshold, c.ChooseItems, 100*c.Precision, c.CheckItems, 100*c.Local, pct(c.Local, c.LocalPrecision), r.Threshold, 100*c.DefaultLocal, pct(c.DefaultLocal, c.DefaultLocalPr))
 	default:
-		fmt.Fprintf(w, "\nno threshold calibrated for this toolset (%s): the router's default %.6g applies.\n", c.Why, r.Threshold)
+		fmt.Fprintf(w, "\nno threshold calibrated for this toolset: %s. The router's default %.6g applies.\n", c.Why, r.Threshold)
 	}
 }
 
