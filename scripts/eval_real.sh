@@ -4,6 +4,7 @@
 # per-item files under OUT.
 #
 #   scripts/eval_real.sh MODEL_DIR OUT [LIMIT]      # MODEL_DIR "" = the shipped model
+#   CLINC_LIMIT=1000 scripts/eval_real.sh ...       # the first 1000 of each CLINC150 category
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-}
@@ -26,7 +27,7 @@ ev() { local name=$1; shift; GOMAXPROCS=1 $N eval "$@" "${m[@]}" --json "$OUT/$n
   ev bfcl bfcl --data ../shared/bfcl --categories simple_python,multiple,irrelevance --per-item "$OUT/bfcl_items.jsonl"
   ev synth synth --per-item "$OUT/synth_items.jsonl"
   # CLINC150 test: in scope and out of scope (no call wanted), many tools and one tool offered.
-  ev clinc_test bfcl --data data/real/bfcl-test --categories clinc150_test,clinc150_test_irrelevance,clinc150_test_one,clinc150_test_one_irrelevance --limit "$LIMIT" --per-item "$OUT/clinc_test_items.jsonl"
+  ev clinc_test bfcl --data data/real/bfcl-test --categories clinc150_test,clinc150_test_irrelevance,clinc150_test_one,clinc150_test_one_irrelevance --limit "${CLINC_LIMIT:-$LIMIT}" --per-item "$OUT/clinc_test_items.jsonl"
 ) &
 wait
 tail -n +1 "$OUT"/*.txt
