@@ -4,7 +4,7 @@
 # per-item files under OUT.
 #
 #   scripts/eval_real.sh MODEL_DIR OUT [LIMIT]      # MODEL_DIR "" = the shipped model
-#   CLINC_LIMIT=1000 scripts/eval_real.sh ...       # the first 1000 of each CLINC150 category
+#   CLINC_LIMIT=1000 scripts/eval_real.sh ...       # the first 1000 of each CLINC150 category (grouped by intent: a quick look, not a score)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODEL=${1:-}
