@@ -186,7 +186,7 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	err = finetune.Train(ctx, finetune.TrainConfig{Python: *python, Script: script, Base: baseDir, Rows: rowsPath, Out: *out,
 		Minutes: *minutes, Steps: *steps, Threads: *threads, Seed: *seed, Log: filepath.Join(*out, "train_log.jsonl")},
 		func(p finetune.Progress) {
-			if p.Finished {
+			if p.Finished && p.Step == 0 { // no train_meta.json: the last step line
 				p.Step = lastStep
 			}
 			lastStep = p.Step

@@ -125,15 +125,22 @@ func writeJSONL(path string, n int, line func(int) any) error {
 // steps it counted (train_meta.json; its progress lines come only every few steps, so
 // Steps is kept when the file says none) and the model's size.
 func (r *Report) ReadTrained(out string) {
-	if b, err := os.ReadFile(filepath.Join(out, "train_meta.json")); err == nil {
-		var meta struct{ Steps int }
-		if json.Unmarshal(b, &meta) == nil && meta.Steps > 0 {
-			r.Steps = meta.Steps
-		}
+	if n := trainedSteps(out); n > 0 {
+		r.Steps = n
 	}
 	if st, err := os.Stat(filepath.Join(out, "model.safetensors")); err == nil {
 		r.ModelBytes = st.Size()
 	}
+}
+
+// trainedSteps is the optimizer steps the trainer recorded in out/train_meta.json; 0 when
+// it recorded none.
+func trainedSteps(out string) int {
+	var meta struct{ Steps int }
+	if b, err := os.ReadFile(filepath.Join(out, "train_meta.json")); err == nil && json.Unmarshal(b, &meta) == nil {
+		return meta.Steps
+	}
+	return 0
 }
 
 // Write writes the report into the output directory out, as report.md and report.json,

@@ -2,10 +2,12 @@ package finetune
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -182,5 +184,31 @@ func TestProgressDone(t *testing.T) {
 		if frac != c.frac || left != c.left {
 			t.Errorf("%+v: Done() = %v, %v; want %v, %v", c.p, frac, left, c.frac, c.left)
 		}
+	}
+}
+
+// Train reports each step line, then the steps the trainer recorded as taken: its step lines
+// come every 20 steps, so the last one is short of the end.
+func TestTrainProgress(t *testing.T) {
+	out := t.TempDir()
+	py := filepath.Join(t.TempDir(), "python")
+	script := "#!/bin/sh\nwhile [ $# -gt 0 ]; do [ \"$1\" = --out ] && out=$2; shift; done\n" +
+		"echo 'step 20 t=1s tok=1.0'\necho 'step 40 t=2s tok=0.9'\necho '{\"steps\": 47}' > \"$out/train_meta.json\"\n"
+	if err := os.WriteFile(py, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	var got []Progress
+	err := Train(context.Background(), TrainConfig{Python: py, Script: "train.py", Base: t.TempDir(), Rows: "rows.jsonl", Out: out, Minutes: 1, Steps: 50},
+		func(p Progress) { got = append(got, p) }, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Progress{
+		{Step: 20, Steps: 50, Elapsed: time.Second, Budget: time.Minute},
+		{Step: 40, Steps: 50, Elapsed: 2 * time.Second, Budget: time.Minute},
+		{Step: 47, Steps: 50, Elapsed: time.Minute, Budget: time.Minute, Finished: true},
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("progress %+v\nwant %+v", got, want)
 	}
 }

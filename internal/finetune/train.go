@@ -154,7 +154,8 @@ func Train(ctx context.Context, c TrainConfig, progress func(Progress), log io.W
 		return fmt.Errorf("finetune: trainer failed (%v):\n%s", err, joinLines(tail))
 	}
 	if progress != nil {
-		progress(Progress{Steps: c.Steps, Budget: budget, Elapsed: budget, Finished: true})
+		// The step lines come every few steps: the last one is short of the steps taken.
+		progress(Progress{Step: trainedSteps(c.Out), Steps: c.Steps, Budget: budget, Elapsed: budget, Finished: true})
 	}
 	return nil
 }
