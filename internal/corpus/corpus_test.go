@@ -272,7 +272,9 @@ func TestWriteBFCL(t *testing.T) {
 	json.Unmarshal(q, &raw)
 	sorted := 0
 	for i, f := range raw.Function {
-		var fn struct{ Parameters struct{ Properties json.RawMessage } }
+		var fn struct {
+			Parameters struct{ Properties json.RawMessage }
+		}
 		if err := json.Unmarshal(f, &fn); err != nil {
 			t.Fatal(err)
 		}
