@@ -576,7 +576,7 @@ def main():
     # and /metrics of a fine-tuned model do not look like an early checkpoint of the base.
     st_meta = dict(meta)
     if init_meta.get("steps"):
-        st_meta["steps"] = f"{init_meta['steps']}+ft{step - step0}"
+        st_meta["steps"] = f"{init_meta['steps']}+ft{step}"  # step counts from --init (0), across --resume
         st_meta["base_steps"] = meta["base_steps"] = init_meta["steps"]
     export(model, a.out, qat.on, st_meta, a.tokenizer)
     if a.ckpt:

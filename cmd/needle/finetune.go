@@ -227,8 +227,12 @@ func runFinetune(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		cal := finetune.Calibrate(sides[1], router.DefaultThreshold, finetune.CalibrationPrecision, finetune.MinCalibrationItems, *seed)
 		rep.Calibration = &cal
 		if cal.Threshold > 0 {
+			// A model without its threshold still serves at the default: say so in the
+			// report rather than lose the training and both evaluations.
 			if err := needle.SetMetadata(filepath.Join(*out, "model.safetensors"), map[string]string{needle.MetaThreshold: strconv.FormatFloat(cal.Threshold, 'g', -1, 64)}); err != nil {
-				return err
+				fmt.Fprintf(stderr, "finetune: warning: the calibrated threshold could not be written into the model: %v\n", err)
+				cal.Why = fmt.Sprintf("threshold %.6g was chosen but could not be written into the model (%v)", cal.Threshold, err)
+				cal.Threshold = 0
 			}
 		}
 	}

@@ -51,6 +51,9 @@ func routerDefaults(modelDir string) *modelFlags {
 
 // check validates the parsed flags with the router's messages.
 func (f *modelFlags) check() error {
+	if f.fs != nil {
+		f.cfg.ThresholdSet = config.FlagSet(f.fs, "threshold")
+	}
 	if err := f.cfg.ValidateFlags(f.names...); err != nil {
 		return usageError{err}
 	}
@@ -90,26 +93,18 @@ func (f *modelFlags) pipeline(m *needle.Model) (*router.Pipeline, error) {
 		return nil, err
 	}
 	rc := f.cfg.Pipeline() // the server's mapping, toolset limits included
-	rc.ModelID = m.ID()
-	rc.Threshold = f.threshold(m)
+	rc.ModelID, rc.ModelThreshold = m.ID(), m.Threshold()
 	return router.New(rc, d, escalate.New(escalate.Config{}), reg), nil
 }
 
-// threshold is the confidence threshold m's answers are judged by: a fine-tuned model's own
-// (needle finetune chose it for its toolset, as the router uses it for toolsets on that
-// model) unless --threshold was given, else --threshold or its default.
+// threshold is the confidence threshold m's answers are judged by, as the router judges
+// them: a fine-tuned model's own (needle finetune chose it for its toolset) unless
+// --threshold was given, else --threshold or its default.
 func (f *modelFlags) threshold(m *needle.Model) float64 {
-	if t := m.Threshold(); t > 0 && !(f.fs != nil && isSet(f.fs, "threshold")) {
+	if t := m.Threshold(); t > 0 && !f.cfg.ThresholdSet {
 		return t
 	}
 	return f.cfg.Threshold
-}
-
-// isSet reports whether the named flag was given on the command line.
-func isSet(fs *flag.FlagSet, name string) bool {
-	set := false
-	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
-	return set
 }
 
 // local routes one request with escalation disallowed.

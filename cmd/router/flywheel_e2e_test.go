@@ -278,7 +278,7 @@ func TestFlywheel(t *testing.T) {
 		len(flywheelHeldOut), baseExact, baseLocal, baseLocalRight, ftExact, ftLocal, ftLocalRight)
 	slices.Sort(baseConf)
 	slices.Sort(ftConf)
-	t.Logf("confidences (threshold 0.99998): base %v, fine-tuned %v", baseConf, ftConf)
+	t.Logf("confidences (each judged by its model's threshold, the answer's threshold field): base %v, fine-tuned %v", baseConf, ftConf)
 	if os.Getenv("NEEDLE_FLYWHEEL_EXPECT_GAIN") != "" && (ftExact <= baseExact || ftLocalRight <= baseLocalRight) {
 		t.Errorf("NEEDLE_FLYWHEEL_EXPECT_GAIN: no gain after %d steps", steps)
 	}

@@ -92,7 +92,7 @@ func (s *Service) GetFinetune(ctx context.Context, req *routerv1.GetFinetuneRequ
 }
 
 func jobProto(j ftjob.Job) *routerv1.FinetuneJob {
-	out := &routerv1.FinetuneJob{Id: j.ID, Toolset: j.Toolset, Model: j.Model, State: j.State.String(), Phase: j.Phase, Step: uint32(j.Step),
+	out := &routerv1.FinetuneJob{Id: j.ID, Toolset: j.Toolset, Model: j.Model, State: j.State.String(), Phase: j.Phase, Step: uint32(j.Step), Steps: uint32(j.Steps),
 		ElapsedS: float32(j.Elapsed.Seconds()), BudgetS: float32(j.Budget.Seconds()), ReportMarkdown: j.ReportMarkdown, ReportJson: string(j.Report),
 		Error: j.Error, Switched: j.Switched, Note: j.Note, StartTime: timestamppb.New(j.Started)}
 	if !j.Ended.IsZero() {

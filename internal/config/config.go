@@ -39,6 +39,9 @@ type Config struct {
 	FinetuneCommand    string
 	FinetuneMaxMinutes float64
 	Threshold          float64
+	// ThresholdSet: --threshold or NEEDLE_THRESHOLD was given (set by Load, or by a command
+	// after parsing its flags); then Threshold also judges models with their own.
+	ThresholdSet       bool
 	TopK               int
 	LexicalWeight      float64
 	ToolPriorTemp      float64
@@ -125,7 +128,7 @@ var options = []option{
 	{"finetune", "NEEDLE_FINETUNE", "false", "", "let callers (the playground) start fine-tunes: `needle finetune` as a subprocess, one at a time, into `--models-dir`; needs Python with torch and `train/train.py` in the working directory (not in the container image)", func(c *Config) any { return &c.Finetune }, nil},
 	{"finetune-command", "NEEDLE_FINETUNE_COMMAND", "", "`needle` beside the router binary", "the `needle` binary fine-tunes run", func(c *Config) any { return &c.FinetuneCommand }, nil},
 	{"finetune-max-minutes", "NEEDLE_FINETUNE_MAX_MINUTES", "10", "", "the longest training budget a fine-tune may ask for, in {range}", func(c *Config) any { return &c.FinetuneMaxMinutes }, above(0, 120)},
-	{"threshold", "NEEDLE_THRESHOLD", ftoa(router.DefaultThreshold), "", "local answers below this confidence escalate, in {range}; the threshold for >= 95% local precision of the shipped model on the human-written development sets (Results)", func(c *Config) any { return &c.Threshold }, above(0, 1)},
+	{"threshold", "NEEDLE_THRESHOLD", ftoa(router.DefaultThreshold), "", "local answers below this confidence escalate, in {range}; the threshold for >= 95% local precision of the shipped model on the human-written development sets (Results). Unset, a model that carries its own (needle finetune calibrates one) is judged by that; set, by this", func(c *Config) any { return &c.Threshold }, above(0, 1)},
 	{"top-k", "NEEDLE_TOP_K", strconv.Itoa(router.DefaultTopK), "", "tools kept by retrieval, in {range}", func(c *Config) any { return &c.TopK }, in(1, router.MaxTopK)},
 	{"lexical-weight", "NEEDLE_LEXICAL_WEIGHT", ftoa(router.DefaultLexicalWeight), "", "hybrid retrieval: weight of BM25 over the offered tools' words (divided by max(top score, 4)) added to the contrastive head's cosine, in {range}; 0 = the head alone (Results)", func(c *Config) any { return &c.LexicalWeight }, in(0, 10)},
 	{"tool-prior-temp", "NEEDLE_TOOL_PRIOR_TEMP", ftoa(router.DefaultToolPriorTemp), "", "the decoder weighs softmax(retrieval score / T) over the candidate tools as a prior where the first call names its tool, T in {range}; 0 = no prior (Results)", func(c *Config) any { return &c.ToolPriorTemp }, in(0, 10)},
@@ -230,6 +233,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	c.ThresholdSet = getenv("NEEDLE_THRESHOLD") != "" || FlagSet(fs, "threshold")
 	k, err := kernels.SettingsFromEnv(getenv)
 	if err != nil {
 		return c, err
@@ -295,6 +299,13 @@ func BindFlags(fs *flag.FlagSet, c *Config, names ...string) {
 	}
 }
 
+// FlagSet reports whether the named flag was given on fs's command line.
+func FlagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
 func lookup(name string) (option, bool) {
 	for _, o := range options {
 		if o.flag == name && name != "" {
@@ -336,7 +347,7 @@ func (o option) defaultText() string {
 // Models, Capture, Tracer, Observer. The toolset limits are the registry's defaults (the
 // README's Limits table) for both: Limits is left zero.
 func (c *Config) Pipeline() router.Config {
-	return router.Config{Threshold: c.Threshold, TopK: c.TopK, LexicalWeight: c.LexicalWeight, ToolPriorTemp: c.ToolPriorTemp,
+	return router.Config{Threshold: c.Threshold, ThresholdSet: c.ThresholdSet, TopK: c.TopK, LexicalWeight: c.LexicalWeight, ToolPriorTemp: c.ToolPriorTemp,
 		CallPriorWeight: c.CallPriorWeight, CallPriorCenter: c.CallPriorCenter, CallPriorCenterOne: c.CallPriorCenterOne,
 		Workers: c.Workers, Queue: c.Queue, CloudBudget: c.CloudBudget, CloudReserve: c.CloudReserve}
 }

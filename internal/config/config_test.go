@@ -145,6 +145,8 @@ func TestPipelineCarriesEveryOption(t *testing.T) {
 			v.SetFloat(float64(i) + 0.5)
 		case reflect.Int, reflect.Int64:
 			v.SetInt(int64(i) + 1)
+		case reflect.Bool:
+			v.SetBool(true)
 		default:
 			t.Fatalf("%s: set a value for kind %s here", f.Name, v.Kind())
 		}
@@ -258,5 +260,28 @@ func TestFromEnv(t *testing.T) {
 	err := FromEnv(func(string) string { return "many" }, &c, "NEEDLE_TOP_K")
 	if err == nil || !strings.Contains(err.Error(), `NEEDLE_TOP_K="many"`) {
 		t.Errorf("bad value: %v", err)
+	}
+}
+
+// ThresholdSet says whether the operator chose the threshold (flag or variable), so a model's
+// own threshold judges its answers only when the operator did not.
+func TestThresholdSet(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		vars map[string]string
+		want bool
+	}{
+		{nil, nil, false},
+		{[]string{"--threshold", "0.9"}, nil, true},
+		{nil, map[string]string{"NEEDLE_THRESHOLD": "0.9"}, true},
+		{[]string{"--top-k", "3"}, nil, false},
+	} {
+		c, err := Load(tc.args, env(tc.vars))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.ThresholdSet != tc.want || c.Pipeline().ThresholdSet != tc.want {
+			t.Errorf("%v %v: ThresholdSet %v, want %v", tc.args, tc.vars, c.ThresholdSet, tc.want)
+		}
 	}
 }

@@ -83,3 +83,41 @@ func mustJSON(v any) []byte {
 	b, _ := json.Marshal(v)
 	return b
 }
+
+// ReorderEntries reorders every entry's functions; shuffled draws from the entry's id, so
+// two runs agree and two ids mostly differ.
+func TestReorderEntries(t *testing.T) {
+	fns := json.RawMessage(`[{"name":"a","parameters":{"type":"dict","properties":{"p1":{},"p2":{},"p3":{},"p4":{},"p5":{}}}}]`)
+	mk := func() map[string][]Entry {
+		var es []Entry
+		for i := range 20 {
+			es = append(es, Entry{ID: "x_" + string(rune('a'+i)), Functions: fns})
+		}
+		return map[string][]Entry{"x": es}
+	}
+	a, b := mk(), mk()
+	if err := ReorderEntries(a, "shuffled"); err != nil {
+		t.Fatal(err)
+	}
+	ReorderEntries(b, "shuffled")
+	distinct := map[string]bool{}
+	for i, e := range a["x"] {
+		if string(e.Functions) != string(b["x"][i].Functions) {
+			t.Fatalf("%s: shuffled differs between runs", e.ID)
+		}
+		distinct[string(e.Functions)] = true
+	}
+	if len(distinct) < 10 {
+		t.Errorf("20 ids gave %d orders", len(distinct))
+	}
+	s := mk()
+	if err := ReorderEntries(s, "reversed"); err != nil {
+		t.Fatal(err)
+	}
+	if want := `[{"name":"a","parameters":{"type":"dict","properties":{"p5":{},"p4":{},"p3":{},"p2":{},"p1":{}}}}]`; string(s["x"][0].Functions) != want {
+		t.Errorf("reversed: %s", s["x"][0].Functions)
+	}
+	if err := ReorderEntries(mk(), "random"); err == nil {
+		t.Error("an unknown order: no error")
+	}
+}

@@ -17,7 +17,7 @@ const (
 	MinCalibrationItems  = 40
 	// marginZ is the margin for the sample's size: the chosen threshold's answers must be
 	// precision exact at the Wilson lower bound with z = 1 (one-sided about 84%), not only
-	// on average. With no errors that takes at least 20 answers at 95%.
+	// on average. With no errors that takes at least 19 answers at 95%.
 	marginZ = 1.0
 )
 

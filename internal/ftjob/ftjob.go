@@ -99,6 +99,7 @@ type Job struct {
 	// Phase: "starting", "train", "eval" (base vs fine-tuned on the held-out examples), "done".
 	Phase           string
 	Step            int
+	Steps           int // the step budget when steps end the run (Request.Steps), else 0
 	Elapsed, Budget time.Duration
 	// Report is report.json and ReportMarkdown report.md of the new model (set when it
 	// succeeded).
@@ -235,7 +236,7 @@ func (r *Runner) Start(req Request, done func(Job) (switched bool, note string))
 	r.running = true
 	r.seq++
 	j := &Job{ID: fmt.Sprintf("ft-%d", r.seq), Toolset: req.Toolset, Model: req.Model, State: Running, Phase: "starting",
-		Budget: time.Duration(req.Minutes * float64(time.Minute)), Started: r.cfg.Now()}
+		Steps: req.Steps, Budget: time.Duration(req.Minutes * float64(time.Minute)), Started: r.cfg.Now()}
 	r.jobs = append(r.jobs, j)
 	snap := *j
 	r.mu.Unlock()
@@ -347,8 +348,13 @@ func (r *Runner) run(j *Job, req Request) error {
 		if strings.HasPrefix(line, "{") && json.Unmarshal([]byte(line), &p) == nil && p.Phase != "" {
 			r.mu.Lock()
 			j.Phase = p.Phase
-			if p.Phase == "train" {
+			switch p.Phase {
+			case "train":
 				j.Step, j.Elapsed = p.Step, time.Duration(p.Elapsed*float64(time.Second))
+			case "trained": // the steps the trainer took (its step lines come every few)
+				if p.Step > 0 {
+					j.Step = p.Step
+				}
 			}
 			r.mu.Unlock()
 			continue

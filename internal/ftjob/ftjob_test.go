@@ -62,6 +62,8 @@ func fakeNeedle(mode string, args []string) int {
 	for step := 1; step <= 3; step++ {
 		fmt.Fprintf(os.Stderr, "{\"phase\": \"train\", \"step\": %d, \"elapsed_s\": %d, \"budget_s\": 60}\n", step, step)
 	}
+	// The steps taken: more than the last step line says.
+	fmt.Fprintln(os.Stderr, `{"phase": "trained", "step": 4, "steps": 4, "elapsed_s": 60, "budget_s": 60}`)
 	fmt.Fprintln(os.Stderr, `{"phase": "eval"}`)
 	for name, body := range map[string]string{"config.json": "{}", "model.safetensors": "w", "tokenizer.model": "t",
 		"report.json": `{"base": {"exact": 0.5}, "fine_tuned": {"exact": 0.9}}`, "report.md": "| model | exact |\n"} {
@@ -122,7 +124,9 @@ func wait(t *testing.T, r *Runner, id string) Job {
 func TestJobWritesTheModelAndSwitches(t *testing.T) {
 	r, models := runner(t, "ok", nil)
 	var done atomic.Value
-	j, err := r.Start(request(t, "home-ft", examples), func(j Job) (bool, string) { done.Store(j); return true, "" })
+	req := request(t, "home-ft", examples)
+	req.Steps = 4
+	j, err := r.Start(req, func(j Job) (bool, string) { done.Store(j); return true, "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +134,7 @@ func TestJobWritesTheModelAndSwitches(t *testing.T) {
 		t.Fatalf("started %+v", j)
 	}
 	j = wait(t, r, j.ID)
-	if j.State != Succeeded || j.Phase != "done" || j.Step != 3 || !j.Switched || !strings.Contains(j.ReportMarkdown, "| model |") || !strings.Contains(string(j.Report), "fine_tuned") {
+	if j.State != Succeeded || j.Phase != "done" || j.Step != 4 || j.Steps != 4 || !j.Switched || !strings.Contains(j.ReportMarkdown, "| model |") || !strings.Contains(string(j.Report), "fine_tuned") {
 		t.Fatalf("job %+v", j)
 	}
 	if got := done.Load().(Job); got.Model != "home-ft" {

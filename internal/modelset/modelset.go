@@ -109,6 +109,9 @@ type Config struct {
 	// escalates). DefaultID is its id (needle.Model.ID).
 	Default   Model
 	DefaultID string
+	// DefaultThreshold is the default model's own calibrated threshold (needle.Model.Threshold,
+	// 0: none), carried on its leases like a named model's.
+	DefaultThreshold float64
 	// Budget is the most bytes (Loaded.Bytes) the named models may hold together (default
 	// 1 GiB). The default model is not counted.
 	Budget int64
@@ -247,8 +250,8 @@ type Lease struct {
 	// ID is the model's own id (config name @ steps); Digest the first 12 hex digits of its
 	// files' SHA-256 ("" for the default model).
 	ID, Digest string
-	// Threshold is the model's calibrated confidence threshold (Loaded.Threshold); 0 for the
-	// default model and for models without one.
+	// Threshold is the model's calibrated confidence threshold (Loaded.Threshold, or
+	// Config.DefaultThreshold for the default model); 0 for models without one.
 	Threshold float64
 	// Key identifies the instance for caches of model outputs (tool embeddings).
 	Key  string
@@ -269,7 +272,7 @@ func (l *Lease) Release() {
 // loading it if needed. Errors are *Error.
 func (s *Set) Acquire(ctx context.Context, name string) (*Lease, error) {
 	if modelname.IsDefault(name) {
-		return &Lease{Model: s.cfg.Default, Name: modelname.Default, ID: s.cfg.DefaultID, Key: modelname.Default}, nil
+		return &Lease{Model: s.cfg.Default, Name: modelname.Default, ID: s.cfg.DefaultID, Threshold: s.cfg.DefaultThreshold, Key: modelname.Default}, nil
 	}
 	if !modelname.Valid(name) || s.root == nil {
 		return nil, &Error{Name: name, Kind: ErrUnknown}

@@ -64,6 +64,19 @@ func TestSetMetadataThreshold(t *testing.T) {
 			t.Errorf("threshold %q: Threshold() = %v, ID %s", tc.value, m.Threshold(), m.ID())
 		}
 	}
+	// A second write keeps what the first wrote.
+	path := filepath.Join(t.TempDir(), "model.safetensors")
+	b, _ := os.ReadFile("testdata/golden/model.safetensors")
+	os.WriteFile(path, b, 0o644)
+	if err := SetMetadata(path, map[string]string{"steps": "7"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := SetMetadata(path, map[string]string{MetaThreshold: "0.5"}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := readSafetensors(path); err != nil || st.meta["steps"] != "7" || st.meta[MetaThreshold] != "0.5" {
+		t.Errorf("metadata after two writes: %v %v", st.meta, err)
+	}
 	if err := SetMetadata(filepath.Join(t.TempDir(), "missing"), nil); err == nil {
 		t.Error("SetMetadata on a missing file: no error")
 	}

@@ -241,7 +241,12 @@ func SetMetadata(path string, kv map[string]string) error {
 	out = append(append(out, hb...), b[8+n:]...)
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, out, 0o644); err != nil {
+		os.Remove(tmp)
 		return err
 	}
-	return os.Rename(tmp, path)
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return nil
 }

@@ -205,3 +205,37 @@ func TestModelThreshold(t *testing.T) {
 		}
 	}
 }
+
+// The default model's own threshold (ModelThreshold, e.g. `router --model <a needle finetune
+// output>`) judges its answers like a named model's; an operator's threshold (ThresholdSet)
+// judges every model's.
+func TestModelThresholdDefaultAndOperator(t *testing.T) {
+	model := answer(0.99, toolspec.Call{Name: "set_timer", Arguments: []byte(`{"minutes":1}`)})
+	set := modelsRoot(t, 1000, map[string]string{"cal-ft": "calibrated"})
+	for _, tc := range []struct {
+		name      string
+		mod       func(*Config)
+		toolset   string
+		threshold float64
+	}{
+		{"default model's own", func(c *Config) { c.ModelThreshold = 0.995 }, "", 0.995},
+		{"operator's over the default model's", func(c *Config) { c.ModelThreshold, c.ThresholdSet = 0.995, true }, "", 0.5},
+		{"operator's over a named model's", func(c *Config) { c.Models, c.ThresholdSet = set, true }, "cal", 0.5},
+	} {
+		p := pipeline(t, model, "", tc.mod)
+		in := Input{Transcript: "timer", ToolsJSON: tools}
+		if tc.toolset != "" {
+			if _, err := p.reg.Put(tc.toolset, []byte(tools), "cal-ft", time.Now()); err != nil {
+				t.Fatal(err)
+			}
+			in = Input{Transcript: "timer", Toolset: tc.toolset}
+		}
+		out, err := p.Route(context.Background(), in)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if out.Threshold != tc.threshold {
+			t.Errorf("%s: threshold %v, want %v", tc.name, out.Threshold, tc.threshold)
+		}
+	}
+}

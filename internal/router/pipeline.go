@@ -56,6 +56,13 @@ type Config struct {
 	// Threshold: local answers with lower confidence escalate; 0: none escalates for its
 	// confidence. DefaultThreshold is the shipped model's.
 	Threshold float64
+	// ThresholdSet: the operator chose Threshold (--threshold, NEEDLE_THRESHOLD), so it also
+	// judges models that carry their own (needle finetune's calibrated threshold); unset, a
+	// model's own threshold judges its answers.
+	ThresholdSet bool
+	// ModelThreshold is the default model's own threshold (needle.Model.Threshold), 0: none;
+	// used when New makes the model set (Models nil).
+	ModelThreshold float64
 	// TopK tools kept by retrieval when more are offered (default 5, at most MaxTopK).
 	TopK int
 	// LexicalWeight is the weight of BM25 over the offered tools' words, divided by max(top score, 4),
@@ -226,7 +233,7 @@ func New(cfg Config, model LocalModel, cloud Cloud, reg *registry.Registry) *Pip
 		if model != nil {
 			d = model
 		}
-		cfg.Models, _ = modelset.New(modelset.Config{Default: d, DefaultID: cfg.ModelID}) // no root: cannot fail
+		cfg.Models, _ = modelset.New(modelset.Config{Default: d, DefaultID: cfg.ModelID, DefaultThreshold: cfg.ModelThreshold}) // no root: cannot fail
 	}
 	p := &Pipeline{cfg: cfg, cloud: cloud, reg: reg,
 		adm: newAdmission(cfg.Workers, cfg.Queue, cfg.Now, cfg.Observer)}
@@ -390,9 +397,10 @@ func (p *Pipeline) route(ctx context.Context, in Input) (*Output, error) {
 		return nil, err
 	}
 	// A fine-tuned model's own threshold, calibrated on its toolset's held-out examples,
-	// stands in for the server's; the request's min_confidence overrides both.
+	// stands in for the default one unless the operator set one; the request's
+	// min_confidence overrides both.
 	threshold := p.cfg.Threshold
-	if out.modelThreshold > 0 {
+	if out.modelThreshold > 0 && !p.cfg.ThresholdSet {
 		threshold = out.modelThreshold
 	}
 	if in.MinConfidence != nil {

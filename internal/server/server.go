@@ -201,6 +201,7 @@ func toolsetsDetail(h registry.Health) string {
 func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.TracerProvider, metrics *api.Metrics) (*router.Pipeline, *registry.Registry, error) {
 	var model router.LocalModel
 	modelID := "none"
+	var modelThreshold float64 // the default model's own (needle.Model.Threshold), 0: none
 	if !cfg.NoModel {
 		var m *needle.Model
 		var err error
@@ -219,7 +220,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 			if err != nil {
 				return nil, nil, fmt.Errorf("load model: %w", err)
 			}
-			model, modelID = d, m.ID()
+			model, modelID, modelThreshold = d, m.ID(), m.Threshold()
 			log.Info("model loaded", "model", modelID, "weights", m.WeightsFormat(), "d_model", m.Config().DModel, "layers", m.Config().EncLayers+m.Config().DecLayers,
 				"kernels", kernels.Describe())
 			if w := kernels.Warning(); w != "" {
@@ -231,7 +232,7 @@ func build(ctx context.Context, cfg Config, log *slog.Logger, tp *sdktrace.Trace
 	if model != nil {
 		def = model
 	}
-	models, err := modelset.New(modelset.Config{Root: cfg.ModelsDir, Default: def, DefaultID: modelID, Budget: cfg.ModelCacheBytes,
+	models, err := modelset.New(modelset.Config{Root: cfg.ModelsDir, Default: def, DefaultID: modelID, DefaultThreshold: modelThreshold, Budget: cfg.ModelCacheBytes,
 		Load: modelset.NeedleLoad(cfg.Weights), Log: log, OnEvent: metrics.ModelEvent})
 	if err != nil {
 		return nil, nil, err

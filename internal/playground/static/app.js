@@ -432,12 +432,24 @@ function markdownTable(md) {
   return out;
 }
 
+// Share done and seconds left (null: unknown): by steps when a step budget ends the run,
+// else by the time budget (needle finetune's Progress.Done).
+function jobProgress(j) {
+  const el_s = j.elapsed_s || 0;
+  if (j.steps) {
+    const step = Math.min(j.step || 0, j.steps);
+    return [step / j.steps, step ? el_s * (j.steps - step) / step : null];
+  }
+  if (j.budget_s) return [Math.min(el_s / j.budget_s, 1), Math.max(0, j.budget_s - el_s)];
+  return [0, null];
+}
+
 function jobView(j) {
-  const frac = j.budget_s ? Math.min((j.elapsed_s || 0) / j.budget_s, 1) : 0;
+  const [frac, left] = jobProgress(j);
   const done = j.state !== "running";
   const phase = { starting: "starting", train: "training", trained: "trained", eval: "comparing base and fine-tuned on the held-out examples", done: "done" }[j.phase] || j.phase;
-  const nodes = [el("p", { id: "ft-state" }, `${j.id}: ${j.state}, ${phase}` + (j.step ? `, step ${j.step}` : "") +
-    (!done && j.budget_s ? `, ${Math.max(0, Math.round(j.budget_s - (j.elapsed_s || 0)))} s left` : ""))];
+  const nodes = [el("p", { id: "ft-state" }, `${j.id}: ${j.state}, ${phase}` + (j.step ? `, step ${j.step}` + (j.steps ? ` of ${j.steps}` : "") : "") +
+    (!done && left !== null ? `, ${Math.round(left)} s left` : ""))];
   if (!done) {
     nodes.push(el("div", { class: "meter", role: "progressbar", "aria-valuemin": "0", "aria-valuemax": "100", "aria-valuenow": String(Math.round(frac * 100)) },
       el("div", { class: "fill above", style: `width:${(frac * 100).toFixed(1)}%` })));

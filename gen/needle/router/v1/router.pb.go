@@ -1795,10 +1795,13 @@ type FinetuneJob struct {
 	// Why it failed (a fixed text; the router's log has the detail).
 	Error string `protobuf:"bytes,11,opt,name=error,proto3" json:"error,omitempty"`
 	// Whether the toolset now runs on the new model; note says why not when it was asked.
-	Switched      bool                   `protobuf:"varint,12,opt,name=switched,proto3" json:"switched,omitempty"`
-	Note          string                 `protobuf:"bytes,13,opt,name=note,proto3" json:"note,omitempty"`
-	StartTime     *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
-	EndTime       *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	Switched  bool                   `protobuf:"varint,12,opt,name=switched,proto3" json:"switched,omitempty"`
+	Note      string                 `protobuf:"bytes,13,opt,name=note,proto3" json:"note,omitempty"`
+	StartTime *timestamppb.Timestamp `protobuf:"bytes,14,opt,name=start_time,json=startTime,proto3" json:"start_time,omitempty"`
+	EndTime   *timestamppb.Timestamp `protobuf:"bytes,15,opt,name=end_time,json=endTime,proto3" json:"end_time,omitempty"`
+	// The step budget when steps, not minutes, end the run (StartFinetuneRequest.steps); 0
+	// otherwise. Progress is then step / steps.
+	Steps         uint32 `protobuf:"varint,16,opt,name=steps,proto3" json:"steps,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1938,6 +1941,13 @@ func (x *FinetuneJob) GetEndTime() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *FinetuneJob) GetSteps() uint32 {
+	if x != nil {
+		return x.Steps
+	}
+	return 0
+}
+
 var File_needle_router_v1_router_proto protoreflect.FileDescriptor
 
 const file_needle_router_v1_router_proto_rawDesc = "" +
@@ -2059,7 +2069,7 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x02id\x18\x01 \x01(\tR\x02id\"`\n" +
 	"\x13GetFinetuneResponse\x12/\n" +
 	"\x03job\x18\x01 \x01(\v2\x1d.needle.router.v1.FinetuneJobR\x03job\x12\x18\n" +
-	"\aenabled\x18\x02 \x01(\bR\aenabled\"\xc7\x03\n" +
+	"\aenabled\x18\x02 \x01(\bR\aenabled\"\xdd\x03\n" +
 	"\vFinetuneJob\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\tR\x02id\x12\x18\n" +
 	"\atoolset\x18\x02 \x01(\tR\atoolset\x12\x14\n" +
@@ -2078,7 +2088,8 @@ const file_needle_router_v1_router_proto_rawDesc = "" +
 	"\x04note\x18\r \x01(\tR\x04note\x129\n" +
 	"\n" +
 	"start_time\x18\x0e \x01(\v2\x1a.google.protobuf.TimestampR\tstartTime\x125\n" +
-	"\bend_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime*\x83\x01\n" +
+	"\bend_time\x18\x0f \x01(\v2\x1a.google.protobuf.TimestampR\aendTime\x12\x14\n" +
+	"\x05steps\x18\x10 \x01(\rR\x05steps*\x83\x01\n" +
 	"\bDecision\x12\x18\n" +
 	"\x14DECISION_UNSPECIFIED\x10\x00\x12\x12\n" +
 	"\x0eDECISION_LOCAL\x10\x01\x12\x16\n" +
