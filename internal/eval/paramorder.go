@@ -7,6 +7,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -45,13 +46,10 @@ func ReorderParams(functions json.RawMessage, order string, seed uint64) (json.R
 				if err != nil {
 					return nil, err
 				}
-				idx := make([]int, len(keys))
-				for k := range idx {
-					idx[k] = k
-				}
+				idx := inOrder(len(keys))
 				switch order {
 				case "sorted":
-					slices.SortStableFunc(idx, func(a, b int) int { return cmpString(keys[a], keys[b]) })
+					slices.SortStableFunc(idx, func(a, b int) int { return strings.Compare(keys[a], keys[b]) })
 				case "reversed":
 					slices.Reverse(idx)
 				case "shuffled":
@@ -83,11 +81,7 @@ func editKey(obj json.RawMessage, key string, edit func(json.RawMessage) (json.R
 	if vals[k], err = edit(vals[k]); err != nil {
 		return nil, fmt.Errorf("%s: %w", key, err)
 	}
-	idx := make([]int, len(keys))
-	for i := range idx {
-		idx[i] = i
-	}
-	return objectOf(keys, vals, idx), nil
+	return objectOf(keys, vals, inOrder(len(keys))), nil
 }
 
 // objectOf writes the JSON object of keys[idx[i]]: vals[idx[i]] in the order of idx.
@@ -107,14 +101,13 @@ func objectOf(keys []string, vals []json.RawMessage, idx []int) json.RawMessage 
 	return b.Bytes()
 }
 
-func cmpString(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// inOrder is 0, 1, ..., n-1.
+func inOrder(n int) []int {
+	idx := make([]int, n)
+	for i := range idx {
+		idx[i] = i
 	}
-	return 0
+	return idx
 }
 
 // ReorderEntries puts every entry's function parameters in the named order (ReorderParams);

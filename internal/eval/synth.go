@@ -325,6 +325,14 @@ func CoverageCurve(conf []float64, ok []bool, levels []float64) []CoveragePoint 
 // and 0 when no threshold reaches it. It cuts only between distinct confidences, so the
 // threshold is realisable.
 func ThresholdForPrecision(conf []float64, ok []bool, precision float64) (threshold, coverage float64) {
+	return LowestThreshold(conf, ok, func(right, answered int) bool { return float64(right)/float64(answered) >= precision })
+}
+
+// LowestThreshold is the lowest confidence threshold t at which accept(right, answered)
+// holds for the rows with confidence >= t (answered of them, right of those right), and the
+// fraction of rows it answers; -1 and 0 when it holds at none. Rows of equal confidence
+// are answered together, so the threshold is realisable.
+func LowestThreshold(conf []float64, ok []bool, accept func(right, answered int) bool) (threshold, coverage float64) {
 	xs := byConfidence(conf, ok)
 	threshold = -1
 	n := 0
@@ -332,7 +340,7 @@ func ThresholdForPrecision(conf []float64, ok []bool, precision float64) (thresh
 		if x.ok {
 			n++
 		}
-		if (i+1 == len(xs) || xs[i+1].c < x.c) && float64(n)/float64(i+1) >= precision {
+		if (i+1 == len(xs) || xs[i+1].c < x.c) && accept(n, i+1) {
 			threshold, coverage = x.c, float64(i+1)/float64(len(xs))
 		}
 	}

@@ -42,12 +42,18 @@ func ReadScored(r io.Reader) ([]Scored, error) {
 // (ThresholdForPrecision); -1 and 0 when none reaches it. It is how the router's default
 // threshold is chosen, on validation seeds other than the report's.
 func ChooseThreshold(rows []Scored, precision float64) (threshold, coverage float64) {
+	return ChooseThresholdBy(rows, func(right, answered int) bool { return float64(right)/float64(answered) >= precision })
+}
+
+// ChooseThresholdBy is LowestThreshold over per-item rows: the lowest threshold whose
+// answered rows pass accept(exact, answered).
+func ChooseThresholdBy(rows []Scored, accept func(right, answered int) bool) (threshold, coverage float64) {
 	conf := make([]float64, len(rows))
 	ok := make([]bool, len(rows))
 	for i, r := range rows {
 		conf[i], ok[i] = r.Confidence, r.Exact
 	}
-	return ThresholdForPrecision(conf, ok, precision)
+	return LowestThreshold(conf, ok, accept)
 }
 
 // AtThreshold is what a threshold gives on rows: the share answered and the share of those

@@ -1,11 +1,9 @@
 package finetune
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/needle-router/needle/internal/eval"
 )
@@ -85,23 +83,10 @@ func atThreshold(rows []eval.Scored, t float64) (coverage, precision float64, n 
 
 // thresholdWithMargin is the lowest confidence threshold at which the answered rows
 // (confidence >= threshold) are at least precision exact at the Wilson score lower bound
-// with z; -1 when none is. Rows of equal confidence are answered together.
+// with z; -1 when none is.
 func thresholdWithMargin(rows []eval.Scored, precision, z float64) float64 {
-	xs := slices.Clone(rows)
-	slices.SortFunc(xs, func(a, b eval.Scored) int { return cmp.Compare(b.Confidence, a.Confidence) })
-	best, k := -1.0, 0
-	for i, x := range xs {
-		if x.Exact {
-			k++
-		}
-		if i+1 < len(xs) && xs[i+1].Confidence == x.Confidence {
-			continue
-		}
-		if wilsonLower(k, i+1, z) >= precision {
-			best = x.Confidence
-		}
-	}
-	return best
+	t, _ := eval.ChooseThresholdBy(rows, func(right, answered int) bool { return wilsonLower(right, answered, z) >= precision })
+	return t
 }
 
 // wilsonLower is the Wilson score interval's lower bound for k successes in n trials.
