@@ -103,6 +103,19 @@ func TestCommands(t *testing.T) {
 				t.Errorf("per-item %v", items)
 			}
 		}},
+		// A toolset's example requests, as needle finetune reads them, scored in place.
+		{"eval examples", []string{"eval", "examples", "--model", model, "--tools", "testdata/tools.json", "--examples", "testdata/examples.jsonl", "--per-item", path("examples.jsonl"), "--json", path("examples.json")}, func(t *testing.T, stdout, _ string) {
+			if !strings.HasPrefix(stdout, "model needle-test\ncategory ") || !strings.Contains(stdout, "finetune_simple ") {
+				t.Errorf("table:\n%s", stdout)
+			}
+			rep := readBFCL(t, path("examples.json"))
+			if rep.Categories["finetune_simple"].Total != 2 || rep.Categories["finetune_irrelevance"].Total != 1 {
+				t.Errorf("report %+v", rep)
+			}
+			if items := jsonLines(t, path("examples.jsonl")); len(items) != 3 {
+				t.Errorf("per-item %v", items)
+			}
+		}},
 		{"eval bfcl --limit", []string{"eval", "bfcl", "--model", model, "--data", "testdata/bfcl", "--categories", "simple_python", "--limit", "2", "--json", path("limit.json")}, func(t *testing.T, stdout, _ string) {
 			rep := readBFCL(t, path("limit.json"))
 			if len(rep.Categories) != 1 || rep.Categories["simple_python"].Total != 2 {

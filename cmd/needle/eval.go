@@ -4,20 +4,25 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/needle-router/needle/internal/eval"
+	"github.com/needle-router/needle/internal/finetune"
+	"github.com/needle-router/needle/internal/registry"
 )
 
 func runEval(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
-		return usagef(`eval needs "bfcl", "synth" or "threshold"`)
+		return usagef(`eval needs "bfcl", "examples", "synth" or "threshold"`)
 	}
 	switch args[0] {
 	case "bfcl":
 		return runEvalBFCL(ctx, args[1:], stdout, stderr)
+	case "examples":
+		return runEvalExamples(ctx, args[1:], stdout, stderr)
 	case "synth":
 		return runEvalSynth(ctx, args[1:], stdout, stderr)
 	case "threshold":
@@ -96,6 +101,82 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	defer items.Close()
 	bar := eval.Progress(stderr)
 	rep, err := eval.RunBFCL(ctx, name, data, predict, threshold, func(done, total int, it *eval.Item) error {
+		bar(done, total, it.Category)
+		return items.Write(it)
+	})
+	if err := endRun(stderr, items, err); err != nil {
+		return err
+	}
+	rep.WriteTable(stdout)
+	return eval.WriteJSON(*out, rep)
+}
+
+// runEvalExamples scores a model on a toolset's example requests (the files `needle
+// finetune` reads), every tool offered, as the router serves them: the check after a
+// fine-tune on sentences it never trained on, without converting them to BFCL's layout.
+func runEvalExamples(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("eval examples", stderr)
+	toolsPath := fs.String("tools", "", "the toolset, in any form the registry accepts (as for needle finetune)")
+	examplesPath := fs.String("examples", "", `JSONL, one {"query": ..., "answers": [{"name": ..., "arguments": {...}}]} per line ("answers": [] for a request no tool serves)`)
+	out := fs.String("json", "", "write the report as JSON to this file")
+	limit := fs.Int("limit", 0, "at most this many examples per category (0: all)")
+	perItem := fs.String("per-item", "", "write one JSON line per example to this file: id, category, prediction, verdict, reason, error")
+	mf := bindModel(fs, pipelineOptions...)
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if *toolsPath == "" || *examplesPath == "" {
+		return usagef("eval examples needs --tools FILE and --examples FILE")
+	}
+	if err := mf.check(); err != nil {
+		return err
+	}
+	raw, err := os.ReadFile(*toolsPath)
+	if err != nil {
+		return err
+	}
+	tools, err := registry.Parse(raw, registry.Limits{}, "tools")
+	if err != nil {
+		return fmt.Errorf("eval examples: --tools %s: %w", *toolsPath, err)
+	}
+	ex, err := finetune.ReadExampleFile(*examplesPath, tools)
+	if err != nil {
+		return err
+	}
+	if len(ex) == 0 {
+		return fmt.Errorf("eval examples: --examples %s holds no examples", *examplesPath)
+	}
+	entries, err := finetune.HeldOutEntries(registry.Specs(tools), raw, ex)
+	if err != nil {
+		return err
+	}
+	data := map[string][]eval.Entry{}
+	for _, e := range entries {
+		data[e.Category] = append(data[e.Category], e)
+	}
+	eval.Limit(data, *limit)
+	m, err := mf.load()
+	if err != nil {
+		return err
+	}
+	threshold := mf.threshold(m)
+	if threshold != mf.cfg.Threshold {
+		fmt.Fprintf(stderr, "threshold %.6g: the model's own (needle finetune chose it); --threshold overrides\n", threshold)
+	}
+	p, err := mf.pipeline(m)
+	if err != nil {
+		return err
+	}
+	route := predictor(p)
+	items, err := eval.CreateLines(*perItem)
+	if err != nil {
+		return err
+	}
+	defer items.Close()
+	bar := eval.Progress(stderr)
+	rep, err := eval.RunBFCL(ctx, m.ID(), data, func(ctx context.Context, e *eval.Entry) eval.Prediction {
+		return route(ctx, e.Question, string(e.Functions))
+	}, threshold, func(done, total int, it *eval.Item) error {
 		bar(done, total, it.Category)
 		return items.Write(it)
 	})

@@ -53,7 +53,8 @@ const usage = `usage: needle <command> [flags]
 
 commands:
   run       route one query against tools and print the calls
-  eval      evaluate: "eval bfcl" (BFCL v4 AST checker), "eval synth" (held-out split) or
+  eval      evaluate: "eval bfcl" (BFCL v4 AST checker), "eval examples" (a toolset's example
+            requests, as needle finetune reads them), "eval synth" (held-out split) or
             "eval threshold" (the confidence threshold for a precision, from per-item files)
   bench     benchmark prefill, decode and end-to-end latency
   data      generate synthetic training rows (JSONL)

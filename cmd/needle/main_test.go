@@ -92,7 +92,8 @@ func TestBadCommandLines(t *testing.T) {
 	}{
 		{nil, "no command"},
 		{[]string{"serve"}, `unknown command "serve"`},
-		{[]string{"eval"}, `eval needs "bfcl", "synth" or "threshold"`},
+		{[]string{"eval"}, `eval needs "bfcl", "examples", "synth" or "threshold"`},
+		{[]string{"eval", "examples", "--tools", "x.json"}, "eval examples needs --tools FILE and --examples FILE"},
 		{[]string{"eval", "ast"}, `unknown eval "ast"`},
 		{[]string{"run", "--tools", "testdata/tools.json"}, "run needs --query and --tools"},
 		{[]string{"run", "--query", "x", "--tools", "testdata/tools.json", "--threshold", "2"}, "--threshold: 2 is not in (0, 1]"},
@@ -129,6 +130,11 @@ func TestBadCommandLines(t *testing.T) {
 		if code := exitCode(err, &bytes.Buffer{}); code != 2 {
 			t.Errorf("%q: exit status %d, want 2", tc.args, code)
 		}
+	}
+	// An example that names a tool the toolset does not offer is the file's fault, named by line.
+	if _, _, err := cli(t, "eval", "examples", "--tools", "testdata/tools.json", "--examples", "testdata/examples_bad.jsonl"); err == nil ||
+		!strings.Contains(err.Error(), "examples_bad.jsonl:1") || !strings.Contains(err.Error(), "play_music") {
+		t.Errorf("bad example: %v", err)
 	}
 	// The router says the same of the same values.
 	var errb bytes.Buffer

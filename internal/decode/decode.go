@@ -496,12 +496,11 @@ func (d *Decoder) groundLogits(s *scratch, g *grammar.Grammar, st *grammar.State
 			bonus(id)
 		}
 	}
-	if gr.Mode == GroundSpan && !atStart && cp.started && cp.copying {
-		var q []int32
-		if canClose {
-			q = d.vocab.quoteIDs
-		}
-		return s.allow.set(cands, q)
+	switch copyRule(gr, atStart, cp.started && cp.copying, canClose, len(cands) > 0) {
+	case copyOnly:
+		return s.allow.set(cands, nil)
+	case copyOrClose:
+		return s.allow.set(cands, d.vocab.quoteIDs)
 	}
 	return nil
 }

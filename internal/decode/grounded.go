@@ -50,7 +50,10 @@ type Grounding struct {
 	// KeepUnsaid keeps optional free string arguments the transcript does not contain
 	// (unsaid.go); by default they are dropped.
 	KeepUnsaid bool
-	set        bool
+	// Partial lets a copied value stop or leave the transcript inside a word (the rule
+	// before whole-word copying, below); by default it may not.
+	Partial bool
+	set     bool
 }
 
 // DefaultGrounding is the rule chosen by the ablation in models/README.md.
@@ -59,7 +62,8 @@ var DefaultGrounding = Grounding{Mode: GroundBonus, Bonus: 2, set: true}
 // ParseGrounding reads "off", "bonus", "bonus:3", "span", "span:2", then optional
 // comma-separated options: "strings" leaves number values alone, "repeats" keeps ungrounded
 // further calls of a tool, "unsaid" keeps optional free string arguments the transcript does
-// not contain ("bonus:2,strings,repeats,unsaid"). "off" takes "repeats" and "unsaid".
+// not contain, "partial" lets a copy end or stray inside a word
+// ("bonus:2,strings,repeats,unsaid,partial"). "off" takes "repeats" and "unsaid".
 func ParseGrounding(s string) (Grounding, error) {
 	g := Grounding{set: true, Bonus: DefaultGrounding.Bonus}
 	spec, opts, hasOpt := strings.Cut(s, ",")
@@ -72,6 +76,8 @@ func ParseGrounding(s string) (Grounding, error) {
 				g.AnyRepeat = true
 			case o == "unsaid" && !g.KeepUnsaid:
 				g.KeepUnsaid = true
+			case o == "partial" && !g.Partial:
+				g.Partial = true
 			default:
 				return g, errGrounding(s)
 			}
@@ -85,7 +91,7 @@ func ParseGrounding(s string) (Grounding, error) {
 		}
 		return DefaultGrounding, nil
 	case "off":
-		if g.StringsOnly {
+		if g.StringsOnly || g.Partial {
 			return g, errGrounding(s)
 		}
 		g.Mode = GroundOff
@@ -120,6 +126,7 @@ const freeValueSlack = 16
 type copyState struct {
 	q        []int32 // transcript tokens
 	qWord    []bool  // q[i] starts a word (its piece begins with a space)
+	qBound   []bool  // a word ends before q[i] (wordBoundary)
 	inValue  bool
 	started  bool    // the value's first token was a transcript word start
 	matched  []int32 // value tokens so far, while they are still a run of q
@@ -229,10 +236,13 @@ func (c *copyState) reset(q []int32, vb [][]byte, query string) {
 	queryBytes := len(query)
 	c.numberLiterals(query)
 	c.q = q
-	c.qWord = c.qWord[:0]
+	c.qWord, c.qBound = c.qWord[:0], c.qBound[:0]
+	var prev []byte
 	for _, id := range q {
 		b := vb[id]
 		c.qWord = append(c.qWord, len(b) > 0 && b[0] == ' ')
+		c.qBound = append(c.qBound, wordBoundary(prev, b))
+		prev = b
 	}
 	c.inValue, c.started, c.copying = false, false, false
 	c.matched = c.matched[:0]
@@ -261,7 +271,7 @@ func (c *copyState) candidates(atStart bool) ([]int32, bool) {
 		if !runEqual(c.q[j:j+k], c.matched) {
 			continue
 		}
-		if j+k == len(c.q) || c.qWord[j+k] {
+		if j+k == len(c.q) || c.qBound[j+k] {
 			canClose = true
 		}
 		if j+k < len(c.q) {
@@ -270,6 +280,63 @@ func (c *copyState) candidates(atStart bool) ([]int32, bool) {
 	}
 	return c.cand, canClose
 }
+
+// Whole-word copying. A value that began by copying a transcript word may only end, or
+// turn away from the transcript, where a word ends: mid-word it continues the run it copies.
+// A rare word is many small pieces ("hohenlindenerstraße" is 9), and a small model loses
+// its place among them: fine-tuned on Munich transit, it answered "hohenlind", "neufah
+// glasses" and "hacker of hacker of hackerSearch" for station names it had begun to copy
+// right (reports/finetune/braun.md). At a word end the value is free again, so a copy can
+// still be cut short, extended or rewritten word by word ("5 pm" -> "5:00 PM").
+
+// copyRestriction is what a grounding rule allows at one step of a free string value.
+type copyRestriction uint8
+
+const (
+	copyFree    copyRestriction = iota // any token the grammar allows (with the copy bonus)
+	copyOnly                           // only tokens that continue the copied run
+	copyOrClose                        // those, or closing the string
+)
+
+// copyRule decides the step's restriction: span mode keeps a value that began as a copy on
+// the transcript (closing where a word ends); otherwise, unless gr.Partial, a copy that is
+// inside a word must go on with it (whole-word copying). copying: the value began with a
+// transcript word and is still a run of it; canClose: the run ends where a word does;
+// haveCands: some token continues the run.
+func copyRule(gr Grounding, atStart, copying, canClose, haveCands bool) copyRestriction {
+	switch {
+	case gr.Mode == GroundOff || atStart || !copying:
+		return copyFree
+	case gr.Mode == GroundSpan && canClose:
+		return copyOrClose
+	case gr.Mode == GroundSpan:
+		return copyOnly
+	case !gr.Partial && !canClose && haveCands:
+		return copyOnly
+	}
+	return copyFree
+}
+
+// wordBoundary reports whether a word ends between the pieces prev and next: next starts
+// with a space or an ASCII character that is neither letter nor digit ("hbf" | "?"), prev
+// ends with one, or the two meet between a digit and a letter ("5" | "pm"). Bytes of
+// multi-byte characters are letters ("stra" | "\xc3").
+func wordBoundary(prev, next []byte) bool {
+	if len(prev) == 0 || len(next) == 0 {
+		return true
+	}
+	a, b := prev[len(prev)-1], next[0]
+	if !wordByte(a) || !wordByte(b) {
+		return true
+	}
+	return isDigit(a) != isDigit(b)
+}
+
+func wordByte(c byte) bool {
+	return c >= 0x80 || isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z')
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // step records the chosen token: start is true when it began the value (it carries the
 // virtual space), n is the number of content bytes it added.

@@ -61,13 +61,14 @@ func TestParseGrounding(t *testing.T) {
 		"bonus:2,strings":      {Mode: GroundBonus, Bonus: 2, StringsOnly: true, set: true},
 		"span,repeats,strings": {Mode: GroundSpan, Bonus: DefaultGrounding.Bonus, StringsOnly: true, AnyRepeat: true, set: true},
 		"default":              DefaultGrounding,
+		"bonus,partial":        {Mode: GroundBonus, Bonus: DefaultGrounding.Bonus, Partial: true, set: true},
 	} {
 		got, err := ParseGrounding(in)
 		if err != nil || got != want {
 			t.Errorf("%q: %+v %v, want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"spam", "bonus:x", "span:-1", "bonus:1000", "off,strings", "bonus,nums", ",strings", "bonus,strings,strings", "bonus,"} {
+	for _, bad := range []string{"spam", "bonus:x", "span:-1", "bonus:1000", "off,strings", "bonus,nums", ",strings", "bonus,strings,strings", "bonus,", "off,partial", "bonus,partial,partial"} {
 		if _, err := ParseGrounding(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -81,7 +82,7 @@ func TestGroundedDecodingBounded(t *testing.T) {
 	tools := mustTools(t, `[{"name":"note","description":"Save a note.","parameters":{"text":{"type":"string","required":true},"tags":{"type":"array","items":{"type":"string"}}}},
 {"name":"timer","description":"Start a timer.","parameters":{"minutes":{"type":"integer","required":true},"label":{"type":"string"}}}]`)
 	queries := []string{"note buy milk", "set a timer for ten minutes called pasta", "x", "remember that the kitchen light is broken", "timer 12 minutes, no 1,250 or -3.5 or 99999999999999999999999"}
-	for _, mode := range []string{"off", "bonus:4", "span:2", "span:50", "bonus:50", "bonus:4,strings"} {
+	for _, mode := range []string{"off", "bonus:4", "bonus:4,partial", "span:2", "span:50", "bonus:50", "bonus:4,strings"} {
 		gr, err := ParseGrounding(mode)
 		if err != nil {
 			t.Fatal(err)
@@ -256,5 +257,78 @@ func TestCallTrackerSpans(t *testing.T) {
 	}
 	if string(out[:seps[2]]) != "["+calls[0]+","+calls[1] {
 		t.Errorf("cut before the third call leaves %s", out[:seps[2]])
+	}
+}
+
+func TestWordBoundary(t *testing.T) {
+	for _, c := range []struct {
+		prev, next string
+		want       bool
+	}{
+		{"", " set", true},
+		{" set", " a", true},     // a space starts the next word
+		{" ti", "mer", false},    // inside "timer"
+		{" h", "bf", false},      // inside "hbf"
+		{"bf", "?", true},        // punctuation ends it
+		{"(", "hbf", true},       // and starts the next
+		{" stra", "\xc3", false}, // "straße": bytes of a multi-byte letter are letters
+		{"\x9f", "e", false},
+		{" 5", "pm", true}, // digit to letter
+		{" pm", "5", true},
+		{" 12", "34", false},
+		{" u", "6", true},
+		{"abc", "", true},
+	} {
+		if got := wordBoundary([]byte(c.prev), []byte(c.next)); got != c.want {
+			t.Errorf("wordBoundary(%q, %q) = %v, want %v", c.prev, c.next, got, c.want)
+		}
+	}
+}
+
+// The copy rule per mode: span keeps a copy on the transcript; bonus (whole words) only
+// keeps it there inside a word; partial and off never restrict.
+func TestCopyRule(t *testing.T) {
+	bonus, span, off := DefaultGrounding, Grounding{Mode: GroundSpan, Bonus: 2, set: true}, Grounding{Mode: GroundOff, set: true}
+	partial := bonus
+	partial.Partial = true
+	for _, c := range []struct {
+		name                                 string
+		gr                                   Grounding
+		atStart, copying, canClose, haveCand bool
+		want                                 copyRestriction
+	}{
+		{"bonus mid-word", bonus, false, true, false, true, copyOnly},
+		{"bonus at a word end", bonus, false, true, true, true, copyFree},
+		{"bonus at the transcript's end", bonus, false, true, true, false, copyFree},
+		{"bonus, no continuation", bonus, false, true, false, false, copyFree},
+		{"bonus, value not a copy", bonus, false, false, false, true, copyFree},
+		{"bonus, value start", bonus, true, false, false, true, copyFree},
+		{"partial mid-word", partial, false, true, false, true, copyFree},
+		{"span mid-word", span, false, true, false, true, copyOnly},
+		{"span at a word end", span, false, true, true, true, copyOrClose},
+		{"span, value not a copy", span, false, false, false, true, copyFree},
+		{"off", off, false, true, false, true, copyFree},
+	} {
+		if got := copyRule(c.gr, c.atStart, c.copying, c.canClose, c.haveCand); got != c.want {
+			t.Errorf("%s: %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+// A copy may close before punctuation that ends the word ("hbf?" -> "hbf"), not inside it.
+func TestCopyClosesBeforePunctuation(t *testing.T) {
+	vb := make([][]byte, 8)
+	for id, b := range map[int]string{1: " to", 2: " h", 3: "bf", 4: "?"} {
+		vb[id] = []byte(b)
+	}
+	var c copyState
+	c.reset([]int32{1, 2, 3, 4}, vb, " to hbf?")
+	c.step(2, true, 1)
+	if _, canClose := c.candidates(false); canClose {
+		t.Fatal("' h' is inside 'hbf': no close")
+	}
+	c.step(3, false, 2)
+	if cands, canClose := c.candidates(false); !canClose || !slices.Equal(cands, []int32{4}) {
+		t.Fatalf("after ' hbf': %v %v, want [4] and close", cands, canClose)
 	}
 }
