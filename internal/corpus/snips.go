@@ -25,23 +25,51 @@ var snipsIntents = map[string][2]string{
 	"SearchScreeningEvent": {"search_screening_event", "Find movie showtimes and the cinemas showing a film."},
 }
 
-// snipsSlotDesc describes a slot's value; slots not listed read as their name in words.
+// snipsSlotDesc describes a slot's value as a product team would for its own tool: what the
+// value is and the form it takes, with a made-up example where the kind is not obvious (the
+// examples are not drawn from the corpus). Until session 11 most slots read as their name
+// ("Poi, as written."), which told a model nothing it could tell apart: a country went to
+// city, a restaurant's kind to spatial_relation. Slots not listed read as their name in words.
 var snipsSlotDesc = map[string]string{
-	"timeRange":         "When, as written (e.g. tomorrow at noon).",
-	"party_size_number": "How many people, as written.",
-	"rating_value":      "The rating given, as written.",
-	"best_rating":       "The top of the rating scale, as written.",
-	"rating_unit":       "Unit of the rating (e.g. stars, points), as written.",
-	"object_select":     "Which one (e.g. this, current), as written.",
-	"object_type":       "Kind of work (e.g. book, song, movie), as written.",
-	"object_name":       "Title of the work, as written.",
-	"spatial_relation":  "Where relative to a place (e.g. nearby, close to), as written.",
-	"current_location":  "The user's own location (e.g. here, current spot), as written.",
-	"music_item":        "Kind of music item (e.g. song, album, track), as written.",
-	"playlist_owner":    "Whose playlist (e.g. my), as written.",
-	"entity_name":       "Name of the song or item to add, as written.",
-	"sort":              "Ordering wanted (e.g. newest, popular), as written.",
-	"service":           "Music service (e.g. Spotify), as written.",
+	"city":                       "A city or town, as written.",
+	"country":                    "A country, as written.",
+	"state":                      "A state or region, as written (e.g. Ohio, TX).",
+	"cuisine":                    "Kind of food or cooking (e.g. thai, vegan), as written.",
+	"served_dish":                "A dish the place should serve (e.g. dumplings), as written.",
+	"facility":                   "Something the place should have (e.g. outdoor seating, wifi), as written.",
+	"party_size_description":     "Who the table is for, in words (e.g. me and my sister), as written.",
+	"poi":                        "A landmark or named place to be near, as written.",
+	"restaurant_name":            "The restaurant's own name, as written.",
+	"restaurant_type":            "Kind of place to eat (e.g. restaurant, pub, food truck), as written.",
+	"condition_description":      "Weather condition asked about (e.g. rain, snowy), as written.",
+	"condition_temperature":      "Temperature condition asked about (e.g. hot, chilly), as written.",
+	"geographic_poi":             "A natural or named place (e.g. a park, a mountain, a lake), as written.",
+	"album":                      "Album title, as written.",
+	"artist":                     "Singer, band or composer, as written.",
+	"genre":                      "Music genre (e.g. jazz, hip hop), as written.",
+	"playlist":                   "Playlist name, as written, without the word playlist.",
+	"track":                      "Song title, as written.",
+	"year":                       "Year or decade of the music (e.g. 1990, the sixties), as written.",
+	"location_name":              "Cinema or theatre name, as written.",
+	"movie_name":                 "Film title, as written.",
+	"movie_type":                 "Kind of film or showing (e.g. animated movies, films), as written.",
+	"object_location_type":       "Kind of venue (e.g. movie theatre, cinema), as written.",
+	"object_part_of_series_type": "Part of a series (e.g. saga, chronicle, series), as written.",
+	"timeRange":                  "When, as written (e.g. tomorrow at noon).",
+	"party_size_number":          "How many people, as written.",
+	"rating_value":               "The rating given, as written.",
+	"best_rating":                "The top of the rating scale, as written.",
+	"rating_unit":                "Unit of the rating (e.g. stars, points), as written.",
+	"object_select":              "Which one (e.g. this, current), as written.",
+	"object_type":                "Kind of work (e.g. book, song, movie), as written.",
+	"object_name":                "Title of the work, as written.",
+	"spatial_relation":           "Where relative to a place (e.g. nearby, close to), as written.",
+	"current_location":           "The user's own location (e.g. here, current spot), as written.",
+	"music_item":                 "Kind of music item (e.g. song, album, track), as written.",
+	"playlist_owner":             "Whose playlist (e.g. my), as written.",
+	"entity_name":                "Name of the song or item to add, as written.",
+	"sort":                       "Ordering wanted (e.g. newest, popular), as written.",
+	"service":                    "Music service (e.g. Spotify), as written.",
 }
 
 func snipsSlot(name string) string {
