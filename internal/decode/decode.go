@@ -279,6 +279,9 @@ func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 			res.Raw = rawCalls(res.Calls)
 		}
 	}
+	if repeatedValue(res.Calls, req.Tools) && res.Confidence > repeatedValueConfidence {
+		res.Confidence = repeatedValueConfidence // repeated.go
+	}
 	return res, nil
 }
 
