@@ -318,11 +318,12 @@ func (d *Decoder) decodeConstrained(ctx context.Context, s *scratch, sess *needl
 			break
 		}
 		// Room left for this token, the closer's bytes after it and </s>.
+		choosesKey := st.ChoosesKey()
 		tok, next, logp, ok := d.chooseToken(s, g, &st, limit-used-1, gr)
 		if !ok {
 			return nil, 0, 0, &CapError{Cap: limit, Stuck: true}
 		}
-		if next.Informative() {
+		if next.Informative() || choosesKey {
 			sumLogp += logp
 			nInfo++
 		}

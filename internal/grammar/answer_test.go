@@ -260,6 +260,37 @@ func TestNumberSlot(t *testing.T) {
 	}
 }
 
+// ChoosesKey is true where the next byte picks the next argument or ends the arguments,
+// false in names, values, nested objects and the colon (wire form: values carry a virtual space).
+func TestChoosesKey(t *testing.T) {
+	g, err := CompileAll(mustTools(t, `[{"name":"f","parameters":{"from":{"type":"string"},"to":{"type":"string"},"o":{"type":"object","properties":{"k":{"type":"string"}}}}}]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for in, want := range map[string]bool{
+		`[`:                                       false,
+		`[{"name":"f`:                             false,
+		`[{"name":"f","arguments":{`:              true, // a key or '}'
+		`[{"name":"f","arguments":{"fr`:           true, // inside a declared key
+		`[{"name":"f","arguments":{"from"`:        false, // the colon is forced
+		`[{"name":"f","arguments":{"from":`:       false,
+		`[{"name":"f","arguments":{"from":"`:      false,
+		`[{"name":"f","arguments":{"from":" a"`:   true, // ',' or '}'
+		`[{"name":"f","arguments":{"from":" a",`:  true,
+		`[{"name":"f","arguments":{"o":{`:         false, // a nested object's keys are values
+		`[{"name":"f","arguments":{"from":" a"}`:  false,
+		`[{"name":"f","arguments":{"from":" a"}}`: false,
+	} {
+		var s State
+		if !feedAll(g, &s, in) {
+			t.Fatalf("%s refused", in)
+		}
+		if got := s.ChoosesKey(); got != want {
+			t.Errorf("%s: ChoosesKey %v, want %v", in, got, want)
+		}
+	}
+}
+
 // The repeat rule's closed choices are the schema's literal nodes: enums, booleans, and consts
 // (the registry hands a const over as a one-value enum).
 func TestClosedArg(t *testing.T) {
