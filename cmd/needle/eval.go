@@ -67,34 +67,45 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err := eval.ReorderEntries(data, *paramOrder); err != nil {
 		return err
 	}
-	var predict eval.Predict
-	threshold := mf.cfg.Threshold
-	name := "predictions:" + *preds
 	if *preds != "" {
 		byID, err := eval.ReadPredictions(*preds)
 		if err != nil {
 			return err
 		}
-		predict = eval.FromPredictions(byID)
-	} else {
-		m, err := mf.load()
-		if err != nil {
-			return err
-		}
-		name = m.ID()
-		if threshold = mf.threshold(m); threshold != mf.cfg.Threshold {
-			fmt.Fprintf(stderr, "threshold %.6g: the model's own (needle finetune chose it); --threshold overrides\n", threshold)
-		}
-		p, err := mf.pipeline(m)
-		if err != nil {
-			return err
-		}
-		route := predictor(p)
-		predict = func(ctx context.Context, e *eval.Entry) eval.Prediction {
-			return route(ctx, e.Question, string(e.Functions))
-		}
+		return runEntries(ctx, "predictions:"+*preds, data, eval.FromPredictions(byID), mf.cfg.Threshold, *perItem, *out, stdout, stderr)
 	}
-	items, err := eval.CreateLines(*perItem)
+	name, threshold, predict, err := modelPredict(mf, stderr)
+	if err != nil {
+		return err
+	}
+	return runEntries(ctx, name, data, predict, threshold, *perItem, *out, stdout, stderr)
+}
+
+// modelPredict loads the model of mf and returns its id, the threshold its answers are
+// judged by (its own, unless the operator set one) and the router's local pipeline over it.
+func modelPredict(mf *modelFlags, stderr io.Writer) (string, float64, eval.Predict, error) {
+	m, err := mf.load()
+	if err != nil {
+		return "", 0, nil, err
+	}
+	threshold := mf.threshold(m)
+	if threshold != mf.cfg.Threshold {
+		fmt.Fprintf(stderr, "threshold %.6g: the model's own (needle finetune chose it); --threshold overrides\n", threshold)
+	}
+	p, err := mf.pipeline(m)
+	if err != nil {
+		return "", 0, nil, err
+	}
+	route := predictor(p)
+	return m.ID(), threshold, func(ctx context.Context, e *eval.Entry) eval.Prediction {
+		return route(ctx, e.Question, string(e.Functions))
+	}, nil
+}
+
+// runEntries scores predict on data with a progress bar, writing per-item lines to perItem
+// and the report as JSON to out ("" = none) and as a table to stdout.
+func runEntries(ctx context.Context, name string, data map[string][]eval.Entry, predict eval.Predict, threshold float64, perItem, out string, stdout, stderr io.Writer) error {
+	items, err := eval.CreateLines(perItem)
 	if err != nil {
 		return err
 	}
@@ -108,7 +119,7 @@ func runEvalBFCL(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return err
 	}
 	rep.WriteTable(stdout)
-	return eval.WriteJSON(*out, rep)
+	return eval.WriteJSON(out, rep)
 }
 
 // runEvalExamples scores a model on a toolset's example requests (the files `needle
@@ -155,36 +166,11 @@ func runEvalExamples(ctx context.Context, args []string, stdout, stderr io.Write
 		data[e.Category] = append(data[e.Category], e)
 	}
 	eval.Limit(data, *limit)
-	m, err := mf.load()
+	name, threshold, predict, err := modelPredict(mf, stderr)
 	if err != nil {
 		return err
 	}
-	threshold := mf.threshold(m)
-	if threshold != mf.cfg.Threshold {
-		fmt.Fprintf(stderr, "threshold %.6g: the model's own (needle finetune chose it); --threshold overrides\n", threshold)
-	}
-	p, err := mf.pipeline(m)
-	if err != nil {
-		return err
-	}
-	route := predictor(p)
-	items, err := eval.CreateLines(*perItem)
-	if err != nil {
-		return err
-	}
-	defer items.Close()
-	bar := eval.Progress(stderr)
-	rep, err := eval.RunBFCL(ctx, m.ID(), data, func(ctx context.Context, e *eval.Entry) eval.Prediction {
-		return route(ctx, e.Question, string(e.Functions))
-	}, threshold, func(done, total int, it *eval.Item) error {
-		bar(done, total, it.Category)
-		return items.Write(it)
-	})
-	if err := endRun(stderr, items, err); err != nil {
-		return err
-	}
-	rep.WriteTable(stdout)
-	return eval.WriteJSON(*out, rep)
+	return runEntries(ctx, name, data, predict, threshold, *perItem, *out, stdout, stderr)
 }
 
 func runEvalSynth(ctx context.Context, args []string, stdout, stderr io.Writer) error {
