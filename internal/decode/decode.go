@@ -273,16 +273,23 @@ func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 	if res.Calls == nil {
 		res.Calls = []toolspec.Call{}
 	}
-	if !d.grounding(req.Grounding).KeepUnsaid {
+	checkValues(res, req.Tools, req.Query, d.grounding(req.Grounding))
+	return res, nil
+}
+
+// checkValues applies the rules on the finished answer's values: optional free values the
+// transcript does not contain are dropped (unsaid.go, unless gr.KeepUnsaid), and an answer
+// whose call repeats a value scores confidence 0 (repeated.go).
+func checkValues(res *Result, tools []Tool, query string, gr Grounding) {
+	if !gr.KeepUnsaid {
 		var dropped bool
-		if res.Calls, dropped = dropUnsaid(res.Calls, req.Tools, req.Query); dropped {
+		if res.Calls, dropped = dropUnsaid(res.Calls, tools, query); dropped {
 			res.Raw = rawCalls(res.Calls)
 		}
 	}
-	if repeatedValue(res.Calls, req.Tools) && res.Confidence > repeatedValueConfidence {
-		res.Confidence = repeatedValueConfidence // repeated.go
+	if repeatedValue(res.Calls, tools) {
+		res.Confidence = 0
 	}
-	return res, nil
 }
 
 // decodeConstrained runs greedy decoding under the grammar with grounded free string values
@@ -318,12 +325,11 @@ func (d *Decoder) decodeConstrained(ctx context.Context, s *scratch, sess *needl
 			break
 		}
 		// Room left for this token, the closer's bytes after it and </s>.
-		choosesKey := st.ChoosesKey()
 		tok, next, logp, ok := d.chooseToken(s, g, &st, limit-used-1, gr)
 		if !ok {
 			return nil, 0, 0, &CapError{Cap: limit, Stuck: true}
 		}
-		if next.Informative() || choosesKey {
+		if next.Informative() {
 			sumLogp += logp
 			nInfo++
 		}
@@ -483,7 +489,7 @@ func (d *Decoder) groundLogits(s *scratch, g *grammar.Grammar, st *grammar.State
 	if gr.Mode == GroundOff {
 		return nil
 	}
-	cands, canClose := cp.candidates(atStart)
+	cands, canClose, wordEnd := cp.candidates(atStart)
 	bonus := func(id int32) {
 		if s.bonused.has(id) { // a token repeated in the transcript gets the bonus once
 			return
@@ -500,7 +506,7 @@ func (d *Decoder) groundLogits(s *scratch, g *grammar.Grammar, st *grammar.State
 			bonus(id)
 		}
 	}
-	switch copyRule(gr, atStart, cp.started && cp.copying, canClose, len(cands) > 0) {
+	switch copyRule(gr, atStart, cp.started && cp.copying, canClose, wordEnd, len(cands) > 0) {
 	case copyOnly:
 		return s.allow.set(cands, nil)
 	case copyOrClose:

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Grounded decoding: free string values (no enum) are usually copied from the transcript
@@ -98,6 +100,9 @@ func ParseGrounding(s string) (Grounding, error) {
 	case "bonus":
 		g.Mode = GroundBonus
 	case "span":
+		if g.Partial { // span keeps every copy on the transcript: nothing to relax
+			return g, errGrounding(s)
+		}
 		g.Mode = GroundSpan
 	default:
 		return g, errGrounding(s)
@@ -126,7 +131,9 @@ const freeValueSlack = 16
 type copyState struct {
 	q        []int32 // transcript tokens
 	qWord    []bool  // q[i] starts a word (its piece begins with a space)
-	qBound   []bool  // a word ends before q[i] (wordBoundary)
+	qBound   []bool  // a word ends before q[i] (wordBoundaries)
+	qText    []byte  // the pieces' bytes, concatenated
+	qOff     []int32 // where q[i] starts in qText
 	inValue  bool
 	started  bool    // the value's first token was a transcript word start
 	matched  []int32 // value tokens so far, while they are still a run of q
@@ -236,23 +243,27 @@ func (c *copyState) reset(q []int32, vb [][]byte, query string) {
 	queryBytes := len(query)
 	c.numberLiterals(query)
 	c.q = q
-	c.qWord, c.qBound = c.qWord[:0], c.qBound[:0]
-	var prev []byte
+	c.qWord = c.qWord[:0]
+	c.qText = c.qText[:0]
+	c.qOff = c.qOff[:0]
 	for _, id := range q {
 		b := vb[id]
 		c.qWord = append(c.qWord, len(b) > 0 && b[0] == ' ')
-		c.qBound = append(c.qBound, wordBoundary(prev, b))
-		prev = b
+		c.qOff = append(c.qOff, int32(len(c.qText)))
+		c.qText = append(c.qText, b...)
 	}
+	c.qBound = wordBoundaries(c.qBound[:0], c.qText, c.qOff)
 	c.inValue, c.started, c.copying = false, false, false
 	c.matched = c.matched[:0]
 	c.valBytes = 0
 	c.maxBytes = queryBytes + freeValueSlack
 }
 
-// candidates returns the token ids that copy from the transcript at this point and whether
-// closing the string continues a copy (the value so far ends on a word boundary).
-func (c *copyState) candidates(atStart bool) ([]int32, bool) {
+// candidates returns the token ids that copy from the transcript at this point, whether
+// closing the string continues a copy (the run so far ends before a transcript piece that
+// starts a word, or at its end: the copy bonus for closing and span mode's close), and
+// whether the run ends where a word does (wordBoundaries: whole-word copying).
+func (c *copyState) candidates(atStart bool) (cands []int32, canClose, wordEnd bool) {
 	c.cand = c.cand[:0]
 	if atStart {
 		for i, id := range c.q {
@@ -260,25 +271,25 @@ func (c *copyState) candidates(atStart bool) ([]int32, bool) {
 				c.cand = append(c.cand, id)
 			}
 		}
-		return c.cand, false
+		return c.cand, false, false
 	}
 	if !c.copying {
-		return c.cand, false
+		return c.cand, false, false
 	}
 	k := len(c.matched)
-	canClose := false
 	for j := 0; j+k <= len(c.q); j++ {
 		if !runEqual(c.q[j:j+k], c.matched) {
 			continue
 		}
-		if j+k == len(c.q) || c.qBound[j+k] {
-			canClose = true
+		if j+k == len(c.q) {
+			canClose, wordEnd = true, true
+			continue
 		}
-		if j+k < len(c.q) {
-			c.cand = append(c.cand, c.q[j+k])
-		}
+		canClose = canClose || c.qWord[j+k]
+		wordEnd = wordEnd || c.qBound[j+k]
+		c.cand = append(c.cand, c.q[j+k])
 	}
-	return c.cand, canClose
+	return c.cand, canClose, wordEnd
 }
 
 // Whole-word copying. A value that began by copying a transcript word may only end, or
@@ -299,11 +310,12 @@ const (
 )
 
 // copyRule decides the step's restriction: span mode keeps a value that began as a copy on
-// the transcript (closing where a word ends); otherwise, unless gr.Partial, a copy that is
-// inside a word must go on with it (whole-word copying). copying: the value began with a
-// transcript word and is still a run of it; canClose: the run ends where a word does;
-// haveCands: some token continues the run.
-func copyRule(gr Grounding, atStart, copying, canClose, haveCands bool) copyRestriction {
+// the transcript (closing where the next transcript piece starts a word); otherwise, unless
+// gr.Partial, a copy inside a word must go on with it (whole-word copying). copying: the
+// value began with a transcript word and is still a run of it; canClose: the run ends
+// before a word start; wordEnd: it ends where a word does (wordBoundaries); haveCands: some
+// token continues the run.
+func copyRule(gr Grounding, atStart, copying, canClose, wordEnd, haveCands bool) copyRestriction {
 	switch {
 	case gr.Mode == GroundOff || atStart || !copying:
 		return copyFree
@@ -311,32 +323,42 @@ func copyRule(gr Grounding, atStart, copying, canClose, haveCands bool) copyRest
 		return copyOrClose
 	case gr.Mode == GroundSpan:
 		return copyOnly
-	case !gr.Partial && !canClose && haveCands:
+	case !gr.Partial && !wordEnd && haveCands:
 		return copyOnly
 	}
 	return copyFree
 }
 
-// wordBoundary reports whether a word ends between the pieces prev and next: next starts
-// with a space or an ASCII character that is neither letter nor digit ("hbf" | "?"), prev
-// ends with one, or the two meet between a digit and a letter ("5" | "pm"). Bytes of
-// multi-byte characters are letters ("stra" | "\xc3").
-func wordBoundary(prev, next []byte) bool {
-	if len(prev) == 0 || len(next) == 0 {
-		return true
+// wordBoundaries appends to dst, for each transcript piece (starting at off[i] in text, the
+// pieces' bytes concatenated), whether a word ends before it: at the text's start, between
+// two characters of which one is neither letter, digit nor mark (a space, "?", "’", "–"),
+// between a letter and a digit ("5" | "pm"), and between two digits, which are pieces of
+// their own, so a copied number stays free to take separators ("555-1234"). A piece that
+// starts inside a character (byte fallback: "stra" "\xc3" "\x9f" "e") never starts a word.
+func wordBoundaries(dst []bool, text []byte, off []int32) []bool {
+	for _, o := range off {
+		if o == 0 || int(o) >= len(text) {
+			dst = append(dst, true)
+			continue
+		}
+		if !utf8.RuneStart(text[o]) {
+			dst = append(dst, false)
+			continue
+		}
+		a, _ := utf8.DecodeLastRune(text[:o])
+		b, _ := utf8.DecodeRune(text[o:])
+		wa, wb := wordRune(a), wordRune(b)
+		da, db := unicode.IsDigit(a), unicode.IsDigit(b)
+		dst = append(dst, !wa || !wb || da != db || (da && db))
 	}
-	a, b := prev[len(prev)-1], next[0]
-	if !wordByte(a) || !wordByte(b) {
-		return true
-	}
-	return isDigit(a) != isDigit(b)
+	return dst
 }
 
-func wordByte(c byte) bool {
-	return c >= 0x80 || isDigit(c) || (c|0x20 >= 'a' && c|0x20 <= 'z')
+// wordRune reports whether r belongs to a word: a letter, digit or mark. A byte that does
+// not decode (a character split across pieces) counts as part of a word.
+func wordRune(r rune) bool {
+	return r == utf8.RuneError || unicode.IsLetter(r) || unicode.IsDigit(r) || unicode.IsMark(r)
 }
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // step records the chosen token: start is true when it began the value (it carries the
 // virtual space), n is the number of content bytes it added.
@@ -478,5 +500,5 @@ func numEqual(a, b []byte) bool {
 }
 
 func errGrounding(s string) error {
-	return fmt.Errorf("decode: grounding %q: want off, bonus[:B] or span[:B] with 0 <= B <= 100, then optional ,strings and ,repeats", s)
+	return fmt.Errorf("decode: grounding %q: want off, bonus[:B] or span[:B] with 0 <= B <= 100, then optional ,strings, ,repeats, ,unsaid and (bonus only) ,partial", s)
 }

@@ -21,7 +21,7 @@ func TestCopyStateCandidates(t *testing.T) {
 	var c copyState
 	c.reset(q, vb, " set a timer a ")
 
-	cands, canClose := c.candidates(true)
+	cands, canClose, _ := c.candidates(true)
 	if want := []int32{10, 11, 14, 11}; !slices.Equal(cands, want) || canClose {
 		t.Fatalf("at start: %v %v, want word starts %v and no close", cands, canClose, want)
 	}
@@ -29,20 +29,20 @@ func TestCopyStateCandidates(t *testing.T) {
 	if !c.started || !c.copying {
 		t.Fatal("value starting with a transcript word is a copy")
 	}
-	cands, canClose = c.candidates(false)
-	if !slices.Equal(cands, []int32{13}) || canClose {
+	cands, canClose, wordEnd := c.candidates(false)
+	if !slices.Equal(cands, []int32{13}) || canClose || wordEnd {
 		t.Fatalf("after ' ti': %v %v, want [13] and no close (mid-word)", cands, canClose)
 	}
 	c.step(13, false, 3)
-	cands, canClose = c.candidates(false)
-	if !slices.Equal(cands, []int32{11}) || !canClose {
+	cands, canClose, wordEnd = c.candidates(false)
+	if !slices.Equal(cands, []int32{11}) || !canClose || !wordEnd {
 		t.Fatalf("after ' ti mer': %v %v, want [11] and close", cands, canClose)
 	}
 	c.step(20, false, 2) // leaves the transcript
 	if c.copying {
 		t.Fatal("a token off the transcript ends the copy")
 	}
-	if cands, canClose = c.candidates(false); len(cands) != 0 || canClose {
+	if cands, canClose, _ = c.candidates(false); len(cands) != 0 || canClose {
 		t.Fatalf("not copying: %v %v", cands, canClose)
 	}
 	c.endValue()
@@ -68,7 +68,7 @@ func TestParseGrounding(t *testing.T) {
 			t.Errorf("%q: %+v %v, want %+v", in, got, err, want)
 		}
 	}
-	for _, bad := range []string{"spam", "bonus:x", "span:-1", "bonus:1000", "off,strings", "bonus,nums", ",strings", "bonus,strings,strings", "bonus,", "off,partial", "bonus,partial,partial"} {
+	for _, bad := range []string{"spam", "bonus:x", "span:-1", "bonus:1000", "off,strings", "bonus,nums", ",strings", "bonus,strings,strings", "bonus,", "off,partial", "span,partial", "bonus,partial,partial"} {
 		if _, err := ParseGrounding(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
@@ -260,27 +260,31 @@ func TestCallTrackerSpans(t *testing.T) {
 	}
 }
 
-func TestWordBoundary(t *testing.T) {
+// Word ends between transcript pieces, by character: spaces and punctuation (ASCII or not),
+// letter/digit changes and digit/digit; never inside a character split into byte pieces.
+func TestWordBoundaries(t *testing.T) {
 	for _, c := range []struct {
-		prev, next string
-		want       bool
+		pieces []string
+		want   []bool
 	}{
-		{"", " set", true},
-		{" set", " a", true},     // a space starts the next word
-		{" ti", "mer", false},    // inside "timer"
-		{" h", "bf", false},      // inside "hbf"
-		{"bf", "?", true},        // punctuation ends it
-		{"(", "hbf", true},       // and starts the next
-		{" stra", "\xc3", false}, // "straße": bytes of a multi-byte letter are letters
-		{"\x9f", "e", false},
-		{" 5", "pm", true}, // digit to letter
-		{" pm", "5", true},
-		{" 12", "34", false},
-		{" u", "6", true},
-		{"abc", "", true},
+		{[]string{" set", " a", " ti", "mer"}, []bool{true, true, true, false}},
+		{[]string{" to", " h", "bf", "?"}, []bool{true, true, false, true}},
+		{[]string{" at", " ", "3", "pm"}, []bool{true, true, true, true}},           // digits and letters
+		{[]string{" ", "5", "5", "5"}, []bool{true, true, true, true}},              // digit pieces
+		{[]string{" stra", "\xc3", "\x9f", "e"}, []bool{true, false, false, false}}, // "straße"
+		{[]string{" an", "na", "’s"}, []bool{true, false, true}},                    // a curly apostrophe ends a word
+		{[]string{" münchen", "–", "pasing"}, []bool{true, true, true}},             // an en dash
+		{[]string{" u", "6"}, []bool{true, true}},
+		{[]string{" o", "'", "brien"}, []bool{true, true, true}},
 	} {
-		if got := wordBoundary([]byte(c.prev), []byte(c.next)); got != c.want {
-			t.Errorf("wordBoundary(%q, %q) = %v, want %v", c.prev, c.next, got, c.want)
+		var text []byte
+		var off []int32
+		for _, p := range c.pieces {
+			off = append(off, int32(len(text)))
+			text = append(text, p...)
+		}
+		if got := wordBoundaries(nil, text, off); !slices.Equal(got, c.want) {
+			t.Errorf("%q: %v, want %v", c.pieces, got, c.want)
 		}
 	}
 }
@@ -292,31 +296,34 @@ func TestCopyRule(t *testing.T) {
 	partial := bonus
 	partial.Partial = true
 	for _, c := range []struct {
-		name                                 string
-		gr                                   Grounding
-		atStart, copying, canClose, haveCand bool
-		want                                 copyRestriction
+		name                                          string
+		gr                                            Grounding
+		atStart, copying, canClose, wordEnd, haveCand bool
+		want                                          copyRestriction
 	}{
-		{"bonus mid-word", bonus, false, true, false, true, copyOnly},
-		{"bonus at a word end", bonus, false, true, true, true, copyFree},
-		{"bonus at the transcript's end", bonus, false, true, true, false, copyFree},
-		{"bonus, no continuation", bonus, false, true, false, false, copyFree},
-		{"bonus, value not a copy", bonus, false, false, false, true, copyFree},
-		{"bonus, value start", bonus, true, false, false, true, copyFree},
-		{"partial mid-word", partial, false, true, false, true, copyFree},
-		{"span mid-word", span, false, true, false, true, copyOnly},
-		{"span at a word end", span, false, true, true, true, copyOrClose},
-		{"span, value not a copy", span, false, false, false, true, copyFree},
-		{"off", off, false, true, false, true, copyFree},
+		{"bonus mid-word", bonus, false, true, false, false, true, copyOnly},
+		{"bonus at a word end", bonus, false, true, true, true, true, copyFree},
+		{"bonus before punctuation", bonus, false, true, false, true, true, copyFree},
+		{"bonus at the transcript's end", bonus, false, true, true, true, false, copyFree},
+		{"bonus, no continuation", bonus, false, true, false, false, false, copyFree},
+		{"bonus, value not a copy", bonus, false, false, false, false, true, copyFree},
+		{"bonus, value start", bonus, true, false, false, false, true, copyFree},
+		{"partial mid-word", partial, false, true, false, false, true, copyFree},
+		{"span mid-word", span, false, true, false, false, true, copyOnly},
+		{"span before punctuation", span, false, true, false, true, true, copyOnly},
+		{"span at a word start", span, false, true, true, true, true, copyOrClose},
+		{"span, value not a copy", span, false, false, false, false, true, copyFree},
+		{"off", off, false, true, false, false, true, copyFree},
 	} {
-		if got := copyRule(c.gr, c.atStart, c.copying, c.canClose, c.haveCand); got != c.want {
+		if got := copyRule(c.gr, c.atStart, c.copying, c.canClose, c.wordEnd, c.haveCand); got != c.want {
 			t.Errorf("%s: %v, want %v", c.name, got, c.want)
 		}
 	}
 }
 
-// A copy may close before punctuation that ends the word ("hbf?" -> "hbf"), not inside it.
-func TestCopyClosesBeforePunctuation(t *testing.T) {
+// Before punctuation a copy is at a word end (free to close or go on) but closing earns no
+// copy bonus: that stays where the next piece starts a word, as before whole-word copying.
+func TestCopyWordEndBeforePunctuation(t *testing.T) {
 	vb := make([][]byte, 8)
 	for id, b := range map[int]string{1: " to", 2: " h", 3: "bf", 4: "?"} {
 		vb[id] = []byte(b)
@@ -324,11 +331,11 @@ func TestCopyClosesBeforePunctuation(t *testing.T) {
 	var c copyState
 	c.reset([]int32{1, 2, 3, 4}, vb, " to hbf?")
 	c.step(2, true, 1)
-	if _, canClose := c.candidates(false); canClose {
-		t.Fatal("' h' is inside 'hbf': no close")
+	if _, canClose, wordEnd := c.candidates(false); canClose || wordEnd {
+		t.Fatal("' h' is inside 'hbf'")
 	}
 	c.step(3, false, 2)
-	if cands, canClose := c.candidates(false); !canClose || !slices.Equal(cands, []int32{4}) {
-		t.Fatalf("after ' hbf': %v %v, want [4] and close", cands, canClose)
+	if cands, canClose, wordEnd := c.candidates(false); canClose || !wordEnd || !slices.Equal(cands, []int32{4}) {
+		t.Fatalf("after ' hbf': %v close %v word end %v, want [4], no close bonus, a word end", cands, canClose, wordEnd)
 	}
 }

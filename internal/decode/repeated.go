@@ -2,6 +2,7 @@ package decode
 
 import (
 	"encoding/json"
+	"slices"
 
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -12,13 +13,8 @@ import (
 // final answers after the unsaid rule): 47 of 2,875 real dev answers, 18 of 913 HWU64 test
 // answers and 49 of 840 BFCL answers had one, and none of the 114 was right; some came with
 // confidence 0.998, the confident errors that held a fine-tuned toolset's threshold up. Such
-// an answer keeps its calls (the caller may still want to see them) but its confidence is
-// capped at repeatedValueConfidence, so it is never answered locally at any threshold a
-// router would use.
-
-// repeatedValueConfidence is the most confidence an answer with a repeated value keeps: a
-// coin's, below every threshold the router or a fine-tune chooses.
-const repeatedValueConfidence = 0.5
+// an answer keeps its calls (the caller may still want to see them) but scores confidence 0,
+// so no threshold (they are in (0, 1]) answers it locally.
 
 // repeatedValue reports whether some call gives two free string parameters of its tool (no
 // enum, no format) the same non-empty value, compared as lowercase words.
@@ -35,7 +31,7 @@ func repeatedValue(calls []toolspec.Call, tools []Tool) bool {
 		seen := make(map[string]bool, len(keys))
 		for k, key := range keys {
 			p := spec.Param(key)
-			if p == nil || p.Type != "string" || len(p.Enum) > 0 || p.Format != "" {
+			if p == nil || !freeString(p) {
 				continue
 			}
 			var s string
@@ -53,4 +49,10 @@ func repeatedValue(calls []toolspec.Call, tools []Tool) bool {
 		}
 	}
 	return false
+}
+
+// freeString reports whether p takes a string the schema leaves free: string among its types
+// (["string", "null"] included), no enum, no format.
+func freeString(p *toolspec.Param) bool {
+	return slices.Contains(p.TypeList(), "string") && len(p.Enum) == 0 && p.Format == ""
 }

@@ -17,6 +17,7 @@ func TestRepeatedValue(t *testing.T) {
 		{Name: "on", Type: "string", Format: "date"},
 		{Name: "stops", Type: "integer"},
 		{Name: "changes", Type: "integer"},
+		{Name: "note", Types: []string{"string", "null"}},
 	}}
 	tools := []Tool{{Spec: &trip}}
 	for _, tc := range []struct {
@@ -32,6 +33,7 @@ func TestRepeatedValue(t *testing.T) {
 		{"numbers may agree", `{"stops": 2, "changes": 2}`, false},
 		{"empty values are not values", `{"from": "", "to": ""}`, false},
 		{"unknown keys are not checked", `{"x": "a", "y": "a"}`, false},
+		{"a nullable string is a free string", `{"from": "pasing", "note": "Pasing"}`, true},
 	} {
 		calls := []toolspec.Call{{Name: "find_connection", Arguments: json.RawMessage(tc.args)}}
 		if got := repeatedValue(calls, tools); got != tc.want {
@@ -45,5 +47,28 @@ func TestRepeatedValue(t *testing.T) {
 	}
 	if repeatedValue([]toolspec.Call{{Name: "other", Arguments: json.RawMessage(`{"a": "x", "b": "x"}`)}}, tools) {
 		t.Error("a call of a tool without a spec is not checked")
+	}
+}
+
+// The finished answer: an unsaid optional value is dropped first, then a repeated value
+// zeroes the confidence; the calls stay.
+func TestCheckValues(t *testing.T) {
+	trip := toolspec.Tool{Name: "trip", Params: []toolspec.Param{{Name: "from", Type: "string"}, {Name: "to", Type: "string"}}}
+	tools := []Tool{{Spec: &trip}}
+	for _, tc := range []struct {
+		name, query, args, wantArgs string
+		gr                          Grounding
+		wantConf                    float64
+	}{
+		{"two places", "from pasing to garching", `{"from": "pasing", "to": "garching"}`, `{"from": "pasing", "to": "garching"}`, DefaultGrounding, 0.9},
+		{"a repeated value", "from pasing to garching", `{"from": "pasing", "to": "pasing"}`, `{"from": "pasing", "to": "pasing"}`, DefaultGrounding, 0},
+		{"unsaid values are dropped before the check", "to garching", `{"from": "pasing", "to": "pasing"}`, `{}`, DefaultGrounding, 0.9},
+		{"kept unsaid values still repeat", "to garching", `{"from": "pasing", "to": "pasing"}`, `{"from": "pasing", "to": "pasing"}`, Grounding{Mode: GroundBonus, Bonus: 2, KeepUnsaid: true, set: true}, 0},
+	} {
+		res := &Result{Calls: []toolspec.Call{{Name: "trip", Arguments: json.RawMessage(tc.args)}}, Confidence: 0.9}
+		checkValues(res, tools, tc.query, tc.gr)
+		if string(res.Calls[0].Arguments) != tc.wantArgs || res.Confidence != tc.wantConf {
+			t.Errorf("%s: %s confidence %v, want %s and %v", tc.name, res.Calls[0].Arguments, res.Confidence, tc.wantArgs, tc.wantConf)
+		}
 	}
 }

@@ -39,7 +39,7 @@ func dropUnsaid(calls []toolspec.Call, tools []Tool, transcript string) ([]tools
 		for k, key := range keys {
 			keep[k] = true
 			p := spec.Param(key)
-			if p == nil || p.Required || p.Type != "string" || len(p.Enum) > 0 || p.Format != "" {
+			if p == nil || p.Required || !freeString(p) {
 				continue
 			}
 			var s string

@@ -260,33 +260,42 @@ func TestNumberSlot(t *testing.T) {
 	}
 }
 
-// ChoosesKey is true where the next byte picks the next argument or ends the arguments,
-// false in names, values, nested objects and the colon (wire form: values carry a virtual space).
-func TestChoosesKey(t *testing.T) {
-	g, err := CompileAll(mustTools(t, `[{"name":"f","parameters":{"from":{"type":"string"},"to":{"type":"string"},"o":{"type":"object","properties":{"k":{"type":"string"}}}}}]`))
+// Informative marks the tokens confidence counts: among them, since session 11, the choices
+// among a call's arguments (another key or none, which key), but not the bytes the grammar
+// forces there. Each case feeds a prefix, then one token (several bytes, as the model's
+// pieces are), and asks whether that token was informative.
+func TestInformativeKeyChoices(t *testing.T) {
+	g, err := CompileAll(mustTools(t, `[{"name":"f","parameters":{"from":{"type":"string"},"fresh":{"type":"boolean"},"to":{"type":"string"}}},
+{"name":"r","parameters":{"id":{"type":"string","required":true}}}]`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for in, want := range map[string]bool{
-		`[`:                                       false,
-		`[{"name":"f`:                             false,
-		`[{"name":"f","arguments":{`:              true, // a key or '}'
-		`[{"name":"f","arguments":{"fr`:           true, // inside a declared key
-		`[{"name":"f","arguments":{"from"`:        false, // the colon is forced
-		`[{"name":"f","arguments":{"from":`:       false,
-		`[{"name":"f","arguments":{"from":"`:      false,
-		`[{"name":"f","arguments":{"from":" a"`:   true, // ',' or '}'
-		`[{"name":"f","arguments":{"from":" a",`:  true,
-		`[{"name":"f","arguments":{"o":{`:         false, // a nested object's keys are values
-		`[{"name":"f","arguments":{"from":" a"}`:  false,
-		`[{"name":"f","arguments":{"from":" a"}}`: false,
+	for _, c := range []struct {
+		prefix, token string
+		want          bool
+	}{
+		{`[{"name":"f","arguments":`, `{"`, true},             // '"' against '}': some arguments
+		{`[{"name":"f","arguments":`, `{}`, true},             // none
+		{`[{"name":"f","arguments":{"`, `f`, true},            // from/fresh against to
+		{`[{"name":"f","arguments":{"f`, `r`, false},          // forced: both go on with r
+		{`[{"name":"f","arguments":{"fr`, `om`, true},         // from against fresh
+		{`[{"name":"f","arguments":{"fro`, `m":`, false},      // the rest of the one key left, and the colon
+		{`[{"name":"f","arguments":{"from":" a"`, `,"`, true}, // another argument
+		{`[{"name":"f","arguments":{"from":" a","`, `to`, true},
+		{`[{"name":"r","arguments":`, `{"`, false},                                    // id is required: '"' is forced
+		{`[{"name":"r","arguments":{"`, `id`, false},                                  // the only key
+		{`[{"name":"f","arguments":{"from":" a","fresh":true,"to":" b"`, `}}`, false}, // nothing left to choose
 	} {
 		var s State
-		if !feedAll(g, &s, in) {
-			t.Fatalf("%s refused", in)
+		if !feedAll(g, &s, c.prefix) {
+			t.Fatalf("%s refused", c.prefix)
 		}
-		if got := s.ChoosesKey(); got != want {
-			t.Errorf("%s: ChoosesKey %v, want %v", in, got, want)
+		s.ClearInfo()
+		if !feedAll(g, &s, c.token) {
+			t.Fatalf("%s + %s refused", c.prefix, c.token)
+		}
+		if got := s.Informative(); got != c.want {
+			t.Errorf("%s + %s: informative %v, want %v", c.prefix, c.token, got, c.want)
 		}
 	}
 }

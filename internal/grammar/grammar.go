@@ -287,27 +287,13 @@ func (s *State) NameNode() int { return int(s.lit) }
 // which is not part of the answer's JSON.
 func (s *State) Virtual() bool { return s.virt }
 
-// Informative reports whether the bytes fed since ClearInfo touched a tool name, a value or
-// the call/no-call decision: the tokens confidence counts.
+// Informative reports whether the bytes fed since ClearInfo touched a tool name, a value, a
+// choice among a call's arguments (which key next, or none) or the call/no-call decision:
+// the tokens confidence counts.
 func (s *State) Informative() bool { return s.info }
 
 // ClearInfo starts a new token for Informative.
 func (s *State) ClearInfo() { s.info = false }
-
-// ChoosesKey reports whether the next byte chooses among a call's arguments: which key comes
-// next, or that the arguments end ('{' just opened, after a value, inside a declared key).
-// Confidence counts these tokens too (session 11): an argument left out or put under the
-// wrong key is decided here, and without them a call missing its "from" kept 0.9997.
-func (s *State) ChoosesKey() bool {
-	if s.depth != 1 || s.stack[0].kind != fObject {
-		return false
-	}
-	switch s.stack[0].st {
-	case objStart, objKey, objAfterValue, objNext:
-		return true
-	}
-	return false
-}
 
 // maxClosedChoices: an enum of more literals than this (cities, tickers) is a list of
 // values the transcript should spell, not a closed choice for groundedRepeat.
