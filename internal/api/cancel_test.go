@@ -79,12 +79,13 @@ func TestCancelMidDecode(t *testing.T) {
 		codesSeen <- status.Code(err)
 		return resp, err
 	}
+	query := ""
 	call := func(n int) (midResult, codes.Code, error) {
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
 		model := &midDecode{Decoder: d, n: n, cancel: cancel, done: make(chan midResult, 1)}
 		c := newClientFull(t, model, "", registry.Config{DataDir: t.TempDir()}, nil, nil, observe)
-		_, err := c.Route(ctx, inline("what's the weather in Paris for the next 3 days"))
+		_, err := c.Route(ctx, inline(query))
 		select {
 		case r := <-model.done:
 			return r, <-codesSeen, err
@@ -93,9 +94,21 @@ func TestCancelMidDecode(t *testing.T) {
 		}
 		return midResult{}, 0, nil
 	}
-	full, code, err := call(1 << 30)
-	if err != nil || full.err != nil || code != codes.OK || full.checks < 6 {
-		t.Fatalf("uncancelled: %v %+v %v, want an answer of several steps", err, full, code)
+	// The mechanics need an answer of several decode steps; which request the shipped model
+	// answers with a call (rather than declining in a step or two) changes with the model.
+	var full midResult
+	for _, query = range []string{"what's the weather in Paris for the next 3 days", "weather in Paris for three days", "set a timer for ten minutes"} {
+		var code codes.Code
+		var err error
+		if full, code, err = call(1 << 30); err != nil || full.err != nil || code != codes.OK {
+			t.Fatalf("uncancelled %q: %v %+v %v", query, err, full, code)
+		}
+		if full.checks >= 6 {
+			break
+		}
+	}
+	if full.checks < 6 {
+		t.Fatalf("no request gave an answer of several steps (last %q: %d checks)", query, full.checks)
 	}
 	t.Logf("the uncancelled answer: %d checks", full.checks)
 	for _, n := range []int{2, full.checks / 2, full.checks - 2} {
