@@ -19,7 +19,7 @@ func (g *Grammar) Feed(s *State, c byte) bool {
 		switch {
 		case s.depth > 1 || s.stack[0].st == objValue:
 			s.info = true // inside an argument value, or its first byte
-		case g.tools[s.tool].choosesKey(&s.stack[0]):
+		case !s.info && g.tools[s.tool].choosesKey(&s.stack[0]):
 			s.info = true // which argument comes next, or none
 		}
 		switch g.tools[s.tool].feedFrame(s, c) {
@@ -540,9 +540,7 @@ func (tg *Tool) choosesKey(f *frame) bool {
 	unused := allMask(len(o.keys)) &^ f.seen
 	closable := o.required&^f.seen == 0
 	switch f.st {
-	case objStart:
-		return closable && (o.open || unused != 0)
-	case objAfterValue:
+	case objStart, objAfterValue:
 		return closable && (o.open || unused != 0)
 	case objKey:
 		var first byte
