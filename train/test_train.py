@@ -35,5 +35,59 @@ class PermuteParams(unittest.TestCase):
         self.assertTrue(900 < kept < 1100, kept)
 
 
+class FitRows(unittest.TestCase):
+    """fit_rows against a word-count stand-in for the tokenizer."""
+
+    class Words:
+        def encode(self, s):
+            return s.replace('"', " ").replace(",", " ").split()
+
+    def tool(self, name, words):
+        return {"name": name, "description": " ".join(["w"] * words), "parameters": {}}
+
+    def setUp(self):
+        self.length = train.PromptLength(self.Words())
+
+    def row(self, n_tools, answer="t0"):
+        return {"query": "q", "tools": [self.tool(f"t{i}", 10) for i in range(n_tools)],
+                "answers": [{"name": answer, "arguments": {}}] if answer else []}
+
+    def exact(self, r):
+        return len(train.af.encoder_ids(self.Words(), r["query"], r["tools"], 0))
+
+    def test_short_rows_are_kept_whole(self):
+        r = self.row(3)
+        out, trimmed, dropped = train.fit_rows([r], self.length, 200, random.Random(1))
+        self.assertEqual((out, trimmed, dropped), ([r], 0, 0))
+
+    def test_long_rows_lose_distractors_not_the_answer(self):
+        r = self.row(20, answer="t7")
+        out, trimmed, dropped = train.fit_rows([r], self.length, 80, random.Random(1))
+        self.assertEqual((trimmed, dropped), (1, 0))
+        names = [t["name"] for t in out[0]["tools"]]
+        self.assertIn("t7", names)
+        self.assertLess(len(names), 20)
+        self.assertLessEqual(self.exact(out[0]), 80)
+        self.assertEqual(len(r["tools"]), 20, "rows are not modified")
+        # order of the tools that stay is kept
+        self.assertEqual(names, sorted(names, key=lambda n: int(n[1:])))
+
+    def test_no_call_rows_keep_one_tool(self):
+        out, trimmed, dropped = train.fit_rows([self.row(20, answer=None)], self.length, 30, random.Random(1))
+        self.assertEqual((trimmed, dropped), (1, 0))
+        self.assertEqual(len(out[0]["tools"]), 1)
+
+    def test_rows_whose_answer_tools_cannot_fit_are_left_out(self):
+        r = self.row(2)
+        r["tools"][0]["description"] = " ".join(["w"] * 100)
+        out, trimmed, dropped = train.fit_rows([r], self.length, 50, random.Random(1))
+        self.assertEqual((out, trimmed, dropped), ([], 0, 1))
+
+    def test_estimate_is_close_to_the_whole_count(self):
+        for n in (1, 4, 9):
+            r = self.row(n)
+            self.assertLessEqual(abs(self.length.estimate(r["query"], r["tools"]) - self.exact(r)), train.PromptLength.SLACK * (n + 1))
+
+
 if __name__ == "__main__":
     unittest.main()

@@ -63,7 +63,75 @@ def load_rows(path, limit=None):
     return rows
 
 
-def mix_rows(rows, specs, rng):
+class PromptLength:
+    """Counts a row's encoder prompt in tokens (af.encoder_ids: query, the tools token, the
+    tools' JSON), tokenizing each distinct tool once: a mixture repeats a few hundred schemas
+    over hundreds of thousands of rows, and tokenizing every row's tools whole costs minutes.
+    The sum over separately tokenized tools is an estimate (pieces may merge across a join);
+    rows whose estimate is within SLACK tokens per tool of the limit are tokenized whole."""
+
+    SLACK = 2
+
+    def __init__(self, sp):
+        self.sp, self.cache = sp, {}
+
+    def tool(self, t):
+        s = af.dumps(t)
+        n = self.cache.get(s)
+        if n is None:
+            n = self.cache[s] = len(self.sp.encode(s))
+        return n
+
+    def estimate(self, query, tools):
+        # query + tools token + "[" + tools joined by "," + "]"
+        return len(af.encode_query(self.sp, query)) + 1 + 2 + sum(self.tool(t) + 1 for t in tools)
+
+    def fits(self, query, tools, max_enc):
+        n = self.estimate(query, tools)
+        if n + self.SLACK * (len(tools) + 1) <= max_enc:
+            return True
+        if n - self.SLACK * (len(tools) + 1) > max_enc:
+            return False
+        return len(af.encoder_ids(self.sp, query, tools, TOOLS)) <= max_enc
+
+
+def fit_rows(rows, length, max_enc, rng):
+    """Rows whose prompt fits max_enc tokens: a longer row keeps its query, its answers and
+    the tools they name, and loses distractor tools, drawn at random, until it fits (at least
+    one tool stays); a row whose named tools alone do not fit is left out. The encoder would
+    otherwise cut the tools' text and teach answers about tools the model cannot see.
+    Until session 12 a bound of 2.6 characters per token (real text runs 3.5-4.6) left out
+    whole rows instead: half of HWU64's and a fifth of the generated ones, every prompt over
+    about 600 tokens. Returns (rows, trimmed, dropped); rows are not modified."""
+    out, trimmed, dropped = [], 0, 0
+    for r in rows:
+        tools = r["tools"]
+        if length.fits(r["query"], tools, max_enc):
+            out.append(r)
+            continue
+        named = {a.get("name") for a in r.get("answers") or []}
+        keep = list(tools)
+        spare = [i for i, t in enumerate(keep) if t.get("name") not in named]
+        rng.shuffle(spare)
+        gone = set()
+        ok = False
+        for i in spare:
+            if len(keep) - len(gone) <= 1:
+                break
+            gone.add(i)
+            kept = [t for j, t in enumerate(keep) if j not in gone]
+            if length.fits(r["query"], kept, max_enc):
+                ok = True
+                break
+        if ok:
+            out.append(dict(r, tools=kept))
+            trimmed += 1
+        else:
+            dropped += 1
+    return out, trimmed, dropped
+
+
+def mix_rows(rows, specs, rng, prep=None):
     """Adds rows from other JSONL files (e.g. the router's --capture-dir escalations) so each
     makes up its fraction of the result: specs are "FILE:FRACTION", FILE may be a glob, and
     a file's rows are repeated or subsampled to reach their share."""
@@ -75,6 +143,8 @@ def mix_rows(rows, specs, rng):
         files = sorted(glob.glob(path))
         assert path and 0 < frac < 1 and files, f"--mix {spec}: want FILE:FRACTION with 0<FRACTION<1 and an existing FILE"
         src = [r for f in files for r in load_rows(f)]
+        if prep:
+            src = prep(src, spec)
         assert src, f"--mix {spec}: no rows"
         extra.append((src, frac))
     rest = 1 - sum(f for _, f in extra)
@@ -426,16 +496,20 @@ def main():
     if a.init:
         t, init_meta = st.load(os.path.join(a.init, "model.safetensors"))
         model.load_exported(dequant(t))
-    rows = mix_rows(load_rows(a.data), a.mix, random.Random(a.seed)) if a.mix else load_rows(a.data)
+    # Each source is fitted to --max-enc before mixing, so its share counts rows the model sees.
+    length, fit_rng = PromptLength(sp), random.Random(a.seed + 7)
+
+    def fit(src, name):
+        src, trimmed, dropped = fit_rows(src, length, enc.max_enc, fit_rng)
+        if trimmed or dropped:
+            print(f"{name}: {trimmed} rows lost distractor tools to fit --max-enc, {dropped} left out", flush=True)
+        return src
+
+    rows = fit(load_rows(a.data), a.data)
+    rows = mix_rows(rows, a.mix, random.Random(a.seed), fit) if a.mix else rows
     held = load_rows(a.heldout, a.val_rows) if a.heldout else []
-    # Characters stand in for tokens when bucketing (tokenizing every row up front costs minutes).
+    # Characters stand in for tokens when bucketing.
     lens = [len(r["query"]) + len(dumps(r["tools"])) for r in rows]
-    # Rows whose input would be cut would teach answers about tools the model cannot see:
-    # leave them out (about 2.6 characters per token on this data, so the bound is loose).
-    keep = [i for i, n in enumerate(lens) if n <= 2.6 * enc.max_enc]
-    if len(keep) < len(rows):
-        print(f"left out {len(rows) - len(keep)} of {len(rows)} rows longer than --max-enc", flush=True)
-        rows, lens = [rows[i] for i in keep], [lens[i] for i in keep]
 
     muon_p, adam_p = [], []
     for n, p in model.named_parameters():
