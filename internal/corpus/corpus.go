@@ -52,6 +52,27 @@ type Intent struct {
 	Domain   string // intents of one domain are siblings (query / set / remove)
 	Params   []string
 	Variants []toolspec.Tool
+	// Split, when set, is the only split whose rows may offer the intent: SGD has a schema
+	// per split, so a service in two splits is two Intents for one tool.
+	Split string
+	// Serves names what the intent does; intents sharing a key serve the same requests
+	// (SGD's Restaurants_1 and Restaurants_2 both reserve a table). A row never offers one
+	// beside, or instead of, another: its answer could name either, or a no-call row would
+	// decline a request a tool it offers serves.
+	Serves []string
+}
+
+// overlaps reports whether a and b serve the same requests.
+func overlaps(a, b *Intent) bool {
+	if a == b {
+		return true
+	}
+	for _, k := range a.Serves {
+		if slices.Contains(b.Serves, k) {
+			return true
+		}
+	}
+	return false
 }
 
 // Corpus is a converted source.
@@ -92,7 +113,8 @@ type BuildOptions struct {
 // Build turns one split of c into rows: each example offers its intent's tool, a random
 // share of its siblings (same domain) and other tools of c (or opts.Others) up to a random
 // count in [1, MaxTools]; arguments keep the tool's parameter order and hold only what was
-// said. Deterministic for a seed.
+// said. Intents of another split, and intents that serve the example's intent (Serves), are
+// never offered. Deterministic for a seed.
 func Build(c *Corpus, split string, opts BuildOptions, seed uint64) ([]synth.Row, error) {
 	if opts.MaxTools == 0 {
 		opts.MaxTools = 8
@@ -101,7 +123,12 @@ func Build(c *Corpus, split string, opts BuildOptions, seed uint64) ([]synth.Row
 		opts.Repeat = 1
 	}
 	rng := rand.New(rand.NewPCG(seed, 0x636f72707573))
-	pool := append(slices.Clone(c.Intents), opts.Others...)
+	var pool []*Intent
+	for _, it := range append(slices.Clone(c.Intents), opts.Others...) {
+		if it.Split == "" || it.Split == split {
+			pool = append(pool, it)
+		}
+	}
 	var rows []synth.Row
 	for r := 0; r < opts.Repeat; r++ {
 		for _, e := range c.Examples {
@@ -134,7 +161,7 @@ func buildRow(c *Corpus, e Example, pool []*Intent, opts BuildOptions, rng *rand
 	if target != nil {
 		for _, s := range rng.Perm(len(pool)) {
 			it := pool[s]
-			if it != target && it.Domain == target.Domain && len(chosen) < n && rng.Float64() < 0.7 {
+			if !overlaps(it, target) && it.Domain == target.Domain && len(chosen) < n && rng.Float64() < 0.7 {
 				chosen = append(chosen, it)
 			}
 		}
@@ -144,7 +171,7 @@ func buildRow(c *Corpus, e Example, pool []*Intent, opts BuildOptions, rng *rand
 			break
 		}
 		it := pool[s]
-		if it == target || slices.Contains(chosen, it) || (target != nil && it.Domain == target.Domain) {
+		if slices.Contains(chosen, it) || (target != nil && (overlaps(it, target) || it.Domain == target.Domain)) {
 			continue
 		}
 		chosen = append(chosen, it)

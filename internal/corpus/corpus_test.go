@@ -458,3 +458,57 @@ func TestWriteBFCLMaxTools(t *testing.T) {
 		t.Error("a domain larger than MaxTools was written")
 	}
 }
+
+// A row never offers a tool that serves its request other than its own (nor, when its tool
+// is withheld, instead of it), nor a tool of another split's schema: the answer would be
+// one of two right ones, or a decline of a request an offered tool serves. Found in SGD
+// rows, where the dev and test schemas' copy of a service was offered as a sibling and
+// "what's the weather in Campbell?" wanted no call beside find_weather_of_a_location.
+func TestBuildNeverOffersAnotherToolForTheSameJob(t *testing.T) {
+	tool := func(name string) []toolspec.Tool { return []toolspec.Tool{{Name: name, Description: "d"}} }
+	in := func(name, domain, split string, serves ...string) *Intent {
+		return &Intent{Name: name, Domain: domain, Variants: tool(name), Split: split, Serves: serves}
+	}
+	c := &Corpus{Source: "t", Intents: []*Intent{
+		in("reserve_1", "restaurants_1", Train, "reserve"),
+		in("find_1", "restaurants_1", Train, "find"),
+		in("reserve_2", "restaurants_2", Train, "reserve"), // same job, another service
+		in("reserve_1_dev", "restaurants_1", Dev, "reserve"),
+		in("find_1_dev", "restaurants_1", Dev, "find"),
+		in("weather", "weather", ""),
+		in("alarm", "alarm", ""),
+	}}
+	c.Examples = []Example{{Query: "book a table", Intent: "reserve_1", Split: Train}}
+	rows, err := Build(c, Train, BuildOptions{DropRate: 0.5, MaxTools: 6, Repeat: 200}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var withheld, called, sibling int
+	for _, r := range rows {
+		tools := string(r.Tools)
+		for _, bad := range []string{`"reserve_2"`, `_dev"`} {
+			if strings.Contains(tools, bad) {
+				t.Fatalf("row offers %s: %s -> %v", bad, tools, r.Answers)
+			}
+		}
+		if len(r.Answers) == 0 {
+			withheld++
+		} else {
+			called++
+		}
+		if strings.Contains(tools, `"find_1"`) {
+			sibling++
+		}
+	}
+	if withheld < 50 || called < 50 || sibling < 50 {
+		t.Errorf("withheld %d, called %d, with the sibling %d of %d rows: the filter took more than it should", withheld, called, sibling, len(rows))
+	}
+}
+
+func TestWithout(t *testing.T) {
+	its := []*Intent{{Name: "a"}, {Name: "b"}, {Name: "c"}}
+	got := without(its, "b", "z")
+	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "c" || len(its) != 3 || its[1].Name != "b" {
+		t.Errorf("without b, z: %v (from %v)", got, its)
+	}
+}

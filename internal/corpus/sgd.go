@@ -81,6 +81,9 @@ func ReadSGD(dir string) (c *Corpus, skipped int, err error) {
 			for ii := range svc.Intents {
 				it := sgdIntent(sch, si, ii, rewrites)
 				it.Name = cs + "/" + svc.ServiceName + "/" + svc.Intents[ii].Name
+				it.Split = cs
+				// Services of one domain with one intent name (Restaurants_1, _2) do the same job.
+				it.Serves = []string{"sgd." + strings.SplitN(svc.ServiceName, "_", 2)[0] + "." + svc.Intents[ii].Name}
 				byKey[it.Name] = it
 				c.Intents = append(c.Intents, it)
 			}
