@@ -12,10 +12,12 @@ package corpus
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"sort"
 	"strings"
+	"unicode"
 
 	"github.com/needle-router/needle/internal/synth"
 	"github.com/needle-router/needle/internal/toolspec"
@@ -111,8 +113,8 @@ type BuildOptions struct {
 }
 
 // Build turns one split of c into rows: each example offers its intent's tool, a random
-// share of its siblings (same domain) and other tools of c (or opts.Others) up to a random
-// count in [1, MaxTools]; arguments keep the tool's parameter order and hold only what was
+// share of its siblings (same domain) and look-alikes (nearIntents), then other tools of c
+// (or opts.Others), up to a random count in [1, MaxTools]; arguments keep the tool's parameter order and hold only what was
 // said. Intents of another split, and intents that serve the example's intent (Serves), are
 // never offered. Deterministic for a seed.
 func Build(c *Corpus, split string, opts BuildOptions, seed uint64) ([]synth.Row, error) {
@@ -129,13 +131,14 @@ func Build(c *Corpus, split string, opts BuildOptions, seed uint64) ([]synth.Row
 			pool = append(pool, it)
 		}
 	}
+	near := nearIntents(pool, nearK)
 	var rows []synth.Row
 	for r := 0; r < opts.Repeat; r++ {
 		for _, e := range c.Examples {
 			if e.Split != split {
 				continue
 			}
-			row, err := buildRow(c, e, pool, opts, rng)
+			row, err := buildRow(c, e, pool, near, opts, rng)
 			if err != nil {
 				return nil, fmt.Errorf("%s %s %q: %w", c.Source, split, e.Query, err)
 			}
@@ -145,7 +148,7 @@ func Build(c *Corpus, split string, opts BuildOptions, seed uint64) ([]synth.Row
 	return rows, nil
 }
 
-func buildRow(c *Corpus, e Example, pool []*Intent, opts BuildOptions, rng *rand.Rand) (synth.Row, error) {
+func buildRow(c *Corpus, e Example, pool []*Intent, near map[*Intent][]*Intent, opts BuildOptions, rng *rand.Rand) (synth.Row, error) {
 	n := 1 + rng.IntN(opts.MaxTools)
 	var target *Intent
 	if e.Intent != "" {
@@ -159,11 +162,23 @@ func buildRow(c *Corpus, e Example, pool []*Intent, opts BuildOptions, rng *rand
 		chosen = append(chosen, target)
 	}
 	if target != nil {
+		// Siblings (same domain) and look-alikes of other domains (play_music beside
+		// music_query), in a random order, take the room before random others.
+		var alike []*Intent
 		for _, s := range rng.Perm(len(pool)) {
 			it := pool[s]
-			if !overlaps(it, target) && it.Domain == target.Domain && len(chosen) < n && rng.Float64() < 0.7 {
-				chosen = append(chosen, it)
+			if !overlaps(it, target) && it.Domain == target.Domain && rng.Float64() < 0.7 {
+				alike = append(alike, it)
 			}
+		}
+		for _, it := range near[target] {
+			if rng.Float64() < 0.5 {
+				alike = append(alike, it)
+			}
+		}
+		rng.Shuffle(len(alike), func(i, j int) { alike[i], alike[j] = alike[j], alike[i] })
+		for _, it := range alike[:min(len(alike), max(0, n-len(chosen)))] {
+			chosen = append(chosen, it)
 		}
 	}
 	for _, s := range rng.Perm(len(pool)) {
@@ -213,6 +228,83 @@ func buildRow(c *Corpus, e Example, pool []*Intent, opts BuildOptions, rng *rand
 		answers = []synth.Answer{}
 	}
 	return synth.Row{Query: e.Query, Tools: toolspec.AppendJSON(nil, tools), Answers: answers}, nil
+}
+
+// nearK is how many look-alikes of other domains nearIntents keeps per intent.
+const nearK = 4
+
+// nearIntents lists for each intent of pool the intents of other domains that read most
+// like it, best first, at most k: words of the canonical variant's name, description and
+// parameter names, each shared word weighted by its IDF over the pool. Domains group a
+// corpus's intents by scenario, and the requests a model confuses often cross them: HWU64's
+// play_music (domain play) and music_query (domain music) were the commonest confusion on
+// the development sets (59 of 793 wrong tools), and no training row had offered them
+// together. Intents that serve the same job (overlaps) are left out.
+func nearIntents(pool []*Intent, k int) map[*Intent][]*Intent {
+	words := make([]map[string]bool, len(pool))
+	df := map[string]int{}
+	for i, it := range pool {
+		words[i] = intentWords(it)
+		for w := range words[i] {
+			df[w]++
+		}
+	}
+	near := make(map[*Intent][]*Intent, len(pool))
+	type cand struct {
+		i     int
+		score float64
+	}
+	for i, it := range pool {
+		var cs []cand
+		for j, o := range pool {
+			if o.Domain == it.Domain || overlaps(o, it) {
+				continue
+			}
+			var s float64
+			for w := range words[i] {
+				if words[j][w] {
+					s += math.Log(float64(len(pool)) / float64(df[w]))
+				}
+			}
+			if s > 0 {
+				cs = append(cs, cand{j, s})
+			}
+		}
+		sort.SliceStable(cs, func(a, b int) bool { return cs[a].score > cs[b].score })
+		for _, c := range cs[:min(k, len(cs))] {
+			near[it] = append(near[it], pool[c.i])
+		}
+	}
+	return near
+}
+
+// intentWords is the set of lowercase words (3 letters or more) of the canonical variant's
+// name, description and parameter names; snake_case and camelCase names split into words.
+func intentWords(it *Intent) map[string]bool {
+	m := map[string]bool{}
+	if len(it.Variants) == 0 {
+		return m
+	}
+	t := it.Variants[0]
+	text := []string{t.Name, t.Description}
+	for _, p := range t.Params {
+		text = append(text, p.Name)
+	}
+	for _, s := range text {
+		var b strings.Builder
+		for i, r := range s {
+			if i > 0 && unicode.IsUpper(r) {
+				b.WriteByte(' ')
+			}
+			b.WriteRune(r)
+		}
+		for _, w := range strings.FieldsFunc(strings.ToLower(b.String()), func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			if len(w) >= 3 {
+				m[w] = true
+			}
+		}
+	}
+	return m
 }
 
 // answer renders the call of variant v of it with the said slots, in parameter order.

@@ -2,6 +2,7 @@ package corpus
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -510,5 +511,44 @@ func TestWithout(t *testing.T) {
 	got := without(its, "b", "z")
 	if len(got) != 2 || got[0].Name != "a" || got[1].Name != "c" || len(its) != 3 || its[1].Name != "b" {
 		t.Errorf("without b, z: %v (from %v)", got, its)
+	}
+}
+
+// Look-alikes of other domains are offered as distractors: the development sets' commonest
+// wrong tool was music_query for play_music, which no training row had offered together.
+func TestBuildOffersLookAlikes(t *testing.T) {
+	mk := func(name, domain, desc string, params ...string) *Intent {
+		tl := toolspec.Tool{Name: name, Description: desc}
+		for _, p := range params {
+			tl.Params = append(tl.Params, toolspec.Param{Name: p, Type: "string"})
+		}
+		return &Intent{Name: name, Domain: domain, Params: params, Variants: []toolspec.Tool{tl}}
+	}
+	c := &Corpus{Source: "t", Intents: []*Intent{
+		mk("play_music", "play", "Play music: a song, an artist or a genre.", "artist_name", "song_name"),
+		mk("play_radio", "play", "Play a radio station.", "radio_name"),
+		mk("music_query", "music", "Tell what song is playing.", "artist_name", "song_name"),
+	}}
+	for i, d := range []string{"Set an alarm.", "Turn the lights on.", "Order a takeaway.", "Book a taxi.", "Send an email.",
+		"Check the weather.", "Add to a list.", "Convert a currency.", "Tell a joke.", "Read the news."} {
+		c.Intents = append(c.Intents, mk(fmt.Sprintf("other_%d", i), fmt.Sprintf("d%d", i), d, "thing"))
+	}
+	if near := nearIntents(c.Intents, 2); len(near[c.Intents[0]]) == 0 || near[c.Intents[0]][0].Name != "music_query" {
+		t.Fatalf("play_music's look-alikes: %v", near[c.Intents[0]])
+	}
+	c.Examples = []Example{{Query: "play some jazz", Intent: "play_music", Split: Train}}
+	rows, err := Build(c, Train, BuildOptions{MaxTools: 3, Repeat: 400}, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	with := 0
+	for _, r := range rows {
+		if strings.Contains(string(r.Tools), `"music_query"`) {
+			with++
+		}
+	}
+	// Random others alone would offer it in about a tenth of the rows.
+	if with < len(rows)/4 {
+		t.Errorf("music_query offered beside play_music in %d of %d rows", with, len(rows))
 	}
 }
