@@ -177,9 +177,7 @@ func buildRow(c *Corpus, e Example, pool []*Intent, near map[*Intent][]*Intent, 
 			}
 		}
 		rng.Shuffle(len(alike), func(i, j int) { alike[i], alike[j] = alike[j], alike[i] })
-		for _, it := range alike[:min(len(alike), max(0, n-len(chosen)))] {
-			chosen = append(chosen, it)
-		}
+		chosen = append(chosen, alike[:min(len(alike), max(0, n-len(chosen)))]...)
 	}
 	for _, s := range rng.Perm(len(pool)) {
 		if len(chosen) >= n {
