@@ -12,6 +12,7 @@ package corpus
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -252,6 +253,12 @@ func nearIntents(pool []*Intent, k int) map[*Intent][]*Intent {
 		i     int
 		score float64
 	}
+	// Words in sorted order: a float sum in map order differs in its last bit from run to
+	// run, and near-ties would then rank differently (Build must be deterministic).
+	sorted := make([][]string, len(pool))
+	for i := range pool {
+		sorted[i] = slices.Sorted(maps.Keys(words[i]))
+	}
 	for i, it := range pool {
 		var cs []cand
 		for j, o := range pool {
@@ -259,7 +266,7 @@ func nearIntents(pool []*Intent, k int) map[*Intent][]*Intent {
 				continue
 			}
 			var s float64
-			for w := range words[i] {
+			for _, w := range sorted[i] {
 				if words[j][w] {
 					s += math.Log(float64(len(pool)) / float64(df[w]))
 				}
@@ -268,7 +275,7 @@ func nearIntents(pool []*Intent, k int) map[*Intent][]*Intent {
 				cs = append(cs, cand{j, s})
 			}
 		}
-		sort.SliceStable(cs, func(a, b int) bool { return cs[a].score > cs[b].score })
+		sort.SliceStable(cs, func(a, b int) bool { return cs[a].score > cs[b].score }) // ties: pool order
 		for _, c := range cs[:min(k, len(cs))] {
 			near[it] = append(near[it], pool[c.i])
 		}

@@ -552,3 +552,38 @@ func TestBuildOffersLookAlikes(t *testing.T) {
 		t.Errorf("music_query offered beside play_music in %d of %d rows", with, len(rows))
 	}
 }
+
+// nearIntents ranks the same way on every run: with many shared words a float sum in map
+// order could break near-ties differently (seen on HWU64: 429 of 50 x 64 lists differed).
+func TestNearIntentsIsDeterministic(t *testing.T) {
+	// Tools 0-5 share all 20 words, so they tie exactly; tools 6-17 hold the first few words
+	// each, so the words' IDFs differ and a sum's value depends on its order.
+	var pool []*Intent
+	for i := range 18 {
+		var ws []string
+		for j := range 20 {
+			if i < 6 || j < i-5 {
+				ws = append(ws, fmt.Sprintf("word%c", 'a'+j))
+			}
+		}
+		tl := toolspec.Tool{Name: fmt.Sprintf("tool_%d", i), Description: strings.Join(ws, " ")}
+		pool = append(pool, &Intent{Name: tl.Name, Domain: fmt.Sprintf("d%d", i), Variants: []toolspec.Tool{tl}})
+	}
+	first := nearIntents(pool, 3)
+	for range 50 {
+		again := nearIntents(pool, 3)
+		for _, it := range pool {
+			if !slices.Equal(first[it], again[it]) {
+				t.Fatalf("%s: %v then %v", it.Name, names(first[it]), names(again[it]))
+			}
+		}
+	}
+}
+
+func names(its []*Intent) []string {
+	var out []string
+	for _, it := range its {
+		out = append(out, it.Name)
+	}
+	return out
+}

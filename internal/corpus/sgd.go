@@ -84,6 +84,9 @@ func ReadSGD(dir string) (c *Corpus, skipped int, err error) {
 				it.Split = cs
 				// Services of one domain with one intent name (Restaurants_1, _2) do the same job.
 				it.Serves = []string{"sgd." + strings.SplitN(svc.ServiceName, "_", 2)[0] + "." + svc.Intents[ii].Name}
+				if k, ok := sgdSameJob[svc.Intents[ii].Name]; ok {
+					it.Serves = append(it.Serves, k)
+				}
 				byKey[it.Name] = it
 				c.Intents = append(c.Intents, it)
 			}
@@ -216,4 +219,15 @@ func snake(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// sgdSameJob joins intents that do one job under different names or domains (Music_1's
+// PlaySong and Music_2's PlayMedia; Media_1's and Movies_1's FindMovies), so a row offers
+// only one of them.
+var sgdSameJob = map[string]string{
+	"PlaySong":    "sgd.play-music",
+	"PlayMedia":   "sgd.play-music",
+	"LookupSong":  "sgd.lookup-music",
+	"LookupMusic": "sgd.lookup-music",
+	"FindMovies":  "sgd.find-movies",
 }
