@@ -115,9 +115,9 @@ type BuildOptions struct {
 
 // Build turns one split of c into rows: each example offers its intent's tool, a random
 // share of its siblings (same domain) and look-alikes (nearIntents), then other tools of c
-// (or opts.Others), up to a random count in [1, MaxTools]; arguments keep the tool's parameter order and hold only what was
-// said. Intents of another split, and intents that serve the example's intent (Serves), are
-// never offered. Deterministic for a seed.
+// (or opts.Others), up to a random count in [1, MaxTools]; arguments keep the tool's
+// parameter order and hold only what was said. Intents of another split, and intents that
+// serve the example's intent (Serves), are never offered. Deterministic for a seed.
 func Build(c *Corpus, split string, opts BuildOptions, seed uint64) ([]synth.Row, error) {
 	if opts.MaxTools == 0 {
 		opts.MaxTools = 8
