@@ -47,8 +47,15 @@ func (f *fixture) write(t *testing.T, name, config string, weightBytes int) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// Each file is written beside and renamed into place: a reload running meanwhile sees
+	// the old file or the new one, never a truncated one (os.WriteFile truncates first, and
+	// the fake loader, unlike the real one, would take an empty config for a model).
 	for file, b := range map[string][]byte{"config.json": []byte(config), "model.safetensors": make([]byte, weightBytes), "tokenizer.model": []byte("tok")} {
-		if err := os.WriteFile(filepath.Join(dir, file), b, 0o644); err != nil {
+		tmp := filepath.Join(dir, "."+file+".tmp")
+		if err := os.WriteFile(tmp, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(tmp, filepath.Join(dir, file)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -68,7 +75,7 @@ func newFixture(t *testing.T, budget int64) *fixture {
 	f.set, err = New(Config{Root: f.root, Budget: budget, Now: f.clk.now, Default: &fake{"default"}, DefaultID: "needle-small@1",
 		Load: func(fl Files) (Loaded, error) {
 			f.loads.Add(1)
-			if strings.Contains(string(fl.Config), "broken") {
+			if len(fl.Config) == 0 || strings.Contains(string(fl.Config), "broken") { // as the real loader refuses an empty config
 				return Loaded{}, errors.New("config: broken")
 			}
 			return Loaded{Model: &fake{string(fl.Config)}, Bytes: int64(len(fl.Weights)), ID: string(fl.Config)}, nil
