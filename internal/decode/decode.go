@@ -277,13 +277,14 @@ func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 	return res, nil
 }
 
-// checkValues applies the rules on the finished answer's values: optional free values the
-// transcript does not contain are dropped (unsaid.go, unless gr.KeepUnsaid), and an answer
+// checkValues applies the rules on the finished answer's values: optional free values and
+// choices the transcript does not contain are dropped (unsaid.go, unless gr.KeepUnsaid;
+// choices unless gr.KeepUnsaidChoices), and an answer
 // whose call repeats a value scores confidence 0 (repeated.go).
 func checkValues(res *Result, tools []Tool, query string, gr Grounding) {
 	if !gr.KeepUnsaid {
 		var dropped bool
-		if res.Calls, dropped = dropUnsaid(res.Calls, tools, query); dropped {
+		if res.Calls, dropped = dropUnsaid(res.Calls, tools, query, gr.KeepUnsaidChoices); dropped {
 			res.Raw = rawCalls(res.Calls)
 		}
 	}

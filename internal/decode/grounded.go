@@ -52,6 +52,9 @@ type Grounding struct {
 	// KeepUnsaid keeps optional free string arguments the transcript does not contain
 	// (unsaid.go); by default they are dropped.
 	KeepUnsaid bool
+	// KeepUnsaidChoices keeps optional string enum values the transcript does not contain
+	// (unsaid.go); by default they are dropped too.
+	KeepUnsaidChoices bool
 	// Partial lets a copied value stop or leave the transcript inside a word (the rule
 	// before whole-word copying, below); by default it may not.
 	Partial bool
@@ -64,8 +67,9 @@ var DefaultGrounding = Grounding{Mode: GroundBonus, Bonus: 2, set: true}
 // ParseGrounding reads "off", "bonus", "bonus:3", "span", "span:2", then optional
 // comma-separated options: "strings" leaves number values alone, "repeats" keeps ungrounded
 // further calls of a tool, "unsaid" keeps optional free string arguments the transcript does
-// not contain, "partial" lets a copy end or stray inside a word
-// ("bonus:2,strings,repeats,unsaid,partial"). "off" takes "repeats" and "unsaid".
+// not contain (and unsaid choices), "choices" keeps only the optional enum values not said,
+// "partial" lets a copy end or stray inside a word
+// ("bonus:2,strings,repeats,unsaid,partial"). "off" takes "repeats", "unsaid" and "choices".
 func ParseGrounding(s string) (Grounding, error) {
 	g := Grounding{set: true, Bonus: DefaultGrounding.Bonus}
 	spec, opts, hasOpt := strings.Cut(s, ",")
@@ -78,6 +82,8 @@ func ParseGrounding(s string) (Grounding, error) {
 				g.AnyRepeat = true
 			case o == "unsaid" && !g.KeepUnsaid:
 				g.KeepUnsaid = true
+			case o == "choices" && !g.KeepUnsaidChoices:
+				g.KeepUnsaidChoices = true
 			case o == "partial" && !g.Partial:
 				g.Partial = true
 			default:
