@@ -506,7 +506,9 @@ def main():
 
     rows = fit(load_rows(a.data), a.data)
     rows = mix_rows(rows, a.mix, random.Random(a.seed), fit) if a.mix else rows
-    held = load_rows(a.heldout, a.val_rows) if a.heldout else []
+    # Validation rows are fitted like training rows (their own random stream, so training
+    # rows do not depend on --heldout): a row cut at --max-enc loses its answer tools.
+    held = fit_rows(load_rows(a.heldout, a.val_rows), length, enc.max_enc, random.Random(a.seed + 11))[0] if a.heldout else []
     # Characters stand in for tokens when bucketing.
     lens = [len(r["query"]) + len(dumps(r["tools"])) for r in rows]
 
