@@ -37,7 +37,7 @@ type modelFlags struct {
 func bindModel(fs *flag.FlagSet, names ...string) *modelFlags {
 	f := &modelFlags{names: names, fs: fs}
 	config.BindFlags(fs, &f.cfg, names...)
-	fs.StringVar(&f.ground, "ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus), ,repeats (keep ungrounded further calls of a tool), ,unsaid (keep optional free values and choices the transcript does not contain), ,choices (keep only unsaid optional enum values) and ,partial (let a copy end or stray inside a word); see internal/decode/grounded.go")
+	fs.StringVar(&f.ground, "ground", "default", "grounded decoding of free string and number values: off, bonus[:B], span[:B], then optional ,strings (no number bonus), ,repeats (keep ungrounded further calls of a tool), ,unsaid (keep optional free values and choices the transcript does not contain), ,choices (keep only unsaid optional enum values), ,bare (keep the confidence of calls without arguments that leave words of the request unexplained) and ,partial (let a copy end or stray inside a word); see internal/decode/grounded.go")
 	return f
 }
 

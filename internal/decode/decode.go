@@ -279,8 +279,9 @@ func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 
 // checkValues applies the rules on the finished answer's values: optional free values and
 // choices the transcript does not contain are dropped (unsaid.go, unless gr.KeepUnsaid;
-// choices unless gr.KeepUnsaidChoices), and an answer
-// whose call repeats a value scores confidence 0 (repeated.go).
+// choices unless gr.KeepUnsaidChoices), an answer whose call repeats a value scores
+// confidence 0 (repeated.go), and one with a bare call that leaves words of the request
+// unexplained is scaled by bareScale (bare.go, unless gr.KeepBare).
 func checkValues(res *Result, tools []Tool, query string, gr Grounding) {
 	if !gr.KeepUnsaid {
 		var dropped bool
@@ -290,6 +291,9 @@ func checkValues(res *Result, tools []Tool, query string, gr Grounding) {
 	}
 	if repeatedValue(res.Calls, tools) {
 		res.Confidence = 0
+	}
+	if !gr.KeepBare && bareUnexplained(res.Calls, tools, query) {
+		res.Confidence *= bareScale
 	}
 }
 

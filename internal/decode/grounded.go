@@ -55,6 +55,9 @@ type Grounding struct {
 	// KeepUnsaidChoices keeps optional string enum values the transcript does not contain
 	// (unsaid.go); by default they are dropped too.
 	KeepUnsaidChoices bool
+	// KeepBare keeps the confidence of a call without arguments that leaves content words
+	// of the request unexplained (bare.go); by default it is scaled by bareScale.
+	KeepBare bool
 	// Partial lets a copied value stop or leave the transcript inside a word (the rule
 	// before whole-word copying, below); by default it may not.
 	Partial bool
@@ -68,8 +71,9 @@ var DefaultGrounding = Grounding{Mode: GroundBonus, Bonus: 2, set: true}
 // comma-separated options: "strings" leaves number values alone, "repeats" keeps ungrounded
 // further calls of a tool, "unsaid" keeps optional free string arguments the transcript does
 // not contain (and unsaid choices), "choices" keeps only the optional enum values not said,
-// "partial" lets a copy end or stray inside a word
-// ("bonus:2,strings,repeats,unsaid,partial"). "off" takes "repeats", "unsaid" and "choices".
+// "bare" keeps the confidence of bare calls that leave words unexplained, "partial" lets a
+// copy end or stray inside a word ("bonus:2,strings,repeats,unsaid,partial"). "off" takes
+// "repeats", "unsaid", "choices" and "bare".
 func ParseGrounding(s string) (Grounding, error) {
 	g := Grounding{set: true, Bonus: DefaultGrounding.Bonus}
 	spec, opts, hasOpt := strings.Cut(s, ",")
@@ -82,6 +86,8 @@ func ParseGrounding(s string) (Grounding, error) {
 				g.AnyRepeat = true
 			case o == "unsaid" && !g.KeepUnsaid:
 				g.KeepUnsaid = true
+			case o == "bare" && !g.KeepBare:
+				g.KeepBare = true
 			case o == "choices" && !g.KeepUnsaidChoices:
 				g.KeepUnsaidChoices = true
 			case o == "partial" && !g.Partial:
