@@ -14,7 +14,9 @@ func TestBareUnexplained(t *testing.T) {
 		{Name: "joke_type", Type: "string", Description: "Kind of joke, as spoken."}}}
 	lights := toolspec.Tool{Name: "iot_hue_lightoff", Description: "Turn the lights off."}
 	tools := []Tool{{Spec: &email}, {Spec: &joke}, {Spec: &lights}}
-	call := func(name, args string) toolspec.Call { return toolspec.Call{Name: name, Arguments: json.RawMessage(args)} }
+	call := func(name, args string) toolspec.Call {
+		return toolspec.Call{Name: name, Arguments: json.RawMessage(args)}
+	}
 	for _, tc := range []struct {
 		name       string
 		transcript string
