@@ -1,6 +1,7 @@
 package decode
 
 import (
+	"encoding/json"
 	"strings"
 
 	"github.com/kljensen/snowball/english"
@@ -25,15 +26,18 @@ import (
 const bareScale = 0.99
 
 // fillerWords are the stems of words of a spoken request that name no argument: politeness,
-// the assistant's wake words and request verbs, beyond English stop words.
+// the assistant's wake words, request verbs, disfluencies and the pieces contractions leave
+// when words split at the apostrophe ("i'd" -> "i", "d"), beyond English stop words.
 var fillerWords = map[string]bool{}
 
 func init() {
-	for _, w := range strings.Fields(`please pls hey hi hello ok okay yes yeah thanks thank
+	for _, w := range strings.Fields(`please pls kindly hey hi hello ok okay yes yeah thanks thank
 		alexa siri google olly needle assistant
 		tell say show give let lets get got make want wanna need like know would could can
-		may might must shall will just now also still right
-		something anything thing things one ones much many bit lot`) {
+		may might must shall will just now also still right actually maybe
+		something anything thing things one ones much many bit lot
+		um uh er erm hmm ah oh
+		d ll re ve m won didn doesn isn aren wasn weren couldn wouldn shouldn haven hasn`) {
 		fillerWords[english.Stem(w, false)] = true
 	}
 }
@@ -60,7 +64,12 @@ func bareUnexplained(calls []toolspec.Call, tools []Tool, transcript string) boo
 			known[t] = true
 		}
 		for _, v := range vals {
-			for _, t := range lexical.Terms(string(v)) {
+			text := string(v)
+			var str string
+			if json.Unmarshal(v, &str) == nil { // "Chlo\u00e9" explains "Chloé"
+				text = str
+			}
+			for _, t := range lexical.Terms(text) {
 				known[t] = true
 			}
 		}

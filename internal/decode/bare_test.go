@@ -32,6 +32,11 @@ func TestBareUnexplained(t *testing.T) {
 		{"a tool without parameters is never bare", "turn off the kitchen lights", []toolspec.Call{call("iot_hue_lightoff", `{}`)}, false},
 		{"another call's value explains the word", "turn off the lights and email chelsea", []toolspec.Call{call("iot_hue_lightoff", `{}`), call("email_sendemail", `{"person": "chelsea"}`)}, false},
 		{"another call's bare tool still counts", "email chelsea and tell me a joke", []toolspec.Call{call("email_sendemail", `{}`), call("general_joke", `{}`)}, true},
+		{"a value of another call explains the bare call's words", "tell me a joke and email chelsea", []toolspec.Call{call("general_joke", `{}`), call("email_sendemail", `{"person": "chelsea"}`)}, false},
+		{"the same two calls without the value", "tell me a joke and email chelsea", []toolspec.Call{call("general_joke", `{}`), call("email_sendemail", `{}`)}, true},
+		{"an escaped value explains the word it spells", "tell me a joke and email chloé", []toolspec.Call{call("general_joke", `{}`), call("email_sendemail", `{"person": "Chlo\u00e9"}`)}, false},
+		{"content words among contractions still count", "um I'd like a joke, I'm bored", []toolspec.Call{call("general_joke", `{}`)}, true},
+		{"pieces of contractions are not content", "uh I'd like you’ll tell a joke, I'm ok", []toolspec.Call{call("general_joke", `{}`)}, false},
 		{"no call", "send an email to chelsea", nil, false},
 		{"a tool without its spec", "send an email to chelsea", []toolspec.Call{call("other", `{}`)}, false},
 	} {
@@ -49,7 +54,7 @@ func TestCheckValuesScalesBareCalls(t *testing.T) {
 	for _, tc := range []struct {
 		ground string
 		want   float64
-	}{{"default", 0.99999 * bareScale}, {"bonus:2,bare", 0.99999}} {
+	}{{"default", scaled(0.99999)}, {"bonus:2,bare", 0.99999}} {
 		g, err := ParseGrounding(tc.ground)
 		if err != nil {
 			t.Fatal(err)
@@ -61,3 +66,7 @@ func TestCheckValuesScalesBareCalls(t *testing.T) {
 		}
 	}
 }
+
+// scaled computes c * bareScale at run time, as checkValues does (a constant expression
+// would be folded exactly).
+func scaled(c float64) float64 { s := bareScale; return c * s }

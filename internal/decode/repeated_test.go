@@ -63,7 +63,7 @@ func TestCheckValues(t *testing.T) {
 		{"two places", "from pasing to garching", `{"from": "pasing", "to": "garching"}`, `{"from": "pasing", "to": "garching"}`, DefaultGrounding, 0.9},
 		{"a repeated value", "from pasing to garching", `{"from": "pasing", "to": "pasing"}`, `{"from": "pasing", "to": "pasing"}`, DefaultGrounding, 0},
 		// The bare call left leaves "garching" unexplained (bare.go).
-		{"unsaid values are dropped before the check", "to garching", `{"from": "pasing", "to": "pasing"}`, `{}`, DefaultGrounding, 0.9 * bareScale},
+		{"unsaid values are dropped before the check", "to garching", `{"from": "pasing", "to": "pasing"}`, `{}`, DefaultGrounding, scaled(0.9)},
 		{"kept unsaid values still repeat", "to garching", `{"from": "pasing", "to": "pasing"}`, `{"from": "pasing", "to": "pasing"}`, Grounding{Mode: GroundBonus, Bonus: 2, KeepUnsaid: true, set: true}, 0},
 	} {
 		res := &Result{Calls: []toolspec.Call{{Name: "trip", Arguments: json.RawMessage(tc.args)}}, Confidence: 0.9}

@@ -3,8 +3,15 @@ package decode
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
+	"strconv"
 	"strings"
 	"unicode"
+
+	"github.com/kljensen/snowball/english"
+	"golang.org/x/text/runes"
+	"golang.org/x/text/transform"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/needle-router/needle/internal/toolspec"
 )
@@ -17,11 +24,12 @@ import (
 // argument needs evidence the decoder's key choice alone does not give. The same holds for
 // a closed choice (a string enum): "what's the weather in Paris" gained unit "fahrenheit",
 // and on BFCL 8 of 10 optional enum values nobody said were wrong where leaving them out was
-// right. A choice counts as said when each of its words is said, a plural matching its
-// singular ("historical records" / "historical record"), since a choice is a name for a
-// thing rather than a copy. Required parameters, numbers, booleans and formatted strings
-// keep the model's value (a spoken "ten" must become 10); a required free value that was
-// not said still reaches the schema check and the confidence rule.
+// right. A choice counts as said when each of its words is said in some form (Porter2 stems,
+// accents removed: "historical record" says "historical records", "walk me" says "walking"),
+// since a choice is a name for a thing rather than a copy. Required parameters, numbers,
+// booleans, enums whose values read as numbers or booleans ("4", "True") and formatted
+// strings keep the model's value (a spoken "ten" must become 10); a required free value that
+// was not said still reaches the schema check and the confidence rule.
 
 // dropUnsaid returns calls without the optional free string arguments whose value does not
 // occur in the transcript (compared as lowercase words, punctuation ignored) and, unless
@@ -101,27 +109,44 @@ func specOf(tools []Tool, name string) *toolspec.Tool {
 	return nil
 }
 
-// stringChoice reports whether p is a closed choice among strings: an enum whose values
-// are all strings, without a format.
+// stringChoice reports whether p is a closed choice among words: an enum of strings, without
+// a format, none of which reads as a number or a boolean. SGD writes star ratings, years and
+// yes/no slots as string enums ("4", "2018", "True"); a spoken "four star" or "two years
+// ago" is such a value rewritten, so those keep the model's value like numbers do.
 func stringChoice(p *toolspec.Param) bool {
 	if len(p.Enum) == 0 || p.Format != "" {
 		return false
 	}
+	if ts := p.TypeList(); len(ts) > 0 && !slices.Contains(ts, "string") {
+		return false
+	}
 	for _, v := range p.Enum {
-		if _, ok := v.(string); !ok {
+		s, ok := v.(string)
+		if !ok {
+			return false
+		}
+		if _, err := strconv.ParseFloat(strings.TrimSpace(s), 64); err == nil {
+			return false
+		}
+		if _, err := strconv.ParseBool(strings.TrimSpace(s)); err == nil {
 			return false
 		}
 	}
 	return true
 }
 
-// saidChoice reports whether every word of w (a choice in words form) is among stems.
+// saidChoice reports whether a choice (in words form) was said: each of its words is among
+// the transcript's stems, or the words run together are one of them ("e-mail" / "email").
 func saidChoice(w string, stems map[string]bool) bool {
-	if w == "" {
+	f := strings.Fields(w)
+	if len(f) == 0 {
 		return false
 	}
-	for _, f := range strings.Fields(w) {
-		if !stems[stem(f)] {
+	if len(f) > 1 && stems[stem(strings.Join(f, ""))] {
+		return true
+	}
+	for _, x := range f {
+		if !stems[stem(x)] {
 			return false
 		}
 	}
@@ -137,17 +162,17 @@ func stemSet(w string) map[string]bool {
 	return m
 }
 
-// stem folds a plural onto its singular: a final "s" goes from words of four or more
-// letters ("records", not "gas" or "is"), "ies" becomes "y".
+// stem is a word's Porter2 stem with its accents removed, so a choice matches the forms a
+// speaker uses ("walking" / "walk", "boxes" / "box", "café" / "cafe").
 func stem(w string) string {
-	switch {
-	case len(w) >= 5 && strings.HasSuffix(w, "ies"):
-		return w[:len(w)-3] + "y"
-	case len(w) >= 4 && strings.HasSuffix(w, "s") && !strings.HasSuffix(w, "ss"):
-		return w[:len(w)-1]
+	if folded, _, err := transform.String(unaccent, w); err == nil {
+		w = folded
 	}
-	return w
+	return english.Stem(w, false)
 }
+
+// unaccent removes combining marks after canonical decomposition.
+var unaccent = transform.Chain(norm.NFD, runes.Remove(runes.In(unicode.Mn)), norm.NFC)
 
 // words lowercases s and keeps its letters and digits as single-space separated words.
 func words(s string) string {
