@@ -385,14 +385,19 @@ func (s *Set) reload(name string, e *entry) {
 		s.cfg.OnEvent("reload_failed")
 		return
 	}
-	old := e.inst
-	e.inst, e.stamp, e.badStamp = inst, st, stamp{}
-	if inst == old { // touched, not changed
-		return
+	if s.names[name] != e { // install evicted this name's own idle version to make room
+		inst.names++
+		s.names[name] = &entry{inst: inst, stamp: st, checked: s.cfg.Now()}
+	} else {
+		old := e.inst
+		e.inst, e.stamp, e.badStamp = inst, st, stamp{}
+		if inst == old { // touched, not changed
+			return
+		}
+		inst.names++
+		old.names--
+		s.dropIfUnreachable(old)
 	}
-	inst.names++
-	old.names--
-	s.dropIfUnreachable(old)
 	s.cfg.Log.Info("model reloaded", "model", name, "id", inst.loaded.ID, "digest", hex.EncodeToString(inst.digest[:6]))
 	s.cfg.OnEvent("reloaded")
 }

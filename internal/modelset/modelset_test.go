@@ -38,7 +38,8 @@ type fixture struct {
 	loads atomic.Int32
 	clk   *clock
 	set   *Set
-	evts  sync.Map // event -> *atomic.Int32
+	evts  sync.Map   // event -> *atomic.Int32
+	hold  sync.Mutex // Load waits while a test holds it
 }
 
 func (f *fixture) write(t *testing.T, name, config string, weightBytes int) {
@@ -74,6 +75,9 @@ func newFixture(t *testing.T, budget int64) *fixture {
 	var err error
 	f.set, err = New(Config{Root: f.root, Budget: budget, Now: f.clk.now, Default: &fake{"default"}, DefaultID: "needle-small@1",
 		Load: func(fl Files) (Loaded, error) {
+			f.hold.Lock()
+			//lint:ignore SA2001 an empty critical section on purpose: Load waits while a test holds it
+			f.hold.Unlock()
 			f.loads.Add(1)
 			if len(fl.Config) == 0 || strings.Contains(string(fl.Config), "broken") { // as the real loader refuses an empty config
 				return Loaded{}, errors.New("config: broken")
@@ -334,6 +338,35 @@ func TestChangedFilesReloadWithoutDroppingRequests(t *testing.T) {
 	}
 }
 
+// A reload whose new version fits only by evicting the name's own idle old version: the name
+// maps to the new version (it was left mapped to nothing, and the new instance held with no
+// name, never freed).
+func TestReloadThatEvictsItsOwnOldVersion(t *testing.T) {
+	f := newFixture(t, 250)
+	f.write(t, "k", "v1", 100)
+	l, _ := f.set.Acquire(context.Background(), "k")
+	l.Release()
+	f.write(t, "k", "v2", 200) // 300 bytes with v1: v1 must go
+	f.clk.add(3 * time.Second)
+	f.hold.Lock() // the reload waits until v1 is idle again
+	l, _ = f.set.Acquire(context.Background(), "k")
+	l.Release()
+	f.hold.Unlock()
+	f.set.Settle()
+	if st := f.set.Stats(); st.Models != 1 || st.Names != 1 || st.Bytes != 200 {
+		t.Fatalf("after the reload: %+v", st)
+	}
+	loads := f.loads.Load()
+	l, err := f.set.Acquire(context.Background(), "k")
+	if err != nil || idOf(l) != "v2" || f.loads.Load() != loads {
+		t.Fatalf("after the reload: %v %v, %d more loads", err, l, f.loads.Load()-loads)
+	}
+	l.Release()
+	if n := f.set.names["k"].inst.names; n != 1 {
+		t.Errorf("the new version counts %d names", n)
+	}
+}
+
 func TestBrokenNewFilesKeepTheOldModel(t *testing.T) {
 	f := newFixture(t, 1000)
 	f.write(t, "k", "v1", 100)
@@ -369,6 +402,21 @@ func TestConcurrentAcquireReloadEvict(t *testing.T) {
 	for _, n := range names {
 		f.write(t, n, n+"1", 100)
 	}
+	// Each new version of b goes to a directory of its own and b's symlink is swapped to it
+	// in one rename (README "Swapped without a restart"): a load never sees half a version.
+	if err := os.Rename(filepath.Join(f.root, "b"), filepath.Join(f.root, "b.v1")); err != nil {
+		t.Fatal(err)
+	}
+	publish := func(v int) {
+		next := filepath.Join(f.root, "b.next")
+		if err := os.Symlink(fmt.Sprintf("b.v%d", v), next); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(next, filepath.Join(f.root, "b")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish(1)
 	var wg sync.WaitGroup
 	var failed atomic.Int32
 	stop := make(chan struct{})
@@ -400,7 +448,8 @@ func TestConcurrentAcquireReloadEvict(t *testing.T) {
 		}()
 	}
 	for v := 2; v <= 6; v++ {
-		f.write(t, "b", fmt.Sprintf("b%d", v), 100+v)
+		f.write(t, fmt.Sprintf("b.v%d", v), fmt.Sprintf("b%d", v), 100+v)
+		publish(v)
 		f.clk.add(3 * time.Second)
 		time.Sleep(5 * time.Millisecond)
 	}
