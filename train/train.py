@@ -508,7 +508,11 @@ def main():
     rows = mix_rows(rows, a.mix, random.Random(a.seed), fit) if a.mix else rows
     # Validation rows are fitted like training rows (their own random stream, so training
     # rows do not depend on --heldout): a row cut at --max-enc loses its answer tools.
-    held = fit_rows(load_rows(a.heldout, a.val_rows), length, enc.max_enc, random.Random(a.seed + 11))[0] if a.heldout else []
+    held = []
+    if a.heldout:
+        held, trimmed, dropped = fit_rows(load_rows(a.heldout, a.val_rows), length, enc.max_enc, random.Random(a.seed + 11))
+        if trimmed or dropped:
+            print(f"{a.heldout}: {trimmed} validation rows lost distractor tools to fit --max-enc, {dropped} left out", flush=True)
     # Characters stand in for tokens when bucketing.
     lens = [len(r["query"]) + len(dumps(r["tools"])) for r in rows]
 

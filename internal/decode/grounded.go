@@ -512,5 +512,5 @@ func numEqual(a, b []byte) bool {
 }
 
 func errGrounding(s string) error {
-	return fmt.Errorf("decode: grounding %q: want off, bonus[:B] or span[:B] with 0 <= B <= 100, then optional ,strings, ,repeats, ,unsaid and (bonus only) ,partial", s)
+	return fmt.Errorf("decode: grounding %q: want off, bonus[:B] or span[:B] with 0 <= B <= 100, then optional ,strings, ,repeats, ,unsaid, ,choices, ,bare and (bonus only) ,partial", s)
 }
