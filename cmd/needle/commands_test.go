@@ -29,7 +29,7 @@ func TestCommands(t *testing.T) {
 		{"run json", append([]string{"run", "--json"}, timer...), func(t *testing.T, stdout, _ string) {
 			r := decodeRun(t, stdout)
 			// The tiny model's confidence is far below the router's threshold.
-			if r.Model != "needle-test" || r.Threshold != 0.999954 || r.Confidence >= r.Threshold || r.Decision != "would-escalate" || r.Reason != "low_confidence" {
+			if r.Model != "needle-test" || r.Threshold != 0.998731 || r.Confidence >= r.Threshold || r.Decision != "would-escalate" || r.Reason != "low_confidence" {
 				t.Errorf("%+v: want the router's threshold and a low-confidence escalation", r)
 			}
 			if len(r.Calls) > 1 || len(r.Retrieved) != 2 || r.PromptTokens == 0 || r.OutputTokens == 0 || r.TimingsMs["total"] <= 0 {
@@ -45,7 +45,7 @@ func TestCommands(t *testing.T) {
 		{"run text", append([]string{"run"}, timer...), func(t *testing.T, stdout, _ string) {
 			lines := strings.Split(stdout, "\n")
 			if len(lines) < 4 || !strings.HasPrefix(lines[0], "model needle-test, confidence 0.") ||
-				!strings.HasSuffix(lines[0], ", threshold 0.999954: would-escalate (low_confidence)") {
+				!strings.HasSuffix(lines[0], ", threshold 0.998731: would-escalate (low_confidence)") {
 				t.Fatalf("first line %q", lines[0])
 			}
 			if !strings.Contains(stdout, "\nretrieved: set_timer(") || !strings.Contains(stdout, "\ntokens: ") {

@@ -164,7 +164,7 @@ func TestHelp(t *testing.T) {
 	if !errors.Is(err, flag.ErrHelp) || exitCode(err, &bytes.Buffer{}) != 0 {
 		t.Fatalf("run -h: %v", err)
 	}
-	for _, want := range []string{"local answers below this confidence escalate, in (0, 1]", "(default 0.999954)", "tools kept by retrieval, in [1, 64]", "-ground"} {
+	for _, want := range []string{"local answers below this confidence escalate, in (0, 1]", "(default 0.998731)", "tools kept by retrieval, in [1, 64]", "-ground"} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("run -h lacks %q:\n%s", want, stderr)
 		}

@@ -47,7 +47,7 @@ func TestLoadDefaultsEnvAndFlags(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Threshold != 0.999954 || c.TopK != 5 || c.CloudRetries != 2 || c.CloudTimeout != 10*time.Second || c.GRPCAddr != ":50051" || c.CloudModel != "gpt-4o-mini" ||
+	if c.Threshold != 0.998731 || c.TopK != 5 || c.CloudRetries != 2 || c.CloudTimeout != 10*time.Second || c.GRPCAddr != ":50051" || c.CloudModel != "gpt-4o-mini" ||
 		c.CaptureDir != "" || c.CaptureMaxBytes != 64<<20 || c.CaptureFiles != 8 {
 		t.Fatalf("defaults %+v", c)
 	}
@@ -217,7 +217,7 @@ func TestBindFlags(t *testing.T) {
 	if c.Threshold != d.Threshold || c.TopK != d.TopK || c.LexicalWeight != d.LexicalWeight || c.ModelDir != "" {
 		t.Fatalf("bound defaults %+v, want the table's", c)
 	}
-	if f := fs.Lookup("threshold"); f == nil || !strings.Contains(f.Usage, "in (0, 1]") || f.DefValue != "0.999954" {
+	if f := fs.Lookup("threshold"); f == nil || !strings.Contains(f.Usage, "in (0, 1]") || f.DefValue != "0.998731" {
 		t.Fatalf("--threshold %+v: want the table's usage with its range and default", f)
 	}
 	if f := fs.Lookup("model"); f == nil || !strings.Contains(f.Usage, "(default embedded `models/`)") {
