@@ -176,7 +176,7 @@ type Capturer interface {
 // development sets (SLURP devel and HWU64 fold 2, 2,875 items: `needle eval bfcl --data
 // data/real/bfcl-dev --per-item`, then `needle eval threshold --precision 0.95`;
 // models/README.md). Real speech is what the router serves, so it is chosen there, not on
-// generated rows. It answers 14.3% of the development items locally (needle-small@17253-soup,
+// generated rows. It answers 14.2% of the development items locally (needle-small@17253-soup,
 // session 13, with bare calls that leave words unexplained scaled below it: decode/bare.go).
 // The development sets hold no request that wants no call, so declines are not calibrated
 // here: on BFCL, whose Python-API requests the model often declines, local answers at this
