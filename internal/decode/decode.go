@@ -279,8 +279,8 @@ func (d *Decoder) Decode(ctx context.Context, req Request) (*Result, error) {
 
 // checkValues applies the rules on the finished answer's values: optional free values and
 // choices the transcript does not contain are dropped (unsaid.go, unless gr.KeepUnsaid;
-// choices unless gr.KeepUnsaidChoices), an answer whose call repeats a value scores
-// confidence 0 (repeated.go), and one with a bare call that leaves words of the request
+// choices unless gr.KeepUnsaidChoices), an answer whose call repeats a value, or a word
+// inside one, scores confidence 0 (repeated.go), and one with a bare call that leaves words of the request
 // unexplained is scaled by bareScale (bare.go, unless gr.KeepBare).
 func checkValues(res *Result, tools []Tool, query string, gr Grounding) {
 	if !gr.KeepUnsaid {
@@ -289,7 +289,7 @@ func checkValues(res *Result, tools []Tool, query string, gr Grounding) {
 			res.Raw = rawCalls(res.Calls)
 		}
 	}
-	if repeatedValue(res.Calls, tools) {
+	if repeatedValue(res.Calls, tools) || stutteredValue(res.Calls, tools, query) {
 		res.Confidence = 0
 	}
 	if !gr.KeepBare && bareUnexplained(res.Calls, tools, query) {

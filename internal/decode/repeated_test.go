@@ -73,3 +73,31 @@ func TestCheckValues(t *testing.T) {
 		}
 	}
 }
+
+func TestStutteredValue(t *testing.T) {
+	music := toolspec.Tool{Name: "play_music", Params: []toolspec.Param{{Name: "query", Type: "string", Required: true},
+		{Name: "mood", Type: "string", Enum: []any{"calm calm", "happy"}}, {Name: "date", Type: "string"}}}
+	tools := []Tool{{Spec: &music}}
+	for _, tc := range []struct {
+		name, transcript, args string
+		want                   bool
+	}{
+		{"a word stuck", "um I'd like to hear some music", `{"query": "some some some"}`, true},
+		{"case and punctuation do not hide it", "play was it you", `{"query": "Was, was it"}`, true},
+		{"said twice in a row", "play bora bora by the band", `{"query": "bora bora"}`, false},
+		{"the same word apart", "play the best of the best", `{"query": "the best of the best"}`, false},
+		{"digits are left alone", "on the first of january", `{"date": "2021-01-01"}`, false},
+		{"enums are the schema's", "play something", `{"query": "something", "mood": "calm calm"}`, false},
+		{"no repeat", "play some jazz", `{"query": "jazz"}`, false},
+	} {
+		calls := []toolspec.Call{{Name: "play_music", Arguments: json.RawMessage(tc.args)}}
+		if got := stutteredValue(calls, tools, tc.transcript); got != tc.want {
+			t.Errorf("%s: got %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	res := &Result{Calls: []toolspec.Call{{Name: "play_music", Arguments: json.RawMessage(`{"query": "some some some"}`)}}, Confidence: 0.955}
+	checkValues(res, tools, "um I'd like to hear some music", DefaultGrounding)
+	if res.Confidence != 0 || len(res.Calls) != 1 {
+		t.Errorf("a stuttered value: confidence %v, %d calls; want 0 and the call kept", res.Confidence, len(res.Calls))
+	}
+}
