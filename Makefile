@@ -50,11 +50,14 @@ test-go: $(TOOLS)/grpcurl $(TOOLS)/grpc-health-probe
 
 # The fuzz targets of the edges users and dependencies feed: Route request bytes, tools JSON,
 # tool schemas, cloud answers, the store file. Each runs FUZZTIME (corpora in testdata/fuzz/);
-# minimising a new input is capped, so the time goes to new inputs.
-FUZZTIME ?= 3s
+# minimising a new input is capped, so the time goes to new inputs. FUZZTIME counts inputs,
+# not seconds: with a duration, Go 1.26's fuzz coordinator can report "context deadline
+# exceeded" at the deadline when a busy machine's worker is mid-input (golang/go#75804, fixed
+# in Go 1.27), failing CI with no crasher; a count has no deadline to race.
+FUZZTIME ?= 3000x
 FUZZ_TARGETS := internal/api:FuzzRouteRequestBytes internal/registry:FuzzParseTools internal/registry:FuzzParseSchema \
   internal/escalate:FuzzCloudAnswer internal/registry:FuzzStoreFile
-test-fuzz: ## each fuzz target for FUZZTIME (default 3s)
+test-fuzz: ## each fuzz target for FUZZTIME inputs (default 3000x)
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; echo "== $$fn ($$pkg, $(FUZZTIME))"; \
 	  $(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 10x ./$$pkg || exit 1; done
 
