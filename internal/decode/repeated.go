@@ -19,69 +19,35 @@ import (
 // so no threshold (they are in (0, 1]) answers it locally.
 
 // A value that repeats a word ("some some some", "was was was") is the same fault inside one
-// argument: the copy stuck on a word. Measured on needle-small@17253-soup (every item of the
-// real dev and test sets, CLINC150 and BFCL): 24 BFCL answers had a letter word twice in a
-// row that the transcript never says twice, none right; the playground's "um I'd like to hear
-// some music" gave play_music(query "some some some") at 0.955. Digits are left alone
-// ("2021-01-01").
+// argument: the copy stuck on a word. On needle-small@17253-soup it zeroes 23 more BFCL
+// answers (`needle eval bfcl --per-item`, before and after), none of them right; the
+// playground's "um I'd like to hear some music" gave play_music(query "some some some") at
+// 0.955. Digits are left alone ("2021-01-01").
 
 // stutteredValue reports whether some call gives a free string parameter of its tool a value
 // in which a word of letters follows itself while the transcript never says it twice in a
 // row ("bora bora" said is fine).
 func stutteredValue(calls []toolspec.Call, tools []Tool, transcript string) bool {
 	said := " " + words(transcript) + " "
-	for _, c := range calls {
-		spec := specOf(tools, c.Name)
-		if spec == nil {
-			continue
-		}
-		keys, vals, err := toolspec.OrderedObject(c.Arguments)
-		if err != nil {
-			continue
-		}
-		for k, key := range keys {
-			p := spec.Param(key)
-			if p == nil || !freeString(p) {
-				continue
-			}
-			var s string
-			if json.Unmarshal(vals[k], &s) != nil {
-				continue
-			}
-			f := strings.Fields(words(s))
+	return anyCall(calls, tools, func(values []string) bool {
+		for _, v := range values {
+			f := strings.Fields(v)
 			for i := 1; i < len(f); i++ {
 				if f[i] == f[i-1] && strings.IndexFunc(f[i], unicode.IsDigit) < 0 && !strings.Contains(said, " "+f[i]+" "+f[i]+" ") {
 					return true
 				}
 			}
 		}
-	}
-	return false
+		return false
+	})
 }
 
 // repeatedValue reports whether some call gives two free string parameters of its tool (no
 // enum, no format) the same non-empty value, compared as lowercase words.
 func repeatedValue(calls []toolspec.Call, tools []Tool) bool {
-	for _, c := range calls {
-		spec := specOf(tools, c.Name)
-		if spec == nil {
-			continue
-		}
-		keys, vals, err := toolspec.OrderedObject(c.Arguments)
-		if err != nil {
-			continue
-		}
-		seen := make(map[string]bool, len(keys))
-		for k, key := range keys {
-			p := spec.Param(key)
-			if p == nil || !freeString(p) {
-				continue
-			}
-			var s string
-			if json.Unmarshal(vals[k], &s) != nil {
-				continue
-			}
-			w := words(s)
+	return anyCall(calls, tools, func(values []string) bool {
+		seen := make(map[string]bool, len(values))
+		for _, w := range values {
 			if w == "" {
 				continue
 			}
@@ -89,6 +55,34 @@ func repeatedValue(calls []toolspec.Call, tools []Tool) bool {
 				return true
 			}
 			seen[w] = true
+		}
+		return false
+	})
+}
+
+// anyCall reports whether bad holds for some call's free string values (freeString
+// parameters of its tool, in words form, in the call's order); calls to tools without a
+// spec and arguments that do not parse are skipped.
+func anyCall(calls []toolspec.Call, tools []Tool, bad func(values []string) bool) bool {
+	for _, c := range calls {
+		spec := specOf(tools, c.Name)
+		if spec == nil {
+			continue
+		}
+		keys, vals, err := toolspec.OrderedObject(c.Arguments)
+		if err != nil {
+			continue
+		}
+		var values []string
+		for k, key := range keys {
+			var s string
+			if p := spec.Param(key); p == nil || !freeString(p) || json.Unmarshal(vals[k], &s) != nil {
+				continue
+			}
+			values = append(values, words(s))
+		}
+		if bad(values) {
+			return true
 		}
 	}
 	return false
